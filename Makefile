@@ -1,0 +1,51 @@
+# kubectl-waypoint: build, test, docs and the local control plane.
+GO      ?= go
+BIN     ?= bin/kubectl-waypoint
+PKG     := github.com/kubectl-waypoint/kubectl-waypoint
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
+
+.PHONY: all build test lint unit docs controlplane sandbox demo bench clean
+
+all: build
+
+## build: the binary, stripped and with version information, into bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-waypoint
+
+## test: formatting, vet, and every test (unit and integration against a real kube-apiserver)
+test: lint controlplane
+	$(GO) test -count=1 ./...
+
+## unit: the fast tests only (no API server)
+unit:
+	$(GO) test -count=1 ./pkg/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## docs: regenerate the CLI reference in docs/reference from the code
+docs:
+	$(GO) run ./hack/gendocs docs/reference
+
+## controlplane: build kube-apiserver, etcd and kubectl into the cache (once)
+controlplane:
+	@hack/controlplane.sh >/dev/null
+
+## sandbox: run a local API server with the Gateway API and Istio CRDs until interrupted
+sandbox: build controlplane
+	hack/sandbox.sh
+
+## demo: start a local API server, run the seed walkthrough through the tool, stop it
+demo: build controlplane
+	hack/demo.sh
+
+## bench: measure generate against the figures in docs/performance.md
+bench: build
+	hack/bench-generate.sh
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// IOStreams is where a command reads and writes. Results go to Out; warnings,
+// progress and errors go to ErrOut. Colour is used only when the stream is a
+// terminal and NO_COLOR is not set.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+
+	// OutTTY and ErrTTY say whether Out and ErrOut are terminals.
+	OutTTY bool
+	ErrTTY bool
+	// NoColor turns colour off even on a terminal.
+	NoColor bool
+}
+
+// SystemStreams returns the process's standard streams.
+func SystemStreams() *IOStreams {
+	_, noColor := os.LookupEnv("NO_COLOR")
+	return &IOStreams{
+		In:      os.Stdin,
+		Out:     os.Stdout,
+		ErrOut:  os.Stderr,
+		OutTTY:  term.IsTerminal(int(os.Stdout.Fd())),
+		ErrTTY:  term.IsTerminal(int(os.Stderr.Fd())),
+		NoColor: noColor || os.Getenv("TERM") == "dumb",
+	}
+}
+
+// TestStreams returns in-memory streams; tty sets whether they act as a
+// terminal.
+func TestStreams(tty bool) (s *IOStreams, out, errOut *bytes.Buffer) {
+	out, errOut = &bytes.Buffer{}, &bytes.Buffer{}
+	return &IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: errOut, OutTTY: tty, ErrTTY: tty}, out, errOut
+}
+
+const (
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiRed    = "\x1b[31m"
+	ansiReset  = "\x1b[0m"
+)
+
+func (s *IOStreams) paint(tty bool, colour, text string) string {
+	if !tty || s.NoColor {
+		return text
+	}
+	return colour + text + ansiReset
+}
+
+// Successf prints a result line on Out, green on a terminal.
+func (s *IOStreams) Successf(format string, args ...any) {
+	fmt.Fprintln(s.Out, s.paint(s.OutTTY, ansiGreen, fmt.Sprintf(format, args...)))
+}
+
+// Printf prints a result line on Out, never coloured.
+func (s *IOStreams) Printf(format string, args ...any) {
+	fmt.Fprintf(s.Out, format, args...)
+}
+
+// Warnf prints "Warning: ..." on ErrOut, yellow on a terminal.
+func (s *IOStreams) Warnf(format string, args ...any) {
+	fmt.Fprintln(s.ErrOut, s.paint(s.ErrTTY, ansiYellow, "Warning: ")+fmt.Sprintf(format, args...))
+}
+
+// Errorf prints "error: ..." on ErrOut, red on a terminal.
+func (s *IOStreams) Errorf(format string, args ...any) {
+	fmt.Fprintln(s.ErrOut, s.paint(s.ErrTTY, ansiRed, "error: ")+fmt.Sprintf(format, args...))
+}

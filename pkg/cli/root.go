@@ -1,0 +1,78 @@
+// Package cli holds the commands of kubectl-waypoint. Each command is an
+// options struct with Complete, Validate and Run; the work itself lives in the
+// domain packages (render, waypoint, enroll), which know nothing of cobra.
+package cli
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// DisplayName is how the tool names itself in help and messages: "kubectl
+// waypoint" when kubectl runs it as a plugin (kubectl passes the plugin's
+// full path as argv[0]), else "kubectl-waypoint".
+func DisplayName(argv0 string) string {
+	base := filepath.Base(argv0)
+	if filepath.IsAbs(argv0) && strings.HasPrefix(base, "kubectl-") {
+		return "kubectl " + strings.TrimSuffix(strings.TrimPrefix(base, "kubectl-"), ".exe")
+	}
+	return "kubectl-waypoint"
+}
+
+// NewRootCommand builds the command tree over the factory.
+func NewRootCommand(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kubectl-waypoint",
+		Short: "Manage Istio ambient waypoint proxies and the workloads enrolled in them",
+		Long: `kubectl-waypoint generates, applies, lists, checks and deletes the Gateway API
+Gateways that are Istio ambient-mode waypoints. It speaks the subcommands and
+flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: f.Name},
+		// The root only groups subcommands; an unknown one is a usage error.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		// Cobra has parsed flags and checked arguments by now: from here on
+		// an error is the command's, not the command line's.
+		PersistentPreRun: func(*cobra.Command, []string) { f.started = true },
+	}
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.CompletionOptions.DisableDefaultCmd = true
+
+	f.ConfigFlags.AddFlags(root.PersistentFlags())
+
+	root.AddCommand(
+		newGenerateCommand(f),
+		newVersionCommand(f),
+		newCompletionCommand(f),
+	)
+	return root
+}
+
+// Execute runs the command tree with args and returns the process exit code,
+// after printing any error as one line on stderr.
+func Execute(f *Factory, args []string) int {
+	root := NewRootCommand(f)
+	root.SetArgs(args)
+	_, err := root.ExecuteC()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if !errors.As(err, &ee) && !f.started {
+		// Cobra rejected the command line before any command ran: an
+		// unknown command or flag, or arguments the command does not take.
+		err = usageError(err)
+	}
+	if !errors.As(err, &ee) || !ee.Silent {
+		f.IO.Errorf("%s", err)
+	}
+	return ExitCode(err)
+}

@@ -1,0 +1,37 @@
+// Package kube builds the clients the tool talks to the cluster with and turns
+// API server faults into messages a user can act on.
+package kube
+
+import (
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+)
+
+// FieldManager is the server-side apply field manager of the tool.
+const FieldManager = "kubectl-waypoint"
+
+// Clients are the API clients the domain packages take.
+type Clients struct {
+	Kube    kubernetes.Interface
+	Gateway gatewayclient.Interface
+	Dynamic dynamic.Interface
+}
+
+// NewClients builds all clients from one REST config.
+func NewClients(cfg *rest.Config) (*Clients, error) {
+	k, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g, err := gatewayclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Kube: k, Gateway: g, Dynamic: d}, nil
+}
