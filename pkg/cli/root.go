@@ -50,6 +50,10 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 
 	root.AddCommand(
 		newGenerateCommand(f),
+		newApplyCommand(f),
+		newListCommand(f),
+		newStatusCommand(f),
+		newDeleteCommand(f),
 		newVersionCommand(f),
 		newCompletionCommand(f),
 	)

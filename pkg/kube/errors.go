@@ -67,3 +67,28 @@ func rootCause(err error) error {
 		err = next
 	}
 }
+
+// IsMissingNamespace reports whether err says the namespace of the object does
+// not exist.
+func IsMissingNamespace(err error) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsNotFound(err) || !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d != nil && d.Kind == "namespaces"
+}
+
+// IsMissingType reports whether err says the API server does not serve the
+// resource type at all (its CRD is not installed).
+func IsMissingType(err error) bool {
+	if meta.IsNoMatchError(err) {
+		return true
+	}
+	var status apierrors.APIStatus
+	if !apierrors.IsNotFound(err) || !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d == nil || d.Name == ""
+}

@@ -5,6 +5,7 @@ package kube
 import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 )
@@ -17,6 +18,8 @@ type Clients struct {
 	Kube    kubernetes.Interface
 	Gateway gatewayclient.Interface
 	Dynamic dynamic.Interface
+	// Metadata lists any kind by labels, reading only object metadata.
+	Metadata metadata.Interface
 }
 
 // NewClients builds all clients from one REST config.
@@ -33,5 +36,9 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Clients{Kube: k, Gateway: g, Dynamic: d}, nil
+	m, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Kube: k, Gateway: g, Dynamic: d, Metadata: m}, nil
 }

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+)
+
+// defaultWaitTimeout is how long --wait waits, as in istioctl.
+const defaultWaitTimeout = 90 * time.Second
+
+// addDryRunFlag adds kubectl's --dry-run; a bare --dry-run means client.
+func addDryRunFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "dry-run", string(kube.DryRunNone),
+		`Must be "none", "server", or "client". With client, only print what would be sent; with server, submit it to the server without persisting it`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(kube.DryRunClient)
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{"none", "client", "server"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// waitFlags are --wait and its timeout, with istioctl's --waypoint-timeout
+// accepted as another name for --timeout.
+type waitFlags struct {
+	wait    bool
+	timeout time.Duration
+}
+
+func (w *waitFlags) addFlags(fs *pflag.FlagSet, what string) {
+	fs.BoolVarP(&w.wait, "wait", "w", false, "Wait until "+what+" programmed by istiod and has an address")
+	fs.DurationVar(&w.timeout, "timeout", defaultWaitTimeout, "How long --wait waits before giving up (exit code 3)")
+	fs.DurationVar(&w.timeout, "waypoint-timeout", defaultWaitTimeout, "Same as --timeout (istioctl's name)")
+	_ = fs.MarkHidden("waypoint-timeout")
+}
+
+func (w *waitFlags) validate() error {
+	if w.timeout <= 0 {
+		return usageErrorf("invalid --timeout %s: must be positive", w.timeout)
+	}
+	return nil
+}
+
+// validateSelector checks a label selector flag value.
+func validateSelector(flag, s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := labels.Parse(s); err != nil {
+		return usageErrorf("invalid %s %q: %v", flag, s, err)
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
+)
+
+// ListOptions lists the waypoints of a namespace or of the cluster.
+type ListOptions struct {
+	IO *IOStreams
+
+	AllNamespaces bool
+	Output        string
+	Selector      string
+	PageSize      int64
+
+	namespace string
+	clients   *kube.Clients
+}
+
+var listFormats = []string{"wide", "yaml", "json", "name"}
+
+func newListCommand(f *Factory) *cobra.Command {
+	o := &ListOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:     "list [flags]",
+		Aliases: []string{"ls"},
+		Short:   "List the waypoints of a namespace or of the whole cluster",
+		Long: `List waypoint Gateways (classes istio-waypoint and istio-agentgateway-waypoint;
+other Gateways never appear), sorted by namespace and name.
+
+TRAFFIC TYPE is the one istiod uses: the Gateway's istio.io/waypoint-for label,
+else its GatewayClass's, else service. The list is read in pages, so a large
+cluster is never loaded in one response.`,
+		Example: examples(f.Name, `
+# List the waypoints of namespace default
+kubectl-waypoint list -n default
+
+# List every waypoint with its address and who may use it
+kubectl-waypoint list -A -o wide
+
+# List them as JSON for a script
+kubectl-waypoint list -A -o json`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(f); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List the waypoints of every namespace")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {wide|yaml|json|name}; a table when unset")
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Only waypoints whose labels match this selector, e.g. istio.io/rev=canary")
+	cmd.Flags().Int64Var(&o.PageSize, "chunk-size", waypoint.DefaultPageSize, "Gateways read per request")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(listFormats, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete resolves the namespace and builds the clients.
+func (o *ListOptions) Complete(f *Factory) error {
+	var err error
+	if !o.AllNamespaces {
+		if o.namespace, err = f.Namespace(); err != nil {
+			return err
+		}
+	}
+	o.clients, err = f.Clients()
+	return err
+}
+
+// Validate checks the flags.
+func (o *ListOptions) Validate() error {
+	if o.Output != "" && !slices.Contains(listFormats, o.Output) {
+		return usageErrorf("unknown output format %q: must be one of %s", o.Output, strings.Join(listFormats, ", "))
+	}
+	if o.PageSize <= 0 {
+		return usageErrorf("invalid --chunk-size %d: must be positive", o.PageSize)
+	}
+	return validateSelector("--selector", o.Selector)
+}
+
+// Run lists and prints.
+func (o *ListOptions) Run(ctx context.Context) error {
+	keep := o.Output == render.FormatYAML || o.Output == render.FormatJSON
+	wps, _, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{
+		Namespace: o.namespace, LabelSelector: o.Selector, PageSize: o.PageSize, KeepGateway: keep,
+	})
+	if err != nil {
+		return kube.Describe("list waypoints", err)
+	}
+	switch o.Output {
+	case render.FormatYAML, render.FormatJSON:
+		return render.Object(o.IO.Out, o.Output, gatewayList(wps))
+	case "name":
+		for _, w := range wps {
+			fmt.Fprintf(o.IO.Out, "gateway.gateway.networking.k8s.io/%s\n", w.Name)
+		}
+		return nil
+	}
+	if len(wps) == 0 {
+		o.IO.noneFound("waypoints", o.namespace)
+		return nil
+	}
+	header := []string{"NAME", "REVISION", "TRAFFIC TYPE", "PROGRAMMED"}
+	if o.Output == "wide" {
+		header = append(header, "ADDRESS", "ALLOWED FROM")
+	}
+	if o.AllNamespaces {
+		header = append([]string{"NAMESPACE"}, header...)
+	}
+	t := render.NewTable(header...)
+	for _, w := range wps {
+		row := []string{w.Name, orDefault(w.Revision, "default"), string(w.TrafficType), programmed(&w)}
+		if o.Output == "wide" {
+			row = append(row, orDefault(strings.Join(w.Addresses, ","), "<none>"), w.AllowedFrom)
+		}
+		if o.AllNamespaces {
+			row = append([]string{w.Namespace}, row...)
+		}
+		t.Append(row...)
+	}
+	return t.Render(o.IO.Out)
+}
+
+// gatewayList wraps waypoints in a v1 List, as kubectl prints lists.
+func gatewayList(wps []waypoint.Waypoint) map[string]any {
+	items := make([]any, 0, len(wps))
+	for _, w := range wps {
+		w.Gateway.APIVersion, w.Gateway.Kind = "gateway.networking.k8s.io/v1", "Gateway"
+		items = append(items, w.Gateway)
+	}
+	return map[string]any{"apiVersion": "v1", "kind": "List", "items": items, "metadata": map[string]any{"resourceVersion": ""}}
+}
+
+func programmed(w *waypoint.Waypoint) string {
+	if w.Programmed == nil {
+		return "Unknown"
+	}
+	return string(w.Programmed.Status)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// noneFound says on stderr that nothing matched, as kubectl does.
+func (s *IOStreams) noneFound(what, namespace string) {
+	if namespace == "" {
+		fmt.Fprintf(s.ErrOut, "No %s found.\n", what)
+		return
+	}
+	fmt.Fprintf(s.ErrOut, "No %s found in namespace %s.\n", what, namespace)
+}

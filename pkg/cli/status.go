@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
+)
+
+// StatusOptions shows, and optionally waits for, the readiness of waypoints.
+type StatusOptions struct {
+	IO *IOStreams
+
+	Names         []string
+	AllNamespaces bool
+	Wait          waitFlags
+	Output        string
+
+	namespace string
+	clients   *kube.Clients
+}
+
+func newStatusCommand(f *Factory) *cobra.Command {
+	o := &StatusOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "status [NAME...] [flags]",
+		Short: "Show whether waypoints are programmed and have an address",
+		Long: `Show the Programmed condition of the waypoints in a namespace (or all with -A),
+or only of the named ones. It reads them with one list request; --wait then
+watches them, with one watch, until all are ready. On timeout it still prints
+the table, showing which are not ready and why, and exits with code 3.`,
+		Example: examples(f.Name, `
+# Show the status of the waypoints of namespace default
+kubectl-waypoint status -n default
+
+# Wait up to two minutes for every waypoint in the cluster to be ready
+kubectl-waypoint status -A --wait --timeout 2m`),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Names = args
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(f); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the waypoints of every namespace")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {yaml|json}; a table when unset")
+	o.Wait.addFlags(cmd.Flags(), "every waypoint is")
+	return cmd
+}
+
+// Complete resolves the namespace and builds the clients.
+func (o *StatusOptions) Complete(f *Factory) error {
+	var err error
+	if !o.AllNamespaces {
+		if o.namespace, err = f.Namespace(); err != nil {
+			return err
+		}
+	}
+	o.clients, err = f.Clients()
+	return err
+}
+
+// Validate checks the flags.
+func (o *StatusOptions) Validate() error {
+	if o.Output != "" && !render.IsObjectFormat(o.Output) {
+		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
+	}
+	if o.AllNamespaces && len(o.Names) > 0 {
+		return usageErrorf("waypoint names need one namespace: drop -A or the names")
+	}
+	return o.Wait.validate()
+}
+
+// WaypointStatus is one row of status, as printed with -o json|yaml.
+type WaypointStatus struct {
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Ready     bool     `json:"ready"`
+	Status    string   `json:"status"`
+	Type      string   `json:"type"`
+	Reason    string   `json:"reason"`
+	Message   string   `json:"message"`
+	Addresses []string `json:"addresses"`
+}
+
+// Run reads the waypoints, waits if asked, and prints their status.
+func (o *StatusOptions) Run(ctx context.Context) error {
+	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace})
+	if err != nil {
+		return kube.Describe("list waypoints", err)
+	}
+	if len(o.Names) > 0 {
+		wps = slices.DeleteFunc(wps, func(w waypoint.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
+		for _, n := range o.Names {
+			if !slices.ContainsFunc(wps, func(w waypoint.Waypoint) bool { return w.Name == n }) {
+				return fmt.Errorf("waypoint %s/%s not found", o.namespace, n)
+			}
+		}
+	}
+	if len(wps) == 0 {
+		o.IO.noneFound("waypoints", o.namespace)
+		return nil
+	}
+	var waitErr error
+	if o.Wait.wait {
+		waiting := map[string]*waypoint.Waypoint{}
+		for i := range wps {
+			waiting[wps[i].Key()] = &wps[i]
+		}
+		wctx, cancel := context.WithTimeout(ctx, o.Wait.timeout)
+		defer cancel()
+		waitErr = waypoint.WaitReady(wctx, o.clients.Gateway, waypoint.WaitScope{Namespace: o.namespace, ResourceVersion: rv}, waiting)
+		switch {
+		case errors.Is(waitErr, context.DeadlineExceeded):
+			notReady := 0
+			for _, w := range wps {
+				if !w.Ready() {
+					notReady++
+				}
+			}
+			waitErr = timeoutError(fmt.Errorf("timed out after %s: %d of %d waypoints not ready", o.Wait.timeout, notReady, len(wps)))
+		case waitErr != nil:
+			waitErr = kube.Describe("watch waypoints", waitErr)
+		}
+	}
+	if err := o.print(wps); err != nil {
+		return err
+	}
+	return waitErr
+}
+
+func (o *StatusOptions) print(wps []waypoint.Waypoint) error {
+	rows := make([]WaypointStatus, len(wps))
+	for i, w := range wps {
+		r := WaypointStatus{Namespace: w.Namespace, Name: w.Name, Ready: w.Ready(), Status: "Unknown", Type: "Programmed", Addresses: w.Addresses}
+		if c := w.Programmed; c != nil {
+			r.Status, r.Reason, r.Message = string(c.Status), c.Reason, c.Message
+		}
+		rows[i] = r
+	}
+	if o.Output != "" {
+		return render.Object(o.IO.Out, o.Output, rows)
+	}
+	header := []string{"NAME", "STATUS", "TYPE", "REASON", "MESSAGE"}
+	if o.AllNamespaces {
+		header = append([]string{"NAMESPACE"}, header...)
+	}
+	t := render.NewTable(header...)
+	for _, r := range rows {
+		row := []string{r.Name, r.Status, r.Type, r.Reason, r.Message}
+		if o.AllNamespaces {
+			row = append([]string{r.Namespace}, row...)
+		}
+		t.Append(row...)
+	}
+	return t.Render(o.IO.Out)
+}

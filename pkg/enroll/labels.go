@@ -1,0 +1,171 @@
+// Package enroll reads and changes the enrollment labels
+// (istio.io/use-waypoint and istio.io/use-waypoint-namespace) on namespaces,
+// services, pods and ServiceEntries. It only ever patches those labels, never
+// the whole object, so it cannot lose another writer's changes.
+package enroll
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+)
+
+// Kind is a kind of resource that can be enrolled into a waypoint.
+type Kind string
+
+// The kinds that can be enrolled.
+const (
+	KindNamespace    Kind = "namespace"
+	KindService      Kind = "service"
+	KindPod          Kind = "pod"
+	KindServiceEntry Kind = "serviceentry"
+)
+
+// Kinds lists every enrollable kind.
+var Kinds = []Kind{KindNamespace, KindService, KindPod, KindServiceEntry}
+
+// ServiceEntryGVR is the resource of Istio's ServiceEntry.
+var ServiceEntryGVR = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}
+
+// ParseKind accepts a kind by name, plural or short name, as kubectl does.
+func ParseKind(s string) (Kind, error) {
+	switch strings.ToLower(s) {
+	case "namespace", "namespaces", "ns":
+		return KindNamespace, nil
+	case "service", "services", "svc":
+		return KindService, nil
+	case "pod", "pods", "po":
+		return KindPod, nil
+	case "serviceentry", "serviceentries", "se", "serviceentries.networking.istio.io":
+		return KindServiceEntry, nil
+	}
+	return "", fmt.Errorf("cannot enroll %q: the kinds are namespace (ns), service (svc), pod (po) and serviceentry (se)", s)
+}
+
+// Namespaced reports whether resources of the kind live in a namespace.
+func (k Kind) Namespaced() bool { return k != KindNamespace }
+
+// Resource is the kubectl resource name of the kind, as used in
+// "kubectl label <resource> <name>".
+func (k Kind) Resource() string {
+	if k == KindServiceEntry {
+		return "serviceentries.networking.istio.io"
+	}
+	return string(k)
+}
+
+// Enrollment is what a resource's own labels say about its waypoint.
+type Enrollment struct {
+	// Waypoint is the value of istio.io/use-waypoint; empty when unset.
+	Waypoint string
+	// Namespace is the value of istio.io/use-waypoint-namespace; empty when unset.
+	Namespace string
+}
+
+// EnrollmentOf reads the enrollment labels.
+func EnrollmentOf(labels map[string]string) Enrollment {
+	return Enrollment{Waypoint: labels[istio.LabelUseWaypoint], Namespace: labels[istio.LabelUseWaypointNamespace]}
+}
+
+// IsSet reports whether the resource names a waypoint (or opts out).
+func (e Enrollment) IsSet() bool { return e.Waypoint != "" }
+
+// WaypointNamespace is the namespace of the named waypoint for a resource in
+// namespace own: the namespace label if set, else own.
+func (e Enrollment) WaypointNamespace(own string) string {
+	if e.Namespace != "" {
+		return e.Namespace
+	}
+	return own
+}
+
+// LabelChange is a change of labels: a value to set, or nil to remove.
+type LabelChange map[string]*string
+
+// EnrollChange is the change that makes a resource in namespace own use the
+// waypoint name in namespace wpNamespace. The namespace label is written only
+// when the waypoint lives elsewhere, and a stale one is removed.
+func EnrollChange(own, name, wpNamespace string) LabelChange {
+	c := LabelChange{istio.LabelUseWaypoint: &name, istio.LabelUseWaypointNamespace: nil}
+	if wpNamespace != "" && wpNamespace != own && name != istio.NoWaypoint {
+		c[istio.LabelUseWaypointNamespace] = &wpNamespace
+	}
+	return c
+}
+
+// UnenrollChange removes both enrollment labels.
+func UnenrollChange() LabelChange {
+	return LabelChange{istio.LabelUseWaypoint: nil, istio.LabelUseWaypointNamespace: nil}
+}
+
+// Apply returns labels with the change applied, leaving labels untouched.
+func (c LabelChange) Apply(labels map[string]string) map[string]string {
+	out := make(map[string]string, len(labels)+len(c))
+	for k, v := range labels {
+		out[k] = v
+	}
+	for k, v := range c {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = *v
+		}
+	}
+	return out
+}
+
+// Needed reports whether applying the change to labels would change them.
+func (c LabelChange) Needed(labels map[string]string) bool {
+	for k, v := range c {
+		cur, ok := labels[k]
+		if (v == nil && ok) || (v != nil && (!ok || cur != *v)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Patch sends the change as a JSON merge patch of metadata.labels only and
+// returns the labels the object has afterwards.
+func Patch(ctx context.Context, c *kube.Clients, kind Kind, namespace, name string, change LabelChange, dryRun kube.DryRun) (map[string]string, error) {
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": change}})
+	if err != nil {
+		return nil, err
+	}
+	opts := metav1.PatchOptions{FieldManager: kube.FieldManager, DryRun: dryRun.Server()}
+	switch kind {
+	case KindNamespace:
+		obj, err := c.Kube.CoreV1().Namespaces().Patch(ctx, name, types.MergePatchType, body, opts)
+		if err != nil {
+			return nil, err
+		}
+		return obj.Labels, nil
+	case KindService:
+		obj, err := c.Kube.CoreV1().Services(namespace).Patch(ctx, name, types.MergePatchType, body, opts)
+		if err != nil {
+			return nil, err
+		}
+		return obj.Labels, nil
+	case KindPod:
+		obj, err := c.Kube.CoreV1().Pods(namespace).Patch(ctx, name, types.MergePatchType, body, opts)
+		if err != nil {
+			return nil, err
+		}
+		return obj.Labels, nil
+	case KindServiceEntry:
+		obj, err := c.Dynamic.Resource(ServiceEntryGVR).Namespace(namespace).Patch(ctx, name, types.MergePatchType, body, opts)
+		if err != nil {
+			return nil, err
+		}
+		return obj.GetLabels(), nil
+	}
+	return nil, fmt.Errorf("cannot patch kind %q", kind)
+}

@@ -1,0 +1,176 @@
+package waypoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gatewayscheme "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/scheme"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+)
+
+// ApplyRequest is one waypoint to apply.
+type ApplyRequest struct {
+	// Gateway is the rendered waypoint, with its namespace set.
+	Gateway *gatewayv1.Gateway
+	// Force takes ownership of fields another field manager owns.
+	Force  bool
+	DryRun kube.DryRun
+	// EnrollNamespace labels the waypoint's namespace to use it.
+	EnrollNamespace bool
+	// Overwrite lets EnrollNamespace replace another waypoint.
+	Overwrite bool
+	// Wait, when set, is called after the Gateway is applied and before the
+	// namespace is enrolled; an error from it stops the apply there.
+	Wait func(ctx context.Context, gw *gatewayv1.Gateway) error
+	// OnApplied, when set, is called as soon as the Gateway is applied.
+	OnApplied func(gw *gatewayv1.Gateway, created bool)
+}
+
+// ApplyResult says what Apply did.
+type ApplyResult struct {
+	// Gateway as the server returned it (as rendered for a client dry run).
+	Gateway *gatewayv1.Gateway
+	// Created is true when the Gateway did not exist before.
+	Created bool
+	// NamespaceAmbient is false when the enrolled namespace is not in ambient mode.
+	NamespaceAmbient bool
+	// Enrolled is true when the namespace labels were changed; false when
+	// they already named this waypoint (or no enrollment was asked for).
+	Enrolled bool
+}
+
+// EnrolledElsewhereError says the namespace already uses another waypoint and
+// --overwrite was not given. Nothing was written.
+type EnrolledElsewhereError struct {
+	Namespace string
+	Current   enroll.Enrollment
+	Wanted    string
+}
+
+func (e *EnrolledElsewhereError) Error() string {
+	return fmt.Sprintf("namespace %s already uses waypoint %s/%s; add --overwrite to switch it to %q",
+		e.Namespace, e.Current.WaypointNamespace(e.Namespace), e.Current.Waypoint, e.Wanted)
+}
+
+// ErrNamespaceNotFound says the waypoint's namespace does not exist.
+var ErrNamespaceNotFound = errors.New("namespace not found")
+
+// Apply server-side applies the waypoint and, when asked, enrolls its
+// namespace. With EnrollNamespace it reads the namespace once and writes
+// twice (the Gateway, then the namespace's labels); every check that can
+// refuse happens before the first write.
+func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult, error) {
+	gw := req.Gateway
+	res := &ApplyResult{NamespaceAmbient: true}
+	var change enroll.LabelChange
+	var nsLabels map[string]string
+	if req.EnrollNamespace {
+		ns, err := c.Kube.CoreV1().Namespaces().Get(ctx, gw.Namespace, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("%w: %s", ErrNamespaceNotFound, gw.Namespace)
+		}
+		if err != nil {
+			return nil, kube.Describe("read namespace "+gw.Namespace, err)
+		}
+		nsLabels = ns.Labels
+		if err := checkNamespaceEnrollment(ns, gw.Name, req.Overwrite); err != nil {
+			return nil, err
+		}
+		res.NamespaceAmbient = ns.Labels[istio.LabelDataplaneMode] == istio.DataplaneModeAmbient
+		change = enroll.EnrollChange(gw.Namespace, gw.Name, gw.Namespace)
+	}
+
+	if req.DryRun == kube.DryRunClient {
+		res.Gateway = gw
+	} else {
+		applied, created, err := ServerSideApply(ctx, c.Gateway, gw, req.Force, req.DryRun)
+		if err != nil {
+			return nil, err
+		}
+		res.Gateway, res.Created = applied, created
+	}
+	if req.OnApplied != nil {
+		req.OnApplied(res.Gateway, res.Created)
+	}
+	if req.Wait != nil && req.DryRun == kube.DryRunNone {
+		if err := req.Wait(ctx, res.Gateway); err != nil {
+			return res, err
+		}
+	}
+	if req.EnrollNamespace && change.Needed(nsLabels) {
+		if req.DryRun != kube.DryRunClient {
+			if _, err := enroll.Patch(ctx, c, enroll.KindNamespace, "", gw.Namespace, change, req.DryRun); err != nil {
+				return res, kube.Describe("label namespace "+gw.Namespace, err)
+			}
+		}
+		res.Enrolled = true
+	}
+	return res, nil
+}
+
+// checkNamespaceEnrollment refuses to replace another waypoint without
+// overwrite.
+func checkNamespaceEnrollment(ns *corev1.Namespace, name string, overwrite bool) error {
+	cur := enroll.EnrollmentOf(ns.Labels)
+	if !cur.IsSet() || overwrite {
+		return nil
+	}
+	if cur.Waypoint == name && cur.WaypointNamespace(ns.Name) == ns.Name {
+		return nil
+	}
+	return &EnrolledElsewhereError{Namespace: ns.Name, Current: cur, Wanted: name}
+}
+
+// ServerSideApply applies gw with the tool's field manager and reports
+// whether it was created (HTTP 201) rather than updated.
+func ServerSideApply(ctx context.Context, client gatewayclient.Interface, gw *gatewayv1.Gateway, force bool, dryRun kube.DryRun) (*gatewayv1.Gateway, bool, error) {
+	body, err := json.Marshal(gw)
+	if err != nil {
+		return nil, false, err
+	}
+	opts := &metav1.PatchOptions{FieldManager: kube.FieldManager, Force: &force, DryRun: dryRun.Server()}
+	var code int
+	result := client.GatewayV1().RESTClient().Patch(types.ApplyPatchType).
+		Namespace(gw.Namespace).Resource("gateways").Name(gw.Name).
+		VersionedParams(opts, gatewayscheme.ParameterCodec).
+		Body(body).Do(ctx).StatusCode(&code)
+	out := &gatewayv1.Gateway{}
+	if err := result.Into(out); err != nil {
+		return nil, false, describeApplyError(gw, err)
+	}
+	out.APIVersion, out.Kind = gatewayv1.GroupVersion.String(), "Gateway"
+	return out, code == http.StatusCreated, nil
+}
+
+// describeApplyError names the faults an apply meets in terms of what to do.
+func describeApplyError(gw *gatewayv1.Gateway, err error) error {
+	ref := gw.Namespace + "/" + gw.Name
+	switch {
+	case kube.IsMissingNamespace(err):
+		return fmt.Errorf("cannot apply waypoint %s: namespace %q not found; create it first", ref, gw.Namespace)
+	case kube.IsMissingType(err):
+		return fmt.Errorf("cannot apply waypoint %s: the Gateway API CRDs are not installed (gateways.gateway.networking.k8s.io); install them first: kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml", ref)
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("cannot apply waypoint %s: %s; rerun with --force-conflicts to take those fields over", ref, apiMessage(err))
+	}
+	return kube.Describe("apply waypoint "+ref, err)
+}
+
+func apiMessage(err error) string {
+	if s, ok := err.(apierrors.APIStatus); ok && s.Status().Message != "" {
+		return s.Status().Message
+	}
+	return err.Error()
+}

@@ -1,0 +1,179 @@
+package waypoint
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+)
+
+// DeleteRequest chooses the waypoints to delete: by name in Namespace, or all
+// (optionally of one revision) in Namespace or, when it is empty, everywhere.
+type DeleteRequest struct {
+	Namespace string
+	Names     []string
+	All       bool
+	Revision  string
+	DryRun    kube.DryRun
+	// Unenroll removes the enrollment labels that still name a deleted waypoint.
+	Unenroll bool
+	// Concurrency bounds the deletes in flight; 0 means 8.
+	Concurrency int
+}
+
+// Refusal is a named Gateway that is not a waypoint and was left alone.
+type Refusal struct {
+	Ref   Ref
+	Class string
+}
+
+// Failure is an object the work failed on.
+type Failure struct {
+	Ref Ref
+	Err error
+}
+
+// DeleteResult says what Delete did, object by object.
+type DeleteResult struct {
+	Deleted  []Ref
+	NotFound []Ref
+	Refused  []Refusal
+	Failed   []Failure
+	// Enrolled are the resources whose labels still name a deleted waypoint
+	// (before Unenroll removed them).
+	Enrolled []enroll.Resource
+	// Unenrolled are those whose labels Unenroll removed.
+	Unenrolled []enroll.Resource
+	// UnenrollFailed are those it could not change.
+	UnenrollFailed []Failure
+}
+
+// Delete deletes waypoints, and only waypoints: a named Gateway of another
+// class is refused. Each delete is conditional on the UID it checked, so a
+// Gateway replaced in between is never deleted by mistake.
+func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteResult, error) {
+	res := &DeleteResult{}
+	var targets []*gatewayv1.Gateway
+	if len(req.Names) > 0 {
+		for _, name := range req.Names {
+			ref := Ref{Namespace: req.Namespace, Name: name}
+			gw, err := c.Gateway.GatewayV1().Gateways(req.Namespace).Get(ctx, name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
+				res.NotFound = append(res.NotFound, ref)
+			case err != nil:
+				return nil, kube.Describe("read gateway "+ref.String(), err)
+			case !IsWaypoint(gw):
+				res.Refused = append(res.Refused, Refusal{Ref: ref, Class: string(gw.Spec.GatewayClassName)})
+			default:
+				targets = append(targets, gw)
+			}
+		}
+	} else {
+		opts := ListOptions{Namespace: req.Namespace}
+		if req.Revision != "" {
+			opts.LabelSelector = istio.LabelRev + "=" + req.Revision
+		}
+		if _, err := EachGateway(ctx, c.Gateway, opts, func(gw *gatewayv1.Gateway) {
+			if IsWaypoint(gw) {
+				targets = append(targets, gw.DeepCopy())
+			}
+		}); err != nil {
+			return nil, kube.Describe("list gateways", err)
+		}
+	}
+
+	var mu sync.Mutex
+	forEach(len(targets), req.Concurrency, func(i int) {
+		gw := targets[i]
+		ref := Ref{Namespace: gw.Namespace, Name: gw.Name}
+		var err error
+		if req.DryRun != kube.DryRunClient {
+			uid := gw.UID
+			err = c.Gateway.GatewayV1().Gateways(gw.Namespace).Delete(ctx, gw.Name, metav1.DeleteOptions{
+				Preconditions: &metav1.Preconditions{UID: &uid},
+				DryRun:        req.DryRun.Server(),
+			})
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			res.Deleted = append(res.Deleted, ref)
+		case apierrors.IsNotFound(err):
+			res.NotFound = append(res.NotFound, ref)
+		default:
+			res.Failed = append(res.Failed, Failure{Ref: ref, Err: kube.Describe("delete waypoint "+ref.String(), err)})
+		}
+	})
+	sortRefs(res.Deleted)
+	sortRefs(res.NotFound)
+
+	keys := make([]string, len(res.Deleted))
+	for i, r := range res.Deleted {
+		keys[i] = r.String()
+	}
+	enrolled, err := enroll.FindEnrolled(ctx, c, keys)
+	res.Enrolled = enrolled
+	if err != nil {
+		return res, err
+	}
+	if req.Unenroll {
+		forEach(len(enrolled), req.Concurrency, func(i int) {
+			r := enrolled[i]
+			var err error
+			if req.DryRun != kube.DryRunClient {
+				_, err = enroll.Patch(ctx, c, r.Kind, r.Namespace, r.Name, enroll.UnenrollChange(), req.DryRun)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				res.UnenrollFailed = append(res.UnenrollFailed, Failure{Ref: Ref{Namespace: r.Namespace, Name: r.Name}, Err: kube.Describe("unenroll "+string(r.Kind)+" "+r.Name, err)})
+				return
+			}
+			res.Unenrolled = append(res.Unenrolled, r)
+		})
+		sort.Slice(res.Unenrolled, func(i, j int) bool { return resourceLess(res.Unenrolled[i], res.Unenrolled[j]) })
+	}
+	return res, nil
+}
+
+func resourceLess(a, b enroll.Resource) bool {
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+func sortRefs(refs []Ref) {
+	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+}
+
+// forEach runs fn(0..n-1) with at most limit calls in flight (8 when limit <= 0).
+func forEach(n, limit int, fn func(i int)) {
+	if limit <= 0 {
+		limit = 8
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}

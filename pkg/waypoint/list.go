@@ -1,0 +1,70 @@
+package waypoint
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+)
+
+// ListOptions choose which waypoints to list.
+type ListOptions struct {
+	// Namespace to list; empty lists all namespaces.
+	Namespace string
+	// LabelSelector filters the Gateways, e.g. "istio.io/rev=canary".
+	LabelSelector string
+	// PageSize is the number of Gateways per request; 0 means DefaultPageSize.
+	PageSize int64
+	// KeepGateway keeps the whole object in each Waypoint (for -o yaml|json).
+	KeepGateway bool
+}
+
+// List returns the waypoints in scope, sorted by namespace and name, as the
+// API server returns them. It pages through the Gateways so that a cluster
+// with tens of thousands of them is never held in one response, and keeps
+// only waypoints. It also returns the resourceVersion of the list, from which
+// a watch can start.
+func List(ctx context.Context, client gatewayclient.Interface, opts ListOptions) ([]Waypoint, string, error) {
+	classes := NewClassLabels(client)
+	var out []Waypoint
+	rv, err := EachGateway(ctx, client, opts, func(gw *gatewayv1.Gateway) {
+		if !IsWaypoint(gw) {
+			return
+		}
+		w := FromGateway(gw, classes.For(ctx, string(gw.Spec.GatewayClassName)))
+		if opts.KeepGateway {
+			w.Gateway = gw.DeepCopy()
+		}
+		out = append(out, w)
+	})
+	return out, rv, err
+}
+
+// EachGateway calls fn for every Gateway in scope, one page at a time, and
+// returns the resourceVersion of the list.
+func EachGateway(ctx context.Context, client gatewayclient.Interface, opts ListOptions, fn func(*gatewayv1.Gateway)) (string, error) {
+	size := opts.PageSize
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	lo := metav1.ListOptions{LabelSelector: opts.LabelSelector, Limit: size}
+	var rv string
+	for {
+		page, err := client.GatewayV1().Gateways(opts.Namespace).List(ctx, lo)
+		if err != nil {
+			return "", err
+		}
+		if rv == "" {
+			// The first page fixes the snapshot the following pages read.
+			rv = page.ResourceVersion
+		}
+		for i := range page.Items {
+			fn(&page.Items[i])
+		}
+		if page.Continue == "" {
+			return rv, nil
+		}
+		lo.Continue = page.Continue
+	}
+}
