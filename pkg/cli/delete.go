@@ -200,4 +200,3 @@ func unlabelCommands(rs []enroll.Resource) []string {
 	sort.Strings(out)
 	return out
 }
-
