@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# controlplane.sh builds the binaries of a real Kubernetes control plane
+# (kube-apiserver, etcd, kubectl) and gathers the CRDs the integration tests,
+# `make sandbox` and `make demo` install. Everything comes from the versions
+# pinned in hack/tools/go.mod and lands in a cache outside the work tree, keyed
+# by those versions: bumping go.mod picks a new directory, and a cache that is
+# already there is used as is.
+#
+# Usage:
+#   hack/controlplane.sh [bin]   build the binaries when missing; print their directory
+#   hack/controlplane.sh crds    gather the CRD files when missing; print their directory
+#   hack/controlplane.sh key     print the cache key, build nothing
+#
+# Environment:
+#   KUBECTL_WAYPOINT_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-waypoint)
+#
+# Only the directory goes to stdout; progress goes to stderr. A build is done in
+# a temporary directory beside the cache entry and moved into place when it is
+# complete, so an interrupted build never leaves a half-filled cache.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+tools_dir=$repo_root/hack/tools
+tools_mod=$tools_dir/go.mod
+
+die() {
+	echo "controlplane.sh: $*" >&2
+	exit 1
+}
+
+log() {
+	echo "controlplane.sh: $*" >&2
+}
+
+# required_version MODULE prints the version hack/tools/go.mod requires for MODULE.
+required_version() {
+	local v
+	v=$(awk -v mod="$1" '
+		$1 == "require" && $2 == mod { print $3; exit }
+		$1 == mod && $2 ~ /^v[0-9]/ { print $2; exit }
+	' "$tools_mod")
+	[[ -n $v ]] || die "$tools_mod does not require $1"
+	echo "$v"
+}
+
+[[ -f $tools_mod ]] || die "missing $tools_mod"
+command -v go >/dev/null || die "go is not on PATH"
+
+k8s_version=$(required_version k8s.io/kubernetes)
+etcd_version=$(required_version go.etcd.io/etcd/server/v3)
+gwapi_version=$(required_version sigs.k8s.io/gateway-api)
+istio_api_version=$(required_version istio.io/api)
+
+cache_root=${KUBECTL_WAYPOINT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-waypoint}
+key=k8s-$k8s_version-etcd-$etcd_version
+bin_dir=$cache_root/controlplane/$key
+crd_dir=$bin_dir/crds/gateway-api-$gwapi_version-istio-api-$istio_api_version
+
+case $bin_dir/ in
+"$repo_root"/*) die "cache $bin_dir is inside the work tree $repo_root; set KUBECTL_WAYPOINT_CACHE elsewhere" ;;
+esac
+
+# with_lock runs "$@" while holding the cache lock, so that test packages started
+# in parallel by `go test ./...` build once and the others wait for that build.
+with_lock() {
+	mkdir -p "$cache_root/controlplane"
+	if command -v flock >/dev/null; then
+		(
+			flock 9
+			# Holding the lock, any temporary directory left is from an
+			# interrupted run: remove it.
+			rm -rf "$cache_root"/controlplane/.build-* "$cache_root"/controlplane/*/crds/.gather.*
+			"$@"
+		) 9>"$cache_root/controlplane/.lock"
+	else
+		"$@"
+	fi
+}
+
+# complete_bin DIR succeeds when DIR holds all three binaries.
+complete_bin() {
+	[[ -x $1/kube-apiserver && -x $1/etcd && -x $1/kubectl ]]
+}
+
+build_bin() {
+	complete_bin "$bin_dir" && return 0
+
+	local tmp
+	tmp=$(mktemp -d "$cache_root/controlplane/.build-$key.XXXXXX")
+	chmod 0755 "$tmp"
+	# The trap runs in this (sub)shell: an interrupted build removes its own
+	# temporary directory and nothing else.
+	trap 'rm -rf "$tmp"' EXIT
+
+	log "building kube-apiserver $k8s_version, kubectl $k8s_version and etcd $etcd_version into $bin_dir (a cold build takes a few minutes)"
+	local start=$SECONDS
+	# The version stamps only touch the link step, so the Go build cache is
+	# shared with any plain `go build` of the same packages.
+	local ldflags="" pkg
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ldflags+=" -X $pkg.gitVersion=$k8s_version"
+		ldflags+=" -X $pkg.gitMajor=$(cut -d. -f1 <<<"${k8s_version#v}")"
+		ldflags+=" -X $pkg.gitMinor=$(cut -d. -f2 <<<"${k8s_version#v}")"
+		ldflags+=" -X $pkg.gitTreeState=clean"
+	done
+	(
+		cd "$tools_dir"
+		go build -ldflags "$ldflags" -o "$tmp/" \
+			go.etcd.io/etcd/server/v3 \
+			k8s.io/kubernetes/cmd/kube-apiserver \
+			k8s.io/kubernetes/cmd/kubectl
+	) || die "building the control plane in $tools_dir failed (see the go build output above)"
+
+	# go build names the etcd main package after its path without the /v3 suffix.
+	if [[ -x $tmp/server ]]; then
+		mv "$tmp/server" "$tmp/etcd"
+	fi
+	complete_bin "$tmp" || die "the build did not produce kube-apiserver, etcd and kubectl (got: $(ls "$tmp"))"
+	"$tmp/etcd" --version >/dev/null || die "the etcd binary does not run"
+	"$tmp/kube-apiserver" --version >/dev/null || die "the kube-apiserver binary does not run"
+
+	rm -rf "$bin_dir.old"
+	if [[ -e $bin_dir ]]; then
+		# An incomplete entry (say, from an older script): keep the CRDs apart.
+		mv "$bin_dir" "$bin_dir.old"
+	fi
+	mkdir -p "$(dirname "$bin_dir")"
+	mv "$tmp" "$bin_dir"
+	if [[ -d $bin_dir.old/crds ]]; then
+		mv "$bin_dir.old/crds" "$bin_dir/crds"
+	fi
+	rm -rf "$bin_dir.old"
+	trap - EXIT
+	log "built in $((SECONDS - start))s"
+}
+
+gather_crds() {
+	[[ -f $crd_dir/.complete ]] && return 0
+
+	local gwapi_dir istio_dir
+	(cd "$tools_dir" && go mod download sigs.k8s.io/gateway-api istio.io/api) ||
+		die "downloading the CRD sources failed"
+	gwapi_dir=$(cd "$tools_dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
+	istio_dir=$(cd "$tools_dir" && go list -m -f '{{.Dir}}' istio.io/api)
+	[[ -d $gwapi_dir/config/crd/standard ]] || die "no config/crd/standard in $gwapi_dir"
+	[[ -f $istio_dir/kubernetes/customresourcedefinitions.gen.yaml ]] ||
+		die "no kubernetes/customresourcedefinitions.gen.yaml in $istio_dir"
+
+	mkdir -p "$(dirname "$crd_dir")"
+	local tmp f n=0
+	tmp=$(mktemp -d "$(dirname "$crd_dir")/.gather.XXXXXX")
+	chmod 0755 "$tmp"
+	trap 'rm -rf "$tmp"' EXIT
+	for f in "$gwapi_dir"/config/crd/standard/*.yaml; do
+		# The folder also holds a ValidatingAdmissionPolicy: keep CRDs only.
+		case $(basename "$f") in *vap*) continue ;; esac
+		grep -q '^kind: CustomResourceDefinition' "$f" || continue
+		install -m 0644 "$f" "$tmp/"
+		n=$((n + 1))
+	done
+	((n > 0)) || die "no CRD files in $gwapi_dir/config/crd/standard"
+	install -m 0644 "$istio_dir/kubernetes/customresourcedefinitions.gen.yaml" "$tmp/istio.io_customresourcedefinitions.gen.yaml"
+	touch "$tmp/.complete"
+
+	rm -rf "$crd_dir"
+	mv "$tmp" "$crd_dir"
+	trap - EXIT
+	log "gathered $n Gateway API CRD files ($gwapi_version) and the Istio CRDs ($istio_api_version) into $crd_dir"
+}
+
+mode=${1:-bin}
+case $mode in
+bin)
+	with_lock build_bin
+	echo "$bin_dir"
+	;;
+crds)
+	with_lock gather_crds
+	echo "$crd_dir"
+	;;
+key)
+	echo "$key"
+	;;
+-h | --help | help)
+	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+	;;
+*)
+	die "unknown mode \"$mode\"; use bin, crds or key"
+	;;
+esac
