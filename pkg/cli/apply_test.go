@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -313,4 +315,42 @@ func TestApplyFaults(t *testing.T) {
 			t.Fatalf("bad input created a Gateway: %v", err)
 		}
 	})
+}
+
+// faultServer is an API server that answers every request with one error
+// status, for faults the real test server cannot be made to produce.
+func faultServer(t *testing.T, code int, reason metav1.StatusReason, message string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(metav1.Status{
+			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+			Status:   metav1.StatusFailure, Reason: reason, Code: int32(code), Message: message,
+		})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestApplyWithoutGatewayCRDs(t *testing.T) {
+	url := faultServer(t, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
+	_, stderr, code := run(t, false, "apply", "-n", "default", "--server", url)
+	if code != 1 || !strings.Contains(stderr, "Gateway API CRDs are not installed") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = run(t, false, "list", "-n", "default", "--server", url)
+	if code != 1 || !strings.Contains(stderr, "install its CRDs") {
+		t.Fatalf("list: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestThrottled(t *testing.T) {
+	url := faultServer(t, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, "too many requests")
+	for _, args := range [][]string{{"apply", "-n", "default"}, {"list", "-A"}, {"status", "-n", "default"}, {"delete", "--all"}} {
+		_, stderr, code := run(t, false, append(args, "--server", url)...)
+		if code != 1 || !strings.Contains(stderr, "throttling") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
 }

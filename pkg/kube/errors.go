@@ -20,8 +20,8 @@ func Describe(what string, err error) error {
 	}
 	var status apierrors.APIStatus
 	switch {
-	case meta.IsNoMatchError(err):
-		return fmt.Errorf("cannot %s: the API server does not know this kind (%w); install the CRDs it needs first", what, err)
+	case IsMissingType(err):
+		return fmt.Errorf("cannot %s: the API server does not serve that resource type; install its CRDs first (the Gateway API for waypoints, Istio's for ServiceEntries)", what)
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("cannot %s: forbidden: %s; ask your cluster admin for that permission or use --as/--context", what, apiMessage(err))
 	case apierrors.IsUnauthorized(err):
