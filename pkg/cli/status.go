@@ -95,7 +95,7 @@ type WaypointStatus struct {
 
 // Run reads the waypoints, waits if asked, and prints their status.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace})
+	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: true})
 	if err != nil {
 		return kube.Describe("list waypoints", err)
 	}

@@ -6,6 +6,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 )
 
 // ListOptions choose which waypoints to list.
@@ -18,6 +20,9 @@ type ListOptions struct {
 	PageSize int64
 	// KeepGateway keeps the whole object in each Waypoint (for -o yaml|json).
 	KeepGateway bool
+	// SkipClasses does not read the GatewayClasses, for callers that do not
+	// need the traffic type; unlabelled waypoints then show istiod's default.
+	SkipClasses bool
 }
 
 // List returns the waypoints in scope, sorted by namespace and name, as the
@@ -32,7 +37,11 @@ func List(ctx context.Context, client gatewayclient.Interface, opts ListOptions)
 		if !IsWaypoint(gw) {
 			return
 		}
-		w := FromGateway(gw, classes.For(ctx, string(gw.Spec.GatewayClassName)))
+		var classLabels map[string]string
+		if !opts.SkipClasses && gw.Labels[istio.LabelWaypointFor] == "" {
+			classLabels = classes.For(ctx, string(gw.Spec.GatewayClassName))
+		}
+		w := FromGateway(gw, classLabels)
 		if opts.KeepGateway {
 			w.Gateway = gw.DeepCopy()
 		}

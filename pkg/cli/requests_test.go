@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+)
+
+// requestLog records the API requests a command makes, as "VERB resource".
+type requestLog struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (l *requestLog) RoundTrip(next http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		l.mu.Lock()
+		l.reqs = append(l.reqs, r.Method+" "+parts[len(parts)-1])
+		l.mu.Unlock()
+		return next.RoundTrip(r)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// runCounted runs the tool against the test server and returns the requests
+// it made.
+func runCounted(t *testing.T, args ...string) (stdout string, reqs []string) {
+	t.Helper()
+	streams, out, errOut := TestStreams(false)
+	f := NewFactory(streams, "kubectl-waypoint")
+	log := &requestLog{}
+	f.NewClients = func(cfg *rest.Config) (*kube.Clients, error) {
+		cfg = rest.CopyConfig(cfg)
+		cfg.Wrap(log.RoundTrip)
+		return kube.NewClients(cfg)
+	}
+	if code := Execute(f, append(args, "--kubeconfig", env.Kubeconfig)); code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, errOut)
+	}
+	sort.Strings(log.reqs)
+	return out.String(), log.reqs
+}
+
+// TestRequestCounts pins how many API requests each command needs, so that a
+// change that adds a request per object shows up here.
+func TestRequestCounts(t *testing.T) {
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	_, reqs := runCounted(t, "apply", "-n", ns, "--enroll-namespace")
+	// One read of the namespace, one apply of the Gateway, one label patch.
+	if want := "GET " + ns + ",PATCH " + ns + ",PATCH waypoint"; strings.Join(reqs, ",") != want {
+		t.Errorf("apply --enroll-namespace made %v, want %s", reqs, want)
+	}
+	env.Waypoint(t, ns, "labelled", map[string]string{"istio.io/waypoint-for": "all"})
+	_, reqs = runCounted(t, "list", "-n", ns)
+	// One list, and the two waypoint GatewayClasses read once for the
+	// unlabelled waypoint's traffic type.
+	if strings.Join(reqs, ",") != "GET gateways,GET istio-agentgateway-waypoint,GET istio-waypoint" {
+		t.Errorf("list made %v", reqs)
+	}
+	// status needs no traffic type: one list.
+	_, reqs = runCounted(t, "status", "-n", ns)
+	if strings.Join(reqs, ",") != "GET gateways" {
+		t.Errorf("status made %v", reqs)
+	}
+	// delete by name: a read (to check the class), a delete, and one
+	// metadata list per enrollable kind to find what still uses it.
+	_, reqs = runCounted(t, "delete", "-n", ns, "labelled")
+	if strings.Join(reqs, ",") != "DELETE labelled,GET labelled,GET namespaces,GET pods,GET serviceentries,GET services" {
+		t.Errorf("delete made %v", reqs)
+	}
+}
