@@ -4,32 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
-// ApplyOptions server-side applies a waypoint and optionally enrolls its
-// namespace.
+// ApplyOptions server-side applies a waypoint in one or many namespaces and
+// optionally enrolls them.
 type ApplyOptions struct {
 	IO *IOStreams
 
-	Gateway         gatewayFlags
-	Wait            waitFlags
-	EnrollNamespace bool
-	Overwrite       bool
-	ForceConflicts  bool
-	DryRunFlag      string
-	Output          string
+	Gateway           gatewayFlags
+	Wait              waitFlags
+	EnrollNamespace   bool
+	Overwrite         bool
+	ForceConflicts    bool
+	DryRunFlag        string
+	Output            string
+	NamespaceSelector string
+	Concurrency       int
 
-	namespace string
-	dryRun    kube.DryRun
-	clients   *kube.Clients
+	namespaces []string
+	dryRun     kube.DryRun
+	clients    *kube.Clients
 }
 
 func newApplyCommand(f *Factory) *cobra.Command {
@@ -44,7 +52,10 @@ nothing.
 --enroll-namespace also labels the namespace istio.io/use-waypoint=<name>,
 patching only that label; a namespace that already uses another waypoint is
 left alone unless --overwrite is given. With --wait the namespace is labelled
-only once the waypoint is ready.`,
+only once the waypoint is ready.
+
+Several namespaces (-n a,b,c or --namespace-selector) are done in one call,
+--concurrency at a time; -o json|yaml then reports every object and a summary.`,
 		Example: examples(f.Name, `
 # Apply the waypoint of namespace default
 kubectl-waypoint apply -n default
@@ -56,13 +67,16 @@ kubectl-waypoint apply -n default --enroll-namespace --wait
 kubectl-waypoint apply -n default --name reviews-v2-pod-waypoint --for workload
 
 # Ask the API server what it would do, without changing anything
-kubectl-waypoint apply -n default --dry-run=server`),
+kubectl-waypoint apply -n default --dry-run=server
+
+# Every ambient namespace gets a waypoint and uses it; report as JSON
+kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --enroll-namespace --for all --wait -o json`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			if err := o.Validate(); err != nil {
+			if err := o.Complete(cmd.Context(), f); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -74,113 +88,386 @@ kubectl-waypoint apply -n default --dry-run=server`),
 	fs.BoolVar(&o.EnrollNamespace, "enroll-namespace", false, "Label the namespace to use this waypoint (istio.io/use-waypoint)")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "With --enroll-namespace, replace the waypoint the namespace uses now")
 	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take over fields of the Gateway that another field manager owns")
-	fs.StringVarP(&o.Output, "output", "o", "", "Print the applied Gateway: {yaml|json}")
+	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
+	fs.StringVar(&o.NamespaceSelector, "namespace-selector", "", "Apply in every namespace whose labels match this selector")
+	fs.IntVar(&o.Concurrency, "concurrency", bulk.DefaultConcurrency, "Namespaces worked on at once")
 	addDryRunFlag(cmd, &o.DryRunFlag)
 	return cmd
 }
 
-// Complete resolves the namespace from the flags or kubeconfig.
-func (o *ApplyOptions) Complete(f *Factory) error {
-	ns, err := f.Namespace()
-	if err != nil {
-		return err
-	}
-	o.namespace = ns
-	o.dryRun, err = kube.ParseDryRun(o.DryRunFlag)
-	if err != nil {
+// Validate checks the flags; every error is a usage error. The namespace is
+// checked by the renderer once it is known.
+func (o *ApplyOptions) Validate() error {
+	var err error
+	if o.dryRun, err = kube.ParseDryRun(o.DryRunFlag); err != nil {
 		return usageError(err)
 	}
-	if o.dryRun == kube.DryRunClient && !o.EnrollNamespace {
-		return nil // nothing to read or write
-	}
-	o.clients, err = f.Clients()
-	return err
-}
-
-// Validate checks the flags; every error is a usage error.
-func (o *ApplyOptions) Validate() error {
 	if o.Output != "" && !render.IsObjectFormat(o.Output) {
 		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
 	}
 	if o.Overwrite && !o.EnrollNamespace {
 		return usageErrorf("--overwrite only makes sense with --enroll-namespace")
 	}
+	if o.Concurrency <= 0 {
+		return usageErrorf("invalid --concurrency %d: must be positive", o.Concurrency)
+	}
+	if err := validateSelector("--namespace-selector", o.NamespaceSelector); err != nil {
+		return err
+	}
 	if err := o.Wait.validate(); err != nil {
 		return err
 	}
-	return usageError(o.Gateway.request(o.namespace).Validate())
+	return usageError(o.Gateway.request("").Validate())
 }
 
-// Run applies the waypoint.
+// Complete resolves the namespaces and builds the clients.
+func (o *ApplyOptions) Complete(ctx context.Context, f *Factory) error {
+	var err error
+	if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
+		return err
+	}
+	if len(o.namespaces) == 0 {
+		return fmt.Errorf("no namespace matches --namespace-selector %q", o.NamespaceSelector)
+	}
+	if o.dryRun == kube.DryRunClient && !o.EnrollNamespace && o.Output == "" {
+		return nil // nothing to read or write
+	}
+	o.clients, err = f.Clients()
+	return err
+}
+
+// applyRun is the state of one apply over its namespaces.
+type applyRun struct {
+	*ApplyOptions
+	mu      sync.Mutex
+	records []bulk.Record
+	pending map[string]*waypoint.ApplyResult // namespace → result awaiting enrollment
+	applied []*gatewayv1.Gateway             // as the server returned them, for --wait
+}
+
+func (r *applyRun) record(rec bulk.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, rec)
+}
+
+// human says whether per-object lines are printed (not with -o).
+func (o *ApplyOptions) human() bool { return o.Output == "" }
+
+// Run applies the waypoint in every namespace.
 func (o *ApplyOptions) Run(ctx context.Context) error {
-	gw, err := render.Gateway(o.Gateway.request(o.namespace))
-	if err != nil {
-		return usageError(err)
+	gws := make([]*gatewayv1.Gateway, len(o.namespaces))
+	for i, ns := range o.namespaces {
+		gw, err := render.Gateway(o.Gateway.request(ns))
+		if err != nil {
+			return usageError(err)
+		}
+		gws[i] = gw
 	}
-	if o.dryRun == kube.DryRunClient && o.Output == "" {
-		o.Output = render.FormatYAML
-	}
-	req := waypoint.ApplyRequest{
-		Gateway:         gw,
-		Force:           o.ForceConflicts,
-		DryRun:          o.dryRun,
-		EnrollNamespace: o.EnrollNamespace,
-		Overwrite:       o.Overwrite,
-		OnApplied: func(applied *gatewayv1.Gateway, _ bool) {
-			if o.Output != "" {
-				_ = render.Object(o.IO.Out, o.Output, applied)
-				return
+	if o.dryRun == kube.DryRunClient && o.human() && !o.EnrollNamespace {
+		for i, gw := range gws {
+			if i > 0 {
+				o.IO.Printf("---\n")
 			}
-			o.IO.Successf("waypoint %s/%s applied%s", applied.Namespace, applied.Name, o.dryRun.Suffix())
-		},
+			if err := render.Object(o.IO.Out, render.FormatYAML, gw); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	if o.Wait.wait {
-		req.Wait = o.waitReady
+	r := &applyRun{ApplyOptions: o, pending: map[string]*waypoint.ApplyResult{}}
+	single := len(gws) == 1
+
+	// What exists already, in one request, to tell configured from unchanged.
+	previous := map[string]string{}
+	if !single || !o.human() {
+		var err error
+		if previous, err = o.existing(ctx, gws[0].Name); err != nil {
+			return err
+		}
+	}
+
+	var usageErr error
+	bulk.ForEach(ctx, len(gws), o.Concurrency, func(ctx context.Context, i int) {
+		if err := r.applyOne(ctx, gws[i], previous[gws[i].Namespace]); err != nil && single {
+			usageErr = err
+		}
+	}, o.progress(single, "applying"))
+	if usageErr != nil {
+		return usageErr
+	}
+
+	var waitErr error
+	if o.Wait.wait && o.dryRun == kube.DryRunNone {
+		waitErr = r.waitAll(ctx)
+		r.enrollPending(ctx)
+	}
+	return r.finish(waitErr)
+}
+
+// existing maps namespace → resourceVersion of the Gateways named name.
+func (o *ApplyOptions) existing(ctx context.Context, name string) (map[string]string, error) {
+	scope := ""
+	if len(o.namespaces) == 1 {
+		scope = o.namespaces[0]
+	}
+	out := map[string]string{}
+	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
+	list, err := o.clients.Gateway.GatewayV1().Gateways(scope).List(ctx, opts)
+	if err != nil {
+		if kube.IsMissingType(err) {
+			return out, nil // apply itself says the CRDs are missing
+		}
+		return nil, kube.Describe("list gateways named "+name, err)
+	}
+	for _, gw := range list.Items {
+		out[gw.Namespace] = gw.ResourceVersion
+	}
+	return out, nil
+}
+
+// progress is the progress callback for bulk work on a terminal.
+func (o *ApplyOptions) progress(single bool, verb string) func(int, int) {
+	if single {
+		return nil
+	}
+	return o.IO.Progress(verb)
+}
+
+// applyOne applies in one namespace and records what happened. It returns
+// an error only for a refusal that is a usage error when it is the only
+// namespace.
+func (r *applyRun) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previousRV string) error {
+	o := r.ApplyOptions
+	rec := bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}
+	req := waypoint.ApplyRequest{
+		Gateway:                 gw,
+		Force:                   o.ForceConflicts,
+		DryRun:                  o.dryRun,
+		EnrollNamespace:         o.EnrollNamespace,
+		Overwrite:               o.Overwrite,
+		DeferEnroll:             o.Wait.wait,
+		PreviousResourceVersion: previousRV,
+		OnApplied: func(applied *gatewayv1.Gateway, _ bool) {
+			if o.human() {
+				if o.dryRun == kube.DryRunClient {
+					_ = render.Object(o.IO.Out, render.FormatYAML, applied)
+					return
+				}
+				o.IO.Successf("waypoint %s/%s applied%s", applied.Namespace, applied.Name, o.dryRun.Suffix())
+			}
+		},
 	}
 	res, err := waypoint.Apply(ctx, o.clients, req)
 	var elsewhere *waypoint.EnrolledElsewhereError
 	switch {
 	case errors.As(err, &elsewhere):
-		return usageError(err)
+		r.record(bulk.Record{Kind: "Namespace", Name: gw.Namespace, Action: bulk.Failed, Error: err.Error()})
+		if len(o.namespaces) == 1 {
+			return usageError(err)
+		}
+		if o.human() {
+			o.IO.Errorf("%v", err)
+		}
+		return nil
 	case errors.Is(err, waypoint.ErrNamespaceNotFound):
-		return fmt.Errorf("namespace %q not found; create it first, or pick another with -n", o.namespace)
-	case err != nil:
-		return err
+		err = fmt.Errorf("namespace %q not found; create it first, or pick another with -n", gw.Namespace)
 	}
-	if o.EnrollNamespace {
-		if !res.NamespaceAmbient {
-			o.IO.Warnf("namespace %s is not in ambient mode; to add it to the mesh run: kubectl label namespace %s %s=%s",
-				o.namespace, o.namespace, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
+	if err != nil {
+		rec.Action, rec.Error = bulk.Failed, err.Error()
+		r.record(rec)
+		if len(o.namespaces) == 1 {
+			return err
 		}
-		if o.Output == "" {
-			verb := "labeled"
-			if !res.Enrolled {
-				verb = "already labeled"
+		if o.human() {
+			o.IO.Errorf("%v", err)
+		}
+		return nil
+	}
+	switch {
+	case res.Created:
+		rec.Action = bulk.Created
+	case res.Unchanged:
+		rec.Action = bulk.Unchanged
+	default:
+		rec.Action = bulk.Configured
+	}
+	r.record(rec)
+	r.mu.Lock()
+	r.applied = append(r.applied, res.Gateway)
+	r.mu.Unlock()
+	if !o.EnrollNamespace {
+		return nil
+	}
+	if !res.NamespaceAmbient {
+		o.IO.Warnf("namespace %s is not in ambient mode; to add it to the mesh run: kubectl label namespace %s %s=%s",
+			gw.Namespace, gw.Namespace, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
+	}
+	if res.PendingEnroll != nil {
+		r.mu.Lock()
+		r.pending[gw.Namespace] = res
+		r.mu.Unlock()
+		return nil
+	}
+	r.recordEnrolled(gw, res.Enrolled)
+	return nil
+}
+
+func (r *applyRun) recordEnrolled(gw *gatewayv1.Gateway, changed bool) {
+	o := r.ApplyOptions
+	action, verb := bulk.Enrolled, "labeled"
+	if !changed {
+		action, verb = bulk.Unchanged, "already labeled"
+	}
+	r.record(bulk.Record{Kind: "Namespace", Name: gw.Namespace, Action: action})
+	if o.human() {
+		o.IO.Successf("namespace %s %s with \"%s: %s\"%s", gw.Namespace, verb, istio.LabelUseWaypoint, gw.Name, o.dryRun.Suffix())
+	}
+}
+
+// waitAll waits, with one watch over the namespaces in scope, until every
+// applied waypoint is ready or the timeout ends.
+func (r *applyRun) waitAll(ctx context.Context) error {
+	o := r.ApplyOptions
+	waiting := map[string]*waypoint.Waypoint{}
+	scope := waypoint.WaitScope{Name: o.Gateway.request("").WaypointName()}
+	// Watch from the oldest of the applied versions, so that no later change
+	// of any of them is missed; older events are overtaken by newer ones.
+	var rv uint64
+	for _, gw := range r.applied {
+		w := waypoint.FromGateway(gw, nil)
+		waiting[w.Key()] = &w
+		if v := parseRV(gw.ResourceVersion); rv == 0 || v < rv {
+			rv, scope.ResourceVersion = v, gw.ResourceVersion
+		}
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	if len(o.namespaces) == 1 {
+		scope.Namespace = o.namespaces[0]
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.Wait.timeout)
+	defer cancel()
+	err := waypoint.WaitReady(wctx, o.clients.Gateway, scope, waiting)
+	var notReady []string
+	for key, w := range waiting {
+		if w.Ready() {
+			if o.human() {
+				o.IO.Successf("waypoint %s is ready", key)
 			}
-			o.IO.Successf("namespace %s %s with \"%s: %s\"%s", o.namespace, verb, istio.LabelUseWaypoint, gw.Name, o.dryRun.Suffix())
+			continue
 		}
+		notReady = append(notReady, key+" ("+notReadyReason(w)+")")
+		ns, _, _ := strings.Cut(key, "/")
+		r.mu.Lock()
+		if _, ok := r.pending[ns]; ok {
+			delete(r.pending, ns)
+			r.records = append(r.records, bulk.Record{Kind: "Namespace", Name: ns, Action: bulk.Skipped, Error: "waypoint not ready; namespace not enrolled"})
+		}
+		r.mu.Unlock()
+	}
+	sort.Strings(notReady)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		if len(notReady) == 1 && len(waiting) == 1 {
+			return timeoutError(fmt.Errorf("timed out after %s waiting for waypoint %s to be ready", o.Wait.timeout, notReady[0]))
+		}
+		return timeoutError(fmt.Errorf("timed out after %s: %d of %d waypoints not ready: %s", o.Wait.timeout, len(notReady), len(waiting), strings.Join(notReady, ", ")))
+	case err != nil:
+		return kube.Describe("watch waypoints", err)
 	}
 	return nil
 }
 
-// waitReady watches the applied Gateway until it is ready or the timeout ends.
-func (o *ApplyOptions) waitReady(ctx context.Context, gw *gatewayv1.Gateway) error {
-	ctx, cancel := context.WithTimeout(ctx, o.Wait.timeout)
-	defer cancel()
-	w := waypoint.FromGateway(gw, nil)
-	waiting := map[string]*waypoint.Waypoint{w.Key(): &w}
-	scope := waypoint.WaitScope{Namespace: gw.Namespace, Name: gw.Name, ResourceVersion: gw.ResourceVersion}
-	err := waypoint.WaitReady(ctx, o.clients.Gateway, scope, waiting)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return timeoutError(fmt.Errorf("timed out after %s waiting for waypoint %s to be ready: %s", o.Wait.timeout, w.Key(), notReadyReason(&w)))
+// enrollPending writes the namespace labels that waited for readiness.
+func (r *applyRun) enrollPending(ctx context.Context) {
+	o := r.ApplyOptions
+	var list []*waypoint.ApplyResult
+	for _, res := range r.pending {
+		list = append(list, res)
 	}
-	if err != nil {
-		return kube.Describe("watch waypoint "+w.Key(), err)
+	sort.Slice(list, func(i, j int) bool { return list[i].Gateway.Namespace < list[j].Gateway.Namespace })
+	bulk.ForEach(ctx, len(list), o.Concurrency, func(ctx context.Context, i int) {
+		gw := list[i].Gateway
+		if err := waypoint.EnrollNamespace(ctx, o.clients, gw.Namespace, list[i].PendingEnroll, o.dryRun); err != nil {
+			r.record(bulk.Record{Kind: "Namespace", Name: gw.Namespace, Action: bulk.Failed, Error: err.Error()})
+			if o.human() {
+				o.IO.Errorf("%v", err)
+			}
+			return
+		}
+		r.recordEnrolled(gw, true)
+	}, o.progress(len(list) <= 1, "enrolling"))
+}
+
+// finish prints the report or the summary and picks the exit code.
+func (r *applyRun) finish(waitErr error) error {
+	o := r.ApplyOptions
+	report := bulk.NewReport(r.records)
+	if o.dryRun != kube.DryRunNone {
+		report.DryRun = string(o.dryRun)
 	}
-	if o.Output == "" {
-		o.IO.Successf("waypoint %s is ready", w.Key())
+	if !o.human() {
+		if err := render.Object(o.IO.Out, o.Output, report); err != nil {
+			return err
+		}
+	} else if len(o.namespaces) > 1 {
+		o.IO.Printf("%s\n", summaryLine(report))
+	}
+	if waitErr != nil {
+		return waitErr
+	}
+	if report.Summary.Failed > 0 {
+		if len(o.namespaces) == 1 && o.human() {
+			for _, rec := range report.Records {
+				if rec.Action == bulk.Failed {
+					return errors.New(rec.Error)
+				}
+			}
+		}
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d objects failed", report.Summary.Failed, report.Summary.Total), Silent: o.human()}
 	}
 	return nil
+}
+
+// summaryLine is the one-line summary of bulk work, e.g. "200 waypoints:
+// 150 created, 50 unchanged; 200 namespaces: 200 enrolled; 0 failed".
+func summaryLine(rep *bulk.Report) string {
+	byKind := map[string]map[bulk.Action]int{}
+	var kinds []string
+	for _, rec := range rep.Records {
+		if byKind[rec.Kind] == nil {
+			byKind[rec.Kind] = map[bulk.Action]int{}
+			kinds = append(kinds, rec.Kind)
+		}
+		byKind[rec.Kind][rec.Action]++
+	}
+	sort.Strings(kinds)
+	var parts []string
+	for _, k := range kinds {
+		var counts []string
+		total := 0
+		for _, a := range []bulk.Action{bulk.Created, bulk.Configured, bulk.Unchanged, bulk.Deleted, bulk.Enrolled, bulk.Unenrolled, bulk.Skipped, bulk.Failed} {
+			if n := byKind[k][a]; n > 0 {
+				counts = append(counts, fmt.Sprintf("%d %s", n, a))
+				total += n
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d %s: %s", total, strings.ToLower(k)+"s", strings.Join(counts, ", ")))
+	}
+	return strings.Join(parts, "; ") + fmt.Sprintf("; %d failed", rep.Summary.Failed)
+}
+
+func parseRV(s string) uint64 {
+	var v uint64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v
 }
 
 // notReadyReason says why a waypoint is not ready, from its last condition.
@@ -189,7 +476,7 @@ func notReadyReason(w *waypoint.Waypoint) string {
 	switch {
 	case c == nil:
 		return "no Programmed condition yet (is istiod running?)"
-	case c.Status == "True":
+	case c.Status == metav1.ConditionTrue:
 		return "Programmed=True but no address yet"
 	}
 	return fmt.Sprintf("Programmed=%s, reason %s: %s", c.Status, c.Reason, c.Message)

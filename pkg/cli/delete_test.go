@@ -163,4 +163,3 @@ func TestDeleteBadInput(t *testing.T) {
 		}
 	}
 }
-

@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"context"
+	"slices"
 	"sync"
 
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
 
@@ -22,6 +27,12 @@ type Factory struct {
 	// NewClients builds the clients from a REST config; tests may replace it.
 	NewClients func(*rest.Config) (*kube.Clients, error)
 
+	// namespaces are the values of -n/--namespace: kubectl's flag, which
+	// here may be repeated or hold a comma-separated list for bulk work.
+	namespaces []string
+	qps        float32
+	burst      int
+
 	// started is set once cobra has accepted the command line.
 	started bool
 
@@ -33,27 +44,92 @@ type Factory struct {
 // NewFactory returns a factory over the given streams with kubectl's
 // connection flags.
 func NewFactory(streams *IOStreams, name string) *Factory {
+	flags := genericclioptions.NewConfigFlags(true)
+	// -n is ours: the same flag, but it takes several namespaces.
+	flags.Namespace = nil
 	return &Factory{
 		IO:          streams,
-		ConfigFlags: genericclioptions.NewConfigFlags(true),
+		ConfigFlags: flags,
 		Name:        name,
 		NewClients:  kube.NewClients,
 	}
 }
 
-// FlagNamespace is the value of -n/--namespace as given, or "" when it was not.
-func (f *Factory) FlagNamespace() string {
-	if f.ConfigFlags.Namespace == nil {
-		return ""
-	}
-	return *f.ConfigFlags.Namespace
+// addFlags adds kubectl's connection flags and ours to the root command.
+func (f *Factory) addFlags(fs *pflag.FlagSet) {
+	f.ConfigFlags.AddFlags(fs)
+	fs.StringSliceVarP(&f.namespaces, "namespace", "n", nil, "If present, the namespace scope for this CLI request; apply, delete, enroll and unenroll take several (repeat the flag or separate with commas)")
+	fs.Float32Var(&f.qps, "qps", 50, "Requests per second the client may send to the API server")
+	fs.IntVar(&f.burst, "burst", 100, "Requests the client may send at once above --qps")
 }
 
-// Namespace is the namespace to work in: -n if given, else the current
+// FlagNamespace is the value of -n/--namespace as given, or "" when it was not.
+func (f *Factory) FlagNamespace() string {
+	if len(f.namespaces) == 0 {
+		return ""
+	}
+	return f.namespaces[0]
+}
+
+// checkNamespaces validates the -n values; single says the command takes
+// only one.
+func (f *Factory) checkNamespaces(single bool) error {
+	if single && len(f.namespaces) > 1 {
+		return usageErrorf("this command works in one namespace; -n was given %d: %v", len(f.namespaces), f.namespaces)
+	}
+	for _, ns := range f.namespaces {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			return usageErrorf("invalid namespace %q: %s", ns, msgs[0])
+		}
+	}
+	return nil
+}
+
+// Namespace is the one namespace to work in: -n if given, else the current
 // context's namespace, else "default".
 func (f *Factory) Namespace() (string, error) {
+	if err := f.checkNamespaces(true); err != nil {
+		return "", err
+	}
+	if len(f.namespaces) == 1 {
+		return f.namespaces[0], nil
+	}
 	ns, _, err := f.ConfigFlags.ToRawKubeConfigLoader().Namespace()
 	return ns, err
+}
+
+// Namespaces are the namespaces a bulk command works in: those of
+// --namespace-selector (one list request), else every -n, else the current
+// one. They come back sorted and without duplicates.
+func (f *Factory) Namespaces(ctx context.Context, selector string) ([]string, error) {
+	if err := f.checkNamespaces(false); err != nil {
+		return nil, err
+	}
+	if selector != "" {
+		if len(f.namespaces) > 0 {
+			return nil, usageErrorf("-n and --namespace-selector choose namespaces in two ways: use one")
+		}
+		c, err := f.Clients()
+		if err != nil {
+			return nil, err
+		}
+		list, err := c.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return nil, kube.Describe("list namespaces matching "+selector, err)
+		}
+		var out []string
+		for _, ns := range list.Items {
+			out = append(out, ns.Name)
+		}
+		return out, nil
+	}
+	if len(f.namespaces) == 0 {
+		ns, err := f.Namespace()
+		return []string{ns}, err
+	}
+	out := slices.Clone(f.namespaces)
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // Clients returns the API clients, building them on first use.
@@ -64,6 +140,7 @@ func (f *Factory) Clients() (*kube.Clients, error) {
 		if f.err != nil {
 			return
 		}
+		cfg.QPS, cfg.Burst = f.qps, f.burst
 		f.clients, f.err = f.NewClients(cfg)
 	})
 	return f.clients, f.err

@@ -39,6 +39,9 @@ kubectl-waypoint generate --name egress-gateway -n common-infrastructure --allow
 kubectl-waypoint generate -n default -o json | kubectl apply --server-side -f -`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.checkNamespaces(true); err != nil {
+				return err
+			}
 			o.Complete(f)
 			if err := o.Validate(); err != nil {
 				return err

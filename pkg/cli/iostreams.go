@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"golang.org/x/term"
 )
@@ -22,6 +23,18 @@ type IOStreams struct {
 	ErrTTY bool
 	// NoColor turns colour off even on a terminal.
 	NoColor bool
+
+	// mu keeps the lines of concurrent workers whole.
+	mu sync.Mutex
+	// progress is set while a progress line stands on ErrOut.
+	progress bool
+}
+
+// clearProgress wipes the progress line before another line is printed.
+func (s *IOStreams) clearProgress() {
+	if s.progress {
+		fmt.Fprint(s.ErrOut, "\r\x1b[K")
+	}
 }
 
 // SystemStreams returns the process's standard streams.
@@ -60,20 +73,49 @@ func (s *IOStreams) paint(tty bool, colour, text string) string {
 
 // Successf prints a result line on Out, green on a terminal.
 func (s *IOStreams) Successf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clearProgress()
 	fmt.Fprintln(s.Out, s.paint(s.OutTTY, ansiGreen, fmt.Sprintf(format, args...)))
 }
 
 // Printf prints a result line on Out, never coloured.
 func (s *IOStreams) Printf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clearProgress()
 	fmt.Fprintf(s.Out, format, args...)
 }
 
 // Warnf prints "Warning: ..." on ErrOut, yellow on a terminal.
 func (s *IOStreams) Warnf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clearProgress()
 	fmt.Fprintln(s.ErrOut, s.paint(s.ErrTTY, ansiYellow, "Warning: ")+fmt.Sprintf(format, args...))
 }
 
 // Errorf prints "error: ..." on ErrOut, red on a terminal.
 func (s *IOStreams) Errorf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clearProgress()
 	fmt.Fprintln(s.ErrOut, s.paint(s.ErrTTY, ansiRed, "error: ")+fmt.Sprintf(format, args...))
+}
+
+// Progress shows "verb done/total" on a terminal's stderr, rewriting one
+// line; a pipe never gets it. It returns nil when there is nothing to show.
+func (s *IOStreams) Progress(verb string) func(done, total int) {
+	if !s.ErrTTY {
+		return nil
+	}
+	return func(done, total int) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.clearProgress()
+		s.progress = done < total
+		if s.progress {
+			fmt.Fprintf(s.ErrOut, "%s %d/%d", verb, done, total)
+		}
+	}
 }

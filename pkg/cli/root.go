@@ -46,7 +46,7 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.CompletionOptions.DisableDefaultCmd = true
 
-	f.ConfigFlags.AddFlags(root.PersistentFlags())
+	f.addFlags(root.PersistentFlags())
 
 	root.AddCommand(
 		newGenerateCommand(f),

@@ -36,6 +36,14 @@ type ApplyRequest struct {
 	Wait func(ctx context.Context, gw *gatewayv1.Gateway) error
 	// OnApplied, when set, is called as soon as the Gateway is applied.
 	OnApplied func(gw *gatewayv1.Gateway, created bool)
+	// DeferEnroll leaves the namespace label change in the result's
+	// PendingEnroll instead of writing it, for callers that wait for many
+	// waypoints before enrolling their namespaces.
+	DeferEnroll bool
+	// PreviousResourceVersion is the Gateway's resourceVersion before the
+	// apply, when the caller knows it ("" when it does not exist or is
+	// unknown); with it the result tells configured from unchanged.
+	PreviousResourceVersion string
 }
 
 // ApplyResult says what Apply did.
@@ -49,6 +57,12 @@ type ApplyResult struct {
 	// Enrolled is true when the namespace labels were changed; false when
 	// they already named this waypoint (or no enrollment was asked for).
 	Enrolled bool
+	// Unchanged is true when the apply changed nothing (known only with
+	// PreviousResourceVersion).
+	Unchanged bool
+	// PendingEnroll is the namespace label change DeferEnroll left unwritten;
+	// nil when the namespace already uses the waypoint.
+	PendingEnroll enroll.LabelChange
 }
 
 // EnrolledElsewhereError says the namespace already uses another waypoint and
@@ -77,7 +91,11 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 	var change enroll.LabelChange
 	var nsLabels map[string]string
 	if req.EnrollNamespace {
-		ns, err := c.Kube.CoreV1().Namespaces().Get(ctx, gw.Namespace, metav1.GetOptions{})
+		var ns *corev1.Namespace
+		err := kube.Retry(ctx, func() (err error) {
+			ns, err = c.Kube.CoreV1().Namespaces().Get(ctx, gw.Namespace, metav1.GetOptions{})
+			return err
+		})
 		if apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNamespaceNotFound, gw.Namespace)
 		}
@@ -100,6 +118,7 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 			return nil, err
 		}
 		res.Gateway, res.Created = applied, created
+		res.Unchanged = !created && req.PreviousResourceVersion != "" && applied.ResourceVersion == req.PreviousResourceVersion
 	}
 	if req.OnApplied != nil {
 		req.OnApplied(res.Gateway, res.Created)
@@ -110,14 +129,29 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 		}
 	}
 	if req.EnrollNamespace && change.Needed(nsLabels) {
-		if req.DryRun != kube.DryRunClient {
-			if _, err := enroll.Patch(ctx, c, enroll.KindNamespace, "", gw.Namespace, change, req.DryRun); err != nil {
-				return res, kube.Describe("label namespace "+gw.Namespace, err)
-			}
+		if req.DeferEnroll {
+			res.PendingEnroll = change
+			return res, nil
+		}
+		if err := EnrollNamespace(ctx, c, gw.Namespace, change, req.DryRun); err != nil {
+			return res, err
 		}
 		res.Enrolled = true
 	}
 	return res, nil
+}
+
+// EnrollNamespace writes a namespace label change (nothing for a client dry
+// run), retrying what is safe to retry.
+func EnrollNamespace(ctx context.Context, c *kube.Clients, namespace string, change enroll.LabelChange, dryRun kube.DryRun) error {
+	if dryRun == kube.DryRunClient {
+		return nil
+	}
+	err := kube.Retry(ctx, func() error {
+		_, err := enroll.Patch(ctx, c, enroll.KindNamespace, "", namespace, change, dryRun)
+		return err
+	})
+	return kube.Describe("label namespace "+namespace, err)
 }
 
 // checkNamespaceEnrollment refuses to replace another waypoint without
@@ -142,12 +176,14 @@ func ServerSideApply(ctx context.Context, client gatewayclient.Interface, gw *ga
 	}
 	opts := &metav1.PatchOptions{FieldManager: kube.FieldManager, Force: &force, DryRun: dryRun.Server()}
 	var code int
-	result := client.GatewayV1().RESTClient().Patch(types.ApplyPatchType).
-		Namespace(gw.Namespace).Resource("gateways").Name(gw.Name).
-		VersionedParams(opts, gatewayscheme.ParameterCodec).
-		Body(body).Do(ctx).StatusCode(&code)
 	out := &gatewayv1.Gateway{}
-	if err := result.Into(out); err != nil {
+	err = kube.Retry(ctx, func() error {
+		return client.GatewayV1().RESTClient().Patch(types.ApplyPatchType).
+			Namespace(gw.Namespace).Resource("gateways").Name(gw.Name).
+			VersionedParams(opts, gatewayscheme.ParameterCodec).
+			Body(body).Do(ctx).StatusCode(&code).Into(out)
+	})
+	if err != nil {
 		return nil, false, describeApplyError(gw, err)
 	}
 	out.APIVersion, out.Kind = gatewayv1.GroupVersion.String(), "Gateway"

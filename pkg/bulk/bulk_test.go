@@ -1,0 +1,57 @@
+package bulk
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func TestForEachBoundsConcurrency(t *testing.T) {
+	var inFlight, peak atomic.Int64
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	var last int
+	ForEach(context.Background(), 100, 4, func(_ context.Context, i int) {
+		n := inFlight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		mu.Lock()
+		seen[i] = true
+		mu.Unlock()
+		inFlight.Add(-1)
+	}, func(done, total int) {
+		mu.Lock()
+		if done > last {
+			last = done
+		}
+		mu.Unlock()
+		if total != 100 {
+			t.Errorf("total %d", total)
+		}
+	})
+	if len(seen) != 100 || last != 100 {
+		t.Errorf("ran %d, progress reached %d", len(seen), last)
+	}
+	if peak.Load() > 4 {
+		t.Errorf("%d calls in flight, limit 4", peak.Load())
+	}
+}
+
+func TestNewReport(t *testing.T) {
+	r := NewReport([]Record{
+		{Kind: "Gateway", Namespace: "b", Name: "w", Action: Created},
+		{Kind: "Gateway", Namespace: "a", Name: "w", Action: Failed, Error: "boom"},
+		{Kind: "Namespace", Name: "a", Action: Enrolled},
+	})
+	if r.Records[0].Namespace != "a" || r.Records[2].Kind != "Namespace" {
+		t.Errorf("not sorted: %+v", r.Records)
+	}
+	if r.Summary.Total != 3 || r.Summary.Failed != 1 || r.Summary.Counts[Created] != 1 {
+		t.Errorf("summary %+v", r.Summary)
+	}
+}

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
+)
+
+func TestApplyManyNamespaces(t *testing.T) {
+	a := env.Namespace(t, testenv.AmbientLabels())
+	b := env.Namespace(t, testenv.AmbientLabels())
+	c := env.Namespace(t, nil)
+	stdout, stderr, code := runKube(t, "apply", "-n", a+","+b, "-n", c, "--enroll-namespace", "--for", "all")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, ns := range []string{a, b, c} {
+		if !strings.Contains(stdout, "waypoint "+ns+"/waypoint applied\n") || !strings.Contains(stdout, "namespace "+ns+" labeled with") {
+			t.Errorf("no lines for %s:\n%s", ns, stdout)
+		}
+		if nsLabels(t, ns)["istio.io/use-waypoint"] != "waypoint" {
+			t.Errorf("%s not enrolled", ns)
+		}
+	}
+	if !strings.HasSuffix(stdout, "3 gateways: 3 created; 3 namespaces: 3 enrolled; 0 failed\n") {
+		t.Errorf("summary line:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "namespace "+c+" is not in ambient mode") || strings.Contains(stderr, a+" is not") {
+		t.Errorf("ambient warnings: %q", stderr)
+	}
+
+	// istiod programs them; then again, as JSON: every object is unchanged.
+	for _, ns := range []string{a, b, c} {
+		env.SetProgrammed(t, ns, "waypoint", "10.96.1.1")
+	}
+	stdout, _, code = runKube(t, "apply", "-n", a+","+b+","+c, "--enroll-namespace", "--for", "all", "-o", "json")
+	var rep bulk.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v:\n%s", code, err, stdout)
+	}
+	if rep.Summary.Total != 6 || rep.Summary.Counts[bulk.Unchanged] != 6 {
+		t.Errorf("re-run report: %+v", rep.Summary)
+	}
+	if r := rep.Records[0]; r.Kind != "Gateway" || r.Namespace != min(a, b, c) || r.Action != bulk.Unchanged {
+		t.Errorf("first record %+v", r)
+	}
+}
+
+func TestApplyNamespaceSelectorPartialFailure(t *testing.T) {
+	team := fmt.Sprintf("bulk-%d", time.Now().UnixNano())
+	sel := map[string]string{"team": team, "istio.io/dataplane-mode": "ambient"}
+	ok1 := env.Namespace(t, sel)
+	ok2 := env.Namespace(t, sel)
+	taken := env.Namespace(t, map[string]string{"team": team, "istio.io/use-waypoint": "other"})
+	stdout, stderr, code := runKube(t, "apply", "--namespace-selector", "team="+team, "--enroll-namespace", "-o", "json")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (one namespace uses another waypoint); stderr %q", code, stderr)
+	}
+	var rep bulk.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Failed != 1 || rep.Summary.Counts[bulk.Enrolled] != 2 || rep.Summary.Counts[bulk.Created] != 2 {
+		t.Errorf("summary %+v", rep.Summary)
+	}
+	for _, r := range rep.Records {
+		if r.Action == bulk.Failed && (r.Name != taken || !strings.Contains(r.Error, "--overwrite")) {
+			t.Errorf("failed record %+v", r)
+		}
+	}
+	for _, ns := range []string{ok1, ok2} {
+		if nsLabels(t, ns)["istio.io/use-waypoint"] != "waypoint" {
+			t.Errorf("%s not enrolled although it could be", ns)
+		}
+	}
+	if _, err := getGateway(t, taken, "waypoint"); err == nil {
+		t.Errorf("applied a waypoint in the refused namespace")
+	}
+	_, stderr, code = runKube(t, "apply", "--namespace-selector", "team=nobody-"+team)
+	if code != 1 || !strings.Contains(stderr, "no namespace matches") {
+		t.Errorf("empty selector: exit %d, %q", code, stderr)
+	}
+	_, _, code = runKube(t, "apply", "--namespace-selector", "team="+team, "-n", ok1)
+	if code != ExitUsage {
+		t.Errorf("-n with --namespace-selector: exit %d", code)
+	}
+}
+
+func TestApplyManyWait(t *testing.T) {
+	team := fmt.Sprintf("wait-%d", time.Now().UnixNano())
+	var nss []string
+	for i := 0; i < 4; i++ {
+		nss = append(nss, env.Namespace(t, map[string]string{"team": team}))
+	}
+	// istiod programs all but the last.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, ns := range nss[:3] {
+		go func() { _ = env.RunFakeIstiod(ctx, ns, 100*time.Millisecond) }()
+	}
+	stdout, stderr, code := runKube(t, "apply", "--namespace-selector", "team="+team, "--enroll-namespace", "--wait", "--timeout", "3s")
+	if code != ExitTimeout {
+		t.Fatalf("exit %d, want %d: %s\n%s", code, ExitTimeout, stderr, stdout)
+	}
+	last := nss[3]
+	if !strings.Contains(stderr, "1 of 4 waypoints not ready: "+last+"/waypoint") {
+		t.Errorf("stderr %q", stderr)
+	}
+	for _, ns := range nss[:3] {
+		if !strings.Contains(stdout, "waypoint "+ns+"/waypoint is ready") || nsLabels(t, ns)["istio.io/use-waypoint"] != "waypoint" {
+			t.Errorf("%s: ready and enrolled expected:\n%s", ns, stdout)
+		}
+	}
+	if nsLabels(t, last)["istio.io/use-waypoint"] != "" {
+		t.Errorf("the namespace of the waypoint that never became ready was enrolled")
+	}
+	if !strings.Contains(stdout, "1 skipped") {
+		t.Errorf("summary should count the skipped namespace:\n%s", stdout)
+	}
+}
+
+func TestApplyManyRequestCount(t *testing.T) {
+	team := fmt.Sprintf("count-%d", time.Now().UnixNano())
+	const n = 10
+	for i := 0; i < n; i++ {
+		env.Namespace(t, map[string]string{"team": team, "istio.io/dataplane-mode": "ambient"})
+	}
+	_, reqs := runCounted(t, "apply", "--namespace-selector", "team="+team, "--enroll-namespace", "--for", "all")
+	// One namespace list, one Gateway list, then per namespace: a read, the
+	// apply and the label patch.
+	if len(reqs) > 2+3*n {
+		t.Errorf("%d requests for %d namespaces: %v", len(reqs), n, reqs)
+	}
+	t.Logf("%d requests for %d namespaces", len(reqs), n)
+}

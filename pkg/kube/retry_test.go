@@ -1,0 +1,50 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+func TestRetry(t *testing.T) {
+	Backoff.Duration = time.Millisecond
+	gr := schema.GroupResource{Resource: "namespaces"}
+	cases := []struct {
+		name      string
+		err       error
+		wantCalls int
+	}{
+		{"throttled then fine", apierrors.NewTooManyRequests("slow", 0), 3},
+		{"optimistic lock", apierrors.NewConflict(gr, "x", errors.New("the object has been modified")), 3},
+		{"unavailable", apierrors.NewServiceUnavailable("down"), 3},
+		{"field manager conflict is final", apierrors.NewConflict(gr, "x", errors.New("Apply failed with 1 conflict")), 1},
+		{"forbidden is final", apierrors.NewForbidden(gr, "x", errors.New("no")), 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := Retry(context.Background(), func() error {
+				calls++
+				if calls < 3 {
+					return tc.err
+				}
+				return nil
+			})
+			if calls != tc.wantCalls {
+				t.Errorf("%d calls, want %d", calls, tc.wantCalls)
+			}
+			if tc.wantCalls == 3 && err != nil {
+				t.Errorf("err %v", err)
+			}
+		})
+	}
+	calls := 0
+	_ = Retry(context.Background(), func() error { calls++; return apierrors.NewTooManyRequests("slow", 0) })
+	if calls != Backoff.Steps {
+		t.Errorf("gave up after %d calls, want %d", calls, Backoff.Steps)
+	}
+}
