@@ -8,9 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
@@ -25,10 +27,14 @@ type DeleteOptions struct {
 	Unenroll       bool
 	IgnoreNotFound bool
 	DryRunFlag     string
+	Output         string
+	// NamespaceSelector picks the namespaces by label.
+	NamespaceSelector string
+	Concurrency       int
 
-	namespace string
-	dryRun    kube.DryRun
-	clients   *kube.Clients
+	namespaces []string // empty with -A
+	dryRun     kube.DryRun
+	clients    *kube.Clients
 }
 
 func newDeleteCommand(f *Factory) *cobra.Command {
@@ -54,13 +60,16 @@ kubectl-waypoint delete --all -n default --unenroll
 kubectl-waypoint delete --revision canary -A
 
 # Show what would be deleted
-kubectl-waypoint delete --all -A --dry-run`),
+kubectl-waypoint delete --all -A --dry-run
+
+# Clean up the waypoints of every namespace of a team, with a JSON report
+kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o json`),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = args
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			if err := o.Complete(f); err != nil {
+			if err := o.Complete(cmd.Context(), f); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -72,6 +81,9 @@ kubectl-waypoint delete --all -A --dry-run`),
 	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "With --all or --revision, act on every namespace")
 	fs.BoolVar(&o.Unenroll, "unenroll", false, "Remove the enrollment labels that still name a deleted waypoint")
 	fs.BoolVar(&o.IgnoreNotFound, "ignore-not-found", false, "Treat a named waypoint that does not exist as deleted")
+	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
+	fs.StringVar(&o.NamespaceSelector, "namespace-selector", "", "Act in every namespace whose labels match this selector")
+	fs.IntVar(&o.Concurrency, "concurrency", bulk.DefaultConcurrency, "Deletes and label changes sent at once")
 	addDryRunFlag(cmd, &o.DryRunFlag)
 	return cmd
 }
@@ -82,14 +94,23 @@ func (o *DeleteOptions) Validate() error {
 	if o.dryRun, err = kube.ParseDryRun(o.DryRunFlag); err != nil {
 		return usageError(err)
 	}
-	bulk := o.All || o.Revision != ""
+	every := o.All || o.Revision != ""
 	switch {
-	case bulk && len(o.Names) > 0:
+	case every && len(o.Names) > 0:
 		return usageErrorf("either name waypoints or use --all/--revision, not both")
-	case !bulk && len(o.Names) == 0:
+	case !every && len(o.Names) == 0:
 		return usageErrorf("name the waypoints to delete, or use --all or --revision")
-	case o.AllNamespaces && !bulk:
+	case o.AllNamespaces && !every:
 		return usageErrorf("-A needs --all or --revision")
+	case o.AllNamespaces && o.NamespaceSelector != "":
+		return usageErrorf("-A and --namespace-selector choose namespaces in two ways: use one")
+	case o.Output != "" && !render.IsObjectFormat(o.Output):
+		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
+	case o.Concurrency <= 0:
+		return usageErrorf("invalid --concurrency %d: must be positive", o.Concurrency)
+	}
+	if err := validateSelector("--namespace-selector", o.NamespaceSelector); err != nil {
+		return err
 	}
 	for _, n := range o.Names {
 		if n == istio.NoWaypoint {
@@ -99,12 +120,15 @@ func (o *DeleteOptions) Validate() error {
 	return nil
 }
 
-// Complete resolves the namespace and builds the clients.
-func (o *DeleteOptions) Complete(f *Factory) error {
+// Complete resolves the namespaces and builds the clients.
+func (o *DeleteOptions) Complete(ctx context.Context, f *Factory) error {
 	var err error
 	if !o.AllNamespaces {
-		if o.namespace, err = f.Namespace(); err != nil {
+		if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
 			return err
+		}
+		if len(o.namespaces) == 0 {
+			return fmt.Errorf("no namespace matches --namespace-selector %q", o.NamespaceSelector)
 		}
 	}
 	o.clients, err = f.Clients()
@@ -113,44 +137,72 @@ func (o *DeleteOptions) Complete(f *Factory) error {
 
 // Run deletes and reports per object.
 func (o *DeleteOptions) Run(ctx context.Context) error {
+	human := o.Output == ""
+	var progress func(int, int)
+	if len(o.namespaces) != 1 {
+		progress = o.IO.Progress("deleting")
+	}
 	res, err := waypoint.Delete(ctx, o.clients, waypoint.DeleteRequest{
-		Namespace: o.namespace,
-		Names:     o.Names,
-		All:       o.All,
-		Revision:  o.Revision,
-		DryRun:    o.dryRun,
-		Unenroll:  o.Unenroll,
+		Namespaces:  o.namespaces,
+		Names:       o.Names,
+		All:         o.All,
+		Revision:    o.Revision,
+		DryRun:      o.dryRun,
+		Unenroll:    o.Unenroll,
+		Concurrency: o.Concurrency,
+		Progress:    progress,
 	})
 	if res == nil {
 		return err
 	}
-	failed := 0
+	records := deleteRecords(res, o.IgnoreNotFound, o.Unenroll)
+	report := bulk.NewReport(records)
+	if o.dryRun != kube.DryRunNone {
+		report.DryRun = string(o.dryRun)
+	}
+	if !human {
+		if err := render.Object(o.IO.Out, o.Output, report); err != nil {
+			return err
+		}
+	} else {
+		o.printHuman(res)
+	}
+	if err != nil {
+		return err
+	}
+	if report.Summary.Failed > 0 {
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d objects failed", report.Summary.Failed, report.Summary.Total), Silent: human}
+	}
+	return nil
+}
+
+func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 	for _, r := range res.Deleted {
 		o.IO.Successf("waypoint %s deleted%s", r, o.dryRun.Suffix())
 	}
 	for _, r := range res.Refused {
-		failed++
 		o.IO.Errorf("gateway %s is not a waypoint (class %q); refusing to delete it", r.Ref, r.Class)
 	}
-	for _, r := range res.NotFound {
-		if !o.IgnoreNotFound {
-			failed++
+	if !o.IgnoreNotFound {
+		for _, r := range res.NotFound {
 			o.IO.Errorf("waypoint %s not found", r)
 		}
 	}
 	for _, fl := range res.Failed {
-		failed++
 		o.IO.Errorf("%v", fl.Err)
 	}
 	if len(o.Names) == 0 && len(res.Deleted) == 0 && len(res.Failed) == 0 {
-		o.IO.noneFound("waypoints", o.namespace)
+		ns := ""
+		if len(o.namespaces) == 1 {
+			ns = o.namespaces[0]
+		}
+		o.IO.noneFound("waypoints", ns)
 	}
 	if o.Unenroll {
 		for _, r := range res.Unenrolled {
 			o.IO.Successf("%s unenrolled from waypoint %s%s", describeResource(r), r.WaypointKey(), o.dryRun.Suffix())
 		}
 		for _, fl := range res.UnenrollFailed {
-			failed++
 			o.IO.Errorf("%v", fl.Err)
 		}
 	} else if len(res.Enrolled) > 0 {
@@ -159,13 +211,62 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 			fmt.Fprintln(o.IO.ErrOut, "  "+c)
 		}
 	}
-	if err != nil {
-		return err
+	if len(o.namespaces) != 1 {
+		o.IO.Printf("%s\n", summaryLine(bulk.NewReport(deleteRecords(res, o.IgnoreNotFound, o.Unenroll))))
 	}
-	if failed > 0 {
-		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d waypoint operations failed", failed), Silent: true}
+}
+
+// deleteRecords turns a delete result into one record per object.
+func deleteRecords(res *waypoint.DeleteResult, ignoreNotFound, unenroll bool) []bulk.Record {
+	var out []bulk.Record
+	gw := func(r waypoint.Ref, a bulk.Action, err string) {
+		out = append(out, bulk.Record{Kind: "Gateway", Namespace: r.Namespace, Name: r.Name, Action: a, Error: err})
 	}
-	return nil
+	for _, r := range res.Deleted {
+		gw(r, bulk.Deleted, "")
+	}
+	for _, r := range res.Refused {
+		gw(r.Ref, bulk.Failed, fmt.Sprintf("not a waypoint (class %q); refused", r.Class))
+	}
+	for _, r := range res.NotFound {
+		if ignoreNotFound {
+			gw(r, bulk.Skipped, "not found")
+		} else {
+			gw(r, bulk.Failed, "not found")
+		}
+	}
+	for _, f := range res.Failed {
+		gw(f.Ref, bulk.Failed, f.Err.Error())
+	}
+	res2 := func(r enroll.Resource, a bulk.Action, err string) {
+		out = append(out, bulk.Record{Kind: kindTitle(r.Kind), Namespace: r.Namespace, Name: r.Name, Action: a, Error: err})
+	}
+	if unenroll {
+		for _, r := range res.Unenrolled {
+			res2(r, bulk.Unenrolled, "")
+		}
+		for _, f := range res.UnenrollFailed {
+			out = append(out, bulk.Record{Kind: "Resource", Namespace: f.Ref.Namespace, Name: f.Ref.Name, Action: bulk.Failed, Error: f.Err.Error()})
+		}
+	} else {
+		for _, r := range res.Enrolled {
+			res2(r, bulk.Skipped, "still uses deleted waypoint "+r.WaypointKey()+"; rerun with --unenroll or remove its labels")
+		}
+	}
+	return out
+}
+
+// kindTitle is the API kind of an enrollable kind, as records name it.
+func kindTitle(k enroll.Kind) string {
+	switch k {
+	case enroll.KindNamespace:
+		return "Namespace"
+	case enroll.KindService:
+		return "Service"
+	case enroll.KindPod:
+		return "Pod"
+	}
+	return "ServiceEntry"
 }
 
 // describeResource names a resource as the messages do: "service default/reviews".

@@ -9,23 +9,27 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
-// DeleteRequest chooses the waypoints to delete: by name in Namespace, or all
-// (optionally of one revision) in Namespace or, when it is empty, everywhere.
+// DeleteRequest chooses the waypoints to delete: by name in each of
+// Namespaces, or all (optionally of one revision) in Namespaces or, when there
+// are none, everywhere.
 type DeleteRequest struct {
-	Namespace string
-	Names     []string
+	Namespaces []string
+	Names      []string
 	All       bool
 	Revision  string
 	DryRun    kube.DryRun
 	// Unenroll removes the enrollment labels that still name a deleted waypoint.
 	Unenroll bool
-	// Concurrency bounds the deletes in flight; 0 means 8.
+	// Concurrency bounds the deletes in flight; 0 means bulk.DefaultConcurrency.
 	Concurrency int
+	// Progress, when set, is told how many deletes are done.
+	Progress func(done, total int)
 }
 
 // Refusal is a named Gateway that is not a waypoint and was left alone.
@@ -62,27 +66,41 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 	res := &DeleteResult{}
 	var targets []*gatewayv1.Gateway
 	if len(req.Names) > 0 {
-		for _, name := range req.Names {
-			ref := Ref{Namespace: req.Namespace, Name: name}
-			gw, err := c.Gateway.GatewayV1().Gateways(req.Namespace).Get(ctx, name, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
-				res.NotFound = append(res.NotFound, ref)
-			case err != nil:
-				return nil, kube.Describe("read gateway "+ref.String(), err)
-			case !IsWaypoint(gw):
-				res.Refused = append(res.Refused, Refusal{Ref: ref, Class: string(gw.Spec.GatewayClassName)})
-			default:
-				targets = append(targets, gw)
+		for _, ns := range req.Namespaces {
+			for _, name := range req.Names {
+				ref := Ref{Namespace: ns, Name: name}
+				var gw *gatewayv1.Gateway
+				err := kube.Retry(ctx, func() (err error) {
+					gw, err = c.Gateway.GatewayV1().Gateways(ns).Get(ctx, name, metav1.GetOptions{})
+					return err
+				})
+				switch {
+				case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
+					res.NotFound = append(res.NotFound, ref)
+				case err != nil:
+					return nil, kube.Describe("read gateway "+ref.String(), err)
+				case !IsWaypoint(gw):
+					res.Refused = append(res.Refused, Refusal{Ref: ref, Class: string(gw.Spec.GatewayClassName)})
+				default:
+					targets = append(targets, gw)
+				}
 			}
 		}
 	} else {
-		opts := ListOptions{Namespace: req.Namespace}
+		opts := ListOptions{}
+		if len(req.Namespaces) == 1 {
+			opts.Namespace = req.Namespaces[0]
+		}
 		if req.Revision != "" {
 			opts.LabelSelector = istio.LabelRev + "=" + req.Revision
 		}
+		// Several namespaces are read with one paged list over all of them.
+		inScope := map[string]bool{}
+		for _, ns := range req.Namespaces {
+			inScope[ns] = true
+		}
 		if _, err := EachGateway(ctx, c.Gateway, opts, func(gw *gatewayv1.Gateway) {
-			if IsWaypoint(gw) {
+			if IsWaypoint(gw) && (len(inScope) == 0 || inScope[gw.Namespace]) {
 				targets = append(targets, gw.DeepCopy())
 			}
 		}); err != nil {
@@ -91,15 +109,17 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 	}
 
 	var mu sync.Mutex
-	forEach(len(targets), req.Concurrency, func(i int) {
+	bulk.ForEach(ctx, len(targets), req.Concurrency, func(ctx context.Context, i int) {
 		gw := targets[i]
 		ref := Ref{Namespace: gw.Namespace, Name: gw.Name}
 		var err error
 		if req.DryRun != kube.DryRunClient {
 			uid := gw.UID
-			err = c.Gateway.GatewayV1().Gateways(gw.Namespace).Delete(ctx, gw.Name, metav1.DeleteOptions{
-				Preconditions: &metav1.Preconditions{UID: &uid},
-				DryRun:        req.DryRun.Server(),
+			err = kube.Retry(ctx, func() error {
+				return c.Gateway.GatewayV1().Gateways(gw.Namespace).Delete(ctx, gw.Name, metav1.DeleteOptions{
+					Preconditions: &metav1.Preconditions{UID: &uid},
+					DryRun:        req.DryRun.Server(),
+				})
 			})
 		}
 		mu.Lock()
@@ -112,7 +132,7 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 		default:
 			res.Failed = append(res.Failed, Failure{Ref: ref, Err: kube.Describe("delete waypoint "+ref.String(), err)})
 		}
-	})
+	}, req.Progress)
 	sortRefs(res.Deleted)
 	sortRefs(res.NotFound)
 
@@ -126,11 +146,14 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 		return res, err
 	}
 	if req.Unenroll {
-		forEach(len(enrolled), req.Concurrency, func(i int) {
+		bulk.ForEach(ctx, len(enrolled), req.Concurrency, func(ctx context.Context, i int) {
 			r := enrolled[i]
 			var err error
 			if req.DryRun != kube.DryRunClient {
-				_, err = enroll.Patch(ctx, c, r.Kind, r.Namespace, r.Name, enroll.UnenrollChange(), req.DryRun)
+				err = kube.Retry(ctx, func() error {
+					_, err := enroll.Patch(ctx, c, r.Kind, r.Namespace, r.Name, enroll.UnenrollChange(), req.DryRun)
+					return err
+				})
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -139,7 +162,7 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 				return
 			}
 			res.Unenrolled = append(res.Unenrolled, r)
-		})
+		}, nil)
 		sort.Slice(res.Unenrolled, func(i, j int) bool { return resourceLess(res.Unenrolled[i], res.Unenrolled[j]) })
 	}
 	return res, nil
@@ -157,23 +180,4 @@ func resourceLess(a, b enroll.Resource) bool {
 
 func sortRefs(refs []Ref) {
 	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
-}
-
-// forEach runs fn(0..n-1) with at most limit calls in flight (8 when limit <= 0).
-func forEach(n, limit int, fn func(i int)) {
-	if limit <= 0 {
-		limit = 8
-	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
 }
