@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -178,6 +180,14 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	r := &applyRun{ApplyOptions: o, pending: map[string]*waypoint.ApplyResult{}}
 	single := len(gws) == 1
 
+	// Many namespaces are read in one request rather than one each.
+	var nsObjects map[string]*corev1.Namespace
+	if !single && o.EnrollNamespace {
+		var err error
+		if nsObjects, err = o.readNamespaces(ctx); err != nil {
+			return err
+		}
+	}
 	// What exists already, in one request, to tell configured from unchanged.
 	previous := map[string]string{}
 	if !single || !o.human() {
@@ -189,7 +199,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 
 	var usageErr error
 	bulk.ForEach(ctx, len(gws), o.Concurrency, func(ctx context.Context, i int) {
-		if err := r.applyOne(ctx, gws[i], previous[gws[i].Namespace]); err != nil && single {
+		if err := r.applyOne(ctx, gws[i], previous[gws[i].Namespace], nsObjects); err != nil && single {
 			usageErr = err
 		}
 	}, o.progress(single, "applying"))
@@ -226,6 +236,22 @@ func (o *ApplyOptions) existing(ctx context.Context, name string) (map[string]st
 	return out, nil
 }
 
+// readNamespaces lists the namespaces in scope with one request.
+func (o *ApplyOptions) readNamespaces(ctx context.Context) (map[string]*corev1.Namespace, error) {
+	opts := metav1.ListOptions{LabelSelector: o.NamespaceSelector}
+	list, err := o.clients.Kube.CoreV1().Namespaces().List(ctx, opts)
+	if err != nil {
+		return nil, kube.Describe("list namespaces", err)
+	}
+	out := map[string]*corev1.Namespace{}
+	for i := range list.Items {
+		if slices.Contains(o.namespaces, list.Items[i].Name) {
+			out[list.Items[i].Name] = &list.Items[i]
+		}
+	}
+	return out, nil
+}
+
 // progress is the progress callback for bulk work on a terminal.
 func (o *ApplyOptions) progress(single bool, verb string) func(int, int) {
 	if single {
@@ -237,8 +263,16 @@ func (o *ApplyOptions) progress(single bool, verb string) func(int, int) {
 // applyOne applies in one namespace and records what happened. It returns
 // an error only for a refusal that is a usage error when it is the only
 // namespace.
-func (r *applyRun) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previousRV string) error {
+func (r *applyRun) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previousRV string, namespaces map[string]*corev1.Namespace) error {
 	o := r.ApplyOptions
+	if namespaces != nil && namespaces[gw.Namespace] == nil {
+		err := fmt.Errorf("namespace %q not found; create it first, or pick another with -n", gw.Namespace)
+		r.record(bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Action: bulk.Failed, Error: err.Error()})
+		if o.human() {
+			o.IO.Errorf("%v", err)
+		}
+		return nil
+	}
 	rec := bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}
 	req := waypoint.ApplyRequest{
 		Gateway:                 gw,
@@ -248,6 +282,7 @@ func (r *applyRun) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previous
 		Overwrite:               o.Overwrite,
 		DeferEnroll:             o.Wait.wait,
 		PreviousResourceVersion: previousRV,
+		Namespace:               namespaces[gw.Namespace],
 		OnApplied: func(applied *gatewayv1.Gateway, _ bool) {
 			if o.human() {
 				if o.dryRun == kube.DryRunClient {

@@ -59,8 +59,8 @@ func NewFactory(streams *IOStreams, name string) *Factory {
 func (f *Factory) addFlags(fs *pflag.FlagSet) {
 	f.ConfigFlags.AddFlags(fs)
 	fs.StringSliceVarP(&f.namespaces, "namespace", "n", nil, "If present, the namespace scope for this CLI request; apply, delete, enroll and unenroll take several (repeat the flag or separate with commas)")
-	fs.Float32Var(&f.qps, "qps", 50, "Requests per second the client may send to the API server")
-	fs.IntVar(&f.burst, "burst", 100, "Requests the client may send at once above --qps")
+	fs.Float32Var(&f.qps, "qps", 1000, "Requests per second the client may send to the API server (its own API Priority and Fairness still applies)")
+	fs.IntVar(&f.burst, "burst", 2000, "Requests the client may send at once above --qps")
 }
 
 // FlagNamespace is the value of -n/--namespace as given, or "" when it was not.

@@ -40,6 +40,9 @@ type ApplyRequest struct {
 	// PendingEnroll instead of writing it, for callers that wait for many
 	// waypoints before enrolling their namespaces.
 	DeferEnroll bool
+	// Namespace is the waypoint's namespace as the caller already read it
+	// (in a list of many); nil makes Apply read it when it needs it.
+	Namespace *corev1.Namespace
 	// PreviousResourceVersion is the Gateway's resourceVersion before the
 	// apply, when the caller knows it ("" when it does not exist or is
 	// unknown); with it the result tells configured from unchanged.
@@ -91,11 +94,14 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 	var change enroll.LabelChange
 	var nsLabels map[string]string
 	if req.EnrollNamespace {
-		var ns *corev1.Namespace
-		err := kube.Retry(ctx, func() (err error) {
-			ns, err = c.Kube.CoreV1().Namespaces().Get(ctx, gw.Namespace, metav1.GetOptions{})
-			return err
-		})
+		ns := req.Namespace
+		var err error
+		if ns == nil {
+			err = kube.Retry(ctx, func() (err error) {
+				ns, err = c.Kube.CoreV1().Namespaces().Get(ctx, gw.Namespace, metav1.GetOptions{})
+				return err
+			})
+		}
 		if apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNamespaceNotFound, gw.Namespace)
 		}

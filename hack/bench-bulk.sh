@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bench-bulk.sh compares one bulk call with a shell loop that calls the tool
+# once per namespace, over 200 ambient namespaces on a local kube-apiserver
+# (see docs/performance.md).
+#
+#   hack/bench-bulk.sh [NAMESPACES]     default 200
+set -euo pipefail
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+n=${1:-200}
+make -s build
+
+script=$(mktemp)
+trap 'rm -f "$script"' EXIT
+cat >"$script" <<SCRIPT
+set -euo pipefail
+export PATH=$repo_root/bin:\$PATH
+for i in \$(seq 1 $n); do
+  printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bulk-%d\n  labels:\n    bench: bulk\n    istio.io/dataplane-mode: ambient\n---\n' "\$i"
+done | kubectl apply -f - >/dev/null
+nss=\$(kubectl get ns -l bench=bulk -o name | sed 's#namespace/##')
+secs() { local s=\$(date +%s%N); "\$@" >/dev/null; echo "scale=2; (\$(date +%s%N) - \$s) / 1000000000" | bc; }
+loop_apply() { for ns in \$nss; do kubectl-waypoint apply -n "\$ns" --enroll-namespace --for all; done; }
+loop_delete() { for ns in \$nss; do kubectl-waypoint delete --all -n "\$ns" --unenroll; done; }
+echo "namespaces: $n"
+FLAGS=
+echo "apply --enroll-namespace --for all, shell loop:  \$(secs loop_apply) s"
+echo "delete --all --unenroll, shell loop:             \$(secs loop_delete) s"
+/usr/bin/time -f "apply --enroll-namespace --for all, one call: %e s, max RSS %M KiB" \
+  kubectl-waypoint apply --namespace-selector bench=bulk --enroll-namespace --for all \$FLAGS >/dev/null
+/usr/bin/time -f "delete --all --unenroll, one call:            %e s, max RSS %M KiB" \
+  kubectl-waypoint delete --all --unenroll --namespace-selector bench=bulk \$FLAGS >/dev/null
+for FLAGS in "--qps 1000 --burst 2000" "--qps 1000 --burst 2000 --concurrency 32"; do
+  echo "with \$FLAGS:"
+  /usr/bin/time -f "  apply: %e s, max RSS %M KiB" kubectl-waypoint apply --namespace-selector bench=bulk --enroll-namespace --for all \$FLAGS >/dev/null
+  /usr/bin/time -f "  delete: %e s, max RSS %M KiB" kubectl-waypoint delete --all --unenroll --namespace-selector bench=bulk \$FLAGS >/dev/null
+done
+SCRIPT
+hack/sandbox.sh --addr 127.0.0.1:16446 --dir "$(mktemp -d)" --fake-istiod=false --run "bash $script"
