@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# demo.sh runs the waypoint walkthrough of the Istio documentation (the seed
+# documents) through bin/kubectl-waypoint, used as the kubectl plugin
+# "kubectl waypoint", against a local API server started by hack/sandbox.sh
+# (etcd, kube-apiserver, the Gateway API and Istio CRDs, and a fake istiod that
+# programs waypoints). Every command is printed before its output.
+#
+# Usage:
+#   make demo        build the binary and the control plane, then run this
+#   hack/demo.sh     the same, with bin/kubectl-waypoint already built
+#
+# Environment:
+#   DEMO_ADDR   HOST:PORT for the API server (default: the first free port from
+#               127.0.0.1:16444 on, so that a running `make sandbox` is left alone)
+#
+# The demo exits non-zero as soon as a command fails that was not expected to.
+#
+# To extend it, add a line to the walkthrough below:
+#   step "what this shows" kubectl waypoint ...            must succeed
+#   step_fails 2 "what this shows" kubectl waypoint ...    must exit with code 2
+#   step_stdin "what this shows" kubectl apply -f - <<'EOF' ... EOF
+#                                                          shows its input as well
+# Commands that are not written yet go in a section guarded by `has_command`,
+# so the demo grows with the tool.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# ---------------------------------------------------------------------------
+# Outside the sandbox: start it and run this script again inside it.
+# ---------------------------------------------------------------------------
+if [[ ${1:-} != --in-sandbox ]]; then
+	cd "$repo_root"
+	[[ -x bin/kubectl-waypoint ]] || {
+		echo "demo.sh: bin/kubectl-waypoint is missing; run make demo (or make build)" >&2
+		exit 1
+	}
+
+	# port_in_use PORT succeeds when something accepts connections on PORT.
+	port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+	addr=${DEMO_ADDR:-}
+	if [[ -z $addr ]]; then
+		for port in $(seq 16444 16543); do
+			if ! port_in_use "$port"; then
+				addr=127.0.0.1:$port
+				break
+			fi
+		done
+		[[ -n $addr ]] || {
+			echo "demo.sh: no free port in 16444-16543; set DEMO_ADDR=HOST:PORT" >&2
+			exit 1
+		}
+	fi
+
+	# A directory of our own for the kubeconfig: the default one belongs to
+	# `make sandbox`, which may be running.
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/kubectl-waypoint-demo.XXXXXX")
+	trap 'rm -rf "$dir"' EXIT
+	script=$(printf '%q --in-sandbox' "$repo_root/hack/demo.sh")
+	code=0
+	hack/sandbox.sh --addr "$addr" --dir "$dir" --run "$script" || code=$?
+	if ((code == 0)); then
+		echo
+		echo "demo: every step passed"
+	else
+		echo "demo: failed (exit $code)" >&2
+	fi
+	exit "$code"
+fi
+
+# ---------------------------------------------------------------------------
+# Inside the sandbox: KUBECONFIG is set and the control plane's kubectl is on
+# PATH. bin/ goes first so that kubectl finds kubectl-waypoint as a plugin.
+# ---------------------------------------------------------------------------
+cd "$repo_root"
+export PATH=$repo_root/bin:$PATH
+export NO_COLOR=1 # plain lines, as in the Istio docs, whatever the terminal
+
+if [[ -t 1 ]]; then
+	bold=$'\e[1m' dim=$'\e[2m' cyan=$'\e[36m' red=$'\e[31m' reset=$'\e[0m'
+else
+	bold='' dim='' cyan='' red='' reset=''
+fi
+
+# shell_words prints its arguments as one command line a reader can paste:
+# words that need it are single-quoted.
+shell_words() {
+	local out='' w
+	for w in "$@"; do
+		if [[ $w =~ ^[A-Za-z0-9_./=:,@%+-]+$ ]]; then
+			out+=" $w"
+		else
+			out+=" '${w//\'/\'\\\'\'}'"
+		fi
+	done
+	printf '%s' "${out# }"
+}
+
+# show DESCRIPTION CMD... prints the description and the command line.
+show() {
+	local description=$1
+	shift
+	if [[ -n $description ]]; then
+		printf '\n%s# %s%s\n' "$cyan" "$description" "$reset"
+	fi
+	printf '%s$ %s%s\n' "$bold" "$(shell_words "$@")" "$reset"
+}
+
+# fail prints why the demo stops and exits 1.
+fail() {
+	printf '%sdemo: %s%s\n' "$red" "$*" "$reset" >&2
+	exit 1
+}
+
+# step DESCRIPTION CMD... shows and runs CMD, which must succeed.
+step() {
+	show "$@"
+	shift
+	local code=0
+	"$@" || code=$?
+	((code == 0)) || fail "step failed with exit code $code: $(shell_words "$@")"
+}
+
+# step_fails CODE DESCRIPTION CMD... shows and runs CMD, which must exit with
+# CODE (a safety check at work).
+step_fails() {
+	local want=$1
+	shift
+	show "$@"
+	shift
+	local code=0
+	"$@" || code=$?
+	((code == want)) || fail "expected exit code $want, got $code: $(shell_words "$@")"
+	printf '%s(exit code %d, as expected)%s\n' "$dim" "$code" "$reset"
+}
+
+# step_stdin DESCRIPTION CMD... shows CMD with the here-document it reads from
+# stdin, then runs it with that input; it must succeed.
+step_stdin() {
+	local description=$1 input code=0
+	shift
+	input=$(cat)
+	printf '\n%s# %s%s\n' "$cyan" "$description" "$reset"
+	printf '%s$ %s <<EOF%s\n' "$bold" "$(shell_words "$@")" "$reset"
+	printf '%s%s\nEOF%s\n' "$dim" "$input" "$reset"
+	"$@" <<<"$input" || code=$?
+	((code == 0)) || fail "step failed with exit code $code: $(shell_words "$@")"
+}
+
+# section TITLE prints a heading.
+section() {
+	printf '\n%s== %s ==%s\n' "$bold" "$1" "$reset"
+}
+
+# has_command NAME succeeds when kubectl-waypoint has the subcommand NAME.
+# Exit code 0 alone proves nothing: cobra answers "UNKNOWN --help" with the
+# root's help and code 0, so the usage line must name the subcommand.
+has_command() {
+	local help
+	help=$(kubectl-waypoint "$1" --help 2>/dev/null) || return 1
+	[[ $help == *"Usage:"*"kubectl-waypoint $1"* ]]
+}
+
+# ---------------------------------------------------------------------------
+# The walkthrough
+# ---------------------------------------------------------------------------
+
+section "Set-up: an ambient namespace and the applications of the walkthrough"
+step "kubectl finds our binary as a plugin" kubectl waypoint version
+step "Put namespace default in the ambient mesh" \
+	kubectl label namespace default istio.io/dataplane-mode=ambient
+step "Namespaces and their data-plane mode" \
+	kubectl get namespaces -L istio.io/dataplane-mode
+step_stdin "The reviews service and two versions of its pods (no kubelet runs: they stay Pending)" \
+	kubectl apply -f - <<'EOF'
+apiVersion: v1
+kind: Service
+metadata:
+  name: reviews
+  namespace: default
+  labels: {app: reviews}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: reviews-v1
+  namespace: default
+  labels: {app: reviews, version: v1}
+spec:
+  containers: [{name: reviews, image: docker.io/istio/examples-bookinfo-reviews-v1:1.20.3}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: reviews-v2
+  namespace: default
+  labels: {app: reviews, version: v2}
+spec:
+  containers: [{name: reviews, image: docker.io/istio/examples-bookinfo-reviews-v2:1.20.3}]
+EOF
+step_stdin "A namespace for shared waypoints, and a consumer with a ServiceEntry for istio.io" \
+	kubectl apply -f - <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: common-infrastructure
+  labels: {istio.io/dataplane-mode: ambient}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: cross-namespace-waypoint-consumer
+  labels: {istio.io/dataplane-mode: ambient}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: istio-site
+  namespace: cross-namespace-waypoint-consumer
+spec:
+  hosts: [istio.io]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+EOF
+
+section "Waypoints: generate, apply, enroll a namespace"
+step "Print the waypoint Gateway; no cluster needed" \
+	kubectl waypoint generate --for service -n default
+step "Deploy a waypoint for namespace default" \
+	kubectl waypoint apply -n default
+step "Deploy it and label the namespace to use it" \
+	kubectl waypoint apply -n default --enroll-namespace
+step "The label --enroll-namespace wrote (what 'kubectl label ns default istio.io/use-waypoint=waypoint' does)" \
+	kubectl get namespace default -L istio.io/use-waypoint
+step "A waypoint for the reviews service" \
+	kubectl waypoint apply -n default --name reviews-svc-waypoint
+step "A waypoint for pods: --for workload" \
+	kubectl waypoint apply -n default --name reviews-v2-pod-waypoint --for workload
+step "A waypoint other namespaces may use (cross-namespace)" \
+	kubectl waypoint generate --name egress-gateway -n common-infrastructure \
+	--allow-namespace cross-namespace-waypoint-consumer
+step "Deploy it, and wait until istiod has programmed it" \
+	kubectl waypoint apply --name egress-gateway -n common-infrastructure \
+	--allow-namespace cross-namespace-waypoint-consumer --wait --timeout 30s
+step_fails 2 "Bad input is refused before anything reaches the cluster" \
+	kubectl waypoint apply -n default --name none
+
+section "Waypoints: list and status"
+step "The waypoints of namespace default" \
+	kubectl waypoint list -n default
+step "Every waypoint, with address and who may use it" \
+	kubectl waypoint list -A -o wide
+step "Wait until the waypoints of namespace default are programmed" \
+	kubectl waypoint status -n default --wait --timeout 30s
+step "Their status across the cluster" \
+	kubectl waypoint status -A
+
+if has_command enroll && has_command unenroll && has_command explain; then
+	have_enroll=true
+	section "Enrollment: services, pods and ServiceEntries"
+	step "Send the traffic of service reviews through its own waypoint" \
+		kubectl waypoint enroll service reviews --waypoint reviews-svc-waypoint -n default
+	step "Send the traffic of the reviews-v2 pods through the workload waypoint" \
+		kubectl waypoint enroll pod -l version=v2,app=reviews --waypoint reviews-v2-pod-waypoint -n default
+	step "Enroll the ServiceEntry into the waypoint of another namespace" \
+		kubectl waypoint enroll serviceentry istio-site -n cross-namespace-waypoint-consumer \
+		--waypoint egress-gateway --waypoint-namespace common-infrastructure
+	step "Which waypoint the traffic of service reviews uses, and why" \
+		kubectl waypoint explain service reviews -n default
+	step "Which waypoint pod reviews-v2 uses, and why" \
+		kubectl waypoint explain pod reviews-v2 -n default
+	step "Which waypoint the ServiceEntry uses, and why" \
+		kubectl waypoint explain serviceentry istio-site -n cross-namespace-waypoint-consumer
+	step "Take the ServiceEntry out again" \
+		kubectl waypoint unenroll serviceentry istio-site -n cross-namespace-waypoint-consumer
+else
+	have_enroll=false
+	section "Enrollment with kubectl label (enroll, unenroll and explain are not built yet)"
+	step "Send the traffic of service reviews through its own waypoint" \
+		kubectl label service reviews -n default istio.io/use-waypoint=reviews-svc-waypoint
+	step "Send the traffic of the reviews-v2 pods through the workload waypoint" \
+		kubectl label pod -n default -l version=v2,app=reviews istio.io/use-waypoint=reviews-v2-pod-waypoint
+	step "Enroll the ServiceEntry into the waypoint of another namespace" \
+		kubectl label serviceentries.networking.istio.io istio-site -n cross-namespace-waypoint-consumer \
+		istio.io/use-waypoint=egress-gateway istio.io/use-waypoint-namespace=common-infrastructure
+	step "Take the ServiceEntry out again" \
+		kubectl label serviceentries.networking.istio.io istio-site -n cross-namespace-waypoint-consumer \
+		istio.io/use-waypoint- istio.io/use-waypoint-namespace-
+fi
+
+section "Clean-up"
+if $have_enroll; then
+	step "Delete every waypoint of namespace default and unenroll what used them" \
+		kubectl waypoint delete --all -n default --unenroll
+else
+	step "Delete every waypoint of namespace default (it names what still uses them)" \
+		kubectl waypoint delete --all -n default
+	step "Unenroll what used them" \
+		kubectl label namespace default istio.io/use-waypoint-
+	step "" kubectl label service reviews -n default istio.io/use-waypoint-
+	step "" kubectl label pod -n default -l version=v2,app=reviews istio.io/use-waypoint-
+fi
+step "Delete the shared waypoint" \
+	kubectl waypoint delete egress-gateway -n common-infrastructure
+step "No waypoint is left" \
+	kubectl waypoint list -A
+step "No enrollment label is left" \
+	kubectl get namespace default -L istio.io/use-waypoint
+step "" kubectl get services,pods -n default -L istio.io/use-waypoint
