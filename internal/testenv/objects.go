@@ -52,7 +52,19 @@ func AmbientLabels() map[string]string {
 // namespaces does not see what earlier tests left.
 func (e *Env) Namespace(t testing.TB, labels map[string]string) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: namespaceGenerateName, Labels: maps.Clone(labels)}}
+	return e.createNamespace(t, metav1.ObjectMeta{GenerateName: namespaceGenerateName, Labels: maps.Clone(labels)})
+}
+
+// NamedNamespace is Namespace with a fixed name, for tests that follow a
+// document using that name. The namespace must not exist yet.
+func (e *Env) NamedNamespace(t testing.TB, name string, labels map[string]string) string {
+	t.Helper()
+	return e.createNamespace(t, metav1.ObjectMeta{Name: name, Labels: maps.Clone(labels)})
+}
+
+func (e *Env) createNamespace(t testing.TB, meta metav1.ObjectMeta) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: meta}
 	created, err := e.Kube.CoreV1().Namespaces().Create(ctx(t), ns, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating a namespace: %v", err)
