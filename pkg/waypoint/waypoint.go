@@ -38,11 +38,11 @@ type Waypoint struct {
 }
 
 // Key is namespace/name.
-func (w *Waypoint) Key() string { return w.Namespace + "/" + w.Name }
+func (w Waypoint) Key() string { return w.Namespace + "/" + w.Name }
 
 // Ready reports whether istiod has programmed the waypoint and given it an
 // address.
-func (w *Waypoint) Ready() bool {
+func (w Waypoint) Ready() bool {
 	return w.Programmed != nil && w.Programmed.Status == metav1.ConditionTrue && len(w.Addresses) > 0
 }
 

@@ -1,0 +1,51 @@
+package waypoint
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+)
+
+func TestFromGateway(t *testing.T) {
+	gw, err := render.Gateway(render.Request{Name: "w", Namespace: "ns", Revision: "canary", AllowNamespaces: []string{"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := FromGateway(gw, map[string]string{"istio.io/waypoint-for": "all"})
+	if w.Key() != "ns/w" || w.Revision != "canary" || w.TrafficType != "all" || w.Ready() {
+		t.Errorf("%+v", w)
+	}
+	if w.AllowedFrom != "Selector(kubernetes.io/metadata.name in (a,b))" {
+		t.Errorf("allowed from %q", w.AllowedFrom)
+	}
+	gw.Status.Conditions = []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue}}
+	if FromGateway(gw, nil).Ready() {
+		t.Error("ready without an address")
+	}
+	gw.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.1"}}
+	if !FromGateway(gw, nil).Ready() {
+		t.Error("not ready with Programmed=True and an address")
+	}
+	all, _ := render.Gateway(render.Request{AllowAllNamespaces: true})
+	same, _ := render.Gateway(render.Request{})
+	if FromGateway(all, nil).AllowedFrom != "All" || FromGateway(same, nil).AllowedFrom != "Same" {
+		t.Error("allowedFrom All/Same")
+	}
+	if !IsWaypoint(gw) {
+		t.Error("IsWaypoint")
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	if r, err := ParseRef("ns/name"); err != nil || r.String() != "ns/name" {
+		t.Errorf("%v %v", r, err)
+	}
+	for _, bad := range []string{"name", "/name", "ns/"} {
+		if _, err := ParseRef(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
