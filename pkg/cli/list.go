@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
@@ -39,7 +40,12 @@ other Gateways never appear), sorted by namespace and name.
 
 TRAFFIC TYPE is the one istiod uses: the Gateway's istio.io/waypoint-for label,
 else its GatewayClass's, else service. The list is read in pages, so a large
-cluster is never loaded in one response.`,
+cluster is never loaded in one response.
+
+With -o wide, ENROLLED counts the namespaces, services, pods and
+ServiceEntries whose own istio.io/use-waypoint label names the waypoint
+(resources that inherit it from their namespace are not counted): one list
+per kind across the cluster, whatever the number of waypoints.`,
 		Example: examples(f.Name, `
 # List the waypoints of namespace default
 kubectl-waypoint list -n default
@@ -114,8 +120,10 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	header := []string{"NAME", "REVISION", "TRAFFIC TYPE", "PROGRAMMED"}
+	var enrolled map[string]enroll.Counts
 	if o.Output == "wide" {
-		header = append(header, "ADDRESS", "ALLOWED FROM")
+		header = append(header, "ADDRESS", "ALLOWED FROM", "ENROLLED")
+		enrolled = o.enrolled(ctx, wps)
 	}
 	if o.AllNamespaces {
 		header = append([]string{"NAMESPACE"}, header...)
@@ -124,7 +132,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	for _, w := range wps {
 		row := []string{w.Name, orDefault(w.Revision, "default"), string(w.TrafficType), programmed(&w)}
 		if o.Output == "wide" {
-			row = append(row, orDefault(strings.Join(w.Addresses, ","), "<none>"), w.AllowedFrom)
+			row = append(row, orDefault(strings.Join(w.Addresses, ","), "<none>"), w.AllowedFrom, enrolledCell(enrolled, w.Key()))
 		}
 		if o.AllNamespaces {
 			row = append([]string{w.Namespace}, row...)
@@ -132,6 +140,30 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		t.Append(row...)
 	}
 	return t.Render(o.IO.Out)
+}
+
+// enrolled counts the resources labelled to use each waypoint, with one
+// metadata list per kind across the cluster; nil, after a warning, when
+// they cannot be read.
+func (o *ListOptions) enrolled(ctx context.Context, wps []waypoint.Waypoint) map[string]enroll.Counts {
+	keys := make([]string, len(wps))
+	for i := range wps {
+		keys[i] = wps[i].Key()
+	}
+	counts, err := enroll.CountEnrolled(ctx, o.clients, keys)
+	if err != nil {
+		o.IO.Warnf("%v", kube.Describe("count the resources enrolled in the waypoints", err))
+		return nil
+	}
+	return counts
+}
+
+func enrolledCell(counts map[string]enroll.Counts, key string) string {
+	c, ok := counts[key]
+	if !ok {
+		return "<unknown>"
+	}
+	return c.String()
 }
 
 // gatewayList wraps waypoints in a v1 List, as kubectl prints lists.

@@ -85,25 +85,12 @@ func FindEnrolled(ctx context.Context, c *kube.Clients, waypoints []string) ([]R
 // ListLabelled lists the resources of kind in namespace ("" for all) that
 // match the label selector, reading metadata only and paging through.
 func ListLabelled(ctx context.Context, c *kube.Clients, kind Kind, namespace, selector string) ([]Resource, error) {
-	opts := metav1.ListOptions{LabelSelector: selector, Limit: 500}
 	var out []Resource
-	for {
-		var list *metav1.PartialObjectMetadataList
-		var err error
-		if kind.Namespaced() {
-			list, err = c.Metadata.Resource(kind.GVR()).Namespace(namespace).List(ctx, opts)
-		} else {
-			list, err = c.Metadata.Resource(kind.GVR()).List(ctx, opts)
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, item := range list.Items {
-			out = append(out, Resource{Kind: kind, Namespace: item.Namespace, Name: item.Name, Enrollment: EnrollmentOf(item.Labels)})
-		}
-		if list.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = list.Continue
+	err := eachMetadata(ctx, c, kind, namespace, selector, func(m *metav1.PartialObjectMetadata) {
+		out = append(out, Resource{Kind: kind, Namespace: m.Namespace, Name: m.Name, Enrollment: EnrollmentOf(m.Labels)})
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }

@@ -1,0 +1,537 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
+)
+
+// EnrollOptions enrolls namespaces, services, pods or ServiceEntries into a
+// waypoint or, with Unenroll, removes their enrollment labels. Both only
+// ever patch the two enrollment labels.
+type EnrollOptions struct {
+	IO *IOStreams
+	// Tool is how the tool is invoked, for the commands it suggests.
+	Tool string
+	// Unenroll removes the labels instead of setting them.
+	Unenroll bool
+
+	KindArg           string
+	Names             []string
+	Selector          string
+	Waypoint          string
+	WaypointNamespace string
+	Force             bool
+	DryRunFlag        string
+	Output            string
+	// Concurrency bounds the patches in flight; 0 means enroll.DefaultConcurrency.
+	Concurrency int
+
+	kind       enroll.Kind
+	namespaces []string
+	dryRun     kube.DryRun
+	clients    *kube.Clients
+}
+
+var enrollKinds = []string{"namespace", "service", "pod", "serviceentry"}
+
+func newEnrollCommand(f *Factory) *cobra.Command {
+	o := &EnrollOptions{IO: f.IO, Tool: f.Name}
+	cmd := &cobra.Command{
+		Use:   "enroll {namespace|service|pod|serviceentry} [NAME...] [-l SELECTOR] --waypoint NAME [flags]",
+		Short: "Enroll namespaces, services, pods or ServiceEntries into a waypoint",
+		Long: `Label namespaces, services, pods or ServiceEntries so that istiod sends their
+traffic through a waypoint: istio.io/use-waypoint=<name>, and
+istio.io/use-waypoint-namespace=<namespace> when the waypoint lives in another
+namespace (a stale one is removed). Only those labels are patched; running the
+same command again changes nothing. --waypoint none opts the resources out,
+even when their namespace is enrolled.
+
+For namespaces, NAME is the namespace; without NAME or -l it is the current
+namespace (or those of several -n). For the other kinds, NAME... or -l select
+them in the namespace of -n, or in each of several. The short names ns, svc,
+po and se work too.
+
+Before writing, the waypoint is checked: its traffic type must serve the kind
+(services and ServiceEntries need service or all, pods workload or all), and a
+waypoint in another namespace must allow the resources' namespace. Either
+failure stops the command with exit code 2 and the command that fixes it;
+--force enrolls anyway. A waypoint that does not exist yet is only a warning,
+so pipelines may enroll first.`,
+		Example: examples(f.Name, `
+# Enroll the reviews service into the waypoint reviews-svc-waypoint
+kubectl-waypoint enroll service reviews --waypoint reviews-svc-waypoint -n default
+
+# Enroll the pods of reviews v2 into a workload waypoint
+kubectl-waypoint enroll pod -l version=v2,app=reviews --waypoint reviews-v2-pod-waypoint -n default
+
+# Enroll a ServiceEntry into a waypoint of another namespace
+kubectl-waypoint enroll se istio-site -n cross-namespace-waypoint-consumer --waypoint egress-gateway --waypoint-namespace common-infrastructure
+
+# Enroll the current namespace into its waypoint
+kubectl-waypoint enroll namespace --waypoint waypoint
+
+# Opt one service out of its namespace's waypoint
+kubectl-waypoint enroll svc ratings --waypoint none -n default
+
+# Show what would change, as JSON
+kubectl-waypoint enroll pod -l app=reviews --waypoint reviews-v2-pod-waypoint --dry-run -o json`),
+		ValidArgsFunction: completeEnrollKinds,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, f, args)
+		},
+	}
+	o.addFlags(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&o.Waypoint, "waypoint", "", `Name of the waypoint to enroll into; "none" opts the resources out`)
+	fs.StringVar(&o.WaypointNamespace, "waypoint-namespace", "", "Namespace of the waypoint, when it is not the resources' own")
+	fs.BoolVar(&o.Force, "force", false, "Enroll even when the waypoint's traffic type or allowed namespaces do not fit")
+	return cmd
+}
+
+// addFlags adds the flags enroll and unenroll share.
+func (o *EnrollOptions) addFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVarP(&o.Selector, "selector", "l", "", "Select the resources by label (kubectl syntax), e.g. app=reviews,version=v2")
+	fs.StringVarP(&o.Output, "output", "o", "", "Output format: {json}; one record per object. Lines of text when unset")
+	addDryRunFlag(cmd, &o.DryRunFlag)
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{render.FormatJSON}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+func completeEnrollKinds(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return enrollKinds, cobra.ShellCompDirectiveNoFileComp
+}
+
+func (o *EnrollOptions) run(cmd *cobra.Command, f *Factory, args []string) error {
+	if len(args) > 0 {
+		o.KindArg, o.Names = args[0], args[1:]
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if err := o.Complete(f); err != nil {
+		return err
+	}
+	return o.Run(cmd.Context())
+}
+
+func (o *EnrollOptions) verb() string {
+	if o.Unenroll {
+		return "unenroll"
+	}
+	return "enroll"
+}
+
+// Validate checks the arguments and flags without a cluster.
+func (o *EnrollOptions) Validate() error {
+	if o.KindArg == "" {
+		return usageErrorf("name the kind to %s: %s {namespace|service|pod|serviceentry} [NAME...] [-l SELECTOR]", o.verb(), o.verb())
+	}
+	kind, err := enroll.ParseKind(o.KindArg)
+	if err != nil {
+		if o.Unenroll {
+			err = errors.New(strings.Replace(err.Error(), "cannot enroll", "cannot unenroll", 1))
+		}
+		return usageError(err)
+	}
+	o.kind = kind
+	if o.dryRun, err = kube.ParseDryRun(o.DryRunFlag); err != nil {
+		return usageError(err)
+	}
+	if o.Output != "" && o.Output != render.FormatJSON {
+		return usageErrorf("unknown output format %q: must be json", o.Output)
+	}
+	if len(o.Names) > 0 && o.Selector != "" {
+		return usageErrorf("either name the %ss or select them with -l, not both", kind)
+	}
+	if len(o.Names) == 0 && o.Selector == "" && kind != enroll.KindNamespace {
+		return usageErrorf("name the %ss to %s, or select them with -l SELECTOR", kind, o.verb())
+	}
+	if err := validateSelector("--selector", o.Selector); err != nil {
+		return err
+	}
+	for _, n := range o.Names {
+		if msgs := validation.IsDNS1123Subdomain(n); len(msgs) > 0 {
+			return usageErrorf("invalid %s name %q: %s", kind, n, msgs[0])
+		}
+	}
+	if o.Unenroll {
+		return nil
+	}
+	switch {
+	case o.Waypoint == "":
+		return usageErrorf(`--waypoint is required: name the waypoint to enroll into, or "none" to opt out`)
+	case o.Waypoint == istio.NoWaypoint && o.WaypointNamespace != "":
+		return usageErrorf(`--waypoint-namespace makes no sense with --waypoint none: opting out names no waypoint`)
+	case o.Waypoint != istio.NoWaypoint:
+		if msgs := validation.IsDNS1123Label(o.Waypoint); len(msgs) > 0 {
+			return usageErrorf("invalid --waypoint %q: %s", o.Waypoint, msgs[0])
+		}
+	}
+	if o.WaypointNamespace != "" {
+		if msgs := validation.IsDNS1123Label(o.WaypointNamespace); len(msgs) > 0 {
+			return usageErrorf("invalid --waypoint-namespace %q: %s", o.WaypointNamespace, msgs[0])
+		}
+	}
+	return nil
+}
+
+// Complete resolves the namespaces (every -n, else the current one) and
+// builds the clients.
+func (o *EnrollOptions) Complete(f *Factory) error {
+	var err error
+	if o.namespaces, err = f.Namespaces(context.Background(), ""); err != nil {
+		return err
+	}
+	o.clients, err = f.Clients()
+	return err
+}
+
+// missingObject is a named object that does not exist.
+type missingObject struct{ namespace, name string }
+
+// Run selects the objects, checks the waypoint, patches the labels and
+// reports object by object.
+func (o *EnrollOptions) Run(ctx context.Context) error {
+	targets, missing, nsLabels, err := o.selectTargets(ctx)
+	if err != nil {
+		return err
+	}
+	if len(targets) == 0 && len(missing) == 0 {
+		if o.Output == render.FormatJSON {
+			return render.Object(o.IO.Out, o.Output, []enrollRecord{})
+		}
+		scope := ""
+		if o.kind.Namespaced() {
+			scope = strings.Join(o.namespaces, ", ")
+		}
+		o.IO.noneFound(o.kind.Resource()+"s", scope)
+		return nil
+	}
+	change := func(t enroll.Target) enroll.LabelChange {
+		if o.Unenroll {
+			return enroll.UnenrollChange()
+		}
+		return enroll.EnrollChange(t.Own(), o.Waypoint, o.WaypointNamespace)
+	}
+	// The checks guard writes: when every object is already as asked, there
+	// is nothing to check.
+	var toChange []enroll.Target
+	for _, t := range targets {
+		if change(t).Needed(t.Labels) {
+			toChange = append(toChange, t)
+		}
+	}
+	if !o.Unenroll && o.Waypoint != istio.NoWaypoint && len(toChange) > 0 {
+		if err := o.check(ctx, toChange, nsLabels); err != nil {
+			return err
+		}
+	}
+	outcomes := enroll.ChangeAll(ctx, o.clients, targets, change, o.dryRun, o.Concurrency)
+
+	failed := len(missing)
+	records := make([]enrollRecord, 0, len(outcomes)+len(missing))
+	for _, m := range missing {
+		err := o.notFound(m)
+		records = append(records, enrollRecord{Kind: kindName(o.kind), Namespace: m.namespace, Name: m.name,
+			Before: map[string]string{}, After: map[string]string{}, Action: "failed", Error: err.Error()})
+		if o.Output == "" {
+			o.IO.Errorf("%v", err)
+		}
+	}
+	for _, out := range outcomes {
+		rec := o.record(out)
+		records = append(records, rec)
+		if out.Err != nil {
+			failed++
+		}
+		if o.Output == "" {
+			o.report(out)
+		}
+	}
+	if o.Output == render.FormatJSON {
+		if err := render.Object(o.IO.Out, o.Output, records); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d %ss failed to %s", failed, len(records), o.kind, o.verb())
+	}
+	return nil
+}
+
+// selectTargets reads the objects to change, in every namespace of -n for
+// namespaced kinds, with the labels of those namespaces; named objects that
+// do not exist come back in missing.
+func (o *EnrollOptions) selectTargets(ctx context.Context) (targets []enroll.Target, missing []missingObject, nsLabels map[string]map[string]string, err error) {
+	nsLabels = map[string]map[string]string{}
+	if !o.kind.Namespaced() {
+		names := o.Names
+		if len(names) == 0 && o.Selector == "" {
+			names = o.namespaces
+		}
+		found, gone, err := enroll.Select(ctx, o.clients, o.kind, "", names, o.Selector)
+		for _, n := range gone {
+			missing = append(missing, missingObject{name: n})
+		}
+		return found, missing, nsLabels, err
+	}
+	for _, ns := range o.namespaces {
+		obj, err := o.clients.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, nil, nil, fmt.Errorf("namespace %q not found; pick another with -n", ns)
+		}
+		if err != nil {
+			return nil, nil, nil, kube.Describe("read namespace "+ns, err)
+		}
+		nsLabels[ns] = obj.Labels
+		found, gone, err := enroll.Select(ctx, o.clients, o.kind, ns, o.Names, o.Selector)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		targets = append(targets, found...)
+		for _, n := range gone {
+			missing = append(missing, missingObject{namespace: ns, name: n})
+		}
+	}
+	return targets, missing, nsLabels, nil
+}
+
+func (o *EnrollOptions) notFound(m missingObject) error {
+	if o.kind == enroll.KindNamespace {
+		return fmt.Errorf("namespace %q not found", m.name)
+	}
+	return fmt.Errorf("%s %q not found in namespace %s", o.kind, m.name, m.namespace)
+}
+
+// enrollRecord is one object of -o json.
+type enrollRecord struct {
+	Kind      string            `json:"kind"`
+	Namespace string            `json:"namespace,omitempty"`
+	Name      string            `json:"name"`
+	Before    map[string]string `json:"before"`
+	After     map[string]string `json:"after"`
+	// Action is enrolled, unenrolled, unchanged or failed.
+	Action string `json:"action"`
+	DryRun string `json:"dryRun,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+func kindName(k enroll.Kind) string {
+	switch k {
+	case enroll.KindNamespace:
+		return "Namespace"
+	case enroll.KindService:
+		return "Service"
+	case enroll.KindPod:
+		return "Pod"
+	}
+	return "ServiceEntry"
+}
+
+func (o *EnrollOptions) record(out enroll.Outcome) enrollRecord {
+	rec := enrollRecord{Kind: kindName(out.Target.Kind), Namespace: out.Target.Namespace, Name: out.Target.Name,
+		Before: out.Before, After: out.After, Action: "unchanged"}
+	if o.dryRun != kube.DryRunNone {
+		rec.DryRun = string(o.dryRun)
+	}
+	switch {
+	case out.Err != nil:
+		rec.Action, rec.Error = "failed", out.Err.Error()
+	case out.Changed && o.Unenroll:
+		rec.Action = "unenrolled"
+	case out.Changed:
+		rec.Action = "enrolled"
+	}
+	return rec
+}
+
+// report prints the line of one object, in the style of the Istio docs.
+func (o *EnrollOptions) report(out enroll.Outcome) {
+	if out.Err != nil {
+		o.IO.Errorf("%v", out.Err)
+		return
+	}
+	t := out.Target
+	subject := describeResource(t.Resource())
+	suffix := o.dryRun.Suffix()
+	before := enroll.EnrollmentOf(out.Before)
+	after := enroll.EnrollmentOf(out.After)
+	if o.Unenroll {
+		switch {
+		case !out.Changed:
+			o.IO.Successf("%s unchanged (not enrolled)%s", subject, suffix)
+		case before.Waypoint == istio.NoWaypoint:
+			o.IO.Successf("%s no longer opts out of waypoints%s", subject, suffix)
+		case before.IsSet():
+			o.IO.Successf("%s unenrolled from waypoint %s/%s%s", subject, before.WaypointNamespace(t.Own()), before.Waypoint, suffix)
+		default:
+			o.IO.Successf("%s unlabeled %q%s", subject, istio.LabelUseWaypointNamespace, suffix)
+		}
+		return
+	}
+	if t.Kind == enroll.KindNamespace {
+		verb := "labeled"
+		if !out.Changed {
+			verb = "already labeled"
+		}
+		labels := fmt.Sprintf("%q", istio.LabelUseWaypoint+": "+after.Waypoint)
+		if after.Namespace != "" {
+			labels += fmt.Sprintf(" and %q", istio.LabelUseWaypointNamespace+": "+after.Namespace)
+		}
+		o.IO.Successf("namespace %s %s with %s%s", t.Name, verb, labels, suffix)
+		return
+	}
+	key := after.WaypointNamespace(t.Own()) + "/" + after.Waypoint
+	switch {
+	case after.Waypoint == istio.NoWaypoint && out.Changed:
+		o.IO.Successf("%s opted out of waypoints (%q)%s", subject, istio.LabelUseWaypoint+": "+istio.NoWaypoint, suffix)
+	case after.Waypoint == istio.NoWaypoint:
+		o.IO.Successf("%s unchanged (already opted out of waypoints)%s", subject, suffix)
+	case out.Changed:
+		o.IO.Successf("%s enrolled in waypoint %s%s", subject, key, suffix)
+	default:
+		o.IO.Successf("%s unchanged (already enrolled in waypoint %s)%s", subject, key, suffix)
+	}
+}
+
+// check runs the checks before anything is written: per waypoint the
+// targets name (one, unless namespaces each get their own), its traffic
+// type, who it lets in, and whether enrolled namespaces are in the mesh.
+func (o *EnrollOptions) check(ctx context.Context, targets []enroll.Target, nsLabels map[string]map[string]string) error {
+	type group struct {
+		ns, name   string
+		namespaces map[string]map[string]string
+		sample     enroll.Target
+	}
+	groups := map[string]*group{}
+	var keys []string
+	for _, t := range targets {
+		wpNS := o.WaypointNamespace
+		if wpNS == "" {
+			wpNS = t.Own()
+		}
+		key := wpNS + "/" + o.Waypoint
+		g := groups[key]
+		if g == nil {
+			g = &group{ns: wpNS, name: o.Waypoint, namespaces: map[string]map[string]string{}, sample: t}
+			groups[key] = g
+			keys = append(keys, key)
+		}
+		if t.Kind == enroll.KindNamespace {
+			g.namespaces[t.Name] = t.Labels
+		} else {
+			g.namespaces[t.Namespace] = nsLabels[t.Namespace]
+		}
+	}
+	sort.Strings(keys)
+	classes := waypoint.NewClassLabels(o.clients.Gateway)
+	var problems []problem
+	for _, key := range keys {
+		g := groups[key]
+		gw, err := o.clients.Gateway.GatewayV1().Gateways(g.ns).Get(ctx, g.name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err) || kube.IsMissingType(err):
+			gw = nil
+		case err != nil:
+			if apierrors.IsForbidden(err) {
+				o.IO.Warnf("cannot read waypoint %s to check it (%v); %sing without the checks", key, kube.Describe("read waypoint "+key, err), o.verb())
+				continue
+			}
+			return kube.Describe("read waypoint "+key, err)
+		}
+		in := enroll.CheckInput{Kind: o.kind, Gateway: gw, Namespaces: g.namespaces}
+		if gw != nil && gw.Labels[istio.LabelWaypointFor] == "" {
+			in.ClassLabels = classes.For(ctx, string(gw.Spec.GatewayClassName))
+		}
+		res := enroll.Check(in)
+		for _, ns := range res.NotAmbient {
+			o.IO.Warnf("namespace %s is not in ambient mode; to add it to the mesh run: kubectl label namespace %s %s=%s",
+				ns, ns, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
+		}
+		if res.Missing {
+			o.IO.Warnf("waypoint %s does not exist yet; the %ss use it once it is applied and ready:\n  %s",
+				key, o.kind.Resource(), applyForMissing(o.Tool, o.kind, g.ns, g.name, sortedKeys(g.namespaces)))
+			continue
+		}
+		if res.NoTraffic {
+			o.IO.Warnf("waypoint %s has traffic type none: no traffic of the enrolled namespaces will go through it", key)
+		}
+		problems = append(problems, o.describeProblems(res)...)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if o.Force {
+		for _, p := range problems {
+			o.IO.Warnf("%s (--force: enrolling anyway)", p.what)
+		}
+		return nil
+	}
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.what + "; " + p.fix + "\nor add --force to enroll anyway"
+	}
+	return usageErrorf("%s", strings.Join(msgs, "\n"))
+}
+
+// problem is a failed check: what is wrong, and how to fix it.
+type problem struct{ what, fix string }
+
+// describeProblems turns the blocking findings into problems that say how
+// to fix each.
+func (o *EnrollOptions) describeProblems(res enroll.CheckResult) []problem {
+	w := res.Facts
+	if res.NotAWaypoint {
+		return []problem{{
+			what: fmt.Sprintf("gateway %s is not a waypoint (class %q)", w.Key(), w.Class),
+			fix:  fmt.Sprintf("name a Gateway of class %s or %s", istio.ClassWaypoint, istio.ClassAgentgatewayWaypoint),
+		}}
+	}
+	var out []problem
+	if res.TrafficMismatch {
+		need := istio.TrafficWorkload
+		if o.kind != enroll.KindPod {
+			need = istio.TrafficService
+		}
+		p := problem{what: fmt.Sprintf("waypoint %s has traffic type %s (%s), but %ss need a waypoint for %s or all traffic",
+			w.Key(), w.TrafficType, trafficSource(w), o.kind.Resource(), need)}
+		p.fix = fmt.Sprintf("enroll into a waypoint applied with --for %s", need)
+		if cmd, ok := applyCommand(o.Tool, w, func(a *applyArgs) { a.forType = string(istio.TrafficAll) }); ok {
+			p.fix = "let it take both kinds of traffic with:\n  " + cmd + "\n" + p.fix
+		}
+		out = append(out, p)
+	}
+	if len(res.Denied) > 0 {
+		p := problem{what: fmt.Sprintf("waypoint %s does not allow namespace %s to use it: its HBONE listener admits %s",
+			w.Key(), strings.Join(res.Denied, ", "), w.AllowedDescription())}
+		p.fix = attachmentFix(o.Tool, w, res.Denied)
+		out = append(out, p)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

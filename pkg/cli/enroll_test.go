@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+)
+
+// TestEnrollUsageErrors: bad input is refused with exit 2 before any
+// kubeconfig is read or request sent (no --kubeconfig is given here).
+func TestEnrollUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"enroll"}, "name the kind to enroll"},
+		{[]string{"enroll", "deployment", "x", "--waypoint", "w"}, `cannot enroll "deployment"`},
+		{[]string{"unenroll", "deployment", "x"}, `cannot unenroll "deployment"`},
+		{[]string{"enroll", "svc", "reviews"}, "--waypoint is required"},
+		{[]string{"enroll", "svc", "--waypoint", "w"}, "name the services to enroll, or select them with -l"},
+		{[]string{"enroll", "svc", "a", "-l", "app=a", "--waypoint", "w"}, "either name the services or select them with -l, not both"},
+		{[]string{"enroll", "po", "-l", "app in (", "--waypoint", "w"}, `invalid --selector "app in ("`},
+		{[]string{"enroll", "svc", "a", "--waypoint", "Bad_Name"}, `invalid --waypoint "Bad_Name"`},
+		{[]string{"enroll", "svc", "a", "--waypoint", "none", "--waypoint-namespace", "x"}, "--waypoint-namespace makes no sense with --waypoint none"},
+		{[]string{"enroll", "svc", "a", "--waypoint", "w", "--waypoint-namespace", "X_Y"}, `invalid --waypoint-namespace "X_Y"`},
+		{[]string{"enroll", "svc", "a", "--waypoint", "w", "-o", "yaml"}, `unknown output format "yaml": must be json`},
+		{[]string{"enroll", "svc", "a", "--waypoint", "w", "--dry-run=maybe"}, `invalid --dry-run "maybe"`},
+		{[]string{"enroll", "svc", "UPPER", "--waypoint", "w"}, `invalid service name "UPPER"`},
+		{[]string{"unenroll", "po"}, "name the pods to unenroll"},
+		{[]string{"unenroll", "po", "a", "--waypoint", "w"}, "unknown flag: --waypoint"},
+		{[]string{"explain"}, "name what to explain"},
+		{[]string{"explain", "deployment", "x"}, `cannot explain "deployment"`},
+		{[]string{"explain", "service"}, "name the service to explain"},
+		{[]string{"explain", "waypoint"}, "name the waypoint to explain"},
+		{[]string{"explain", "svc", "a", "b"}, "explain takes one kind and one name"},
+		{[]string{"explain", "svc", "a", "-o", "yaml"}, `unknown output format "yaml"`},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			for _, tty := range []bool{false, true} {
+				stdout, stderr, code := run(t, tty, append(tc.args, "--kubeconfig", "/nonexistent")...)
+				if code != ExitUsage || stdout != "" || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+					t.Errorf("tty=%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tty, code, stdout, stderr, tc.want)
+				}
+				if !tty && strings.Contains(stderr, "\x1b[") {
+					t.Errorf("colour in a pipe: %q", stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestFixCommands(t *testing.T) {
+	for _, tc := range []struct {
+		args applyArgs
+		want string
+	}{
+		{applyArgs{namespace: "common-infrastructure", name: "egress-gateway", allowNamespaces: []string{"cross-namespace-waypoint-consumer"}},
+			"kubectl-waypoint apply -n common-infrastructure --name egress-gateway --allow-namespace cross-namespace-waypoint-consumer"},
+		{applyArgs{namespace: "default", name: "waypoint", forType: "all", revision: "canary", allowAll: true},
+			"kubectl-waypoint apply -n default --for all -r canary --allow-all-namespaces"},
+		{applyArgs{namespace: "infra", name: "w", allowSelector: "team in (a,b)"},
+			"kubectl-waypoint apply -n infra --name w --allow-namespace-selector 'team in (a,b)'"},
+		{applyArgs{namespace: "infra", name: "w", allowNamespaces: []string{"a", "b"}},
+			"kubectl-waypoint apply -n infra --name w --allow-namespace a --allow-namespace b"},
+	} {
+		if got := formatApply("kubectl-waypoint", tc.args); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+	}
+	if got := labelNamespaceCommand([]string{"a"}, map[string]string{"team": "x", "tier": "it's"}); got != `kubectl label namespace a team=x 'tier=it'\''s'` {
+		t.Errorf("label command: %s", got)
+	}
+}
+
+// noIstioServer is an API server with namespaces but without the Istio CRDs.
+func noIstioServer(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/api/v1/namespaces/default" {
+			_ = json.NewEncoder(w).Encode(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "default"}})
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(metav1.Status{
+			TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+			Status:   metav1.StatusFailure, Reason: metav1.StatusReasonNotFound, Code: http.StatusNotFound,
+			Message: "the server could not find the requested resource",
+		})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestServiceEntriesWithoutIstioCRDs(t *testing.T) {
+	url := noIstioServer(t)
+	for _, args := range [][]string{
+		{"enroll", "se", "istio-site", "--waypoint", "w"},
+		{"enroll", "se", "-l", "app=x", "--waypoint", "w"},
+		{"unenroll", "se", "istio-site"},
+		{"explain", "se", "istio-site"},
+	} {
+		_, stderr, code := run(t, false, append(args, "-n", "default", "--server", url)...)
+		if code != ExitFailed || !strings.Contains(stderr, "the Istio CRDs are not installed") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+func TestEnrollForbidden(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	env.Service(t, ns, "reviews", nil)
+	env.Waypoint(t, ns, "waypoint", nil)
+	// May read services and namespaces, not patch them.
+	kc := env.UserWithRole(t, "enroll-reader", []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"services", "namespaces"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"get"}},
+	}, ns)
+	_, stderr, code := run(t, false, "enroll", "svc", "reviews", "--waypoint", "waypoint", "-n", ns, "--kubeconfig", kc)
+	if code != ExitFailed || !strings.Contains(stderr, "forbidden") || !strings.Contains(stderr, "1 of 1 services failed to enroll") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestEnrollRequests pins the requests of an enrollment: one read of the
+// namespace, one of the object, one of the waypoint, one patch; and only
+// the first two when nothing changes (no write, so nothing to check).
+func TestEnrollRequests(t *testing.T) {
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	env.Service(t, ns, "reviews", nil)
+	env.Waypoint(t, ns, "waypoint", map[string]string{"istio.io/waypoint-for": "service"})
+	_, reqs := runCounted(t, "enroll", "svc", "reviews", "--waypoint", "waypoint", "-n", ns)
+	if want := "GET reviews,GET " + ns + ",GET waypoint,PATCH reviews"; strings.Join(reqs, ",") != want {
+		t.Errorf("enroll made %v, want %s", reqs, want)
+	}
+	_, reqs = runCounted(t, "enroll", "svc", "reviews", "--waypoint", "waypoint", "-n", ns)
+	if want := "GET reviews,GET " + ns; strings.Join(reqs, ",") != want {
+		t.Errorf("re-enroll made %v, want %s", reqs, want)
+	}
+	_, reqs = runCounted(t, "list", "-n", ns, "-o", "wide")
+	// One list of Gateways, and one labelled list per enrollable kind.
+	if want := "GET gateways,GET namespaces,GET pods,GET serviceentries,GET services"; strings.Join(reqs, ",") != want {
+		t.Errorf("list -o wide made %v, want %s", reqs, want)
+	}
+}
+
+func TestCountsString(t *testing.T) {
+	if got := (enroll.Counts{Namespaces: 1, Services: 2}).String(); got != "ns:1 svc:2 po:0 se:0" {
+		t.Errorf("got %q", got)
+	}
+}

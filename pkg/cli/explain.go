@@ -1,0 +1,290 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
+)
+
+// ExplainOptions tells which waypoint a resource's traffic uses and why, or
+// which resources use a waypoint.
+type ExplainOptions struct {
+	IO   *IOStreams
+	Tool string
+
+	KindArg string
+	Name    string
+	Output  string
+
+	waypoint  bool
+	kind      enroll.Kind
+	namespace string
+	clients   *kube.Clients
+}
+
+func newExplainCommand(f *Factory) *cobra.Command {
+	o := &ExplainOptions{IO: f.IO, Tool: f.Name}
+	cmd := &cobra.Command{
+		Use:   "explain {service|pod|serviceentry|namespace|waypoint} [NAME] [flags]",
+		Short: "Explain which waypoint a resource's traffic uses, and why",
+		Long: `Explain, by istiod's rules, which waypoint the traffic of a service, pod,
+ServiceEntry or namespace uses, and why:
+
+  - a resource's own istio.io/use-waypoint label wins over its namespace's;
+    the value none opts it out;
+  - a waypoint named by the resource's own label that is missing or not ready
+    leaves it without one: there is no fallback to the namespace's;
+  - services and ServiceEntries need a waypoint for service or all traffic,
+    pods one for workload or all (a service-only waypoint inherited from the
+    namespace just does not apply to a pod; named on the pod it is an error);
+  - a waypoint in another namespace must allow the resource's namespace;
+  - a waypoint is ready once Programmed=True and it has an address;
+  - the pods of a waypoint never use one.
+
+The reason is named as istiod names it (WaypointAccepted, WaypointIsNotReady,
+AttachmentDenied, UnsupportedTrafficType), next to the istio.io/WaypointBound
+condition istiod wrote on the service or ServiceEntry, if any. For a pod it
+also explains the services that select it.
+
+"explain waypoint NAME" lists the namespaces, services, pods and
+ServiceEntries that use the waypoint: those labelled with it and those that
+inherit it from an enrolled namespace.`,
+		Example: examples(f.Name, `
+# Which waypoint does traffic to the reviews service go through?
+kubectl-waypoint explain service reviews -n default
+
+# Which waypoint serves a pod, and the services that select it?
+kubectl-waypoint explain pod reviews-v2-5b667bcbf8-spnnh -n default
+
+# Which resources use the waypoint egress-gateway?
+kubectl-waypoint explain waypoint egress-gateway -n common-infrastructure
+
+# The same as JSON, for a script
+kubectl-waypoint explain se istio-site -n cross-namespace-waypoint-consumer -o json`),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return []string{"service", "pod", "serviceentry", "namespace", "waypoint"}, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 2 {
+				return usageErrorf("explain takes one kind and one name, got %d arguments", len(args))
+			}
+			if len(args) > 0 {
+				o.KindArg = args[0]
+			}
+			if len(args) > 1 {
+				o.Name = args[1]
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(f); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {json}; text when unset")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{render.FormatJSON}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Validate checks the arguments without a cluster.
+func (o *ExplainOptions) Validate() error {
+	if o.KindArg == "" {
+		return usageErrorf("name what to explain: explain {service|pod|serviceentry|namespace|waypoint} NAME")
+	}
+	switch strings.ToLower(o.KindArg) {
+	case "waypoint", "waypoints", "wp":
+		o.waypoint = true
+	default:
+		kind, err := enroll.ParseKind(o.KindArg)
+		if err != nil {
+			return usageErrorf("cannot explain %q: the kinds are service (svc), pod (po), serviceentry (se), namespace (ns) and waypoint", o.KindArg)
+		}
+		o.kind = kind
+	}
+	if o.Output != "" && o.Output != render.FormatJSON {
+		return usageErrorf("unknown output format %q: must be json", o.Output)
+	}
+	if o.Name == "" {
+		if o.kind == enroll.KindNamespace && !o.waypoint {
+			return nil // the current namespace
+		}
+		return usageErrorf("name the %s to explain", o.KindArg)
+	}
+	if msgs := validation.IsDNS1123Subdomain(o.Name); len(msgs) > 0 {
+		return usageErrorf("invalid name %q: %s", o.Name, msgs[0])
+	}
+	return nil
+}
+
+// Complete resolves the namespace and builds the clients.
+func (o *ExplainOptions) Complete(f *Factory) error {
+	var err error
+	if o.namespace, err = f.Namespace(); err != nil {
+		return err
+	}
+	if o.kind == enroll.KindNamespace && !o.waypoint && o.Name == "" {
+		o.Name = o.namespace
+	}
+	o.clients, err = f.Clients()
+	return err
+}
+
+// Run reads, resolves and prints.
+func (o *ExplainOptions) Run(ctx context.Context) error {
+	classes := waypoint.NewClassLabels(o.clients.Gateway)
+	reader := enroll.NewReader(o.clients, classes.For)
+	if o.waypoint {
+		users, err := reader.ExplainWaypoint(ctx, o.namespace, o.Name)
+		var notWaypoint *enroll.NotAWaypointError
+		if errors.As(err, &notWaypoint) {
+			return usageError(err)
+		}
+		if err != nil {
+			return err
+		}
+		if o.Output == render.FormatJSON {
+			return render.Object(o.IO.Out, o.Output, users)
+		}
+		return o.printWaypointUsers(users)
+	}
+	ex, err := reader.Explain(ctx, o.kind, o.namespace, o.Name)
+	if err != nil {
+		return err
+	}
+	if o.Output == render.FormatJSON {
+		return render.Object(o.IO.Out, o.Output, ex)
+	}
+	o.printExplanation(o.IO.Out, ex, "")
+	return nil
+}
+
+func subjectOf(r enroll.Resolution) string {
+	return describeResource(enroll.Resource{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name})
+}
+
+// printExplanation writes an explanation as text, each line prefixed by indent.
+func (o *ExplainOptions) printExplanation(w io.Writer, ex *enroll.Explanation, indent string) {
+	r := ex.Resolution
+	line := fmt.Sprintf("%s: %s (%s)", subjectOf(r), r.Message, r.Reason)
+	if indent == "" {
+		o.IO.Successf("%s", line)
+	} else {
+		fmt.Fprintln(w, indent+line)
+	}
+	for _, s := range r.Steps {
+		fmt.Fprintf(w, "%s  - %s\n", indent, s)
+	}
+	if fix := o.fix(r); fix != "" {
+		fmt.Fprintf(w, "%s  fix: %s\n", indent, strings.ReplaceAll(fix, "\n", "\n"+indent+"  "))
+	}
+	if r.Kind == enroll.KindService || r.Kind == enroll.KindServiceEntry {
+		switch c := ex.Condition; {
+		case c != nil:
+			fmt.Fprintf(w, "%s  istiod reports %s=%s, reason %s", indent, c.Type, c.Status, c.Reason)
+			if c.Message != "" {
+				fmt.Fprintf(w, ": %s", c.Message)
+			}
+			fmt.Fprintln(w)
+			if c.Reason != r.Reason && (r.Uses || r.Problem) {
+				fmt.Fprintf(w, "%s  note: istiod's reason differs from the rules' %s: it may not have seen the latest change yet\n", indent, r.Reason)
+			}
+		case r.Uses || r.Problem:
+			fmt.Fprintf(w, "%s  istiod has not reported %s on it (yet)\n", indent, enroll.ConditionWaypointBound)
+		}
+	}
+	if r.Kind != enroll.KindPod {
+		return
+	}
+	if len(ex.Services) == 0 {
+		fmt.Fprintf(w, "%straffic addressed to its services: no service in namespace %s selects the pod\n", indent, r.Namespace)
+		return
+	}
+	fmt.Fprintf(w, "%straffic addressed to its services:\n", indent)
+	for i := range ex.Services {
+		o.printExplanation(w, &ex.Services[i], indent+"  ")
+	}
+}
+
+// fix says what to do about a problem.
+func (o *ExplainOptions) fix(r enroll.Resolution) string {
+	if !r.Problem {
+		return ""
+	}
+	ns, name, _ := strings.Cut(r.Waypoint, "/")
+	switch r.Reason {
+	case enroll.ReasonNotReady:
+		if r.Facts == nil {
+			consumer := r.Namespace
+			if r.Kind == enroll.KindNamespace {
+				consumer = r.Name
+			}
+			return "apply the waypoint: " + applyForMissing(o.Tool, r.Kind, ns, name, []string{consumer})
+		}
+		return fmt.Sprintf("check that istiod runs and programs it: %s status -n %s %s --wait", o.Tool, ns, name)
+	case enroll.ReasonAttachmentDenied:
+		consumer := r.Namespace
+		if r.Kind == enroll.KindNamespace {
+			consumer = r.Name
+		}
+		return attachmentFix(o.Tool, r.Facts, []string{consumer})
+	case enroll.ReasonUnsupportedTrafficType:
+		need := istio.TrafficService
+		if r.Kind == enroll.KindPod {
+			need = istio.TrafficWorkload
+		}
+		fix := fmt.Sprintf("name a waypoint applied with --for %s", need)
+		if cmd, ok := applyCommand(o.Tool, r.Facts, func(a *applyArgs) { a.forType = string(istio.TrafficAll) }); ok {
+			fix = "let the waypoint take both kinds of traffic: " + cmd + "\nor " + fix
+		}
+		return fix
+	}
+	return ""
+}
+
+func (o *ExplainOptions) printWaypointUsers(u *enroll.WaypointUsers) error {
+	w := o.IO.Out
+	if u.Facts == nil {
+		o.IO.Successf("waypoint %s does not exist", u.Waypoint)
+	} else {
+		f := u.Facts
+		state := "ready (address " + strings.Join(f.Addresses, ", ") + ")"
+		if !f.Ready() {
+			state = "not ready: " + f.NotReadyReason()
+		}
+		o.IO.Successf("waypoint %s: traffic type %s (%s), %s", u.Waypoint, f.TrafficType, trafficSource(f), state)
+		fmt.Fprintf(w, "  admits %s\n", f.AllowedDescription())
+	}
+	if len(u.Users) == 0 {
+		fmt.Fprintf(w, "no namespace, service, pod or ServiceEntry names waypoint %s\n", u.Waypoint)
+		return nil
+	}
+	t := render.NewTable("KIND", "NAMESPACE", "NAME", "VIA", "USES", "REASON")
+	for _, r := range u.Users {
+		via := "own label"
+		if r.Source == enroll.SourceNamespace {
+			via = "namespace"
+		}
+		uses := "no"
+		if r.Uses {
+			uses = "yes"
+		}
+		t.Append(string(r.Kind), orDefault(r.Namespace, "-"), r.Name, via, uses, r.Reason)
+	}
+	return t.Render(w)
+}

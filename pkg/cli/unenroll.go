@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newUnenrollCommand(f *Factory) *cobra.Command {
+	o := &EnrollOptions{IO: f.IO, Tool: f.Name, Unenroll: true}
+	cmd := &cobra.Command{
+		Use:   "unenroll {namespace|service|pod|serviceentry} [NAME...] [-l SELECTOR] [flags]",
+		Short: "Remove namespaces, services, pods or ServiceEntries from their waypoint",
+		Long: `Remove the enrollment labels istio.io/use-waypoint and
+istio.io/use-waypoint-namespace from namespaces, services, pods or
+ServiceEntries, patching only those labels. An opt-out (istio.io/use-waypoint=none)
+is removed too. Objects without the labels are left unchanged, so running the
+same command again changes nothing.
+
+For namespaces, NAME is the namespace; without NAME or -l it is the current
+namespace (or those of several -n). For the other kinds, NAME... or -l select
+them in the namespace of -n, or in each of several. The short names ns, svc,
+po and se work too.`,
+		Example: examples(f.Name, `
+# Stop the reviews service from using its waypoint
+kubectl-waypoint unenroll service reviews -n default
+
+# Unenroll the pods of reviews v2
+kubectl-waypoint unenroll pod -l version=v2,app=reviews -n default
+
+# Unenroll the current namespace
+kubectl-waypoint unenroll namespace
+
+# Show what would change, as JSON
+kubectl-waypoint unenroll se istio-site -n cross-namespace-waypoint-consumer --dry-run -o json`),
+		ValidArgsFunction: completeEnrollKinds,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, f, args)
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}

@@ -1,0 +1,219 @@
+package enroll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+)
+
+// ErrNoServiceEntries says the API server does not serve ServiceEntries.
+var ErrNoServiceEntries = errors.New("the API server does not serve serviceentries.networking.istio.io: the Istio CRDs are not installed; install Istio (or at least its CRDs) first")
+
+// DefaultConcurrency is how many writes are in flight at once by default.
+const DefaultConcurrency = 8
+
+// Target is one object to enroll or unenroll, with its labels as read.
+type Target struct {
+	Kind Kind
+	// Namespace is empty for namespaces.
+	Namespace string
+	Name      string
+	Labels    map[string]string
+}
+
+// Own is the namespace the target lives in; for a namespace, its name.
+func (t Target) Own() string {
+	if t.Kind == KindNamespace {
+		return t.Name
+	}
+	return t.Namespace
+}
+
+// Resource is the target as a Resource.
+func (t Target) Resource() Resource {
+	return Resource{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name, Enrollment: EnrollmentOf(t.Labels)}
+}
+
+// Select reads the objects of kind to change: the named ones, or those the
+// label selector matches, in namespace (ignored for namespaces). It reads
+// metadata only. Names that do not exist come back in missing, in order.
+func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, names []string, selector string) (targets []Target, missing []string, err error) {
+	if !kind.Namespaced() {
+		namespace = ""
+	}
+	if len(names) == 0 {
+		err = eachMetadata(ctx, c, kind, namespace, selector, func(m *metav1.PartialObjectMetadata) {
+			targets = append(targets, Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels})
+		})
+		if err != nil {
+			return nil, nil, describeRead(kind, err)
+		}
+		return targets, nil, nil
+	}
+	found := make([]*Target, len(names))
+	errs := make([]error, len(names))
+	parallel(len(names), DefaultConcurrency, func(i int) {
+		res := c.Metadata.Resource(kind.GVR())
+		var m *metav1.PartialObjectMetadata
+		var err error
+		if kind.Namespaced() {
+			m, err = res.Namespace(namespace).Get(ctx, names[i], metav1.GetOptions{})
+		} else {
+			m, err = res.Get(ctx, names[i], metav1.GetOptions{})
+		}
+		switch {
+		case err == nil:
+			found[i] = &Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels}
+		case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
+		default:
+			errs[i] = err
+		}
+	})
+	for i, t := range found {
+		if errs[i] != nil {
+			return nil, nil, describeRead(kind, errs[i])
+		}
+		if t == nil {
+			missing = append(missing, names[i])
+			continue
+		}
+		targets = append(targets, *t)
+	}
+	return targets, missing, nil
+}
+
+func describeRead(kind Kind, err error) error {
+	if kind == KindServiceEntry && kube.IsMissingType(err) {
+		return ErrNoServiceEntries
+	}
+	return kube.Describe("read "+kind.Resource()+"s", err)
+}
+
+// eachMetadata lists the metadata of the objects of kind in namespace (""
+// for all) that match selector, one page of 500 at a time.
+func eachMetadata(ctx context.Context, c *kube.Clients, kind Kind, namespace, selector string, fn func(*metav1.PartialObjectMetadata)) error {
+	opts := metav1.ListOptions{LabelSelector: selector, Limit: 500}
+	for {
+		var list *metav1.PartialObjectMetadataList
+		var err error
+		if kind.Namespaced() {
+			list, err = c.Metadata.Resource(kind.GVR()).Namespace(namespace).List(ctx, opts)
+		} else {
+			list, err = c.Metadata.Resource(kind.GVR()).List(ctx, opts)
+		}
+		if err != nil {
+			return err
+		}
+		for i := range list.Items {
+			fn(&list.Items[i])
+		}
+		if list.Continue == "" {
+			return nil
+		}
+		opts.Continue = list.Continue
+	}
+}
+
+// Outcome is what happened to one target.
+type Outcome struct {
+	Target Target
+	// Before and After are the enrollment labels before and after the
+	// change (After as it would be, for a client dry run).
+	Before map[string]string
+	After  map[string]string
+	// Changed is false when the labels already were as asked: nothing was sent.
+	Changed bool
+	Err     error
+}
+
+// ChangeAll applies to every target the label change change(target) returns,
+// patching only the labels, with at most concurrency patches in flight
+// (DefaultConcurrency when <= 0). A target whose labels already match is
+// not written. Outcomes are in the order of targets; a failure of one does
+// not stop the others.
+func ChangeAll(ctx context.Context, c *kube.Clients, targets []Target, change func(Target) LabelChange, dryRun kube.DryRun, concurrency int) []Outcome {
+	out := make([]Outcome, len(targets))
+	parallel(len(targets), concurrency, func(i int) {
+		t := targets[i]
+		ch := change(t)
+		o := Outcome{Target: t, Before: EnrollmentLabels(t.Labels)}
+		if !ch.Needed(t.Labels) {
+			o.After = o.Before
+			out[i] = o
+			return
+		}
+		o.Changed = true
+		if dryRun == kube.DryRunClient {
+			o.After = EnrollmentLabels(ch.Apply(t.Labels))
+			out[i] = o
+			return
+		}
+		var labels map[string]string
+		// A merge patch of labels cannot conflict; throttling and a busy
+		// server are worth another try.
+		err := kube.Retry(ctx, func() (err error) {
+			labels, err = Patch(ctx, c, t.Kind, t.Namespace, t.Name, ch, dryRun)
+			return err
+		})
+		if err != nil {
+			o.Changed, o.After = false, o.Before
+			o.Err = describeWrite(t, err)
+		} else {
+			o.After = EnrollmentLabels(labels)
+		}
+		out[i] = o
+	})
+	return out
+}
+
+func describeWrite(t Target, err error) error {
+	what := "label " + t.Kind.Resource() + " " + t.Name
+	if t.Kind.Namespaced() {
+		what = "label " + t.Kind.Resource() + " " + t.Namespace + "/" + t.Name
+	}
+	if apierrors.IsNotFound(err) {
+		if t.Kind == KindServiceEntry && kube.IsMissingType(err) {
+			return ErrNoServiceEntries
+		}
+		return fmt.Errorf("cannot %s: it no longer exists", what)
+	}
+	return kube.Describe(what, err)
+}
+
+// EnrollmentLabels picks the enrollment labels out of labels; never nil.
+func EnrollmentLabels(labels map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{istio.LabelUseWaypoint, istio.LabelUseWaypointNamespace} {
+		if v, ok := labels[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// parallel runs fn(0..n-1) with at most limit calls in flight
+// (DefaultConcurrency when limit <= 0).
+func parallel(n, limit int, fn func(i int)) {
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
