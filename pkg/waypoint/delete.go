@@ -21,9 +21,9 @@ import (
 type DeleteRequest struct {
 	Namespaces []string
 	Names      []string
-	All       bool
-	Revision  string
-	DryRun    kube.DryRun
+	All        bool
+	Revision   string
+	DryRun     kube.DryRun
 	// Unenroll removes the enrollment labels that still name a deleted waypoint.
 	Unenroll bool
 	// Concurrency bounds the deletes in flight; 0 means bulk.DefaultConcurrency.
