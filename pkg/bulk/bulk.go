@@ -31,8 +31,8 @@ type Record struct {
 	Name      string `json:"name"`
 	Action    Action `json:"action"`
 	// Before and After are the enrollment labels, for enroll and unenroll.
-	Before map[string]string `json:"before,omitempty"`
-	After  map[string]string `json:"after,omitempty"`
+	Before map[string]string `json:"before,omitzero"`
+	After  map[string]string `json:"after,omitzero"`
 	Error  string            `json:"error,omitempty"`
 }
 

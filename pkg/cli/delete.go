@@ -239,7 +239,7 @@ func deleteRecords(res *waypoint.DeleteResult, ignoreNotFound, unenroll bool) []
 		gw(f.Ref, bulk.Failed, f.Err.Error())
 	}
 	res2 := func(r enroll.Resource, a bulk.Action, err string) {
-		out = append(out, bulk.Record{Kind: kindTitle(r.Kind), Namespace: r.Namespace, Name: r.Name, Action: a, Error: err})
+		out = append(out, bulk.Record{Kind: kindName(r.Kind), Namespace: r.Namespace, Name: r.Name, Action: a, Error: err})
 	}
 	if unenroll {
 		for _, r := range res.Unenrolled {
@@ -254,19 +254,6 @@ func deleteRecords(res *waypoint.DeleteResult, ignoreNotFound, unenroll bool) []
 		}
 	}
 	return out
-}
-
-// kindTitle is the API kind of an enrollable kind, as records name it.
-func kindTitle(k enroll.Kind) string {
-	switch k {
-	case enroll.KindNamespace:
-		return "Namespace"
-	case enroll.KindService:
-		return "Service"
-	case enroll.KindPod:
-		return "Pod"
-	}
-	return "ServiceEntry"
 }
 
 // describeResource names a resource as the messages do: "service default/reviews".

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
@@ -39,6 +40,8 @@ type EnrollOptions struct {
 	Output            string
 	// Concurrency bounds the patches in flight; 0 means enroll.DefaultConcurrency.
 	Concurrency int
+	// NamespaceSelector picks the namespaces by label.
+	NamespaceSelector string
 
 	kind       enroll.Kind
 	namespaces []string
@@ -106,9 +109,11 @@ kubectl-waypoint enroll pod -l app=reviews --waypoint reviews-v2-pod-waypoint --
 func (o *EnrollOptions) addFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVarP(&o.Selector, "selector", "l", "", "Select the resources by label (kubectl syntax), e.g. app=reviews,version=v2")
-	fs.StringVarP(&o.Output, "output", "o", "", "Output format: {json}; one record per object. Lines of text when unset")
+	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {json|yaml}; lines of text when unset")
+	fs.StringVar(&o.NamespaceSelector, "namespace-selector", "", "Work in every namespace whose labels match this selector")
+	fs.IntVar(&o.Concurrency, "concurrency", bulk.DefaultConcurrency, "Label patches sent at once")
 	addDryRunFlag(cmd, &o.DryRunFlag)
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{render.FormatJSON}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func completeEnrollKinds(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
@@ -125,7 +130,7 @@ func (o *EnrollOptions) run(cmd *cobra.Command, f *Factory, args []string) error
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if err := o.Complete(f); err != nil {
+	if err := o.Complete(cmd.Context(), f); err != nil {
 		return err
 	}
 	return o.Run(cmd.Context())
@@ -154,8 +159,14 @@ func (o *EnrollOptions) Validate() error {
 	if o.dryRun, err = kube.ParseDryRun(o.DryRunFlag); err != nil {
 		return usageError(err)
 	}
-	if o.Output != "" && o.Output != render.FormatJSON {
-		return usageErrorf("unknown output format %q: must be json", o.Output)
+	if o.Output != "" && !render.IsObjectFormat(o.Output) {
+		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
+	}
+	if o.Concurrency <= 0 {
+		return usageErrorf("invalid --concurrency %d: must be positive", o.Concurrency)
+	}
+	if err := validateSelector("--namespace-selector", o.NamespaceSelector); err != nil {
+		return err
 	}
 	if len(o.Names) > 0 && o.Selector != "" {
 		return usageErrorf("either name the %ss or select them with -l, not both", kind)
@@ -192,12 +203,15 @@ func (o *EnrollOptions) Validate() error {
 	return nil
 }
 
-// Complete resolves the namespaces (every -n, else the current one) and
-// builds the clients.
-func (o *EnrollOptions) Complete(f *Factory) error {
+// Complete resolves the namespaces (--namespace-selector, every -n, else the
+// current one) and builds the clients.
+func (o *EnrollOptions) Complete(ctx context.Context, f *Factory) error {
 	var err error
-	if o.namespaces, err = f.Namespaces(context.Background(), ""); err != nil {
+	if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
 		return err
+	}
+	if len(o.namespaces) == 0 {
+		return fmt.Errorf("no namespace matches --namespace-selector %q", o.NamespaceSelector)
 	}
 	o.clients, err = f.Clients()
 	return err
@@ -214,8 +228,8 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if len(targets) == 0 && len(missing) == 0 {
-		if o.Output == render.FormatJSON {
-			return render.Object(o.IO.Out, o.Output, []enrollRecord{})
+		if o.Output != "" {
+			return render.Object(o.IO.Out, o.Output, o.newReport(nil))
 		}
 		scope := ""
 		if o.kind.Namespaced() {
@@ -246,11 +260,11 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 	outcomes := enroll.ChangeAll(ctx, o.clients, targets, change, o.dryRun, o.Concurrency)
 
 	failed := len(missing)
-	records := make([]enrollRecord, 0, len(outcomes)+len(missing))
+	records := make([]bulk.Record, 0, len(outcomes)+len(missing))
 	for _, m := range missing {
 		err := o.notFound(m)
-		records = append(records, enrollRecord{Kind: kindName(o.kind), Namespace: m.namespace, Name: m.name,
-			Before: map[string]string{}, After: map[string]string{}, Action: "failed", Error: err.Error()})
+		records = append(records, bulk.Record{Kind: kindName(o.kind), Namespace: m.namespace, Name: m.name,
+			Action: bulk.Failed, Error: err.Error()})
 		if o.Output == "" {
 			o.IO.Errorf("%v", err)
 		}
@@ -265,15 +279,29 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 			o.report(out)
 		}
 	}
-	if o.Output == render.FormatJSON {
-		if err := render.Object(o.IO.Out, o.Output, records); err != nil {
+	report := o.newReport(records)
+	if o.Output != "" {
+		if err := render.Object(o.IO.Out, o.Output, report); err != nil {
 			return err
 		}
+	} else if len(o.namespaces) > 1 {
+		o.IO.Printf("%s\n", summaryLine(report))
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d %ss failed to %s", failed, len(records), o.kind, o.verb())
 	}
 	return nil
+}
+
+func (o *EnrollOptions) newReport(records []bulk.Record) *bulk.Report {
+	if records == nil {
+		records = []bulk.Record{}
+	}
+	r := bulk.NewReport(records)
+	if o.dryRun != kube.DryRunNone {
+		r.DryRun = string(o.dryRun)
+	}
+	return r
 }
 
 // selectTargets reads the objects to change, in every namespace of -n for
@@ -320,19 +348,6 @@ func (o *EnrollOptions) notFound(m missingObject) error {
 	return fmt.Errorf("%s %q not found in namespace %s", o.kind, m.name, m.namespace)
 }
 
-// enrollRecord is one object of -o json.
-type enrollRecord struct {
-	Kind      string            `json:"kind"`
-	Namespace string            `json:"namespace,omitempty"`
-	Name      string            `json:"name"`
-	Before    map[string]string `json:"before"`
-	After     map[string]string `json:"after"`
-	// Action is enrolled, unenrolled, unchanged or failed.
-	Action string `json:"action"`
-	DryRun string `json:"dryRun,omitempty"`
-	Error  string `json:"error,omitempty"`
-}
-
 func kindName(k enroll.Kind) string {
 	switch k {
 	case enroll.KindNamespace:
@@ -345,21 +360,25 @@ func kindName(k enroll.Kind) string {
 	return "ServiceEntry"
 }
 
-func (o *EnrollOptions) record(out enroll.Outcome) enrollRecord {
-	rec := enrollRecord{Kind: kindName(out.Target.Kind), Namespace: out.Target.Namespace, Name: out.Target.Name,
-		Before: out.Before, After: out.After, Action: "unchanged"}
-	if o.dryRun != kube.DryRunNone {
-		rec.DryRun = string(o.dryRun)
-	}
+func (o *EnrollOptions) record(out enroll.Outcome) bulk.Record {
+	rec := bulk.Record{Kind: kindName(out.Target.Kind), Namespace: out.Target.Namespace, Name: out.Target.Name,
+		Before: nonNil(out.Before), After: nonNil(out.After), Action: bulk.Unchanged}
 	switch {
 	case out.Err != nil:
-		rec.Action, rec.Error = "failed", out.Err.Error()
+		rec.Action, rec.Error = bulk.Failed, out.Err.Error()
 	case out.Changed && o.Unenroll:
-		rec.Action = "unenrolled"
+		rec.Action = bulk.Unenrolled
 	case out.Changed:
-		rec.Action = "enrolled"
+		rec.Action = bulk.Enrolled
 	}
 	return rec
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // report prints the line of one object, in the style of the Istio docs.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"strings"
 	"testing"
 
@@ -424,14 +425,15 @@ func TestEnrollDryRunAndJSON(t *testing.T) {
 
 	for _, mode := range []string{"client", "server"} {
 		stdout, _ := mustRun(t, 0, "enroll", "pod", "-l", "app=x", "--waypoint", "waypoint", "-n", ns, "--dry-run="+mode, "-o", "json")
-		var recs []enrollRecord
-		if err := json.Unmarshal([]byte(stdout), &recs); err != nil {
+		var rep bulk.Report
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 			t.Fatalf("%s: %v\n%s", mode, err, stdout)
 		}
+		recs := rep.Records
 		if len(recs) != 2 || recs[0].Name != "a" || recs[0].Action != "enrolled" || recs[0].After[useWaypoint] != "waypoint" ||
-			len(recs[0].Before) != 0 || recs[0].Kind != "Pod" || recs[0].Namespace != ns || recs[0].DryRun != mode ||
-			recs[1].Action != "unchanged" || recs[1].Before[useWaypoint] != "waypoint" {
-			t.Errorf("%s: %+v", mode, recs)
+			len(recs[0].Before) != 0 || recs[0].Kind != "Pod" || recs[0].Namespace != ns || rep.DryRun != mode ||
+			recs[1].Action != "unchanged" || recs[1].Before[useWaypoint] != "waypoint" || rep.Summary.Counts[bulk.Enrolled] != 1 {
+			t.Errorf("%s: %+v", mode, rep)
 		}
 		if got := enrollment(t, "pod", ns, "a"); got != "- -" {
 			t.Errorf("--dry-run=%s wrote labels: %q", mode, got)
@@ -447,11 +449,12 @@ func TestEnrollDryRunAndJSON(t *testing.T) {
 	if code != ExitFailed || !strings.Contains(stderr, "error: 1 of 2 pods failed to unenroll") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	var recs []enrollRecord
-	if err := json.Unmarshal([]byte(stdout), &recs); err != nil {
+	var rep bulk.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 2 || recs[0].Action != "failed" || !strings.Contains(recs[0].Error, `pod "missing" not found`) || recs[1].Action != "unenrolled" {
+	recs := rep.Records
+	if len(recs) != 2 || recs[1].Action != "failed" || !strings.Contains(recs[1].Error, `pod "missing" not found`) || recs[0].Action != "unenrolled" || rep.Summary.Failed != 1 {
 		t.Errorf("%+v", recs)
 	}
 	if got := enrollment(t, "pod", ns, "b"); got != "- -" {
