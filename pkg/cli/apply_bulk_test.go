@@ -139,3 +139,22 @@ func TestApplyManyRequestCount(t *testing.T) {
 	}
 	t.Logf("%d requests for %d namespaces", len(reqs), n)
 }
+
+func TestBulkProgressOnlyOnATerminal(t *testing.T) {
+	team := fmt.Sprintf("prog-%d", time.Now().UnixNano())
+	for i := 0; i < 3; i++ {
+		env.Namespace(t, map[string]string{"team": team})
+	}
+	_, stderr, code := run(t, true, "apply", "--namespace-selector", "team="+team, "--kubeconfig", env.Kubeconfig)
+	if code != 0 || !strings.Contains(stderr, "applying 1/3") || !strings.Contains(stderr, "applying 2/3") {
+		t.Errorf("terminal: exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = run(t, true, "delete", "--all", "--namespace-selector", "team="+team, "--kubeconfig", env.Kubeconfig)
+	if code != 0 || !strings.Contains(stderr, "deleting 1/3") {
+		t.Errorf("terminal delete: exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, _ = runKube(t, "apply", "--namespace-selector", "team="+team)
+	if strings.Contains(stderr, "applying") || strings.Contains(stderr, "\x1b") {
+		t.Errorf("a pipe got progress: %q", stderr)
+	}
+}

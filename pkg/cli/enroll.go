@@ -38,7 +38,7 @@ type EnrollOptions struct {
 	Force             bool
 	DryRunFlag        string
 	Output            string
-	// Concurrency bounds the patches in flight; 0 means enroll.DefaultConcurrency.
+	// Concurrency bounds the patches in flight; 0 means bulk.DefaultConcurrency.
 	Concurrency int
 	// NamespaceSelector picks the namespaces by label.
 	NamespaceSelector string
@@ -257,7 +257,11 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	outcomes := enroll.ChangeAll(ctx, o.clients, targets, change, o.dryRun, o.Concurrency)
+	var progress func(int, int)
+	if len(targets) > 1 {
+		progress = o.IO.Progress(o.verb() + "ing")
+	}
+	outcomes := enroll.ChangeAll(ctx, o.clients, targets, change, o.dryRun, o.Concurrency, progress)
 
 	failed := len(missing)
 	records := make([]bulk.Record, 0, len(outcomes)+len(missing))

@@ -126,7 +126,7 @@ func TestChangeAll(t *testing.T) {
 	c := &kube.Clients{Kube: client}
 	change := func(t Target) LabelChange { return EnrollChange(t.Own(), "w", "") }
 
-	out := ChangeAll(context.Background(), c, targets, change, kube.DryRunClient, 4)
+	out := ChangeAll(context.Background(), c, targets, change, kube.DryRunClient, 4, nil)
 	if n := len(client.Actions()); n != 0 {
 		t.Errorf("client dry run sent %d requests", n)
 	}
@@ -136,7 +136,7 @@ func TestChangeAll(t *testing.T) {
 		}
 	}
 
-	out = ChangeAll(context.Background(), c, targets, change, kube.DryRunNone, 4)
+	out = ChangeAll(context.Background(), c, targets, change, kube.DryRunNone, 4, nil)
 	patches, failed := 0, 0
 	for _, a := range client.Actions() {
 		if a.GetVerb() == "patch" {

@@ -4,20 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // ErrNoServiceEntries says the API server does not serve ServiceEntries.
 var ErrNoServiceEntries = errors.New("the API server does not serve serviceentries.networking.istio.io: the Istio CRDs are not installed; install Istio (or at least its CRDs) first")
-
-// DefaultConcurrency is how many writes are in flight at once by default.
-const DefaultConcurrency = 8
 
 // Target is one object to enroll or unenroll, with its labels as read.
 type Target struct {
@@ -59,7 +56,7 @@ func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, n
 	}
 	found := make([]*Target, len(names))
 	errs := make([]error, len(names))
-	parallel(len(names), DefaultConcurrency, func(i int) {
+	bulk.ForEach(ctx, len(names), bulk.DefaultConcurrency, func(ctx context.Context, i int) {
 		res := c.Metadata.Resource(kind.GVR())
 		var m *metav1.PartialObjectMetadata
 		var err error
@@ -75,7 +72,7 @@ func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, n
 		default:
 			errs[i] = err
 		}
-	})
+	}, nil)
 	for i, t := range found {
 		if errs[i] != nil {
 			return nil, nil, describeRead(kind, errs[i])
@@ -135,12 +132,12 @@ type Outcome struct {
 
 // ChangeAll applies to every target the label change change(target) returns,
 // patching only the labels, with at most concurrency patches in flight
-// (DefaultConcurrency when <= 0). A target whose labels already match is
+// (bulk.DefaultConcurrency when <= 0). A target whose labels already match is
 // not written. Outcomes are in the order of targets; a failure of one does
-// not stop the others.
-func ChangeAll(ctx context.Context, c *kube.Clients, targets []Target, change func(Target) LabelChange, dryRun kube.DryRun, concurrency int) []Outcome {
+// not stop the others. progress, when not nil, hears how many are done.
+func ChangeAll(ctx context.Context, c *kube.Clients, targets []Target, change func(Target) LabelChange, dryRun kube.DryRun, concurrency int, progress func(done, total int)) []Outcome {
 	out := make([]Outcome, len(targets))
-	parallel(len(targets), concurrency, func(i int) {
+	bulk.ForEach(ctx, len(targets), concurrency, func(ctx context.Context, i int) {
 		t := targets[i]
 		ch := change(t)
 		o := Outcome{Target: t, Before: EnrollmentLabels(t.Labels)}
@@ -169,7 +166,7 @@ func ChangeAll(ctx context.Context, c *kube.Clients, targets []Target, change fu
 			o.After = EnrollmentLabels(labels)
 		}
 		out[i] = o
-	})
+	}, progress)
 	return out
 }
 
@@ -196,24 +193,4 @@ func EnrollmentLabels(labels map[string]string) map[string]string {
 		}
 	}
 	return out
-}
-
-// parallel runs fn(0..n-1) with at most limit calls in flight
-// (DefaultConcurrency when limit <= 0).
-func parallel(n, limit int, fn func(i int)) {
-	if limit <= 0 {
-		limit = DefaultConcurrency
-	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
 }

@@ -73,10 +73,11 @@ func FromGateway(gw *gatewayv1.Gateway, classLabels map[string]string) Waypoint 
 	return w
 }
 
-// allowedFrom summarises the HBONE listener's allowedRoutes.
+// allowedFrom summarises the allowedRoutes of the listener istiod reads: the
+// HBONE listener on port 15008.
 func allowedFrom(gw *gatewayv1.Gateway) string {
 	for _, l := range gw.Spec.Listeners {
-		if l.Protocol != istio.ListenerProtocol {
+		if l.Protocol != istio.ListenerProtocol || l.Port != istio.ListenerPort {
 			continue
 		}
 		if l.AllowedRoutes == nil || l.AllowedRoutes.Namespaces == nil || l.AllowedRoutes.Namespaces.From == nil {

@@ -34,6 +34,13 @@ func TestFromGateway(t *testing.T) {
 	if FromGateway(all, nil).AllowedFrom != "All" || FromGateway(same, nil).AllowedFrom != "Same" {
 		t.Error("allowedFrom All/Same")
 	}
+	// Only the HBONE listener on 15008 counts, as istiod reads it.
+	other := all.DeepCopy()
+	other.Spec.Listeners[0].Port = 15009
+	other.Spec.Listeners = append(other.Spec.Listeners, same.Spec.Listeners[0])
+	if got := FromGateway(other, nil).AllowedFrom; got != "Same" {
+		t.Errorf("allowedFrom read the listener on 15009: %q", got)
+	}
 	if !IsWaypoint(gw) {
 		t.Error("IsWaypoint")
 	}
