@@ -34,8 +34,7 @@ type ApplyOptions struct {
 	ForceConflicts    bool
 	DryRunFlag        string
 	Output            string
-	NamespaceSelector string
-	Concurrency       int
+	bulkFlags
 
 	namespaces []string
 	dryRun     kube.DryRun
@@ -91,8 +90,7 @@ kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --en
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "With --enroll-namespace, replace the waypoint the namespace uses now")
 	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take over fields of the Gateway that another field manager owns")
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
-	fs.StringVar(&o.NamespaceSelector, "namespace-selector", "", "Apply in every namespace whose labels match this selector")
-	fs.IntVar(&o.Concurrency, "concurrency", bulk.DefaultConcurrency, "Namespaces worked on at once")
+	o.addBulkFlags(fs)
 	addDryRunFlag(cmd, &o.DryRunFlag)
 	return cmd
 }
@@ -110,10 +108,7 @@ func (o *ApplyOptions) Validate() error {
 	if o.Overwrite && !o.EnrollNamespace {
 		return usageErrorf("--overwrite only makes sense with --enroll-namespace")
 	}
-	if o.Concurrency <= 0 {
-		return usageErrorf("invalid --concurrency %d: must be positive", o.Concurrency)
-	}
-	if err := validateSelector("--namespace-selector", o.NamespaceSelector); err != nil {
+	if err := o.validateBulk(); err != nil {
 		return err
 	}
 	if err := o.Wait.validate(); err != nil {
@@ -127,9 +122,6 @@ func (o *ApplyOptions) Complete(ctx context.Context, f *Factory) error {
 	var err error
 	if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
 		return err
-	}
-	if len(o.namespaces) == 0 {
-		return fmt.Errorf("no namespace matches --namespace-selector %q", o.NamespaceSelector)
 	}
 	if o.dryRun == kube.DryRunClient && !o.EnrollNamespace && o.Output == "" {
 		return nil // nothing to read or write

@@ -28,9 +28,7 @@ type DeleteOptions struct {
 	IgnoreNotFound bool
 	DryRunFlag     string
 	Output         string
-	// NamespaceSelector picks the namespaces by label.
-	NamespaceSelector string
-	Concurrency       int
+	bulkFlags
 
 	namespaces []string // empty with -A
 	dryRun     kube.DryRun
@@ -82,8 +80,7 @@ kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o j
 	fs.BoolVar(&o.Unenroll, "unenroll", false, "Remove the enrollment labels that still name a deleted waypoint")
 	fs.BoolVar(&o.IgnoreNotFound, "ignore-not-found", false, "Treat a named waypoint that does not exist as deleted")
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
-	fs.StringVar(&o.NamespaceSelector, "namespace-selector", "", "Act in every namespace whose labels match this selector")
-	fs.IntVar(&o.Concurrency, "concurrency", bulk.DefaultConcurrency, "Deletes and label changes sent at once")
+	o.addBulkFlags(fs)
 	addDryRunFlag(cmd, &o.DryRunFlag)
 	return cmd
 }
@@ -106,10 +103,8 @@ func (o *DeleteOptions) Validate() error {
 		return usageErrorf("-A and --namespace-selector choose namespaces in two ways: use one")
 	case o.Output != "" && !render.IsObjectFormat(o.Output):
 		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
-	case o.Concurrency <= 0:
-		return usageErrorf("invalid --concurrency %d: must be positive", o.Concurrency)
 	}
-	if err := validateSelector("--namespace-selector", o.NamespaceSelector); err != nil {
+	if err := o.validateBulk(); err != nil {
 		return err
 	}
 	for _, n := range o.Names {
@@ -126,9 +121,6 @@ func (o *DeleteOptions) Complete(ctx context.Context, f *Factory) error {
 	if !o.AllNamespaces {
 		if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
 			return err
-		}
-		if len(o.namespaces) == 0 {
-			return fmt.Errorf("no namespace matches --namespace-selector %q", o.NamespaceSelector)
 		}
 	}
 	o.clients, err = f.Clients()

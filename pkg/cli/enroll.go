@@ -38,10 +38,7 @@ type EnrollOptions struct {
 	Force             bool
 	DryRunFlag        string
 	Output            string
-	// Concurrency bounds the patches in flight; 0 means bulk.DefaultConcurrency.
-	Concurrency int
-	// NamespaceSelector picks the namespaces by label.
-	NamespaceSelector string
+	bulkFlags
 
 	kind       enroll.Kind
 	namespaces []string
@@ -110,8 +107,7 @@ func (o *EnrollOptions) addFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVarP(&o.Selector, "selector", "l", "", "Select the resources by label (kubectl syntax), e.g. app=reviews,version=v2")
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {json|yaml}; lines of text when unset")
-	fs.StringVar(&o.NamespaceSelector, "namespace-selector", "", "Work in every namespace whose labels match this selector")
-	fs.IntVar(&o.Concurrency, "concurrency", bulk.DefaultConcurrency, "Label patches sent at once")
+	o.addBulkFlags(fs)
 	addDryRunFlag(cmd, &o.DryRunFlag)
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -162,10 +158,7 @@ func (o *EnrollOptions) Validate() error {
 	if o.Output != "" && !render.IsObjectFormat(o.Output) {
 		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
 	}
-	if o.Concurrency <= 0 {
-		return usageErrorf("invalid --concurrency %d: must be positive", o.Concurrency)
-	}
-	if err := validateSelector("--namespace-selector", o.NamespaceSelector); err != nil {
+	if err := o.validateBulk(); err != nil {
 		return err
 	}
 	if len(o.Names) > 0 && o.Selector != "" {
@@ -209,9 +202,6 @@ func (o *EnrollOptions) Complete(ctx context.Context, f *Factory) error {
 	var err error
 	if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
 		return err
-	}
-	if len(o.namespaces) == 0 {
-		return fmt.Errorf("no namespace matches --namespace-selector %q", o.NamespaceSelector)
 	}
 	o.clients, err = f.Clients()
 	return err

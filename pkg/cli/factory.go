@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -121,6 +122,9 @@ func (f *Factory) Namespaces(ctx context.Context, selector string) ([]string, er
 		for _, ns := range list.Items {
 			out = append(out, ns.Name)
 		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no namespace matches --namespace-selector %q", selector)
+		}
 		return out, nil
 	}
 	if len(f.namespaces) == 0 {
@@ -130,6 +134,20 @@ func (f *Factory) Namespaces(ctx context.Context, selector string) ([]string, er
 	out := slices.Clone(f.namespaces)
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// readScope is what a reading command needs: its one namespace ("" with
+// all, for every namespace) and the clients.
+func (f *Factory) readScope(all bool) (string, *kube.Clients, error) {
+	ns := ""
+	if !all {
+		var err error
+		if ns, err = f.Namespace(); err != nil {
+			return "", nil, err
+		}
+	}
+	c, err := f.Clients()
+	return ns, c, err
 }
 
 // Clients returns the API clients, building them on first use.

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
@@ -51,4 +52,25 @@ func validateSelector(flag, s string) error {
 		return usageErrorf("invalid %s %q: %v", flag, s, err)
 	}
 	return nil
+}
+
+// bulkFlags choose the namespaces of bulk work and how much runs at once.
+// Embedded in the options of apply, delete, enroll and unenroll.
+type bulkFlags struct {
+	// NamespaceSelector picks the namespaces by label.
+	NamespaceSelector string
+	// Concurrency bounds the objects in flight.
+	Concurrency int
+}
+
+func (b *bulkFlags) addBulkFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&b.NamespaceSelector, "namespace-selector", "", "Work in every namespace whose labels match this selector")
+	fs.IntVar(&b.Concurrency, "concurrency", bulk.DefaultConcurrency, "Objects worked on at once")
+}
+
+func (b *bulkFlags) validateBulk() error {
+	if b.Concurrency <= 0 {
+		return usageErrorf("invalid --concurrency %d: must be positive", b.Concurrency)
+	}
+	return validateSelector("--namespace-selector", b.NamespaceSelector)
 }

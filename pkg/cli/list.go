@@ -77,12 +77,7 @@ kubectl-waypoint list -A -o json`),
 // Complete resolves the namespace and builds the clients.
 func (o *ListOptions) Complete(f *Factory) error {
 	var err error
-	if !o.AllNamespaces {
-		if o.namespace, err = f.Namespace(); err != nil {
-			return err
-		}
-	}
-	o.clients, err = f.Clients()
+	o.namespace, o.clients, err = f.readScope(o.AllNamespaces)
 	return err
 }
 

@@ -61,12 +61,7 @@ kubectl-waypoint status -A --wait --timeout 2m`),
 // Complete resolves the namespace and builds the clients.
 func (o *StatusOptions) Complete(f *Factory) error {
 	var err error
-	if !o.AllNamespaces {
-		if o.namespace, err = f.Namespace(); err != nil {
-			return err
-		}
-	}
-	o.clients, err = f.Clients()
+	o.namespace, o.clients, err = f.readScope(o.AllNamespaces)
 	return err
 }
 
