@@ -27,13 +27,13 @@ import (
 type ApplyOptions struct {
 	IO *IOStreams
 
-	Gateway           gatewayFlags
-	Wait              waitFlags
-	EnrollNamespace   bool
-	Overwrite         bool
-	ForceConflicts    bool
-	DryRunFlag        string
-	Output            string
+	Gateway         gatewayFlags
+	Wait            waitFlags
+	EnrollNamespace bool
+	Overwrite       bool
+	ForceConflicts  bool
+	DryRunFlag      string
+	Output          string
 	bulkFlags
 
 	namespaces []string
