@@ -63,7 +63,7 @@ kubectl-waypoint delete --all -A --dry-run
 # Clean up the waypoints of every namespace of a team, with a JSON report
 kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o json`),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Names = args
+			o.Names = append(o.Names, args...)
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -81,6 +81,7 @@ kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o j
 	fs.BoolVar(&o.IgnoreNotFound, "ignore-not-found", false, "Treat a named waypoint that does not exist as deleted")
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
 	o.addBulkFlags(fs)
+	addNameFlag(cmd, &o.Names)
 	addDryRunFlag(cmd, &o.DryRunFlag)
 	return cmd
 }

@@ -74,3 +74,9 @@ func (b *bulkFlags) validateBulk() error {
 	}
 	return validateSelector("--namespace-selector", b.NamespaceSelector)
 }
+
+// addNameFlag accepts istioctl's --name, which "istioctl waypoint" takes on
+// every subcommand, as one more waypoint name.
+func addNameFlag(cmd *cobra.Command, names *[]string) {
+	cmd.Flags().StringArrayVar(names, "name", nil, "Name of a waypoint (istioctl's flag; the same as naming it as an argument)")
+}

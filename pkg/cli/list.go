@@ -21,6 +21,7 @@ type ListOptions struct {
 	AllNamespaces bool
 	Output        string
 	Selector      string
+	Names         []string
 	PageSize      int64
 
 	namespace string
@@ -69,6 +70,7 @@ kubectl-waypoint list -A -o json`),
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List the waypoints of every namespace")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {wide|yaml|json|name}; a table when unset")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Only waypoints whose labels match this selector, e.g. istio.io/rev=canary")
+	addNameFlag(cmd, &o.Names)
 	cmd.Flags().Int64Var(&o.PageSize, "chunk-size", waypoint.DefaultPageSize, "Gateways read per request")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(listFormats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -100,6 +102,9 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	})
 	if err != nil {
 		return kube.Describe("list waypoints", err)
+	}
+	if len(o.Names) > 0 {
+		wps = slices.DeleteFunc(wps, func(w waypoint.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
 	}
 	switch o.Output {
 	case render.FormatYAML, render.FormatJSON:

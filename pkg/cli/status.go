@@ -42,7 +42,7 @@ kubectl-waypoint status -n default
 # Wait up to two minutes for every waypoint in the cluster to be ready
 kubectl-waypoint status -A --wait --timeout 2m`),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Names = args
+			o.Names = append(o.Names, args...)
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -55,6 +55,7 @@ kubectl-waypoint status -A --wait --timeout 2m`),
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the waypoints of every namespace")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {yaml|json}; a table when unset")
 	o.Wait.addFlags(cmd.Flags(), "every waypoint is")
+	addNameFlag(cmd, &o.Names)
 	return cmd
 }
 
