@@ -292,6 +292,18 @@ else
 		istio.io/use-waypoint- istio.io/use-waypoint-namespace-
 fi
 
+section "Many namespaces in one call, as a CI pipeline does (docs/ci.md)"
+step "Three namespaces of team payments, in the ambient mesh" \
+	bash -c 'for n in 1 2 3; do kubectl create namespace payments-$n && kubectl label namespace payments-$n team=payments istio.io/dataplane-mode=ambient; done'
+step "What would change, asked of the API server without persisting anything" \
+	kubectl waypoint apply --namespace-selector team=payments --for all --enroll-namespace --dry-run=server
+step "A waypoint in each, enrolled once it is ready; one watch for all" \
+	kubectl waypoint apply --namespace-selector team=payments --for all --enroll-namespace --wait --timeout 60s
+step "Again: nothing changes, and the report (-o yaml or -o json) says so" \
+	kubectl waypoint apply --namespace-selector team=payments --for all --enroll-namespace -o yaml
+step "Delete them and their enrollment in one call" \
+	kubectl waypoint delete --all --unenroll --namespace-selector team=payments
+
 section "Clean-up"
 if $have_enroll; then
 	step "Delete every waypoint of namespace default and unenroll what used them" \
