@@ -3,7 +3,10 @@
 package main
 
 import (
+	"io"
 	"os"
+
+	"k8s.io/klog/v2"
 
 	// Exec, OIDC and the cloud providers' kubeconfig auth plugins.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
@@ -14,6 +17,10 @@ import (
 
 func main() {
 	startup.Done()
+	// client-go logs through klog, e.g. each failed watch retry; the tool
+	// reports faults itself, as one line.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 	f := cli.NewFactory(cli.SystemStreams(), cli.DisplayName(os.Args[0]))
 	os.Exit(cli.Execute(f, os.Args[1:]))
 }

@@ -157,17 +157,12 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 			return usageError(err)
 		}
 		gws[i] = gw
+		if err := o.checkOwnNamespaceAdmitted(ns); err != nil {
+			return err
+		}
 	}
 	if o.dryRun == kube.DryRunClient && o.human() && !o.EnrollNamespace {
-		for i, gw := range gws {
-			if i > 0 {
-				o.IO.Printf("---\n")
-			}
-			if err := render.Object(o.IO.Out, render.FormatYAML, gw); err != nil {
-				return err
-			}
-		}
-		return nil
+		return printObjects(o.IO, gws)
 	}
 	r := &applyRun{ApplyOptions: o, pending: map[string]*waypoint.ApplyResult{}}
 	single := len(gws) == 1
@@ -199,12 +194,44 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 		return usageErr
 	}
 
+	if o.dryRun == kube.DryRunClient && o.human() {
+		sort.Slice(r.applied, func(i, j int) bool { return r.applied[i].Namespace < r.applied[j].Namespace })
+		if err := printObjects(o.IO, r.applied); err != nil {
+			return err
+		}
+	}
 	var waitErr error
 	if o.Wait.wait && o.dryRun == kube.DryRunNone {
 		waitErr = r.waitAll(ctx)
 		r.enrollPending(ctx)
 	}
 	return r.finish(waitErr)
+}
+
+// printObjects prints Gateways as one YAML stream.
+func printObjects(io *IOStreams, gws []*gatewayv1.Gateway) error {
+	for i, gw := range gws {
+		if i > 0 {
+			io.Printf("---\n")
+		}
+		if err := render.Object(io.Out, render.FormatYAML, gw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkOwnNamespaceAdmitted refuses to enroll a namespace into its own
+// waypoint when --allow-namespace leaves that namespace out: istiod matches
+// the listener's selector against every consumer, the waypoint's own
+// namespace included, and would deny the attachment.
+func (o *ApplyOptions) checkOwnNamespaceAdmitted(ns string) error {
+	g := o.Gateway
+	if !o.EnrollNamespace || len(g.allowNamespaces) == 0 || slices.Contains(g.allowNamespaces, ns) {
+		return nil
+	}
+	return usageErrorf("--enroll-namespace would enroll namespace %s into a waypoint whose --allow-namespace (%s) leaves %s out, and istiod would deny the attachment; add --allow-namespace %s",
+		ns, strings.Join(g.allowNamespaces, ","), ns, ns)
 }
 
 // existing maps namespace → resourceVersion of the Gateways named name.
@@ -272,15 +299,12 @@ func (r *applyRun) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previous
 		DryRun:                  o.dryRun,
 		EnrollNamespace:         o.EnrollNamespace,
 		Overwrite:               o.Overwrite,
-		DeferEnroll:             o.Wait.wait,
+		DeferEnroll:             o.Wait.wait && o.dryRun == kube.DryRunNone,
 		PreviousResourceVersion: previousRV,
 		Namespace:               namespaces[gw.Namespace],
 		OnApplied: func(applied *gatewayv1.Gateway, _ bool) {
-			if o.human() {
-				if o.dryRun == kube.DryRunClient {
-					_ = render.Object(o.IO.Out, render.FormatYAML, applied)
-					return
-				}
+			// A client dry run prints the objects, all at the end.
+			if o.human() && o.dryRun != kube.DryRunClient {
 				o.IO.Successf("waypoint %s/%s applied%s", applied.Namespace, applied.Name, o.dryRun.Suffix())
 			}
 		},
@@ -300,6 +324,12 @@ func (r *applyRun) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previous
 	case errors.Is(err, waypoint.ErrNamespaceNotFound):
 		err = fmt.Errorf("namespace %q not found; create it first, or pick another with -n", gw.Namespace)
 	}
+	if err != nil && res != nil && res.Gateway != nil {
+		// The Gateway was applied; labelling the namespace failed.
+		rec.Action = gatewayAction(res)
+		r.record(rec)
+		rec = bulk.Record{Kind: "Namespace", Name: gw.Namespace}
+	}
 	if err != nil {
 		rec.Action, rec.Error = bulk.Failed, err.Error()
 		r.record(rec)
@@ -311,14 +341,7 @@ func (r *applyRun) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previous
 		}
 		return nil
 	}
-	switch {
-	case res.Created:
-		rec.Action = bulk.Created
-	case res.Unchanged:
-		rec.Action = bulk.Unchanged
-	default:
-		rec.Action = bulk.Configured
-	}
+	rec.Action = gatewayAction(res)
 	r.record(rec)
 	r.mu.Lock()
 	r.applied = append(r.applied, res.Gateway)
@@ -340,6 +363,16 @@ func (r *applyRun) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previous
 	return nil
 }
 
+func gatewayAction(res *waypoint.ApplyResult) bulk.Action {
+	switch {
+	case res.Created:
+		return bulk.Created
+	case res.Unchanged:
+		return bulk.Unchanged
+	}
+	return bulk.Configured
+}
+
 func (r *applyRun) recordEnrolled(gw *gatewayv1.Gateway, changed bool) {
 	o := r.ApplyOptions
 	action, verb := bulk.Enrolled, "labeled"
@@ -347,7 +380,10 @@ func (r *applyRun) recordEnrolled(gw *gatewayv1.Gateway, changed bool) {
 		action, verb = bulk.Unchanged, "already labeled"
 	}
 	r.record(bulk.Record{Kind: "Namespace", Name: gw.Namespace, Action: action})
-	if o.human() {
+	if o.human() && o.dryRun == kube.DryRunClient {
+		// stdout holds the objects; the label change is news, on stderr.
+		o.IO.Infof("namespace %s %s with \"%s: %s\"%s", gw.Namespace, verb, istio.LabelUseWaypoint, gw.Name, o.dryRun.Suffix())
+	} else if o.human() {
 		o.IO.Successf("namespace %s %s with \"%s: %s\"%s", gw.Namespace, verb, istio.LabelUseWaypoint, gw.Name, o.dryRun.Suffix())
 	}
 }
@@ -358,25 +394,35 @@ func (r *applyRun) waitAll(ctx context.Context) error {
 	o := r.ApplyOptions
 	waiting := map[string]*waypoint.Waypoint{}
 	scope := waypoint.WaitScope{Name: o.Gateway.request("").WaypointName()}
-	// Watch from the oldest of the applied versions, so that no later change
-	// of any of them is missed; older events are overtaken by newer ones.
-	var rv uint64
+	if len(o.namespaces) == 1 {
+		scope.Namespace = o.namespaces[0]
+	}
 	for _, gw := range r.applied {
 		w := waypoint.FromGateway(gw, nil)
 		waiting[w.Key()] = &w
-		if v := parseRV(gw.ResourceVersion); rv == 0 || v < rv {
-			rv, scope.ResourceVersion = v, gw.ResourceVersion
-		}
 	}
 	if len(waiting) == 0 {
 		return nil
 	}
-	if len(o.namespaces) == 1 {
-		scope.Namespace = o.namespaces[0]
+	// One list gives the current state of every waypoint and the version to
+	// watch from; the versions the applies returned may be old (an unchanged
+	// waypoint keeps its own), too old for the API server to watch from.
+	list, err := o.clients.Gateway.GatewayV1().Gateways(scope.Namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", scope.Name).String(),
+	})
+	if err != nil {
+		return kube.Describe("list waypoints to wait for", err)
+	}
+	scope.ResourceVersion = list.ResourceVersion
+	for i := range list.Items {
+		if w, ok := waiting[list.Items[i].Namespace+"/"+list.Items[i].Name]; ok {
+			current := waypoint.FromGateway(&list.Items[i], nil)
+			w.Programmed, w.Addresses = current.Programmed, current.Addresses
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.Wait.timeout)
 	defer cancel()
-	err := waypoint.WaitReady(wctx, o.clients.Gateway, scope, waiting)
+	err = waypoint.WaitReady(wctx, o.clients.Gateway, scope, waiting)
 	var notReady []string
 	for key, w := range waiting {
 		if w.Ready() {
@@ -484,17 +530,6 @@ func summaryLine(rep *bulk.Report) string {
 		parts = append(parts, fmt.Sprintf("%d %s: %s", total, strings.ToLower(k)+"s", strings.Join(counts, ", ")))
 	}
 	return strings.Join(parts, "; ") + fmt.Sprintf("; %d failed", rep.Summary.Failed)
-}
-
-func parseRV(s string) uint64 {
-	var v uint64
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	return v
 }
 
 // notReadyReason says why a waypoint is not ready, from its last condition.

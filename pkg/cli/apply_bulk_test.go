@@ -158,3 +158,35 @@ func TestBulkProgressOnlyOnATerminal(t *testing.T) {
 		t.Errorf("a pipe got progress: %q", stderr)
 	}
 }
+
+func TestApplyReviewFixes(t *testing.T) {
+	a := env.Namespace(t, nil)
+	b := env.Namespace(t, nil)
+	t.Run("client dry run over several namespaces is one YAML stream", func(t *testing.T) {
+		stdout, stderr, code := runKube(t, "apply", "-n", a+","+b, "--enroll-namespace", "--dry-run=client")
+		if code != 0 || strings.Count(stdout, "kind: Gateway") != 2 || !strings.Contains(stdout, "\n---\n") || strings.Contains(stdout, "labeled") {
+			t.Fatalf("exit %d, stdout:\n%s", code, stdout)
+		}
+		if !strings.Contains(stderr, "namespace "+a+" labeled with") {
+			t.Errorf("the namespace change should be told on stderr: %q", stderr)
+		}
+	})
+	t.Run("--wait on a waypoint that is already ready and unchanged", func(t *testing.T) {
+		runKube(t, "apply", "-n", a)
+		env.SetProgrammed(t, a, "waypoint", "10.96.2.1")
+		stdout, stderr, code := runKube(t, "apply", "-n", a, "--wait", "--timeout", "5s", "-o", "json")
+		var rep bulk.Report
+		if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || rep.Summary.Counts[bulk.Unchanged] != 1 {
+			t.Fatalf("exit %d, %v, stderr %q:\n%s", code, err, stderr, stdout)
+		}
+	})
+	t.Run("enrolling a namespace its own waypoint does not admit is refused", func(t *testing.T) {
+		_, stderr, code := runKube(t, "apply", "-n", b, "--name", "shared", "--allow-namespace", a, "--enroll-namespace")
+		if code != ExitUsage || !strings.Contains(stderr, "--allow-namespace "+b) {
+			t.Fatalf("exit %d, stderr %q", code, stderr)
+		}
+		if _, err := getGateway(t, b, "shared"); err == nil {
+			t.Error("the waypoint was applied although the command was refused")
+		}
+	})
+}

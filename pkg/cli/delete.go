@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
@@ -113,6 +114,14 @@ func (o *DeleteOptions) Validate() error {
 			return usageErrorf(`invalid waypoint name "none": it is reserved and never names a waypoint`)
 		}
 	}
+	if err := validateNames(o.Names); err != nil {
+		return err
+	}
+	if o.Revision != "" {
+		if msgs := validation.IsValidLabelValue(o.Revision); len(msgs) > 0 {
+			return usageErrorf("invalid --revision %q: %s", o.Revision, msgs[0])
+		}
+	}
 	return nil
 }
 
@@ -198,6 +207,8 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 		for _, fl := range res.UnenrollFailed {
 			o.IO.Errorf("%v", fl.Err)
 		}
+	} else if res.EnrolledUnknown != nil {
+		o.IO.Warnf("could not check for resources still enrolled in the deleted waypoints: %v", res.EnrolledUnknown)
 	} else if len(res.Enrolled) > 0 {
 		o.IO.Warnf("%d resources still use the deleted waypoints; unenroll them with:", len(res.Enrolled))
 		for _, c := range unlabelCommands(res.Enrolled) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 func gatewayExists(t *testing.T, ns, name string) bool {
@@ -161,5 +164,42 @@ func TestDeleteBadInput(t *testing.T) {
 		if code != ExitUsage || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}
+	}
+}
+
+// TestUnenrollKeepsANewerEnrollment: delete --unenroll removes a label only if
+// it still names the deleted waypoint when the patch arrives.
+func TestUnenrollKeepsANewerEnrollment(t *testing.T) {
+	ns := env.Namespace(t, nil)
+	env.Service(t, ns, "reviews", map[string]string{"istio.io/use-waypoint": "old"})
+	c, err := kube.NewClients(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := enroll.FindEnrolled(context.Background(), c, []string{ns + "/old"})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("found %v, %v", found, err)
+	}
+	// Another writer moves the service to a new waypoint in between.
+	if _, err := enroll.Patch(context.Background(), c, enroll.KindService, ns, "reviews",
+		enroll.EnrollChange(ns, "new", ""), kube.DryRunNone); err != nil {
+		t.Fatal(err)
+	}
+	err = enroll.UnenrollIfUnchanged(context.Background(), c, found[0], kube.DryRunNone)
+	if !errors.Is(err, enroll.ErrChangedSince) {
+		t.Fatalf("err %v, want ErrChangedSince", err)
+	}
+	svc, _ := env.Kube.CoreV1().Services(ns).Get(context.Background(), "reviews", metav1.GetOptions{})
+	if svc.Labels["istio.io/use-waypoint"] != "new" {
+		t.Errorf("the newer enrollment was lost: %v", svc.Labels)
+	}
+	// Unchanged, it is removed.
+	found, _ = enroll.FindEnrolled(context.Background(), c, []string{ns + "/new"})
+	if err := enroll.UnenrollIfUnchanged(context.Background(), c, found[0], kube.DryRunNone); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ = env.Kube.CoreV1().Services(ns).Get(context.Background(), "reviews", metav1.GetOptions{})
+	if _, ok := svc.Labels["istio.io/use-waypoint"]; ok {
+		t.Errorf("label not removed: %v", svc.Labels)
 	}
 }

@@ -282,7 +282,8 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 		o.IO.Printf("%s\n", summaryLine(report))
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d %ss failed to %s", failed, len(records), o.kind, o.verb())
+		// Each failure has had its line (or its record); add no other.
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d %ss failed to %s", failed, len(records), o.kind, o.verb()), Silent: o.Output == ""}
 	}
 	return nil
 }

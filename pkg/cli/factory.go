@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -62,6 +64,22 @@ func (f *Factory) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVarP(&f.namespaces, "namespace", "n", nil, "If present, the namespace scope for this CLI request; apply, delete, enroll and unenroll take several (repeat the flag or separate with commas)")
 	fs.Float32Var(&f.qps, "qps", 1000, "Requests per second the client may send to the API server (its own API Priority and Fairness still applies)")
 	fs.IntVar(&f.burst, "burst", 2000, "Requests the client may send at once above --qps")
+}
+
+// validateFlags checks the connection flags that would otherwise fail only
+// once a client is built.
+func (f *Factory) validateFlags() error {
+	if t := f.ConfigFlags.Timeout; t != nil && *t != "" && *t != "0" {
+		if _, err := strconv.Atoi(*t); err != nil {
+			if _, err := time.ParseDuration(*t); err != nil {
+				return usageErrorf("invalid --request-timeout %q: must be a duration such as 30s or 1m, or 0 for none", *t)
+			}
+		}
+	}
+	if f.qps <= 0 || f.burst <= 0 {
+		return usageErrorf("invalid --qps %v or --burst %d: both must be positive", f.qps, f.burst)
+	}
+	return nil
 }
 
 // FlagNamespace is the value of -n/--namespace as given, or "" when it was not.

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
@@ -79,4 +80,14 @@ func (b *bulkFlags) validateBulk() error {
 // every subcommand, as one more waypoint name.
 func addNameFlag(cmd *cobra.Command, names *[]string) {
 	cmd.Flags().StringArrayVar(names, "name", nil, "Name of a waypoint (istioctl's flag; the same as naming it as an argument)")
+}
+
+// validateNames checks waypoint names given on the command line.
+func validateNames(names []string) error {
+	for _, n := range names {
+		if msgs := validation.IsDNS1123Subdomain(n); len(msgs) > 0 {
+			return usageErrorf("invalid waypoint name %q: %s", n, msgs[0])
+		}
+	}
+	return nil
 }

@@ -39,7 +39,7 @@ func (s *IOStreams) clearProgress() {
 
 // SystemStreams returns the process's standard streams.
 func SystemStreams() *IOStreams {
-	_, noColor := os.LookupEnv("NO_COLOR")
+	noColor := os.Getenv("NO_COLOR") != "" // no-color.org: any non-empty value
 	return &IOStreams{
 		In:      os.Stdin,
 		Out:     os.Stdout,
@@ -87,6 +87,14 @@ func (s *IOStreams) Printf(format string, args ...any) {
 	fmt.Fprintf(s.Out, format, args...)
 }
 
+// Infof prints a plain line on ErrOut: news that is not the result.
+func (s *IOStreams) Infof(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clearProgress()
+	fmt.Fprintf(s.ErrOut, format+"\n", args...)
+}
+
 // Warnf prints "Warning: ..." on ErrOut, yellow on a terminal.
 func (s *IOStreams) Warnf(format string, args ...any) {
 	s.mu.Lock()
@@ -109,9 +117,15 @@ func (s *IOStreams) Progress(verb string) func(done, total int) {
 	if !s.ErrTTY {
 		return nil
 	}
+	highest := 0
 	return func(done, total int) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		// Workers finish out of order: never step back.
+		if done <= highest {
+			return
+		}
+		highest = done
 		s.clearProgress()
 		s.progress = done < total
 		if s.progress {

@@ -88,6 +88,9 @@ func (o *ListOptions) Validate() error {
 	if o.Output != "" && !slices.Contains(listFormats, o.Output) {
 		return usageErrorf("unknown output format %q: must be one of %s", o.Output, strings.Join(listFormats, ", "))
 	}
+	if err := validateNames(o.Names); err != nil {
+		return err
+	}
 	if o.PageSize <= 0 {
 		return usageErrorf("invalid --chunk-size %d: must be positive", o.PageSize)
 	}

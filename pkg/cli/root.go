@@ -38,7 +38,13 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		// Cobra has parsed flags and checked arguments by now: from here on
 		// an error is the command's, not the command line's.
-		PersistentPreRun: func(*cobra.Command, []string) { f.started = true },
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if err := f.validateFlags(); err != nil {
+				return err
+			}
+			f.started = true
+			return nil
+		},
 	}
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)

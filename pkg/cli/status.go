@@ -71,6 +71,9 @@ func (o *StatusOptions) Validate() error {
 	if o.Output != "" && !render.IsObjectFormat(o.Output) {
 		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
 	}
+	if err := validateNames(o.Names); err != nil {
+		return err
+	}
 	if o.AllNamespaces && len(o.Names) > 0 {
 		return usageErrorf("waypoint names need one namespace: drop -A or the names")
 	}

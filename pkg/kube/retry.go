@@ -22,7 +22,11 @@ func Retryable(err error) bool {
 		apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err):
 		return true
 	case apierrors.IsConflict(err):
-		return !strings.Contains(err.Error(), "Apply failed with")
+		// An optimistic-lock conflict passes with a retry; a field manager
+		// conflict or a failed precondition (another object now has the
+		// name) does not.
+		msg := err.Error()
+		return !strings.Contains(msg, "Apply failed with") && !strings.Contains(msg, "Precondition failed")
 	}
 	return false
 }

@@ -22,6 +22,7 @@ func TestRetry(t *testing.T) {
 		{"optimistic lock", apierrors.NewConflict(gr, "x", errors.New("the object has been modified")), 3},
 		{"unavailable", apierrors.NewServiceUnavailable("down"), 3},
 		{"field manager conflict is final", apierrors.NewConflict(gr, "x", errors.New("Apply failed with 1 conflict")), 1},
+		{"failed precondition is final", apierrors.NewConflict(gr, "x", errors.New("Precondition failed: UID in precondition: 1, UID in object meta: 2")), 1},
 		{"forbidden is final", apierrors.NewForbidden(gr, "x", errors.New("no")), 1},
 	}
 	for _, tc := range cases {

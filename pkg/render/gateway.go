@@ -28,7 +28,8 @@ type Request struct {
 	// Revision is the istio.io/rev label; empty leaves it out.
 	Revision string
 	// AllowNamespaces names the namespaces whose resources may use the
-	// waypoint, besides its own.
+	// waypoint. istiod matches the selector against every consumer, the
+	// waypoint's own namespace included: leave it out and it is refused.
 	AllowNamespaces []string
 	// AllowNamespaceSelector is a label selector, in kubectl's syntax, over the
 	// namespaces whose resources may use the waypoint.

@@ -31,9 +31,6 @@ type ApplyRequest struct {
 	EnrollNamespace bool
 	// Overwrite lets EnrollNamespace replace another waypoint.
 	Overwrite bool
-	// Wait, when set, is called after the Gateway is applied and before the
-	// namespace is enrolled; an error from it stops the apply there.
-	Wait func(ctx context.Context, gw *gatewayv1.Gateway) error
 	// OnApplied, when set, is called as soon as the Gateway is applied.
 	OnApplied func(gw *gatewayv1.Gateway, created bool)
 	// DeferEnroll leaves the namespace label change in the result's
@@ -118,6 +115,7 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 
 	if req.DryRun == kube.DryRunClient {
 		res.Gateway = gw
+		res.Created = req.PreviousResourceVersion == ""
 	} else {
 		applied, created, err := ServerSideApply(ctx, c.Gateway, gw, req.Force, req.DryRun)
 		if err != nil {
@@ -128,11 +126,6 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 	}
 	if req.OnApplied != nil {
 		req.OnApplied(res.Gateway, res.Created)
-	}
-	if req.Wait != nil && req.DryRun == kube.DryRunNone {
-		if err := req.Wait(ctx, res.Gateway); err != nil {
-			return res, err
-		}
 	}
 	if req.EnrollNamespace && change.Needed(nsLabels) {
 		if req.DeferEnroll {

@@ -2,6 +2,8 @@ package waypoint
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -57,6 +59,9 @@ type DeleteResult struct {
 	Unenrolled []enroll.Resource
 	// UnenrollFailed are those it could not change.
 	UnenrollFailed []Failure
+	// EnrolledUnknown says why Enrolled could not be looked for (without
+	// Unenroll, that does not fail the delete).
+	EnrolledUnknown error
 }
 
 // Delete deletes waypoints, and only waypoints: a named Gateway of another
@@ -143,6 +148,11 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 	enrolled, err := enroll.FindEnrolled(ctx, c, keys)
 	res.Enrolled = enrolled
 	if err != nil {
+		if !req.Unenroll {
+			// The deletes are done; only the look for leftovers failed.
+			res.EnrolledUnknown = err
+			return res, nil
+		}
 		return res, err
 	}
 	if req.Unenroll {
@@ -151,14 +161,13 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 			var err error
 			if req.DryRun != kube.DryRunClient {
 				err = kube.Retry(ctx, func() error {
-					_, err := enroll.Patch(ctx, c, r.Kind, r.Namespace, r.Name, enroll.UnenrollChange(), req.DryRun)
-					return err
+					return enroll.UnenrollIfUnchanged(ctx, c, r, req.DryRun)
 				})
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				res.UnenrollFailed = append(res.UnenrollFailed, Failure{Ref: Ref{Namespace: r.Namespace, Name: r.Name}, Err: kube.Describe("unenroll "+string(r.Kind)+" "+r.Name, err)})
+				res.UnenrollFailed = append(res.UnenrollFailed, Failure{Ref: Ref{Namespace: r.Namespace, Name: r.Name}, Err: describeUnenroll(r, err)})
 				return
 			}
 			res.Unenrolled = append(res.Unenrolled, r)
@@ -180,4 +189,15 @@ func resourceLess(a, b enroll.Resource) bool {
 
 func sortRefs(refs []Ref) {
 	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+}
+
+func describeUnenroll(r enroll.Resource, err error) error {
+	what := "unenroll " + string(r.Kind) + " " + r.Name
+	if r.Namespace != "" {
+		what = "unenroll " + string(r.Kind) + " " + r.Namespace + "/" + r.Name
+	}
+	if errors.Is(err, enroll.ErrChangedSince) {
+		return fmt.Errorf("did not %s: %w", what, enroll.ErrChangedSince)
+	}
+	return kube.Describe(what, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
@@ -40,6 +41,10 @@ func WaitReady(ctx context.Context, client gatewayclient.Interface, scope WaitSc
 		},
 	}
 	_, err := watchtools.Until(ctx, scope.ResourceVersion, lw, func(ev watch.Event) (bool, error) {
+		if ev.Type == watch.Error {
+			// The watch itself failed (forbidden, expired, ...): say so.
+			return false, apierrors.FromObject(ev.Object)
+		}
 		gw, ok := ev.Object.(*gatewayv1.Gateway)
 		if !ok {
 			return false, nil
