@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -243,6 +244,19 @@ func (o *ApplyOptions) existing(ctx context.Context, name string) (map[string]st
 	out := map[string]string{}
 	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
 	list, err := o.clients.Gateway.GatewayV1().Gateways(scope).List(ctx, opts)
+	if scope == "" && apierrors.IsForbidden(err) {
+		// A user whose rights end at their namespaces reads each of them.
+		for _, ns := range o.namespaces {
+			l, err := o.clients.Gateway.GatewayV1().Gateways(ns).List(ctx, opts)
+			if err != nil {
+				return nil, kube.Describe("list gateways named "+name+" in "+ns, err)
+			}
+			for _, gw := range l.Items {
+				out[gw.Namespace] = gw.ResourceVersion
+			}
+		}
+		return out, nil
+	}
 	if err != nil {
 		if kube.IsMissingType(err) {
 			return out, nil // apply itself says the CRDs are missing
@@ -259,6 +273,9 @@ func (o *ApplyOptions) existing(ctx context.Context, name string) (map[string]st
 func (o *ApplyOptions) readNamespaces(ctx context.Context) (map[string]*corev1.Namespace, error) {
 	opts := metav1.ListOptions{LabelSelector: o.NamespaceSelector}
 	list, err := o.clients.Kube.CoreV1().Namespaces().List(ctx, opts)
+	if apierrors.IsForbidden(err) {
+		return nil, nil // each apply reads its own namespace instead
+	}
 	if err != nil {
 		return nil, kube.Describe("list namespaces", err)
 	}
@@ -407,24 +424,26 @@ func (r *applyRun) waitAll(ctx context.Context) error {
 	// One list gives the current state of every waypoint and the version to
 	// watch from; the versions the applies returned may be old (an unchanged
 	// waypoint keeps its own), too old for the API server to watch from.
-	list, err := o.clients.Gateway.GatewayV1().Gateways(scope.Namespace).List(ctx, metav1.ListOptions{
-		FieldSelector: fields.OneTermEqualSelector("metadata.name", scope.Name).String(),
-	})
-	if err != nil {
-		return kube.Describe("list waypoints to wait for", err)
-	}
-	scope.ResourceVersion = list.ResourceVersion
-	for i := range list.Items {
-		if w, ok := waiting[list.Items[i].Namespace+"/"+list.Items[i].Name]; ok {
-			current := waypoint.FromGateway(&list.Items[i], nil)
-			w.Programmed, w.Addresses = current.Programmed, current.Addresses
-		}
-	}
 	wctx, cancel := context.WithTimeout(ctx, o.Wait.timeout)
 	defer cancel()
-	err = waypoint.WaitReady(wctx, o.clients.Gateway, scope, waiting)
+	var err error
+	if scope.Namespace == "" {
+		err = waitForAll(wctx, o.clients, scope, waiting)
+		if apierrors.IsForbidden(err) {
+			// No right to watch the whole cluster: one namespace after another.
+			for _, ns := range o.namespaces {
+				scope.Namespace = ns
+				if err = waitForAll(wctx, o.clients, scope, waiting); err != nil {
+					break
+				}
+			}
+		}
+	} else {
+		err = waitForAll(wctx, o.clients, scope, waiting)
+	}
 	var notReady []string
-	for key, w := range waiting {
+	for _, key := range sortedKeys(waiting) {
+		w := waiting[key]
 		if w.Ready() {
 			if o.human() {
 				o.IO.Successf("waypoint %s is ready", key)
@@ -451,6 +470,32 @@ func (r *applyRun) waitAll(ctx context.Context) error {
 		return kube.Describe("watch waypoints", err)
 	}
 	return nil
+}
+
+// waitForAll lists the waypoints of scope, to know their state and the
+// version to watch from, then watches until those of waiting in scope are
+// ready.
+func waitForAll(ctx context.Context, c *kube.Clients, scope waypoint.WaitScope, waiting map[string]*waypoint.Waypoint) error {
+	list, err := c.Gateway.GatewayV1().Gateways(scope.Namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", scope.Name).String(),
+	})
+	if err != nil {
+		return err
+	}
+	scope.ResourceVersion = list.ResourceVersion
+	inScope := map[string]*waypoint.Waypoint{}
+	for key, w := range waiting {
+		if scope.Namespace == "" || w.Namespace == scope.Namespace {
+			inScope[key] = w
+		}
+	}
+	for i := range list.Items {
+		if w, ok := inScope[list.Items[i].Namespace+"/"+list.Items[i].Name]; ok {
+			current := waypoint.FromGateway(&list.Items[i], nil)
+			w.Programmed, w.Addresses = current.Programmed, current.Addresses
+		}
+	}
+	return waypoint.WaitReady(ctx, c.Gateway, scope, inScope)
 }
 
 // enrollPending writes the namespace labels that waited for readiness.

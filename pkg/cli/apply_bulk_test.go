@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"strings"
 	"testing"
 	"time"
@@ -189,4 +190,35 @@ func TestApplyReviewFixes(t *testing.T) {
 			t.Error("the waypoint was applied although the command was refused")
 		}
 	})
+}
+
+// TestBulkWithNamespaceScopedRights: a user whose rights end at two
+// namespaces can still work on both in one call; the cluster-wide reads fall
+// back to one per namespace.
+func TestBulkWithNamespaceScopedRights(t *testing.T) {
+	a := env.Namespace(t, testenv.AmbientLabels())
+	b := env.Namespace(t, testenv.AmbientLabels())
+	env.FakeIstiod(t, a, 0)
+	env.FakeIstiod(t, b, 0)
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"services", "pods"}, Verbs: []string{"list"}},
+	}
+	var kc string
+	for _, ns := range []string{a, b} {
+		kc = env.UserWithRole(t, "tenant-"+a, rules, ns)
+	}
+	stdout, stderr, code := run(t, false, "apply", "-n", a+","+b, "--enroll-namespace", "--wait", "--timeout", "20s", "--kubeconfig", kc)
+	if code != 0 || !strings.Contains(stdout, "2 gateways: 2 created; 2 namespaces: 2 enrolled; 0 failed") {
+		t.Fatalf("apply: exit %d, stderr %q\n%s", code, stderr, stdout)
+	}
+	stdout, stderr, code = run(t, false, "delete", "--all", "-n", a+","+b, "--kubeconfig", kc)
+	if code != 0 || !strings.Contains(stdout, "2 gateways: 2 deleted") {
+		t.Fatalf("delete: exit %d, stderr %q\n%s", code, stderr, stdout)
+	}
+	// It may not look for what is still enrolled across the cluster: a warning.
+	if !strings.Contains(stderr, "could not check for resources still enrolled") {
+		t.Errorf("stderr %q", stderr)
+	}
 }

@@ -104,11 +104,22 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 		for _, ns := range req.Namespaces {
 			inScope[ns] = true
 		}
-		if _, err := EachGateway(ctx, c.Gateway, opts, func(gw *gatewayv1.Gateway) {
+		keep := func(gw *gatewayv1.Gateway) {
 			if IsWaypoint(gw) && (len(inScope) == 0 || inScope[gw.Namespace]) {
 				targets = append(targets, gw.DeepCopy())
 			}
-		}); err != nil {
+		}
+		_, err := EachGateway(ctx, c.Gateway, opts, keep)
+		if apierrors.IsForbidden(err) && len(req.Namespaces) > 1 {
+			// A user whose rights end at their namespaces reads each of them.
+			for _, ns := range req.Namespaces {
+				opts.Namespace = ns
+				if _, err = EachGateway(ctx, c.Gateway, opts, keep); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
 			return nil, kube.Describe("list gateways", err)
 		}
 	}
