@@ -61,22 +61,8 @@ func TestGenerateGolden(t *testing.T) {
 // TestGenerateSeed pins the exact text of the seed document, independent of
 // the golden files, so that -update cannot silently change it.
 func TestGenerateSeed(t *testing.T) {
-	const seed = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  labels:
-    istio.io/waypoint-for: service
-  name: waypoint
-  namespace: default
-spec:
-  gatewayClassName: istio-waypoint
-  listeners:
-  - name: mesh
-    port: 15008
-    protocol: HBONE
-`
 	stdout, _, code := run(t, false, "generate", "--for", "service", "-n", "default")
-	if code != 0 || stdout != seed {
+	if code != 0 || stdout != seedWaypoint {
 		t.Fatalf("exit %d, got:\n%s", code, stdout)
 	}
 	const crossNamespace = `apiVersion: gateway.networking.k8s.io/v1
