@@ -162,10 +162,10 @@ func (o *EnrollOptions) Validate() error {
 		return err
 	}
 	if len(o.Names) > 0 && o.Selector != "" {
-		return usageErrorf("either name the %ss or select them with -l, not both", kind)
+		return usageErrorf("either name the %s or select them with -l, not both", kind.Plural())
 	}
 	if len(o.Names) == 0 && o.Selector == "" && kind != enroll.KindNamespace {
-		return usageErrorf("name the %ss to %s, or select them with -l SELECTOR", kind, o.verb())
+		return usageErrorf("name the %s to %s, or select them with -l SELECTOR", kind.Plural(), o.verb())
 	}
 	if err := validateSelector("--selector", o.Selector); err != nil {
 		return err
@@ -225,7 +225,7 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 		if o.kind.Namespaced() {
 			scope = strings.Join(o.namespaces, ", ")
 		}
-		o.IO.noneFound(o.kind.Resource()+"s", scope)
+		o.IO.noneFound(o.kind.Plural(), scope)
 		return nil
 	}
 	change := func(t enroll.Target) enroll.LabelChange {
@@ -283,7 +283,7 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 	}
 	if failed > 0 {
 		// Each failure has had its line (or its record); add no other.
-		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d %ss failed to %s", failed, len(records), o.kind, o.verb()), Silent: o.Output == ""}
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d %s failed to %s", failed, len(records), o.kind.Plural(), o.verb()), Silent: o.Output == ""}
 	}
 	return nil
 }
@@ -480,8 +480,8 @@ func (o *EnrollOptions) check(ctx context.Context, targets []enroll.Target, nsLa
 				ns, ns, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
 		}
 		if res.Missing {
-			o.IO.Warnf("waypoint %s does not exist yet; the %ss use it once it is applied and ready:\n  %s",
-				key, o.kind.Resource(), applyForMissing(o.Tool, o.kind, g.ns, g.name, sortedKeys(g.namespaces)))
+			o.IO.Warnf("waypoint %s does not exist yet; the %s use it once it is applied and ready:\n  %s",
+				key, o.kind.Plural(), applyForMissing(o.Tool, o.kind, g.ns, g.name, sortedKeys(g.namespaces)))
 			continue
 		}
 		if res.NoTraffic {
@@ -524,8 +524,8 @@ func (o *EnrollOptions) describeProblems(res enroll.CheckResult) []problem {
 		if o.kind != enroll.KindPod {
 			need = istio.TrafficService
 		}
-		p := problem{what: fmt.Sprintf("waypoint %s has traffic type %s (%s), but %ss need a waypoint for %s or all traffic",
-			w.Key(), w.TrafficType, trafficSource(w), o.kind.Resource(), need)}
+		p := problem{what: fmt.Sprintf("waypoint %s has traffic type %s (%s), but %s need a waypoint for %s or all traffic",
+			w.Key(), w.TrafficType, trafficSource(w), o.kind.Plural(), need)}
 		p.fix = fmt.Sprintf("enroll into a waypoint applied with --for %s", need)
 		if cmd, ok := applyCommand(o.Tool, w, func(a *applyArgs) { a.forType = string(istio.TrafficAll) }); ok {
 			p.fix = "let it take both kinds of traffic with:\n  " + cmd + "\n" + p.fix

@@ -52,6 +52,14 @@ func ParseKind(s string) (Kind, error) {
 	return "", fmt.Errorf("cannot enroll %q: the kinds are namespace (ns), service (svc), pod (po) and serviceentry (se)", s)
 }
 
+// Plural is the kind's plural, for messages: "serviceentries".
+func (k Kind) Plural() string {
+	if k == KindServiceEntry {
+		return "serviceentries"
+	}
+	return string(k) + "s"
+}
+
 // Namespaced reports whether resources of the kind live in a namespace.
 func (k Kind) Namespaced() bool { return k != KindNamespace }
 
