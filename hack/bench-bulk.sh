@@ -23,16 +23,14 @@ secs() { local s=\$(date +%s%N); "\$@" >/dev/null; echo "scale=2; (\$(date +%s%N
 loop_apply() { for ns in \$nss; do kubectl-waypoint apply -n "\$ns" --enroll-namespace --for all; done; }
 loop_delete() { for ns in \$nss; do kubectl-waypoint delete --all -n "\$ns" --unenroll; done; }
 echo "namespaces: $n"
-FLAGS=
-echo "apply --enroll-namespace --for all, shell loop:  \$(secs loop_apply) s"
-echo "delete --all --unenroll, shell loop:             \$(secs loop_delete) s"
-/usr/bin/time -f "apply --enroll-namespace --for all, one call: %e s, max RSS %M KiB" \
-  kubectl-waypoint apply --namespace-selector bench=bulk --enroll-namespace --for all \$FLAGS >/dev/null
-/usr/bin/time -f "delete --all --unenroll, one call:            %e s, max RSS %M KiB" \
-  kubectl-waypoint delete --all --unenroll --namespace-selector bench=bulk \$FLAGS >/dev/null
-FLAGS="--concurrency 32"
-echo "with \$FLAGS:"
-/usr/bin/time -f "  apply: %e s, max RSS %M KiB" kubectl-waypoint apply --namespace-selector bench=bulk --enroll-namespace --for all \$FLAGS >/dev/null
-/usr/bin/time -f "  delete: %e s, max RSS %M KiB" kubectl-waypoint delete --all --unenroll --namespace-selector bench=bulk \$FLAGS >/dev/null
+for round in 1 2; do
+  echo "shell loop, round \$round: apply --enroll-namespace --for all \$(secs loop_apply) s; delete --all --unenroll \$(secs loop_delete) s"
+done
+for round in 1 2 3 4 5; do
+  /usr/bin/time -f "one call, round \$round: apply --enroll-namespace --for all %e s, max RSS %M KiB" \
+    kubectl-waypoint apply --namespace-selector bench=bulk --enroll-namespace --for all >/dev/null
+  /usr/bin/time -f "one call, round \$round: delete --all --unenroll %e s, max RSS %M KiB" \
+    kubectl-waypoint delete --all --unenroll --namespace-selector bench=bulk >/dev/null
+done
 SCRIPT
 hack/sandbox.sh --addr 127.0.0.1:16446 --dir "$(mktemp -d)" --fake-istiod=false --run "bash $script"
