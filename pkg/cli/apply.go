@@ -11,9 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
@@ -172,16 +170,17 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	var nsObjects map[string]*corev1.Namespace
 	if !single && o.EnrollNamespace {
 		var err error
-		if nsObjects, err = o.readNamespaces(ctx); err != nil {
-			return err
+		if nsObjects, err = waypoint.Namespaces(ctx, o.clients.Kube, o.namespaces, o.NamespaceSelector); err != nil {
+			return kube.Describe("list namespaces", err)
 		}
 	}
 	// What exists already, in one request, to tell configured from unchanged.
 	previous := map[string]string{}
 	if !single || !o.human() {
 		var err error
-		if previous, err = o.existing(ctx, gws[0].Name); err != nil {
-			return err
+		previous, err = waypoint.Versions(ctx, o.clients.Gateway, o.namespaces, gws[0].Name)
+		if err != nil && !kube.IsMissingType(err) { // apply itself says the CRDs are missing
+			return kube.Describe("list gateways named "+gws[0].Name, err)
 		}
 	}
 
@@ -233,59 +232,6 @@ func (o *ApplyOptions) checkOwnNamespaceAdmitted(ns string) error {
 	}
 	return usageErrorf("--enroll-namespace would enroll namespace %s into a waypoint whose --allow-namespace (%s) leaves %s out, and istiod would deny the attachment; add --allow-namespace %s",
 		ns, strings.Join(g.allowNamespaces, ","), ns, ns)
-}
-
-// existing maps namespace → resourceVersion of the Gateways named name.
-func (o *ApplyOptions) existing(ctx context.Context, name string) (map[string]string, error) {
-	scope := ""
-	if len(o.namespaces) == 1 {
-		scope = o.namespaces[0]
-	}
-	out := map[string]string{}
-	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
-	list, err := o.clients.Gateway.GatewayV1().Gateways(scope).List(ctx, opts)
-	if scope == "" && apierrors.IsForbidden(err) {
-		// A user whose rights end at their namespaces reads each of them.
-		for _, ns := range o.namespaces {
-			l, err := o.clients.Gateway.GatewayV1().Gateways(ns).List(ctx, opts)
-			if err != nil {
-				return nil, kube.Describe("list gateways named "+name+" in "+ns, err)
-			}
-			for _, gw := range l.Items {
-				out[gw.Namespace] = gw.ResourceVersion
-			}
-		}
-		return out, nil
-	}
-	if err != nil {
-		if kube.IsMissingType(err) {
-			return out, nil // apply itself says the CRDs are missing
-		}
-		return nil, kube.Describe("list gateways named "+name, err)
-	}
-	for _, gw := range list.Items {
-		out[gw.Namespace] = gw.ResourceVersion
-	}
-	return out, nil
-}
-
-// readNamespaces lists the namespaces in scope with one request.
-func (o *ApplyOptions) readNamespaces(ctx context.Context) (map[string]*corev1.Namespace, error) {
-	opts := metav1.ListOptions{LabelSelector: o.NamespaceSelector}
-	list, err := o.clients.Kube.CoreV1().Namespaces().List(ctx, opts)
-	if apierrors.IsForbidden(err) {
-		return nil, nil // each apply reads its own namespace instead
-	}
-	if err != nil {
-		return nil, kube.Describe("list namespaces", err)
-	}
-	out := map[string]*corev1.Namespace{}
-	for i := range list.Items {
-		if slices.Contains(o.namespaces, list.Items[i].Name) {
-			out[list.Items[i].Name] = &list.Items[i]
-		}
-	}
-	return out, nil
 }
 
 // progress is the progress callback for bulk work on a terminal.
@@ -410,10 +356,6 @@ func (r *applyRun) recordEnrolled(gw *gatewayv1.Gateway, changed bool) {
 func (r *applyRun) waitAll(ctx context.Context) error {
 	o := r.ApplyOptions
 	waiting := map[string]*waypoint.Waypoint{}
-	scope := waypoint.WaitScope{Name: o.Gateway.request("").WaypointName()}
-	if len(o.namespaces) == 1 {
-		scope.Namespace = o.namespaces[0]
-	}
 	for _, gw := range r.applied {
 		w := waypoint.FromGateway(gw, nil)
 		waiting[w.Key()] = &w
@@ -421,26 +363,9 @@ func (r *applyRun) waitAll(ctx context.Context) error {
 	if len(waiting) == 0 {
 		return nil
 	}
-	// One list gives the current state of every waypoint and the version to
-	// watch from; the versions the applies returned may be old (an unchanged
-	// waypoint keeps its own), too old for the API server to watch from.
 	wctx, cancel := context.WithTimeout(ctx, o.Wait.timeout)
 	defer cancel()
-	var err error
-	if scope.Namespace == "" {
-		err = waitForAll(wctx, o.clients, scope, waiting)
-		if apierrors.IsForbidden(err) {
-			// No right to watch the whole cluster: one namespace after another.
-			for _, ns := range o.namespaces {
-				scope.Namespace = ns
-				if err = waitForAll(wctx, o.clients, scope, waiting); err != nil {
-					break
-				}
-			}
-		}
-	} else {
-		err = waitForAll(wctx, o.clients, scope, waiting)
-	}
+	err := waypoint.WaitNamed(wctx, o.clients.Gateway, o.namespaces, o.Gateway.request("").WaypointName(), waiting)
 	var notReady []string
 	for _, key := range sortedKeys(waiting) {
 		w := waiting[key]
@@ -470,32 +395,6 @@ func (r *applyRun) waitAll(ctx context.Context) error {
 		return kube.Describe("watch waypoints", err)
 	}
 	return nil
-}
-
-// waitForAll lists the waypoints of scope, to know their state and the
-// version to watch from, then watches until those of waiting in scope are
-// ready.
-func waitForAll(ctx context.Context, c *kube.Clients, scope waypoint.WaitScope, waiting map[string]*waypoint.Waypoint) error {
-	list, err := c.Gateway.GatewayV1().Gateways(scope.Namespace).List(ctx, metav1.ListOptions{
-		FieldSelector: fields.OneTermEqualSelector("metadata.name", scope.Name).String(),
-	})
-	if err != nil {
-		return err
-	}
-	scope.ResourceVersion = list.ResourceVersion
-	inScope := map[string]*waypoint.Waypoint{}
-	for key, w := range waiting {
-		if scope.Namespace == "" || w.Namespace == scope.Namespace {
-			inScope[key] = w
-		}
-	}
-	for i := range list.Items {
-		if w, ok := inScope[list.Items[i].Namespace+"/"+list.Items[i].Name]; ok {
-			current := waypoint.FromGateway(&list.Items[i], nil)
-			w.Programmed, w.Addresses = current.Programmed, current.Addresses
-		}
-	}
-	return waypoint.WaitReady(ctx, c.Gateway, scope, inScope)
 }
 
 // enrollPending writes the namespace labels that waited for readiness.

@@ -167,7 +167,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 			return err
 		}
 	} else {
-		o.printHuman(res)
+		o.printHuman(res, report)
 	}
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
+func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult, report *bulk.Report) {
 	for _, r := range res.Deleted {
 		o.IO.Successf("waypoint %s deleted%s", r, o.dryRun.Suffix())
 	}
@@ -212,11 +212,11 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 	} else if len(res.Enrolled) > 0 {
 		o.IO.Warnf("%d resources still use the deleted waypoints; unenroll them with:", len(res.Enrolled))
 		for _, c := range unlabelCommands(res.Enrolled) {
-			fmt.Fprintln(o.IO.ErrOut, "  "+c)
+			o.IO.Infof("  %s", c)
 		}
 	}
 	if len(o.namespaces) != 1 {
-		o.IO.Printf("%s\n", summaryLine(bulk.NewReport(deleteRecords(res, o.IgnoreNotFound, o.Unenroll))))
+		o.IO.Printf("%s\n", summaryLine(report))
 	}
 }
 

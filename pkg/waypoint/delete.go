@@ -93,13 +93,9 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 		}
 	} else {
 		opts := ListOptions{}
-		if len(req.Namespaces) == 1 {
-			opts.Namespace = req.Namespaces[0]
-		}
 		if req.Revision != "" {
 			opts.LabelSelector = istio.LabelRev + "=" + req.Revision
 		}
-		// Several namespaces are read with one paged list over all of them.
 		inScope := map[string]bool{}
 		for _, ns := range req.Namespaces {
 			inScope[ns] = true
@@ -109,16 +105,11 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 				targets = append(targets, gw.DeepCopy())
 			}
 		}
-		_, err := EachGateway(ctx, c.Gateway, opts, keep)
-		if apierrors.IsForbidden(err) && len(req.Namespaces) > 1 {
-			// A user whose rights end at their namespaces reads each of them.
-			for _, ns := range req.Namespaces {
-				opts.Namespace = ns
-				if _, err = EachGateway(ctx, c.Gateway, opts, keep); err != nil {
-					break
-				}
-			}
-		}
+		err := InNamespaces(req.Namespaces, func(ns string) error {
+			opts.Namespace = ns
+			_, err := EachGateway(ctx, c.Gateway, opts, keep)
+			return err
+		})
 		if err != nil {
 			return nil, kube.Describe("list gateways", err)
 		}

@@ -1,0 +1,105 @@
+package waypoint
+
+import (
+	"context"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+)
+
+// InNamespaces runs read once for the namespaces of bulk work: in the one
+// namespace when there is one; across the cluster ("") when there are
+// several or none, the caller keeping only what is in scope; and, when a
+// user whose rights end at their namespaces may not read the whole cluster,
+// in each namespace in turn.
+func InNamespaces(namespaces []string, read func(namespace string) error) error {
+	if len(namespaces) == 1 {
+		return read(namespaces[0])
+	}
+	err := read("")
+	if len(namespaces) > 1 && apierrors.IsForbidden(err) {
+		for _, ns := range namespaces {
+			if err := read(ns); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return err
+}
+
+func byName(name string) metav1.ListOptions {
+	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
+}
+
+// Versions maps namespace to the resourceVersion of the Gateway called name
+// in each of namespaces where it exists, with one list where rights allow.
+func Versions(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string) (map[string]string, error) {
+	out := map[string]string{}
+	err := InNamespaces(namespaces, func(ns string) error {
+		list, err := client.GatewayV1().Gateways(ns).List(ctx, byName(name))
+		if err != nil {
+			return err
+		}
+		for _, gw := range list.Items {
+			if slices.Contains(namespaces, gw.Namespace) {
+				out[gw.Namespace] = gw.ResourceVersion
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Namespaces reads the namespaces with one list (filtered by selector, when
+// given). It returns nil, and no error, when the user may not list
+// namespaces: each apply then reads its own.
+func Namespaces(ctx context.Context, client kubernetes.Interface, names []string, selector string) (map[string]*corev1.Namespace, error) {
+	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if apierrors.IsForbidden(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*corev1.Namespace{}
+	for i := range list.Items {
+		if slices.Contains(names, list.Items[i].Name) {
+			out[list.Items[i].Name] = &list.Items[i]
+		}
+	}
+	return out, nil
+}
+
+// WaitNamed waits until every waypoint of waiting, all called name in
+// namespaces, is ready: one list for their current state and the version to
+// watch from, then one watch (per namespace only where rights demand it).
+// The versions that applies returned are no place to start: an unchanged
+// waypoint keeps its old one, which may be too old to watch from.
+func WaitNamed(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string, waiting map[string]*Waypoint) error {
+	return InNamespaces(namespaces, func(ns string) error {
+		list, err := client.GatewayV1().Gateways(ns).List(ctx, byName(name))
+		if err != nil {
+			return err
+		}
+		inScope := map[string]*Waypoint{}
+		for key, w := range waiting {
+			if ns == "" || w.Namespace == ns {
+				inScope[key] = w
+			}
+		}
+		for i := range list.Items {
+			if w, ok := inScope[list.Items[i].Namespace+"/"+list.Items[i].Name]; ok {
+				current := FromGateway(&list.Items[i], nil)
+				w.Programmed, w.Addresses = current.Programmed, current.Addresses
+			}
+		}
+		scope := WaitScope{Namespace: ns, Name: name, ResourceVersion: list.ResourceVersion}
+		return WaitReady(ctx, client, scope, inScope)
+	})
+}
