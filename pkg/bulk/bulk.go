@@ -4,7 +4,9 @@ package bulk
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -70,6 +72,47 @@ func NewReport(records []Record) *Report {
 		}
 	}
 	return &Report{Records: records, Summary: s}
+}
+
+// actionOrder is the order in which Line names the actions.
+var actionOrder = []Action{Created, Configured, Unchanged, Deleted, Enrolled, Unenrolled, Skipped, Failed}
+
+// Line is the one-line summary of bulk work, by kind and action, e.g.
+// "200 gateways: 150 created, 50 unchanged; 200 namespaces: 200 enrolled; 0 failed".
+func (r *Report) Line() string {
+	byKind := map[string]map[Action]int{}
+	var kinds []string
+	for _, rec := range r.Records {
+		if byKind[rec.Kind] == nil {
+			byKind[rec.Kind] = map[Action]int{}
+			kinds = append(kinds, rec.Kind)
+		}
+		byKind[rec.Kind][rec.Action]++
+	}
+	sort.Strings(kinds)
+	var parts []string
+	for _, k := range kinds {
+		var counts []string
+		total := 0
+		for _, a := range actionOrder {
+			if n := byKind[k][a]; n > 0 {
+				counts = append(counts, fmt.Sprintf("%d %s", n, a))
+				total += n
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d %s: %s", total, plural(k), strings.Join(counts, ", ")))
+	}
+	return strings.Join(append(parts, fmt.Sprintf("%d failed", r.Summary.Failed)), "; ")
+}
+
+// plural is the lower-case plural of a kind: gateways, serviceentries.
+func plural(kind string) string {
+	k := strings.ToLower(kind)
+	// A consonant before the y makes -ies (entries); a vowel keeps it (gateways).
+	if n := len(k); n > 1 && k[n-1] == 'y' && !strings.ContainsRune("aeiou", rune(k[n-2])) {
+		return k[:n-1] + "ies"
+	}
+	return k + "s"
 }
 
 // DefaultConcurrency is how many operations run at once when not told.

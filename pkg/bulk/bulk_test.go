@@ -55,3 +55,19 @@ func TestNewReport(t *testing.T) {
 		t.Errorf("summary %+v", r.Summary)
 	}
 }
+
+func TestReportLine(t *testing.T) {
+	r := NewReport([]Record{
+		{Kind: "Gateway", Namespace: "a", Name: "w", Action: Created},
+		{Kind: "Gateway", Namespace: "b", Name: "w", Action: Unchanged},
+		{Kind: "ServiceEntry", Namespace: "a", Name: "se", Action: Failed, Error: "boom"},
+		{Kind: "Namespace", Name: "a", Action: Enrolled},
+	})
+	want := "2 gateways: 1 created, 1 unchanged; 1 namespaces: 1 enrolled; 1 serviceentries: 1 failed; 1 failed"
+	if got := r.Line(); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := NewReport(nil).Line(); got != "0 failed" {
+		t.Errorf("empty report: %q", got)
+	}
+}

@@ -430,7 +430,7 @@ func (r *applyRun) finish(waitErr error) error {
 			return err
 		}
 	} else if len(o.namespaces) > 1 {
-		o.IO.Printf("%s\n", summaryLine(report))
+		o.IO.Printf("%s\n", report.Line())
 	}
 	if waitErr != nil {
 		return waitErr
@@ -446,34 +446,6 @@ func (r *applyRun) finish(waitErr error) error {
 		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d objects failed", report.Summary.Failed, report.Summary.Total), Silent: o.human()}
 	}
 	return nil
-}
-
-// summaryLine is the one-line summary of bulk work, e.g. "200 waypoints:
-// 150 created, 50 unchanged; 200 namespaces: 200 enrolled; 0 failed".
-func summaryLine(rep *bulk.Report) string {
-	byKind := map[string]map[bulk.Action]int{}
-	var kinds []string
-	for _, rec := range rep.Records {
-		if byKind[rec.Kind] == nil {
-			byKind[rec.Kind] = map[bulk.Action]int{}
-			kinds = append(kinds, rec.Kind)
-		}
-		byKind[rec.Kind][rec.Action]++
-	}
-	sort.Strings(kinds)
-	var parts []string
-	for _, k := range kinds {
-		var counts []string
-		total := 0
-		for _, a := range []bulk.Action{bulk.Created, bulk.Configured, bulk.Unchanged, bulk.Deleted, bulk.Enrolled, bulk.Unenrolled, bulk.Skipped, bulk.Failed} {
-			if n := byKind[k][a]; n > 0 {
-				counts = append(counts, fmt.Sprintf("%d %s", n, a))
-				total += n
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%d %s: %s", total, strings.ToLower(k)+"s", strings.Join(counts, ", ")))
-	}
-	return strings.Join(parts, "; ") + fmt.Sprintf("; %d failed", rep.Summary.Failed)
 }
 
 // notReadyReason says why a waypoint is not ready, from its last condition.

@@ -216,7 +216,7 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult, report *bulk.Repo
 		}
 	}
 	if len(o.namespaces) != 1 {
-		o.IO.Printf("%s\n", summaryLine(report))
+		o.IO.Printf("%s\n", report.Line())
 	}
 }
 

@@ -279,7 +279,7 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 			return err
 		}
 	} else if len(o.namespaces) > 1 {
-		o.IO.Printf("%s\n", summaryLine(report))
+		o.IO.Printf("%s\n", report.Line())
 	}
 	if failed > 0 {
 		// Each failure has had its line (or its record); add no other.
