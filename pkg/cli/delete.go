@@ -117,12 +117,7 @@ func (o *DeleteOptions) Validate() error {
 	if err := validateNames(o.Names); err != nil {
 		return err
 	}
-	if o.Revision != "" {
-		if msgs := validation.IsValidLabelValue(o.Revision); len(msgs) > 0 {
-			return usageErrorf("invalid --revision %q: %s", o.Revision, msgs[0])
-		}
-	}
-	return nil
+	return checkValue("--revision", o.Revision, validation.IsValidLabelValue)
 }
 
 // Complete resolves the namespaces and builds the clients.

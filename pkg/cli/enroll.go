@@ -171,8 +171,8 @@ func (o *EnrollOptions) Validate() error {
 		return err
 	}
 	for _, n := range o.Names {
-		if msgs := validation.IsDNS1123Subdomain(n); len(msgs) > 0 {
-			return usageErrorf("invalid %s name %q: %s", kind, n, msgs[0])
+		if err := checkValue(string(kind)+" name", n, validation.IsDNS1123Subdomain); err != nil {
+			return err
 		}
 	}
 	if o.Unenroll {
@@ -184,14 +184,12 @@ func (o *EnrollOptions) Validate() error {
 	case o.Waypoint == istio.NoWaypoint && o.WaypointNamespace != "":
 		return usageErrorf(`--waypoint-namespace makes no sense with --waypoint none: opting out names no waypoint`)
 	case o.Waypoint != istio.NoWaypoint:
-		if msgs := validation.IsDNS1123Label(o.Waypoint); len(msgs) > 0 {
-			return usageErrorf("invalid --waypoint %q: %s", o.Waypoint, msgs[0])
+		if err := checkValue("--waypoint", o.Waypoint, validation.IsDNS1123Label); err != nil {
+			return err
 		}
 	}
 	if o.WaypointNamespace != "" {
-		if msgs := validation.IsDNS1123Label(o.WaypointNamespace); len(msgs) > 0 {
-			return usageErrorf("invalid --waypoint-namespace %q: %s", o.WaypointNamespace, msgs[0])
-		}
+		return checkValue("--waypoint-namespace", o.WaypointNamespace, validation.IsDNS1123Label)
 	}
 	return nil
 }

@@ -126,10 +126,7 @@ func (o *ExplainOptions) Validate() error {
 		}
 		return usageErrorf("name the %s to explain", o.KindArg)
 	}
-	if msgs := validation.IsDNS1123Subdomain(o.Name); len(msgs) > 0 {
-		return usageErrorf("invalid name %q: %s", o.Name, msgs[0])
-	}
-	return nil
+	return checkValue("name", o.Name, validation.IsDNS1123Subdomain)
 }
 
 // Complete resolves the namespace and builds the clients.

@@ -97,8 +97,8 @@ func (f *Factory) checkNamespaces(single bool) error {
 		return usageErrorf("this command works in one namespace; -n was given %d: %v", len(f.namespaces), f.namespaces)
 	}
 	for _, ns := range f.namespaces {
-		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
-			return usageErrorf("invalid namespace %q: %s", ns, msgs[0])
+		if err := checkValue("namespace", ns, validation.IsDNS1123Label); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -85,9 +85,18 @@ func addNameFlag(cmd *cobra.Command, names *[]string) {
 // validateNames checks waypoint names given on the command line.
 func validateNames(names []string) error {
 	for _, n := range names {
-		if msgs := validation.IsDNS1123Subdomain(n); len(msgs) > 0 {
-			return usageErrorf("invalid waypoint name %q: %s", n, msgs[0])
+		if err := checkValue("waypoint name", n, validation.IsDNS1123Subdomain); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// checkValue runs one of apimachinery's validations on a value given on the
+// command line: a usage error naming what it is, the value and the rule.
+func checkValue(what, value string, check func(string) []string) error {
+	if msgs := check(value); len(msgs) > 0 {
+		return usageErrorf("invalid %s %q: %s", what, value, msgs[0])
 	}
 	return nil
 }
