@@ -36,6 +36,8 @@ type Record struct {
 	Before map[string]string `json:"before,omitzero"`
 	After  map[string]string `json:"after,omitzero"`
 	Error  string            `json:"error,omitempty"`
+	// Err is the error itself, for callers that tell kinds of failure apart.
+	Err error `json:"-"`
 }
 
 // Summary counts the records by action.

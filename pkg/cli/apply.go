@@ -5,13 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
@@ -129,25 +125,10 @@ func (o *ApplyOptions) Complete(ctx context.Context, f *Factory) error {
 	return err
 }
 
-// applyRun is the state of one apply over its namespaces.
-type applyRun struct {
-	*ApplyOptions
-	mu      sync.Mutex
-	records []bulk.Record
-	pending map[string]*waypoint.ApplyResult // namespace → result awaiting enrollment
-	applied []*gatewayv1.Gateway             // as the server returned them, for --wait
-}
-
-func (r *applyRun) record(rec bulk.Record) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.records = append(r.records, rec)
-}
-
 // human says whether per-object lines are printed (not with -o).
 func (o *ApplyOptions) human() bool { return o.Output == "" }
 
-// Run applies the waypoint in every namespace.
+// Run applies the waypoint in every namespace and reports.
 func (o *ApplyOptions) Run(ctx context.Context) error {
 	gws := make([]*gatewayv1.Gateway, len(o.namespaces))
 	for i, ns := range o.namespaces {
@@ -163,49 +144,112 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if o.dryRun == kube.DryRunClient && o.human() && !o.EnrollNamespace {
 		return printObjects(o.IO, gws)
 	}
-	r := &applyRun{ApplyOptions: o, pending: map[string]*waypoint.ApplyResult{}}
 	single := len(gws) == 1
-
-	// Many namespaces are read in one request rather than one each.
-	var nsObjects map[string]*corev1.Namespace
-	if !single && o.EnrollNamespace {
-		var err error
-		if nsObjects, err = waypoint.Namespaces(ctx, o.clients.Kube, o.namespaces, o.NamespaceSelector); err != nil {
-			return kube.Describe("list namespaces", err)
-		}
+	req := waypoint.ApplyManyRequest{
+		Gateways:          gws,
+		Force:             o.ForceConflicts,
+		DryRun:            o.dryRun,
+		EnrollNamespace:   o.EnrollNamespace,
+		Overwrite:         o.Overwrite,
+		Concurrency:       o.Concurrency,
+		NamespaceSelector: o.NamespaceSelector,
+		// A report tells unchanged from configured: one more list.
+		KnowPrevious: !single || !o.human(),
+		Events:       o.events(single),
 	}
-	// What exists already, in one request, to tell configured from unchanged.
-	previous := map[string]string{}
-	if !single || !o.human() {
-		var err error
-		previous, err = waypoint.Versions(ctx, o.clients.Gateway, o.namespaces, gws[0].Name)
-		if err != nil && !kube.IsMissingType(err) { // apply itself says the CRDs are missing
-			return kube.Describe("list gateways named "+gws[0].Name, err)
-		}
+	if o.Wait.wait {
+		req.Wait = o.Wait.timeout
 	}
-
-	var usageErr error
-	bulk.ForEach(ctx, len(gws), o.Concurrency, func(ctx context.Context, i int) {
-		if err := r.applyOne(ctx, gws[i], previous[gws[i].Namespace], nsObjects); err != nil && single {
-			usageErr = err
-		}
-	}, o.progress(single, "applying"))
-	if usageErr != nil {
-		return usageErr
+	res, err := waypoint.ApplyMany(ctx, o.clients, req)
+	if res == nil {
+		return err
 	}
-
 	if o.dryRun == kube.DryRunClient && o.human() {
-		sort.Slice(r.applied, func(i, j int) bool { return r.applied[i].Namespace < r.applied[j].Namespace })
-		if err := printObjects(o.IO, r.applied); err != nil {
+		if err := printObjects(o.IO, res.Applied); err != nil {
 			return err
 		}
 	}
-	var waitErr error
-	if o.Wait.wait && o.dryRun == kube.DryRunNone {
-		waitErr = r.waitAll(ctx)
-		r.enrollPending(ctx)
+	return o.finish(res, err)
+}
+
+// events prints what happens as it happens, unless a report was asked for.
+func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
+	ev := waypoint.ApplyManyEvents{
+		NotAmbient: func(ns string) {
+			o.IO.Warnf("namespace %s is not in ambient mode; to add it to the mesh run: kubectl label namespace %s %s=%s",
+				ns, ns, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
+		},
 	}
-	return r.finish(waitErr)
+	if !single {
+		ev.ApplyProgress = o.IO.Progress("applying")
+		ev.EnrollProgress = o.IO.Progress("enrolling")
+	}
+	if !o.human() {
+		return ev
+	}
+	suffix := o.dryRun.Suffix()
+	if o.dryRun != kube.DryRunClient {
+		// A client dry run prints the objects instead, all at the end.
+		ev.Applied = func(gw *gatewayv1.Gateway) {
+			o.IO.Successf("waypoint %s/%s applied%s", gw.Namespace, gw.Name, suffix)
+		}
+	}
+	ev.Enrolled = func(gw *gatewayv1.Gateway, changed bool) {
+		verb := "labeled"
+		if !changed {
+			verb = "already labeled"
+		}
+		line := fmt.Sprintf("namespace %s %s with \"%s: %s\"%s", gw.Namespace, verb, istio.LabelUseWaypoint, gw.Name, suffix)
+		if o.dryRun == kube.DryRunClient {
+			o.IO.Infof("%s", line) // stdout holds the objects
+			return
+		}
+		o.IO.Successf("%s", line)
+	}
+	ev.Ready = func(key string) { o.IO.Successf("waypoint %s is ready", key) }
+	if !single {
+		// A single namespace's failure is the command's error, printed once.
+		ev.Failed = func(err error) { o.IO.Errorf("%v", err) }
+	}
+	return ev
+}
+
+// finish prints the report or the summary and picks the exit code.
+func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) error {
+	report := bulk.NewReport(res.Records)
+	if o.dryRun != kube.DryRunNone {
+		report.DryRun = string(o.dryRun)
+	}
+	if !o.human() {
+		if err := render.Object(o.IO.Out, o.Output, report); err != nil {
+			return err
+		}
+	} else if len(o.namespaces) > 1 {
+		o.IO.Printf("%s\n", report.Line())
+	}
+	var timeout *waypoint.WaitTimeoutError
+	switch {
+	case errors.As(err, &timeout):
+		return timeoutError(err)
+	case err != nil:
+		return err
+	case report.Summary.Failed == 0:
+		return nil
+	}
+	if len(o.namespaces) == 1 {
+		for _, rec := range report.Records {
+			var elsewhere *waypoint.EnrolledElsewhereError
+			switch {
+			case rec.Action != bulk.Failed:
+			case errors.As(rec.Err, &elsewhere):
+				// Nothing was written: the namespace uses another waypoint.
+				return usageError(rec.Err)
+			case o.human():
+				return rec.Err
+			}
+		}
+	}
+	return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d objects failed", report.Summary.Failed, report.Summary.Total), Silent: o.human()}
 }
 
 // printObjects prints Gateways as one YAML stream.
@@ -232,230 +276,4 @@ func (o *ApplyOptions) checkOwnNamespaceAdmitted(ns string) error {
 	}
 	return usageErrorf("--enroll-namespace would enroll namespace %s into a waypoint whose --allow-namespace (%s) leaves %s out, and istiod would deny the attachment; add --allow-namespace %s",
 		ns, strings.Join(g.allowNamespaces, ","), ns, ns)
-}
-
-// progress is the progress callback for bulk work on a terminal.
-func (o *ApplyOptions) progress(single bool, verb string) func(int, int) {
-	if single {
-		return nil
-	}
-	return o.IO.Progress(verb)
-}
-
-// applyOne applies in one namespace and records what happened. It returns
-// an error only for a refusal that is a usage error when it is the only
-// namespace.
-func (r *applyRun) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previousRV string, namespaces map[string]*corev1.Namespace) error {
-	o := r.ApplyOptions
-	if namespaces != nil && namespaces[gw.Namespace] == nil {
-		err := fmt.Errorf("namespace %q not found; create it first, or pick another with -n", gw.Namespace)
-		r.record(bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Action: bulk.Failed, Error: err.Error()})
-		if o.human() {
-			o.IO.Errorf("%v", err)
-		}
-		return nil
-	}
-	rec := bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}
-	req := waypoint.ApplyRequest{
-		Gateway:                 gw,
-		Force:                   o.ForceConflicts,
-		DryRun:                  o.dryRun,
-		EnrollNamespace:         o.EnrollNamespace,
-		Overwrite:               o.Overwrite,
-		DeferEnroll:             o.Wait.wait && o.dryRun == kube.DryRunNone,
-		PreviousResourceVersion: previousRV,
-		Namespace:               namespaces[gw.Namespace],
-		OnApplied: func(applied *gatewayv1.Gateway, _ bool) {
-			// A client dry run prints the objects, all at the end.
-			if o.human() && o.dryRun != kube.DryRunClient {
-				o.IO.Successf("waypoint %s/%s applied%s", applied.Namespace, applied.Name, o.dryRun.Suffix())
-			}
-		},
-	}
-	res, err := waypoint.Apply(ctx, o.clients, req)
-	var elsewhere *waypoint.EnrolledElsewhereError
-	switch {
-	case errors.As(err, &elsewhere):
-		r.record(bulk.Record{Kind: "Namespace", Name: gw.Namespace, Action: bulk.Failed, Error: err.Error()})
-		if len(o.namespaces) == 1 {
-			return usageError(err)
-		}
-		if o.human() {
-			o.IO.Errorf("%v", err)
-		}
-		return nil
-	case errors.Is(err, waypoint.ErrNamespaceNotFound):
-		err = fmt.Errorf("namespace %q not found; create it first, or pick another with -n", gw.Namespace)
-	}
-	if err != nil && res != nil && res.Gateway != nil {
-		// The Gateway was applied; labelling the namespace failed.
-		rec.Action = gatewayAction(res)
-		r.record(rec)
-		rec = bulk.Record{Kind: "Namespace", Name: gw.Namespace}
-	}
-	if err != nil {
-		rec.Action, rec.Error = bulk.Failed, err.Error()
-		r.record(rec)
-		if len(o.namespaces) == 1 {
-			return err
-		}
-		if o.human() {
-			o.IO.Errorf("%v", err)
-		}
-		return nil
-	}
-	rec.Action = gatewayAction(res)
-	r.record(rec)
-	r.mu.Lock()
-	r.applied = append(r.applied, res.Gateway)
-	r.mu.Unlock()
-	if !o.EnrollNamespace {
-		return nil
-	}
-	if !res.NamespaceAmbient {
-		o.IO.Warnf("namespace %s is not in ambient mode; to add it to the mesh run: kubectl label namespace %s %s=%s",
-			gw.Namespace, gw.Namespace, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
-	}
-	if res.PendingEnroll != nil {
-		r.mu.Lock()
-		r.pending[gw.Namespace] = res
-		r.mu.Unlock()
-		return nil
-	}
-	r.recordEnrolled(gw, res.Enrolled)
-	return nil
-}
-
-func gatewayAction(res *waypoint.ApplyResult) bulk.Action {
-	switch {
-	case res.Created:
-		return bulk.Created
-	case res.Unchanged:
-		return bulk.Unchanged
-	}
-	return bulk.Configured
-}
-
-func (r *applyRun) recordEnrolled(gw *gatewayv1.Gateway, changed bool) {
-	o := r.ApplyOptions
-	action, verb := bulk.Enrolled, "labeled"
-	if !changed {
-		action, verb = bulk.Unchanged, "already labeled"
-	}
-	r.record(bulk.Record{Kind: "Namespace", Name: gw.Namespace, Action: action})
-	if o.human() && o.dryRun == kube.DryRunClient {
-		// stdout holds the objects; the label change is news, on stderr.
-		o.IO.Infof("namespace %s %s with \"%s: %s\"%s", gw.Namespace, verb, istio.LabelUseWaypoint, gw.Name, o.dryRun.Suffix())
-	} else if o.human() {
-		o.IO.Successf("namespace %s %s with \"%s: %s\"%s", gw.Namespace, verb, istio.LabelUseWaypoint, gw.Name, o.dryRun.Suffix())
-	}
-}
-
-// waitAll waits, with one watch over the namespaces in scope, until every
-// applied waypoint is ready or the timeout ends.
-func (r *applyRun) waitAll(ctx context.Context) error {
-	o := r.ApplyOptions
-	waiting := map[string]*waypoint.Waypoint{}
-	for _, gw := range r.applied {
-		w := waypoint.FromGateway(gw, nil)
-		waiting[w.Key()] = &w
-	}
-	if len(waiting) == 0 {
-		return nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, o.Wait.timeout)
-	defer cancel()
-	err := waypoint.WaitNamed(wctx, o.clients.Gateway, o.namespaces, o.Gateway.request("").WaypointName(), waiting)
-	var notReady []string
-	for _, key := range sortedKeys(waiting) {
-		w := waiting[key]
-		if w.Ready() {
-			if o.human() {
-				o.IO.Successf("waypoint %s is ready", key)
-			}
-			continue
-		}
-		notReady = append(notReady, key+" ("+notReadyReason(w)+")")
-		ns, _, _ := strings.Cut(key, "/")
-		r.mu.Lock()
-		if _, ok := r.pending[ns]; ok {
-			delete(r.pending, ns)
-			r.records = append(r.records, bulk.Record{Kind: "Namespace", Name: ns, Action: bulk.Skipped, Error: "waypoint not ready; namespace not enrolled"})
-		}
-		r.mu.Unlock()
-	}
-	sort.Strings(notReady)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		if len(notReady) == 1 && len(waiting) == 1 {
-			return timeoutError(fmt.Errorf("timed out after %s waiting for waypoint %s to be ready", o.Wait.timeout, notReady[0]))
-		}
-		return timeoutError(fmt.Errorf("timed out after %s: %d of %d waypoints not ready: %s", o.Wait.timeout, len(notReady), len(waiting), strings.Join(notReady, ", ")))
-	case err != nil:
-		return kube.Describe("watch waypoints", err)
-	}
-	return nil
-}
-
-// enrollPending writes the namespace labels that waited for readiness.
-func (r *applyRun) enrollPending(ctx context.Context) {
-	o := r.ApplyOptions
-	var list []*waypoint.ApplyResult
-	for _, res := range r.pending {
-		list = append(list, res)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Gateway.Namespace < list[j].Gateway.Namespace })
-	bulk.ForEach(ctx, len(list), o.Concurrency, func(ctx context.Context, i int) {
-		gw := list[i].Gateway
-		if err := waypoint.EnrollNamespace(ctx, o.clients, gw.Namespace, list[i].PendingEnroll, o.dryRun); err != nil {
-			r.record(bulk.Record{Kind: "Namespace", Name: gw.Namespace, Action: bulk.Failed, Error: err.Error()})
-			if o.human() {
-				o.IO.Errorf("%v", err)
-			}
-			return
-		}
-		r.recordEnrolled(gw, true)
-	}, o.progress(len(list) <= 1, "enrolling"))
-}
-
-// finish prints the report or the summary and picks the exit code.
-func (r *applyRun) finish(waitErr error) error {
-	o := r.ApplyOptions
-	report := bulk.NewReport(r.records)
-	if o.dryRun != kube.DryRunNone {
-		report.DryRun = string(o.dryRun)
-	}
-	if !o.human() {
-		if err := render.Object(o.IO.Out, o.Output, report); err != nil {
-			return err
-		}
-	} else if len(o.namespaces) > 1 {
-		o.IO.Printf("%s\n", report.Line())
-	}
-	if waitErr != nil {
-		return waitErr
-	}
-	if report.Summary.Failed > 0 {
-		if len(o.namespaces) == 1 && o.human() {
-			for _, rec := range report.Records {
-				if rec.Action == bulk.Failed {
-					return errors.New(rec.Error)
-				}
-			}
-		}
-		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d objects failed", report.Summary.Failed, report.Summary.Total), Silent: o.human()}
-	}
-	return nil
-}
-
-// notReadyReason says why a waypoint is not ready, from its last condition.
-func notReadyReason(w *waypoint.Waypoint) string {
-	c := w.Programmed
-	switch {
-	case c == nil:
-		return "no Programmed condition yet (is istiod running?)"
-	case c.Status == metav1.ConditionTrue:
-		return "Programmed=True but no address yet"
-	}
-	return fmt.Sprintf("Programmed=%s, reason %s: %s", c.Status, c.Reason, c.Message)
 }

@@ -1,0 +1,298 @@
+package waypoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+)
+
+// ApplyManyRequest applies one rendered waypoint per namespace.
+type ApplyManyRequest struct {
+	// Gateways are the rendered waypoints, one per namespace, all of one name.
+	Gateways        []*gatewayv1.Gateway
+	Force           bool
+	DryRun          kube.DryRun
+	EnrollNamespace bool
+	Overwrite       bool
+	// Wait, when positive, waits that long for every waypoint to be ready
+	// (one watch) and enrolls each namespace only once its waypoint is.
+	Wait time.Duration
+	// Concurrency bounds the namespaces worked on at once.
+	Concurrency int
+	// NamespaceSelector chose the namespaces, if a selector did; with it the
+	// namespaces are read in one list.
+	NamespaceSelector string
+	// KnowPrevious reads the existing Gateways first (one list), so that the
+	// records tell configured from unchanged.
+	KnowPrevious bool
+	Events       ApplyManyEvents
+}
+
+// ApplyManyEvents are told what happens as it happens, from several
+// goroutines; each may be nil.
+type ApplyManyEvents struct {
+	Applied    func(gw *gatewayv1.Gateway)
+	NotAmbient func(namespace string)
+	Enrolled   func(gw *gatewayv1.Gateway, changed bool)
+	Ready      func(key string)
+	Failed     func(err error)
+	// ApplyProgress and EnrollProgress hear how many are done.
+	ApplyProgress, EnrollProgress func(done, total int)
+}
+
+// ApplyManyResult says what ApplyMany did, object by object.
+type ApplyManyResult struct {
+	Records []bulk.Record
+	// Applied are the Gateways as the server returned them (as rendered for a
+	// client dry run).
+	Applied []*gatewayv1.Gateway
+}
+
+// WaitTimeoutError says which waypoints were not ready when the wait ended;
+// their namespaces were not enrolled.
+type WaitTimeoutError struct {
+	Timeout  time.Duration
+	NotReady []string // "namespace/name (reason)"
+	Total    int
+}
+
+func (e *WaitTimeoutError) Error() string {
+	if e.Total == 1 && len(e.NotReady) == 1 {
+		return fmt.Sprintf("timed out after %s waiting for waypoint %s to be ready", e.Timeout, e.NotReady[0])
+	}
+	return fmt.Sprintf("timed out after %s: %d of %d waypoints not ready: %s", e.Timeout, len(e.NotReady), e.Total, strings.Join(e.NotReady, ", "))
+}
+
+// ApplyMany applies the waypoints with bounded concurrency and, when asked,
+// waits for them and enrolls their namespaces. A failure of one namespace is
+// recorded (with its error in Record.Err) and does not stop the others; the
+// returned error is for the call as a whole: a read it needed, or a
+// *WaitTimeoutError.
+func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*ApplyManyResult, error) {
+	run := &applyMany{req: req, c: c, pending: map[string]*ApplyResult{}}
+	namespaces := make([]string, len(req.Gateways))
+	for i, gw := range req.Gateways {
+		namespaces[i] = gw.Namespace
+	}
+	var nsObjects map[string]*corev1.Namespace
+	if len(namespaces) > 1 && req.EnrollNamespace {
+		var err error
+		if nsObjects, err = Namespaces(ctx, c.Kube, namespaces, req.NamespaceSelector); err != nil {
+			return nil, kube.Describe("list namespaces", err)
+		}
+	}
+	previous := map[string]string{}
+	if req.KnowPrevious && len(req.Gateways) > 0 {
+		name := req.Gateways[0].Name
+		var err error
+		previous, err = Versions(ctx, c.Gateway, namespaces, name)
+		if err != nil && !kube.IsMissingType(err) { // the apply says the CRDs are missing
+			return nil, kube.Describe("list gateways named "+name, err)
+		}
+	}
+	bulk.ForEach(ctx, len(req.Gateways), req.Concurrency, func(ctx context.Context, i int) {
+		gw := req.Gateways[i]
+		run.applyOne(ctx, gw, previous[gw.Namespace], nsObjects)
+	}, req.Events.ApplyProgress)
+
+	var err error
+	if req.Wait > 0 && req.DryRun == kube.DryRunNone {
+		err = run.waitAll(ctx, namespaces)
+		run.enrollPending(ctx)
+	}
+	sort.Slice(run.applied, func(i, j int) bool { return run.applied[i].Namespace < run.applied[j].Namespace })
+	return &ApplyManyResult{Records: run.records, Applied: run.applied}, err
+}
+
+// applyMany is the state of one ApplyMany.
+type applyMany struct {
+	req     ApplyManyRequest
+	c       *kube.Clients
+	mu      sync.Mutex
+	records []bulk.Record
+	pending map[string]*ApplyResult // namespace → result awaiting enrollment
+	applied []*gatewayv1.Gateway
+}
+
+func (r *applyMany) record(rec bulk.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, rec)
+}
+
+// fail records a failed object and tells the caller.
+func (r *applyMany) fail(rec bulk.Record, err error) {
+	rec.Action, rec.Error, rec.Err = bulk.Failed, err.Error(), err
+	r.record(rec)
+	if r.req.Events.Failed != nil {
+		r.req.Events.Failed(err)
+	}
+}
+
+func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previousRV string, namespaces map[string]*corev1.Namespace) {
+	ev := r.req.Events
+	rec := bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}
+	if namespaces != nil && namespaces[gw.Namespace] == nil {
+		r.fail(rec, namespaceNotFound(gw.Namespace))
+		return
+	}
+	res, err := Apply(ctx, r.c, ApplyRequest{
+		Gateway:                 gw,
+		Force:                   r.req.Force,
+		DryRun:                  r.req.DryRun,
+		EnrollNamespace:         r.req.EnrollNamespace,
+		Overwrite:               r.req.Overwrite,
+		DeferEnroll:             r.req.Wait > 0 && r.req.DryRun == kube.DryRunNone,
+		PreviousResourceVersion: previousRV,
+		Namespace:               namespaces[gw.Namespace],
+		OnApplied: func(applied *gatewayv1.Gateway, _ bool) {
+			if ev.Applied != nil {
+				ev.Applied(applied)
+			}
+		},
+	})
+	var elsewhere *EnrolledElsewhereError
+	switch {
+	case errors.As(err, &elsewhere):
+		r.fail(bulk.Record{Kind: "Namespace", Name: gw.Namespace}, err)
+		return
+	case errors.Is(err, ErrNamespaceNotFound):
+		err = namespaceNotFound(gw.Namespace)
+	}
+	if err != nil && res != nil && res.Gateway != nil {
+		// The Gateway was applied; labelling the namespace failed.
+		rec.Action = gatewayAction(res)
+		r.record(rec)
+		rec = bulk.Record{Kind: "Namespace", Name: gw.Namespace}
+	}
+	if err != nil {
+		r.fail(rec, err)
+		return
+	}
+	rec.Action = gatewayAction(res)
+	r.mu.Lock()
+	r.records = append(r.records, rec)
+	r.applied = append(r.applied, res.Gateway)
+	r.mu.Unlock()
+	if !r.req.EnrollNamespace {
+		return
+	}
+	if !res.NamespaceAmbient && ev.NotAmbient != nil {
+		ev.NotAmbient(gw.Namespace)
+	}
+	if res.PendingEnroll != nil {
+		r.mu.Lock()
+		r.pending[gw.Namespace] = res
+		r.mu.Unlock()
+		return
+	}
+	r.recordEnrolled(res.Gateway, res.Enrolled)
+}
+
+func namespaceNotFound(ns string) error {
+	return fmt.Errorf("namespace %q not found; create it first, or pick another with -n", ns)
+}
+
+func gatewayAction(res *ApplyResult) bulk.Action {
+	switch {
+	case res.Created:
+		return bulk.Created
+	case res.Unchanged:
+		return bulk.Unchanged
+	}
+	return bulk.Configured
+}
+
+func (r *applyMany) recordEnrolled(gw *gatewayv1.Gateway, changed bool) {
+	action := bulk.Enrolled
+	if !changed {
+		action = bulk.Unchanged
+	}
+	r.record(bulk.Record{Kind: "Namespace", Name: gw.Namespace, Action: action})
+	if r.req.Events.Enrolled != nil {
+		r.req.Events.Enrolled(gw, changed)
+	}
+}
+
+// waitAll waits for every applied waypoint; the namespaces of those that are
+// not ready at the end are recorded as skipped and not enrolled.
+func (r *applyMany) waitAll(ctx context.Context, namespaces []string) error {
+	waiting := map[string]*Waypoint{}
+	for _, gw := range r.applied {
+		w := FromGateway(gw, nil)
+		waiting[w.Key()] = &w
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.req.Wait)
+	defer cancel()
+	err := WaitNamed(wctx, r.c.Gateway, namespaces, r.req.Gateways[0].Name, waiting)
+	keys := make([]string, 0, len(waiting))
+	for key := range waiting {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	var notReady []string
+	for _, key := range keys {
+		w := waiting[key]
+		if w.Ready() {
+			if r.req.Events.Ready != nil {
+				r.req.Events.Ready(key)
+			}
+			continue
+		}
+		notReady = append(notReady, key+" ("+w.NotReadyReason()+")")
+		if _, ok := r.pending[w.Namespace]; ok {
+			delete(r.pending, w.Namespace)
+			r.record(bulk.Record{Kind: "Namespace", Name: w.Namespace, Action: bulk.Skipped, Error: "waypoint not ready; namespace not enrolled"})
+		}
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &WaitTimeoutError{Timeout: r.req.Wait, NotReady: notReady, Total: len(waiting)}
+	case err != nil:
+		return kube.Describe("watch waypoints", err)
+	}
+	return nil
+}
+
+// enrollPending writes the namespace labels that waited for readiness.
+func (r *applyMany) enrollPending(ctx context.Context) {
+	list := make([]*ApplyResult, 0, len(r.pending))
+	for _, res := range r.pending {
+		list = append(list, res)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Gateway.Namespace < list[j].Gateway.Namespace })
+	bulk.ForEach(ctx, len(list), r.req.Concurrency, func(ctx context.Context, i int) {
+		gw := list[i].Gateway
+		if err := EnrollNamespace(ctx, r.c, gw.Namespace, list[i].PendingEnroll, r.req.DryRun); err != nil {
+			r.fail(bulk.Record{Kind: "Namespace", Name: gw.Namespace}, err)
+			return
+		}
+		r.recordEnrolled(gw, true)
+	}, r.req.Events.EnrollProgress)
+}
+
+// NotReadyReason says why the waypoint is not ready, from its last condition.
+func (w Waypoint) NotReadyReason() string {
+	c := w.Programmed
+	switch {
+	case c == nil:
+		return "no Programmed condition yet (is istiod running?)"
+	case c.Status == metav1.ConditionTrue:
+		return "Programmed=True but no address yet"
+	}
+	return fmt.Sprintf("Programmed=%s, reason %s: %s", c.Status, c.Reason, c.Message)
+}
