@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
@@ -205,16 +203,16 @@ func (o *EnrollOptions) Complete(ctx context.Context, f *Factory) error {
 	return err
 }
 
-// missingObject is a named object that does not exist.
 type missingObject struct{ namespace, name string }
 
 // Run selects the objects, checks the waypoint, patches the labels and
 // reports object by object.
 func (o *EnrollOptions) Run(ctx context.Context) error {
-	targets, missing, nsLabels, err := o.selectTargets(ctx)
+	sel, err := enroll.SelectIn(ctx, o.clients, o.kind, o.namespaces, o.Names, o.Selector)
 	if err != nil {
 		return err
 	}
+	targets, missing := sel.Targets, sel.Missing
 	if len(targets) == 0 && len(missing) == 0 {
 		if o.Output != "" {
 			return render.Object(o.IO.Out, o.Output, o.newReport(nil))
@@ -241,7 +239,7 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 		}
 	}
 	if !o.Unenroll && o.Waypoint != istio.NoWaypoint && len(toChange) > 0 {
-		if err := o.check(ctx, toChange, nsLabels); err != nil {
+		if err := o.check(ctx, toChange, sel.NamespaceLabels); err != nil {
 			return err
 		}
 	}
@@ -255,7 +253,7 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 	records := make([]bulk.Record, 0, len(outcomes)+len(missing))
 	for _, m := range missing {
 		err := o.notFound(m)
-		records = append(records, bulk.Record{Kind: kindName(o.kind), Namespace: m.namespace, Name: m.name,
+		records = append(records, bulk.Record{Kind: kindName(o.kind), Namespace: m.Namespace, Name: m.Name,
 			Action: bulk.Failed, Error: err.Error()})
 		if o.Output == "" {
 			o.IO.Errorf("%v", err)
@@ -297,48 +295,11 @@ func (o *EnrollOptions) newReport(records []bulk.Record) *bulk.Report {
 	return r
 }
 
-// selectTargets reads the objects to change, in every namespace of -n for
-// namespaced kinds, with the labels of those namespaces; named objects that
-// do not exist come back in missing.
-func (o *EnrollOptions) selectTargets(ctx context.Context) (targets []enroll.Target, missing []missingObject, nsLabels map[string]map[string]string, err error) {
-	nsLabels = map[string]map[string]string{}
-	if !o.kind.Namespaced() {
-		names := o.Names
-		if len(names) == 0 && o.Selector == "" {
-			names = o.namespaces
-		}
-		found, gone, err := enroll.Select(ctx, o.clients, o.kind, "", names, o.Selector)
-		for _, n := range gone {
-			missing = append(missing, missingObject{name: n})
-		}
-		return found, missing, nsLabels, err
-	}
-	for _, ns := range o.namespaces {
-		obj, err := o.clients.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil, nil, nil, fmt.Errorf("namespace %q not found; pick another with -n", ns)
-		}
-		if err != nil {
-			return nil, nil, nil, kube.Describe("read namespace "+ns, err)
-		}
-		nsLabels[ns] = obj.Labels
-		found, gone, err := enroll.Select(ctx, o.clients, o.kind, ns, o.Names, o.Selector)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		targets = append(targets, found...)
-		for _, n := range gone {
-			missing = append(missing, missingObject{namespace: ns, name: n})
-		}
-	}
-	return targets, missing, nsLabels, nil
-}
-
-func (o *EnrollOptions) notFound(m missingObject) error {
+func (o *EnrollOptions) notFound(m enroll.Missing) error {
 	if o.kind == enroll.KindNamespace {
-		return fmt.Errorf("namespace %q not found", m.name)
+		return fmt.Errorf("namespace %q not found", m.Name)
 	}
-	return fmt.Errorf("%s %q not found in namespace %s", o.kind, m.name, m.namespace)
+	return fmt.Errorf("%s %q not found in namespace %s", o.kind, m.Name, m.Namespace)
 }
 
 func kindName(k enroll.Kind) string {
@@ -427,63 +388,28 @@ func (o *EnrollOptions) report(out enroll.Outcome) {
 // targets name (one, unless namespaces each get their own), its traffic
 // type, who it lets in, and whether enrolled namespaces are in the mesh.
 func (o *EnrollOptions) check(ctx context.Context, targets []enroll.Target, nsLabels map[string]map[string]string) error {
-	type group struct {
-		ns, name   string
-		namespaces map[string]map[string]string
-		sample     enroll.Target
+	checks, err := enroll.CheckWaypoints(ctx, o.clients, waypoint.NewClassLabels(o.clients.Gateway), o.kind, o.Waypoint, o.WaypointNamespace, targets, nsLabels)
+	if err != nil {
+		return err
 	}
-	groups := map[string]*group{}
-	var keys []string
-	for _, t := range targets {
-		wpNS := o.WaypointNamespace
-		if wpNS == "" {
-			wpNS = t.Own()
-		}
-		key := wpNS + "/" + o.Waypoint
-		g := groups[key]
-		if g == nil {
-			g = &group{ns: wpNS, name: o.Waypoint, namespaces: map[string]map[string]string{}, sample: t}
-			groups[key] = g
-			keys = append(keys, key)
-		}
-		if t.Kind == enroll.KindNamespace {
-			g.namespaces[t.Name] = t.Labels
-		} else {
-			g.namespaces[t.Namespace] = nsLabels[t.Namespace]
-		}
-	}
-	sort.Strings(keys)
-	classes := waypoint.NewClassLabels(o.clients.Gateway)
 	var problems []problem
-	for _, key := range keys {
-		g := groups[key]
-		gw, err := o.clients.Gateway.GatewayV1().Gateways(g.ns).Get(ctx, g.name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err) || kube.IsMissingType(err):
-			gw = nil
-		case err != nil:
-			if apierrors.IsForbidden(err) {
-				o.IO.Warnf("cannot read waypoint %s to check it (%v); %sing without the checks", key, kube.Describe("read waypoint "+key, err), o.verb())
-				continue
-			}
-			return kube.Describe("read waypoint "+key, err)
+	for _, g := range checks {
+		if g.ReadErr != nil {
+			o.IO.Warnf("cannot read waypoint %s to check it (%v); %sing without the checks", g.Key, g.ReadErr, o.verb())
+			continue
 		}
-		in := enroll.CheckInput{Kind: o.kind, Gateway: gw, Namespaces: g.namespaces}
-		if gw != nil && gw.Labels[istio.LabelWaypointFor] == "" {
-			in.ClassLabels = classes.For(ctx, string(gw.Spec.GatewayClassName))
-		}
-		res := enroll.Check(in)
+		res := g.Result
 		for _, ns := range res.NotAmbient {
 			o.IO.Warnf("namespace %s is not in ambient mode; to add it to the mesh run: kubectl label namespace %s %s=%s",
 				ns, ns, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
 		}
 		if res.Missing {
 			o.IO.Warnf("waypoint %s does not exist yet; the %s use it once it is applied and ready:\n  %s",
-				key, o.kind.Plural(), applyForMissing(o.Tool, o.kind, g.ns, g.name, sortedKeys(g.namespaces)))
+				g.Key, o.kind.Plural(), applyForMissing(o.Tool, o.kind, g.Namespace, g.Name, sortedKeys(g.Namespaces)))
 			continue
 		}
 		if res.NoTraffic {
-			o.IO.Warnf("waypoint %s has traffic type none: no traffic of the enrolled namespaces will go through it", key)
+			o.IO.Warnf("waypoint %s has traffic type none: no traffic of the enrolled namespaces will go through it", g.Key)
 		}
 		problems = append(problems, o.describeProblems(res)...)
 	}
