@@ -238,7 +238,7 @@ func deleteRecords(res *waypoint.DeleteResult, ignoreNotFound, unenroll bool) []
 		gw(f.Ref, bulk.Failed, f.Err.Error())
 	}
 	res2 := func(r enroll.Resource, a bulk.Action, err string) {
-		out = append(out, bulk.Record{Kind: kindName(r.Kind), Namespace: r.Namespace, Name: r.Name, Action: a, Error: err})
+		out = append(out, bulk.Record{Kind: r.Kind.APIKind(), Namespace: r.Namespace, Name: r.Name, Action: a, Error: err})
 	}
 	if unenroll {
 		for _, r := range res.Unenrolled {

@@ -253,7 +253,7 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 	records := make([]bulk.Record, 0, len(outcomes)+len(missing))
 	for _, m := range missing {
 		err := o.notFound(m)
-		records = append(records, bulk.Record{Kind: kindName(o.kind), Namespace: m.Namespace, Name: m.Name,
+		records = append(records, bulk.Record{Kind: o.kind.APIKind(), Namespace: m.Namespace, Name: m.Name,
 			Action: bulk.Failed, Error: err.Error()})
 		if o.Output == "" {
 			o.IO.Errorf("%v", err)
@@ -302,20 +302,8 @@ func (o *EnrollOptions) notFound(m enroll.Missing) error {
 	return fmt.Errorf("%s %q not found in namespace %s", o.kind, m.Name, m.Namespace)
 }
 
-func kindName(k enroll.Kind) string {
-	switch k {
-	case enroll.KindNamespace:
-		return "Namespace"
-	case enroll.KindService:
-		return "Service"
-	case enroll.KindPod:
-		return "Pod"
-	}
-	return "ServiceEntry"
-}
-
 func (o *EnrollOptions) record(out enroll.Outcome) bulk.Record {
-	rec := bulk.Record{Kind: kindName(out.Target.Kind), Namespace: out.Target.Namespace, Name: out.Target.Name,
+	rec := bulk.Record{Kind: out.Target.Kind.APIKind(), Namespace: out.Target.Namespace, Name: out.Target.Name,
 		Before: nonNil(out.Before), After: nonNil(out.After), Action: bulk.Unchanged}
 	switch {
 	case out.Err != nil:

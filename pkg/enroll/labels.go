@@ -52,6 +52,20 @@ func ParseKind(s string) (Kind, error) {
 	return "", fmt.Errorf("cannot enroll %q: the kinds are namespace (ns), service (svc), pod (po) and serviceentry (se)", s)
 }
 
+// APIKind is the kind as the API names it: Namespace, Service, Pod,
+// ServiceEntry.
+func (k Kind) APIKind() string {
+	switch k {
+	case KindNamespace:
+		return "Namespace"
+	case KindService:
+		return "Service"
+	case KindPod:
+		return "Pod"
+	}
+	return "ServiceEntry"
+}
+
 // Plural is the kind's plural, for messages: "serviceentries".
 func (k Kind) Plural() string {
 	if k == KindServiceEntry {
