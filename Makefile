@@ -15,7 +15,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-waypoint
 
-## test: formatting, vet, and every test (unit and integration against a real kube-apiserver)
+## test: formatting, vet, and every test (unit and integration against a real kube-apiserver and istiod)
 test: lint controlplane
 	$(GO) test -count=1 ./...
 
@@ -31,9 +31,11 @@ lint:
 docs:
 	$(GO) run ./hack/gendocs docs/reference
 
-## controlplane: build kube-apiserver, etcd and kubectl into the cache (once)
+## controlplane: build kube-apiserver, etcd, kubectl and istiod into the cache (once)
 controlplane:
 	@hack/controlplane.sh >/dev/null
+	@hack/controlplane.sh crds >/dev/null
+	@hack/istiod.sh >/dev/null
 
 ## sandbox: run a local API server with the Gateway API and Istio CRDs until interrupted
 sandbox: build controlplane

@@ -33,4 +33,4 @@ for round in 1 2 3 4 5; do
     kubectl-waypoint delete --all --unenroll --namespace-selector bench=bulk >/dev/null
 done
 SCRIPT
-hack/sandbox.sh --addr 127.0.0.1:16446 --dir "$(mktemp -d)" --fake-istiod=false --run "bash $script"
+hack/sandbox.sh --addr 127.0.0.1:16446 --dir "$(mktemp -d)" --istiod=false --run "bash $script"

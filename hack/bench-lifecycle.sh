@@ -29,7 +29,7 @@ done >"\$objects"
 echo "populating: $namespaces namespaces, \$(grep -c '^kind: Gateway' "\$objects") Gateways"
 start=\$(date +%s)
 kubectl apply --server-side -f "\$objects" >/dev/null
-echo "populated in \$((\$(date +%s) - start)) s; waiting for the fake istiod"
+echo "populated in \$((\$(date +%s) - start)) s; waiting for istiod to program the waypoints"
 kubectl-waypoint status -A --wait --timeout 300s >/dev/null
 echo
 echo "== list -A against kubectl get gateways -A"
@@ -44,4 +44,4 @@ done
 /usr/bin/time -f "kubectl get gateways -A: %M KiB" kubectl get gateways -A >/dev/null
 echo "rows: \$(kubectl-waypoint list -A | tail -n +2 | wc -l) waypoints listed"
 SCRIPT
-hack/sandbox.sh --addr 127.0.0.1:16445 --dir "$(mktemp -d)" --fake-istiod-delay 0s --run "bash $script"
+hack/sandbox.sh --addr 127.0.0.1:16445 --dir "$(mktemp -d)" --run "bash $script"

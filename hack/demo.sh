@@ -2,8 +2,9 @@
 # demo.sh runs the waypoint walkthrough of the Istio documentation (the seed
 # documents) through bin/kubectl-waypoint, used as the kubectl plugin
 # "kubectl waypoint", against a local API server started by hack/sandbox.sh
-# (etcd, kube-apiserver, the Gateway API and Istio CRDs, and a fake istiod that
-# programs waypoints). Every command is printed before its output.
+# (etcd, kube-apiserver, the Gateway API and Istio CRDs, a real istiod, and a
+# stand-in for the nodes that runs each waypoint's pod, so that istiod programs
+# the waypoints). Every command is printed before its output.
 #
 # Usage:
 #   make demo        build the binary and the control plane, then run this
@@ -291,6 +292,11 @@ else
 		kubectl label serviceentries.networking.istio.io istio-site -n cross-namespace-waypoint-consumer \
 		istio.io/use-waypoint- istio.io/use-waypoint-namespace-
 fi
+step "istiod binds service reviews to its waypoint and says so on the service" \
+	kubectl wait --for=condition=istio.io/WaypointBound service/reviews -n default --timeout 60s
+step "The condition as istiod wrote it" \
+	kubectl get service reviews -n default \
+	-o 'jsonpath={range .status.conditions[*]}{.type}={.status}, reason {.reason}: {.message}{"\n"}{end}'
 
 section "Many namespaces in one call, as a CI pipeline does (docs/ci.md)"
 step "Three namespaces of team payments, in the ambient mesh" \

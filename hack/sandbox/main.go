@@ -1,9 +1,9 @@
 // Command sandbox runs a local Kubernetes API server with the Gateway API and
 // Istio CRDs, for trying kubectl-waypoint by hand (`make sandbox`) and for
 // running the demo script (`make demo`). It is the control plane of the
-// integration tests (internal/testenv) on a fixed address, plus a fake istiod
-// that marks waypoints Programmed, so that `apply --wait` and `status` behave
-// as on a real mesh.
+// integration tests (internal/testenv) on a fixed address: a real istiod runs
+// against it, with the stand-in for the nodes that runs each waypoint's pod,
+// so that waypoints become Programmed as on a real mesh.
 //
 // Use hack/sandbox.sh, which builds the control plane first.
 package main
@@ -36,7 +36,6 @@ type options struct {
 	run        string
 	ambient    []string
 	istiod     bool
-	istiodWait time.Duration
 	verbose    bool
 }
 
@@ -54,9 +53,8 @@ func run(args []string) int {
 		o.ambient = append(o.ambient, s)
 		return nil
 	})
-	fs.BoolVar(&o.istiod, "fake-istiod", true, "mark waypoint Gateways Programmed, as istiod would")
-	fs.DurationVar(&o.istiodWait, "fake-istiod-delay", time.Second, "how long the fake istiod takes to program a waypoint")
-	fs.BoolVar(&o.verbose, "v", false, "show the output of etcd and kube-apiserver")
+	fs.BoolVar(&o.istiod, "istiod", true, "run a real istiod and the node stand-in, which program waypoints")
+	fs.BoolVar(&o.verbose, "v", false, "show the output of etcd, kube-apiserver and istiod")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: hack/sandbox.sh [flags]\n\nRuns a local API server until interrupted, or for the duration of --run.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -97,7 +95,7 @@ func run(args []string) int {
 
 func serve(c context.Context, o options, host string, port int) (code int, err error) {
 	start := time.Now()
-	env, err := testenv.StartWithOptions(testenv.Options{Address: host, Port: port, Verbose: o.verbose})
+	env, err := testenv.StartWithOptions(testenv.Options{Address: host, Port: port, Verbose: o.verbose, WithoutIstiod: !o.istiod})
 	if err != nil {
 		return 1, err
 	}
@@ -125,21 +123,12 @@ func serve(c context.Context, o options, host string, port int) (code int, err e
 		}
 	}
 
-	istiodDone := make(chan error, 1)
-	istiodCtx, stopIstiod := context.WithCancel(c)
-	defer func() {
-		stopIstiod()
-		if o.istiod {
-			if ierr := <-istiodDone; ierr != nil {
-				err = errors.Join(err, fmt.Errorf("fake istiod: %w", ierr))
-			}
-		}
-	}()
-	if o.istiod {
-		go func() { istiodDone <- env.RunFakeIstiod(istiodCtx, "", o.istiodWait) }()
-	}
-
 	fmt.Fprintf(os.Stderr, "sandbox: API server %s up in %s (kubectl %s)\n", env.Server(), time.Since(start).Round(100*time.Millisecond), env.KubectlPath)
+	if o.istiod {
+		fmt.Fprintf(os.Stderr, "sandbox: istiod %s running (ambient profile), with a stand-in for the nodes that runs each waypoint's pod\n", env.IstiodVersion())
+	} else {
+		fmt.Fprintln(os.Stderr, "sandbox: no istiod runs (--istiod=false): waypoints stay unprogrammed")
+	}
 	if o.run != "" {
 		return runScript(c, o.run, kubeconfig, env.BinDir)
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// RunMain is the body of a TestMain: it starts one control plane, stores it
-// in *env for the package's tests, runs them, stops the control plane and
+// RunMain is the body of a TestMain: it starts one control plane, with istiod
+// and the node stand-in, stores it in *env for the package's tests, runs them, stops the control plane and
 // checks that none of its processes is left. It returns the exit code for
 // os.Exit:
 //
@@ -29,6 +29,9 @@ func RunMain(m *testing.M, env **Env) int {
 	}
 	if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "testenv: control plane up at %s in %s\n", e.Server(), time.Since(start).Round(time.Millisecond))
+		if v := e.IstiodVersion(); v != "" {
+			fmt.Fprintf(os.Stderr, "testenv: istiod %s ready and leading in %s of that\n", v, e.IstiodStartup().Round(time.Millisecond))
+		}
 	}
 	*env = e
 	code := m.Run()

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -251,6 +252,33 @@ func (e *Env) ServiceEntry(t testing.TB, ns, name string, labels map[string]stri
 	return created
 }
 
+// WorkloadEntry creates an Istio WorkloadEntry (networking.istio.io/v1), a
+// workload outside Kubernetes such as a VM, at address, through the dynamic
+// client. It is deleted when the test ends.
+func (e *Env) WorkloadEntry(t testing.TB, ns, name, address string, labels map[string]string) *unstructured.Unstructured {
+	t.Helper()
+	we := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "networking.istio.io/v1",
+		"kind":       "WorkloadEntry",
+		"metadata":   map[string]any{"name": name, "namespace": ns},
+		"spec":       map[string]any{"address": address},
+	}}
+	if len(labels) > 0 {
+		we.SetLabels(maps.Clone(labels))
+	}
+	client := e.Dynamic.Resource(WorkloadEntryResource).Namespace(ns)
+	created, err := client.Create(ctx(t), we, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating workloadentry %s/%s: %v", ns, name, err)
+	}
+	t.Cleanup(func() {
+		e.cleanup(t, "workloadentry", ns, name, func(c context.Context) error {
+			return client.Delete(c, name, metav1.DeleteOptions{})
+		})
+	})
+	return created
+}
+
 // WaypointGateway returns, without creating it, a waypoint Gateway as
 // `istioctl waypoint generate` shapes it: class istio-waypoint and the single
 // listener {mesh, 15008, HBONE}.
@@ -270,8 +298,9 @@ func WaypointGateway(ns, name string, labels map[string]string) *gwv1.Gateway {
 }
 
 // Waypoint creates the waypoint Gateway of WaypointGateway, as `kubectl
-// waypoint apply` would, but without status: see SetProgrammed. It is deleted
-// when the test ends.
+// waypoint apply` would. istiod deploys it and, unless the test holds it
+// (HoldWaypoint), programs it: see WaitProgrammed. It is deleted when the
+// test ends.
 func (e *Env) Waypoint(t testing.TB, ns, name string, labels map[string]string) *gwv1.Gateway {
 	t.Helper()
 	return e.CreateGateway(t, WaypointGateway(ns, name, labels))
@@ -294,25 +323,63 @@ func (e *Env) CreateGateway(t testing.TB, gw *gwv1.Gateway) *gwv1.Gateway {
 }
 
 // GatewayClass creates a cluster-wide GatewayClass handled by istiod's mesh
-// controller, such as istio-waypoint with an istio.io/waypoint-for label, and
-// deletes it when the test ends. GatewayClasses are shared by every test of
-// the control plane: tests that create the same one must not run in parallel.
+// controller, such as one with an istio.io/waypoint-for label, and deletes it
+// when the test ends. When the class exists already (istiod creates
+// istio-waypoint, istio and istio-remote), it adds the labels to it instead
+// and puts the old ones back when the test ends. GatewayClasses are shared by
+// every test of the control plane: tests that change the same one must not
+// run in parallel.
 func (e *Env) GatewayClass(t testing.TB, name string, labels map[string]string) *gwv1.GatewayClass {
 	t.Helper()
+	classes := e.Gateway.GatewayV1().GatewayClasses()
 	gc := &gwv1.GatewayClass{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: maps.Clone(labels)},
 		Spec:       gwv1.GatewayClassSpec{ControllerName: MeshControllerName},
 	}
-	created, err := e.Gateway.GatewayV1().GatewayClasses().Create(ctx(t), gc, metav1.CreateOptions{})
-	if err != nil {
+	created, err := classes.Create(ctx(t), gc, metav1.CreateOptions{})
+	if err == nil {
+		t.Cleanup(func() {
+			e.cleanup(t, "gatewayclass", "", name, func(c context.Context) error {
+				return classes.Delete(c, name, metav1.DeleteOptions{})
+			})
+		})
+		return created
+	}
+	if !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("creating gatewayclass %s: %v", name, err)
 	}
+	var updated *gwv1.GatewayClass
+	var old map[string]string
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		gc, err := classes.Get(ctx(t), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		old = maps.Clone(gc.Labels)
+		if gc.Labels == nil {
+			gc.Labels = map[string]string{}
+		}
+		maps.Copy(gc.Labels, labels)
+		updated, err = classes.Update(ctx(t), gc, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("labelling gatewayclass %s: %v", name, err)
+	}
 	t.Cleanup(func() {
-		e.cleanup(t, "gatewayclass", "", name, func(c context.Context) error {
-			return e.Gateway.GatewayV1().GatewayClasses().Delete(c, name, metav1.DeleteOptions{})
+		e.cleanup(t, "gatewayclass labels of", "", name, func(c context.Context) error {
+			return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				gc, err := classes.Get(c, name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				gc.Labels = old
+				_, err = classes.Update(c, gc, metav1.UpdateOptions{})
+				return err
+			})
 		})
 	})
-	return created
+	return updated
 }
 
 // cleanup runs a delete at the end of a test; what is already gone is fine.

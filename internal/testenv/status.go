@@ -11,7 +11,10 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// SetProgrammed plays istiod for a waypoint that came up: it sets the
+// SetProgrammed plays istiod, for states the real istiod of the test cannot
+// be driven into, such as a waypoint of a revision no istiod runs for
+// (istio.io/rev: canary): on a waypoint the running istiod owns, istiod
+// overwrites what it writes. Say why at each use. It sets the
 // Gateway's Accepted and Programmed conditions to True for its current
 // generation and its status.addresses to the given addresses (an IP gives an
 // IPAddress entry, anything else a Hostname entry), through the status
@@ -21,8 +24,9 @@ func (e *Env) SetProgrammed(t testing.TB, ns, name string, addresses ...string) 
 	return e.UpdateGatewayStatus(t, ns, name, programmed(addresses))
 }
 
-// SetNotProgrammed plays istiod for a waypoint that is accepted but not
-// ready: Accepted True, Programmed False with the given reason and message
+// SetNotProgrammed plays istiod, under the same terms as SetProgrammed, for
+// a waypoint that is accepted but not ready (for a real one, see
+// HoldWaypoint): Accepted True, Programmed False with the given reason and message
 // (istiod uses reasons such as "Invalid" or "AddressNotAssigned"), and no
 // addresses.
 func (e *Env) SetNotProgrammed(t testing.TB, ns, name, reason, message string) *gwv1.Gateway {

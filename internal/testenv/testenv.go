@@ -3,10 +3,14 @@
 // hack/tools/go.mod, started by controller-runtime's envtest, with the Gateway
 // API and Istio CRDs installed.
 //
-// No kubelet, no controller manager and no istiod run there. Objects are
-// stored and validated, RBAC is enforced, but nothing reconciles them: tests
-// that need a ready waypoint set its status themselves (SetProgrammed), and
-// pods never run.
+// A real istiod (pilot-discovery built from the version pinned in
+// hack/istiod/go.mod, with Istio's own ambient-profile ConfigMaps) runs
+// against that API server: it deploys waypoints, writes the status of
+// Gateways and the istio.io/WaypointBound condition of Services and
+// ServiceEntries. No kubelet and no controller manager run; a stand-in for
+// the nodes runs the pod of every waypoint istiod deploys and publishes its
+// endpoint, so that istiod programs the waypoint as in a cluster. A test can
+// hold a waypoint back (HoldWaypoint). Other pods stay Pending.
 //
 // A test package starts one control plane for all its tests:
 //
@@ -49,6 +53,9 @@ type Env struct {
 	BinDir string
 	// CRDDir holds the CRD files installed at start.
 	CRDDir string
+	// IstiodDir holds pilot-discovery, istioctl and the ConfigMaps istiod
+	// reads; empty when no istiod runs.
+	IstiodDir string
 
 	// Kube is a typed client for the core Kubernetes APIs.
 	Kube kubernetes.Interface
@@ -60,6 +67,8 @@ type Env struct {
 	env     *envtest.Environment
 	dir     string // kubeconfigs and wrappers; removed by Stop
 	started []process
+	istiod  *istiod
+	nodes   *nodes
 
 	mu        sync.Mutex
 	nextFile  int
@@ -75,9 +84,13 @@ type Options struct {
 	// free port on 127.0.0.1.
 	Address string
 	Port    int
-	// Verbose attaches the output of etcd and kube-apiserver to stderr. The
-	// TESTENV_VERBOSE environment variable set to 1 or true does the same.
+	// Verbose attaches the output of etcd, kube-apiserver and istiod to
+	// stderr. The TESTENV_VERBOSE environment variable set to 1 or true does
+	// the same.
 	Verbose bool
+	// WithoutIstiod starts the API server alone: no istiod and no node
+	// stand-in, so Gateways keep the status their CRD defaults to.
+	WithoutIstiod bool
 }
 
 // ServiceCIDR is the range of the cluster IPs of Services.
@@ -87,7 +100,8 @@ const ServiceCIDR = "10.96.0.0/17"
 const StartTimeout = 60 * time.Second
 
 // Start builds the control plane binaries when they are not cached yet (see
-// hack/controlplane.sh), starts etcd and kube-apiserver and installs the CRDs.
+// hack/controlplane.sh and hack/istiod.sh), starts etcd and kube-apiserver,
+// installs the CRDs, and starts istiod and the node stand-in.
 // The caller must call Stop. A failure says why; it is never a reason to skip
 // a test.
 func Start() (*Env, error) {
@@ -112,6 +126,12 @@ func StartWithOptions(opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var istiodBin string
+	if !opts.WithoutIstiod {
+		if istiodBin, err = istiodDir(root); err != nil {
+			return nil, err
+		}
+	}
 
 	dir, err := os.MkdirTemp("", "kubectl-waypoint-testenv-")
 	if err != nil {
@@ -120,6 +140,7 @@ func StartWithOptions(opts Options) (_ *Env, err error) {
 	e := &Env{
 		BinDir:      binDir,
 		CRDDir:      crdDir,
+		IstiodDir:   istiodBin,
 		KubectlPath: filepath.Join(binDir, "kubectl"),
 		dir:         dir,
 	}
@@ -138,8 +159,7 @@ func StartWithOptions(opts Options) (_ *Env, err error) {
 		apiServer.SecureServing.Port = strconv.Itoa(opts.Port)
 	}
 	// Cluster IPs like kind's, and room for thousands of services (envtest's
-	// default /24 runs out after 253); the fake istiod's addresses come from
-	// the other half of 10.96.0.0/16.
+	// default /24 runs out after 253).
 	apiServer.Configure().Set("service-cluster-ip-range", ServiceCIDR)
 	etcd := &envtest.Etcd{}
 	if apiServer.Path, err = e.guardedBinary("kube-apiserver"); err != nil {
@@ -203,15 +223,30 @@ func StartWithOptions(opts Options) (_ *Env, err error) {
 	if e.sweeper, err = dynamic.NewForConfig(quiet); err != nil {
 		return nil, fmt.Errorf("creating the dynamic client: %w", err)
 	}
+	if !opts.WithoutIstiod {
+		if err := e.startIstiod(verbose); err != nil {
+			return nil, err
+		}
+		if err := e.startNodes(); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
-// Stop stops kube-apiserver and etcd, removes their data and the files the
-// Env wrote, and checks that no process of the control plane is left. It is
-// safe to call more than once.
+// Stop stops the node stand-in, istiod, kube-apiserver and etcd, removes
+// their data and the files the Env wrote, and checks that no process of the
+// control plane is left. It is safe to call more than once.
 func (e *Env) Stop() error {
 	e.stopOnce.Do(func() {
 		var errs []error
+		e.stopNodes()
+		if err := e.stopIstiod(); err != nil {
+			errs = append(errs, err)
+		}
+		if e.istiod != nil {
+			e.started = append(e.started, e.istiod.proc)
+		}
 		if e.env != nil {
 			if err := e.env.Stop(); err != nil {
 				errs = append(errs, fmt.Errorf("stopping the control plane: %w", err))

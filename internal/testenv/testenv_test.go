@@ -2,7 +2,6 @@ package testenv_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
@@ -25,7 +23,7 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m, &env)) }
 
-func TestWaypointGatewayIsAccepted(t *testing.T) {
+func TestWaypointGatewayShape(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t, testenv.AmbientLabels())
 
@@ -45,10 +43,6 @@ func TestWaypointGatewayIsAccepted(t *testing.T) {
 	l := got.Spec.Listeners[0]
 	if l.Name != want.Name || l.Port != want.Port || l.Protocol != want.Protocol {
 		t.Errorf("listener = %s/%d/%s, want mesh/15008/HBONE", l.Name, l.Port, l.Protocol)
-	}
-	// The CRD defaults the status to "waiting for controller": no istiod runs.
-	if c := meta.FindStatusCondition(got.Status.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionUnknown {
-		t.Errorf("Programmed condition = %+v, want the CRD's default Unknown", c)
 	}
 }
 
@@ -91,7 +85,9 @@ func TestEnrollableObjects(t *testing.T) {
 func TestSetProgrammed(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t, nil)
-	gw := env.Waypoint(t, ns, "waypoint", nil)
+	// A revision no istiod runs for: the real istiod leaves its status alone,
+	// so what SetProgrammed writes stays.
+	gw := env.Waypoint(t, ns, "waypoint", map[string]string{"istio.io/rev": "canary"})
 
 	env.SetProgrammed(t, ns, "waypoint", "10.96.0.10")
 
@@ -126,41 +122,140 @@ func TestSetProgrammed(t *testing.T) {
 	if len(got.Status.Addresses) != 0 {
 		t.Errorf("addresses = %+v, want none", got.Status.Addresses)
 	}
+
+	// Nothing overwrites it: istiod does not own revision canary.
+	time.Sleep(2 * time.Second)
+	got, err = env.Gateway.GatewayV1().Gateways(ns).Get(t.Context(), "waypoint", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get gateway: %v", err)
+	}
+	if c := meta.FindStatusCondition(got.Status.Conditions, "Programmed"); c == nil || c.Reason != "AddressNotAssigned" || c.Message != "no address yet" {
+		t.Errorf("Programmed condition after 2s = %+v, want ours unchanged", c)
+	}
 }
 
-func TestFakeIstiod(t *testing.T) {
+// TestIstiodProgramsWaypoint: istiod deploys the waypoint (Deployment and
+// Service), the node stand-in runs its pod, and istiod sets it Programmed
+// with the Service's addresses. It leaves Gateways of other classes alone as
+// far as the stand-in goes: nothing runs their pods.
+func TestIstiodProgramsWaypoint(t *testing.T) {
 	t.Parallel()
-	ns := env.Namespace(t, nil)
-	env.FakeIstiod(t, ns, 50*time.Millisecond)
-
-	env.Waypoint(t, ns, "waypoint", nil)
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	env.Waypoint(t, ns, "waypoint", map[string]string{"istio.io/waypoint-for": "service"})
 	other := testenv.WaypointGateway(ns, "ingress", nil)
 	other.Spec.GatewayClassName = "istio"
+	other.Spec.Listeners[0] = gwv1.Listener{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}
 	env.CreateGateway(t, other)
 
-	err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 10*time.Second, true, func(c context.Context) (bool, error) {
-		gw, err := env.Gateway.GatewayV1().Gateways(ns).Get(c, "waypoint", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		return meta.IsStatusConditionTrue(gw.Status.Conditions, "Programmed"), nil
-	})
+	gw := env.WaitProgrammed(t, ns, "waypoint")
+
+	svc, err := env.Kube.CoreV1().Services(ns).Get(t.Context(), "waypoint", metav1.GetOptions{})
 	if err != nil {
-		t.Fatalf("waiting for the waypoint to be programmed: %v", err)
+		t.Fatalf("istiod made no Service for the waypoint: %v", err)
 	}
-	gw, err := env.Gateway.GatewayV1().Gateways(ns).Get(t.Context(), "waypoint", metav1.GetOptions{})
+	dep, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), "waypoint", metav1.GetOptions{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("istiod made no Deployment for the waypoint: %v", err)
 	}
-	if want := testenv.FakeAddresses(ns, "waypoint"); len(gw.Status.Addresses) != 2 || gw.Status.Addresses[0].Value != want[0] || gw.Status.Addresses[1].Value != want[1] {
-		t.Errorf("addresses = %+v, want %v", gw.Status.Addresses, want)
+	if got := dep.Spec.Template.Labels["gateway.networking.k8s.io/gateway-name"]; got != "waypoint" {
+		t.Errorf("deployment template labels = %v", dep.Spec.Template.Labels)
 	}
+	var addrs []string
+	for _, a := range gw.Status.Addresses {
+		addrs = append(addrs, a.Value)
+	}
+	if want := []string{svc.Spec.ClusterIP, "waypoint." + ns + ".svc.cluster.local"}; strings.Join(addrs, " ") != strings.Join(want, " ") {
+		t.Errorf("addresses = %v, want the Service's cluster IP and name %v", addrs, want)
+	}
+	if c := meta.FindStatusCondition(gw.Status.Conditions, "Accepted"); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("Accepted = %+v, want True", c)
+	}
+	if c := meta.FindStatusCondition(gw.Status.Conditions, "Programmed"); !strings.Contains(c.Message, "waypoint."+ns+".svc.cluster.local:15008") {
+		t.Errorf("Programmed message = %q, want the Service's name and port", c.Message)
+	}
+
 	ingress, err := env.Gateway.GatewayV1().Gateways(ns).Get(t.Context(), "ingress", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if meta.IsStatusConditionTrue(ingress.Status.Conditions, "Programmed") {
-		t.Errorf("gateway of class istio was programmed; only waypoints should be")
+		t.Errorf("gateway of class istio was programmed; the node stand-in runs waypoints only")
+	}
+}
+
+// TestHoldWaypoint: a held waypoint is not programmed; released, it is; held
+// again, istiod reports it not programmed but keeps its addresses (it never
+// removes an address once reported).
+func TestHoldWaypoint(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	release := env.HoldWaypoint(t, ns, "waypoint")
+	env.Waypoint(t, ns, "waypoint", nil)
+
+	gw := env.WaitNotProgrammed(t, ns, "waypoint")
+	c := meta.FindStatusCondition(gw.Status.Conditions, "Programmed")
+	if c.Reason != "AddressNotAssigned" || !strings.Contains(c.Message, "no instances found") {
+		t.Errorf("Programmed = %+v, want False/AddressNotAssigned, no instances found", c)
+	}
+	if len(gw.Status.Addresses) != 0 {
+		t.Errorf("addresses of a held waypoint = %+v, want none", gw.Status.Addresses)
+	}
+	// Still held a while later.
+	time.Sleep(time.Second)
+	if gw, err := env.Gateway.GatewayV1().Gateways(ns).Get(t.Context(), "waypoint", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	} else if meta.IsStatusConditionTrue(gw.Status.Conditions, "Programmed") || len(gw.Status.Addresses) != 0 {
+		t.Errorf("held for a second, status = %+v, want not programmed, no address", gw.Status)
+	}
+
+	release()
+	programmed := env.WaitProgrammed(t, ns, "waypoint")
+
+	env.HoldWaypoint(t, ns, "waypoint")
+	gw = env.WaitNotProgrammed(t, ns, "waypoint")
+	if len(gw.Status.Addresses) != len(programmed.Status.Addresses) || gw.Status.Addresses[0].Value != programmed.Status.Addresses[0].Value {
+		t.Errorf("addresses after the hold = %+v, want those istiod reported before, %+v", gw.Status.Addresses, programmed.Status.Addresses)
+	}
+}
+
+// TestIstiodWritesWaypointBound: istiod binds an enrolled Service,
+// ServiceEntry and WorkloadEntry to the waypoint and says so in istio.io/WaypointBound; the
+// differential tests of explain rely on it.
+func TestIstiodWritesWaypointBound(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	env.Waypoint(t, ns, "waypoint", map[string]string{"istio.io/waypoint-for": "service"})
+	enrolled := map[string]string{"istio.io/use-waypoint": "waypoint"}
+	env.Service(t, ns, "reviews", enrolled)
+	env.Service(t, ns, "missing", map[string]string{"istio.io/use-waypoint": "nowhere"})
+	env.ServiceEntry(t, ns, "httpbin-ext", enrolled)
+	env.Waypoint(t, ns, "for-all", map[string]string{"istio.io/waypoint-for": "all"})
+	env.WorkloadEntry(t, ns, "vm", "10.0.0.5", map[string]string{"istio.io/use-waypoint": "for-all"})
+	env.WorkloadEntry(t, ns, "vm-service-waypoint", "10.0.0.6", enrolled)
+	env.WaitProgrammed(t, ns, "waypoint")
+	env.WaitProgrammed(t, ns, "for-all")
+
+	bound := func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue }
+	c := env.WaitForCondition(t, testenv.ServiceResource, ns, "reviews", "istio.io/WaypointBound", bound)
+	if c.Reason != "WaypointAccepted" || !strings.Contains(c.Message, ns+"/waypoint") {
+		t.Errorf("service reviews: %+v, want True/WaypointAccepted naming %s/waypoint", c, ns)
+	}
+	c = env.WaitForCondition(t, testenv.ServiceEntryResource, ns, "httpbin-ext", "istio.io/WaypointBound", bound)
+	if c.Reason != "WaypointAccepted" {
+		t.Errorf("serviceentry httpbin-ext: %+v, want True/WaypointAccepted", c)
+	}
+	c = env.WaitForCondition(t, testenv.ServiceResource, ns, "missing", "istio.io/WaypointBound", nil)
+	if c.Status != metav1.ConditionFalse || c.Reason != "WaypointIsNotReady" {
+		t.Errorf("service missing: %+v, want False/WaypointIsNotReady", c)
+	}
+	c = env.WaitForCondition(t, testenv.WorkloadEntryResource, ns, "vm", "istio.io/WaypointBound", bound)
+	if c.Reason != "WaypointAccepted" {
+		t.Errorf("workloadentry vm: %+v, want True/WaypointAccepted", c)
+	}
+	// A WorkloadEntry is a workload: a service waypoint does not take it.
+	c = env.WaitForCondition(t, testenv.WorkloadEntryResource, ns, "vm-service-waypoint", "istio.io/WaypointBound", nil)
+	if c.Status != metav1.ConditionFalse || c.Reason != "UnsupportedTrafficType" {
+		t.Errorf("workloadentry vm-service-waypoint: %+v, want False/UnsupportedTrafficType", c)
 	}
 }
 

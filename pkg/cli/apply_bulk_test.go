@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -38,7 +37,7 @@ func TestApplyManyNamespaces(t *testing.T) {
 
 	// istiod programs them; then again, as JSON: every object is unchanged.
 	for _, ns := range []string{a, b, c} {
-		env.SetProgrammed(t, ns, "waypoint", "10.96.1.1")
+		env.WaitProgrammed(t, ns, "waypoint")
 	}
 	stdout, _, code = runKube(t, "apply", "-n", a+","+b+","+c, "--enroll-namespace", "--for", "all", "-o", "json")
 	var rep bulk.Report
@@ -99,13 +98,9 @@ func TestApplyManyWait(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		nss = append(nss, env.Namespace(t, map[string]string{"team": team}))
 	}
-	// istiod programs all but the last.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for _, ns := range nss[:3] {
-		go func() { _ = env.RunFakeIstiod(ctx, ns, 100*time.Millisecond) }()
-	}
-	stdout, stderr, code := runKube(t, "apply", "--namespace-selector", "team="+team, "--enroll-namespace", "--wait", "--timeout", "3s")
+	// istiod programs all but the last, which the node stand-in holds back.
+	env.HoldWaypoint(t, nss[3], "waypoint")
+	stdout, stderr, code := runKube(t, "apply", "--namespace-selector", "team="+team, "--enroll-namespace", "--wait", "--timeout", "10s")
 	if code != ExitTimeout {
 		t.Fatalf("exit %d, want %d: %s\n%s", code, ExitTimeout, stderr, stdout)
 	}
@@ -174,7 +169,7 @@ func TestApplyReviewFixes(t *testing.T) {
 	})
 	t.Run("--wait on a waypoint that is already ready and unchanged", func(t *testing.T) {
 		runKube(t, "apply", "-n", a)
-		env.SetProgrammed(t, a, "waypoint", "10.96.2.1")
+		env.WaitProgrammed(t, a, "waypoint")
 		stdout, stderr, code := runKube(t, "apply", "-n", a, "--wait", "--timeout", "5s", "-o", "json")
 		var rep bulk.Report
 		if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || rep.Summary.Counts[bulk.Unchanged] != 1 {
@@ -198,8 +193,6 @@ func TestApplyReviewFixes(t *testing.T) {
 func TestBulkWithNamespaceScopedRights(t *testing.T) {
 	a := env.Namespace(t, testenv.AmbientLabels())
 	b := env.Namespace(t, testenv.AmbientLabels())
-	env.FakeIstiod(t, a, 0)
-	env.FakeIstiod(t, b, 0)
 	rules := []rbacv1.PolicyRule{
 		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
 		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "patch"}},

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -85,7 +84,12 @@ func TestApplyIsWhatGenerateRenders(t *testing.T) {
 			// istiod writes the status; from then on, applying the same flags
 			// again changes nothing. (Before any status write, the API server
 			// stores the CRD's status defaults once, on the first update.)
-			got = env.SetProgrammed(t, ns, want.Name, "10.96.0.1")
+			if want.Labels["istio.io/rev"] != "" {
+				// No istiod of that revision runs in the test: play it.
+				got = env.SetProgrammed(t, ns, want.Name, "10.96.0.1")
+			} else {
+				got = env.WaitProgrammed(t, ns, want.Name)
+			}
 			if _, stderr, code := runKube(t, append([]string{"apply", "-n", ns}, flags...)...); code != 0 {
 				t.Fatalf("re-apply exit %d: %s", code, stderr)
 			}
@@ -227,32 +231,27 @@ func TestApplyEnrollNamespace(t *testing.T) {
 
 func TestApplyWait(t *testing.T) {
 	t.Run("ready", func(t *testing.T) {
+		// istiod deploys the waypoint, the node stand-in runs its pod, and
+		// istiod programs it.
 		ns := env.Namespace(t, nil)
-		go func() {
-			// Play istiod once the Gateway appears.
-			for i := 0; i < 100; i++ {
-				if _, err := getGateway(t, ns, "waypoint"); err == nil {
-					env.SetProgrammed(t, ns, "waypoint", "10.96.0.10")
-					return
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-		}()
-		stdout, stderr, code := runKube(t, "apply", "-n", ns, "--wait", "--enroll-namespace")
+		stdout, stderr, code := runKube(t, "apply", "-n", ns, "--wait", "--timeout", "60s", "--enroll-namespace")
 		want := fmt.Sprintf("waypoint %[1]s/waypoint applied\nwaypoint %[1]s/waypoint is ready\nnamespace %[1]s labeled with \"istio.io/use-waypoint: waypoint\"\n", ns)
 		if code != 0 || stdout != want {
 			t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 		}
 	})
 	t.Run("timeout reports the reason and enrolls nothing", func(t *testing.T) {
+		// The node stand-in holds the waypoint's pod back: istiod reports
+		// that the waypoint's Service has no endpoint.
 		ns := env.Namespace(t, testenv.AmbientLabels())
+		env.HoldWaypoint(t, ns, "waypoint")
 		env.Waypoint(t, ns, "waypoint", nil)
-		env.SetNotProgrammed(t, ns, "waypoint", "NoResources", "deployment has no ready replicas")
+		env.WaitNotProgrammed(t, ns, "waypoint")
 		stdout, stderr, code := runKube(t, "apply", "-n", ns, "--wait", "--waypoint-timeout", "1s", "--enroll-namespace")
 		if code != ExitTimeout {
 			t.Fatalf("exit %d, want %d; stderr %q", code, ExitTimeout, stderr)
 		}
-		for _, w := range []string{"timed out after 1s", "NoResources", "deployment has no ready replicas"} {
+		for _, w := range []string{"timed out after 1s", "AddressNotAssigned", "no instances found for hostname"} {
 			if !strings.Contains(stderr, w) {
 				t.Errorf("stderr %q lacks %q", stderr, w)
 			}

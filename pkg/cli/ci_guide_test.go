@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestCIGuide runs every shell block of docs/ci.md, in order, against the
@@ -34,9 +32,6 @@ func TestCIGuide(t *testing.T) {
 	}
 	env.NamedNamespace(t, "payments-legacy", map[string]string{"team": "legacy", "istio.io/use-waypoint": "old-waypoint"})
 	env.Namespace(t, map[string]string{"team": "legacy"})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = env.RunFakeIstiod(ctx, "", 100*time.Millisecond) }()
 
 	work := t.TempDir()
 	path := bin + string(os.PathListSeparator) + filepath.Dir(env.KubectlPath) + string(os.PathListSeparator) + os.Getenv("PATH")

@@ -115,7 +115,7 @@ func TestEnrollSeedService(t *testing.T) {
 	if stdout != "waypoint "+ns+"/reviews-svc-waypoint applied\n" {
 		t.Errorf("apply: %q", stdout)
 	}
-	env.SetProgrammed(t, ns, "reviews-svc-waypoint", "10.96.0.20")
+	env.WaitProgrammed(t, ns, "reviews-svc-waypoint")
 
 	stdout, stderr := mustRun(t, 0, "enroll", "service", "reviews", "--waypoint", "reviews-svc-waypoint", "-n", ns)
 	if want := fmt.Sprintf("service %[1]s/reviews enrolled in waypoint %[1]s/reviews-svc-waypoint\n", ns); stdout != want || stderr != "" {
@@ -207,7 +207,7 @@ func TestEnrollSeedCrossNamespace(t *testing.T) {
 	seedNamespace(t, consumer, testenv.AmbientLabels())
 	env.ServiceEntry(t, consumer, "istio-site", nil)
 	mustRun(t, 0, "apply", "-n", infra, "--name", "egress-gateway")
-	env.SetProgrammed(t, infra, "egress-gateway", "10.96.0.30")
+	env.WaitProgrammed(t, infra, "egress-gateway")
 
 	enroll := []string{"enroll", "se", "istio-site", "-n", consumer, "--waypoint", "egress-gateway", "--waypoint-namespace", infra}
 	// The waypoint does not let the consumer in yet: refused, with the fix.
@@ -230,23 +230,14 @@ func TestEnrollSeedCrossNamespace(t *testing.T) {
 		t.Errorf("labels %q", got)
 	}
 
-	// istiod would now bind it; play istiod and write the condition.
-	se, err := env.Dynamic.Resource(testenv.ServiceEntryResource).Namespace(consumer).Get(context.Background(), "istio-site", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	se.Object["status"] = map[string]any{"conditions": []any{map[string]any{
-		"type": "istio.io/WaypointBound", "status": "True", "reason": "WaypointAccepted",
-		"message": "bound to common-infrastructure/egress-gateway",
-	}}}
-	if _, err := env.Dynamic.Resource(testenv.ServiceEntryResource).Namespace(consumer).UpdateStatus(context.Background(), se, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// istiod binds it, and says so on the ServiceEntry.
+	env.WaitForCondition(t, testenv.ServiceEntryResource, consumer, "istio-site", "istio.io/WaypointBound",
+		func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
 	stdout, _ = mustRun(t, 0, "explain", "se", "istio-site", "-n", consumer)
 	for _, want := range []string{
 		"serviceentry cross-namespace-waypoint-consumer/istio-site: uses waypoint common-infrastructure/egress-gateway (WaypointAccepted)",
 		"waypoint common-infrastructure/egress-gateway allows namespace cross-namespace-waypoint-consumer",
-		"istiod reports istio.io/WaypointBound=True, reason WaypointAccepted: bound to common-infrastructure/egress-gateway",
+		"istiod reports istio.io/WaypointBound=True, reason WaypointAccepted: Successfully attached to waypoint common-infrastructure/egress-gateway",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("explain lacks %q:\n%s", want, stdout)
@@ -285,8 +276,8 @@ func TestEnrollNamespaceAndServiceThenCleanup(t *testing.T) {
 	env.Pod(t, ns, "reviews-v1-abc", map[string]string{"app": "reviews"})
 	mustRun(t, 0, "apply", "-n", ns)
 	mustRun(t, 0, "apply", "-n", ns, "--name", "reviews-svc-waypoint")
-	env.SetProgrammed(t, ns, "waypoint", "10.96.0.40")
-	env.SetProgrammed(t, ns, "reviews-svc-waypoint", "10.96.0.41")
+	env.WaitProgrammed(t, ns, "waypoint")
+	env.WaitProgrammed(t, ns, "reviews-svc-waypoint")
 
 	stdout, stderr := mustRun(t, 0, "enroll", "namespace", "--waypoint", "waypoint", "-n", ns)
 	if stdout != "namespace "+ns+` labeled with "istio.io/use-waypoint: waypoint"`+"\n" || stderr != "" {

@@ -17,12 +17,15 @@ import (
 func TestExplainNoFallback(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t, testenv.AmbientLabels())
+	env.HoldWaypoint(t, ns, "own")
 	env.Waypoint(t, ns, "waypoint", nil)
-	env.SetProgrammed(t, ns, "waypoint", "10.96.0.50")
 	env.Waypoint(t, ns, "own", nil)
-	env.SetNotProgrammed(t, ns, "own", "AddressNotAssigned", "no address yet")
+	env.WaitProgrammed(t, ns, "waypoint")
+	env.WaitNotProgrammed(t, ns, "own")
 	mustRun(t, 0, "enroll", "ns", ns, "--waypoint", "waypoint")
 	env.Service(t, ns, "reviews", map[string]string{useWaypoint: "own"})
+	// What istiod makes of it: explain shows it.
+	env.WaitForCondition(t, testenv.ServiceResource, ns, "reviews", enroll.ConditionWaypointBound, nil)
 
 	stdout, _ := mustRun(t, 0, "explain", "service", "reviews", "-n", ns)
 	for _, want := range []string{
@@ -30,7 +33,7 @@ func TestExplainNoFallback(t *testing.T) {
 		"Programmed=False, reason AddressNotAssigned",
 		"is not replaced by the namespace's",
 		"fix: check that istiod runs and programs it: kubectl-waypoint status -n " + ns + " own --wait",
-		"istiod has not reported istio.io/WaypointBound on it (yet)",
+		fmt.Sprintf("istiod reports istio.io/WaypointBound=False, reason WaypointIsNotReady: waypoint \"%s/own\" is not ready", ns),
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("explain lacks %q:\n%s", want, stdout)
@@ -52,9 +55,9 @@ func TestExplainCases(t *testing.T) {
 	ns := env.Namespace(t, testenv.AmbientLabels())
 	other := env.Namespace(t, testenv.AmbientLabels())
 	env.Waypoint(t, other, "far", map[string]string{"istio.io/waypoint-for": "all"})
-	env.SetProgrammed(t, other, "far", "10.96.0.60")
 	env.Waypoint(t, ns, "svc-only", nil)
-	env.SetProgrammed(t, ns, "svc-only", "10.96.0.61")
+	env.WaitProgrammed(t, other, "far")
+	env.WaitProgrammed(t, ns, "svc-only")
 	env.Service(t, ns, "denied", map[string]string{useWaypoint: "far", useWaypointNS: other})
 	env.Pod(t, ns, "direct", map[string]string{useWaypoint: "svc-only"})
 	env.Pod(t, ns, "svc-only-abc", map[string]string{"gateway.networking.k8s.io/gateway-name": "svc-only", useWaypoint: "svc-only"})

@@ -23,15 +23,20 @@ func TestListTable(t *testing.T) {
 	ingress.Spec.GatewayClassName = "istio"
 	ingress.Spec.Listeners[0] = gatewayv1.Listener{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}
 	env.CreateGateway(t, ingress)
+	env.HoldWaypoint(t, ns, "c-workload")
+	env.WaitProgrammed(t, ns, "a-unlabelled")
+	env.WaitNotProgrammed(t, ns, "c-workload")
+	// No istiod of revision canary runs in the test, so nothing else writes
+	// b-service's status: play that istiod.
 	env.SetProgrammed(t, ns, "b-service", "10.96.0.7")
 
 	for _, tty := range []bool{false, true} {
 		streams, out, errOut := TestStreams(tty)
 		code := Execute(NewFactory(streams, "kubectl-waypoint"), []string{"list", "-n", ns, "--kubeconfig", env.Kubeconfig})
 		want := `NAME           REVISION   TRAFFIC TYPE   PROGRAMMED
-a-unlabelled   default    service        Unknown
+a-unlabelled   default    service        True
 b-service      canary     service        True
-c-workload     default    workload       Unknown
+c-workload     default    workload       False
 d-agent        default    all            Unknown
 `
 		if code != 0 || out.String() != want {

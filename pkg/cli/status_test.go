@@ -9,19 +9,20 @@ import (
 
 func TestStatusTable(t *testing.T) {
 	ns := env.Namespace(t, nil)
+	env.HoldWaypoint(t, ns, "broken")
 	env.Waypoint(t, ns, "ready", nil)
 	env.Waypoint(t, ns, "broken", nil)
-	env.SetProgrammed(t, ns, "ready", "10.96.0.9")
-	env.SetNotProgrammed(t, ns, "broken", "Invalid", "no gateway class")
+	ready := env.WaitProgrammed(t, ns, "ready")
+	env.WaitNotProgrammed(t, ns, "broken")
 	stdout, stderr, code := runKube(t, "status", "-n", ns)
-	want := `NAME     STATUS   TYPE         REASON       MESSAGE
-broken   False    Programmed   Invalid      no gateway class
-ready    True     Programmed   Programmed   Resource programmed
+	want := `NAME     STATUS   TYPE         REASON               MESSAGE
+broken   False    Programmed   AddressNotAssigned   Failed to assign to any requested addresses: no instances found for hostname "broken.` + ns + `.svc.cluster.local"
+ready    True     Programmed   Programmed           Resource programmed, assigned to service(s) ready.` + ns + `.svc.cluster.local:15008
 `
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	// The message of SetProgrammed may say more; compare the columns that matter.
+	// The table may cut long messages; compare the columns that matter.
 	gotLines, wantLines := strings.Split(stdout, "\n"), strings.Split(want, "\n")
 	for i := range wantLines {
 		if i >= len(gotLines) || !strings.HasPrefix(gotLines[i], wantLines[i]) {
@@ -30,7 +31,7 @@ ready    True     Programmed   Programmed   Resource programmed
 	}
 	stdout, _, _ = runKube(t, "status", "-n", ns, "ready", "-o", "json")
 	var rows []WaypointStatus
-	if err := json.Unmarshal([]byte(stdout), &rows); err != nil || len(rows) != 1 || !rows[0].Ready || rows[0].Addresses[0] != "10.96.0.9" {
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil || len(rows) != 1 || !rows[0].Ready || rows[0].Addresses[0] != ready.Status.Addresses[0].Value {
 		t.Errorf("-o json: %v %+v", err, rows)
 	}
 	_, stderr, code = runKube(t, "status", "-n", ns, "missing")
@@ -39,14 +40,19 @@ ready    True     Programmed   Programmed   Resource programmed
 	}
 }
 
+// TestStatusWait: --wait against the real istiod. The node stand-in holds
+// "never" back, so istiod never programs it, and lets "soon" run after a
+// moment, so istiod programs it while status waits.
 func TestStatusWait(t *testing.T) {
 	ns := env.Namespace(t, nil)
+	releaseSoon := env.HoldWaypoint(t, ns, "soon")
+	releaseNever := env.HoldWaypoint(t, ns, "never")
 	env.Waypoint(t, ns, "soon", nil)
 	env.Waypoint(t, ns, "never", nil)
-	env.SetNotProgrammed(t, ns, "never", "NoResources", "no ready replicas")
+	env.WaitNotProgrammed(t, ns, "never")
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		env.SetProgrammed(t, ns, "soon", "10.96.0.11")
+		releaseSoon()
 	}()
 	start := time.Now()
 	stdout, stderr, code := runKube(t, "status", "-n", ns, "--wait", "--timeout", "2s")
@@ -56,16 +62,16 @@ func TestStatusWait(t *testing.T) {
 	if time.Since(start) < 2*time.Second {
 		t.Errorf("returned before the timeout")
 	}
-	if !strings.Contains(stdout, "never   False    Programmed   NoResources   no ready replicas") || !strings.Contains(stdout, "soon    True") {
+	if !strings.Contains(stdout, "never   False    Programmed   AddressNotAssigned   Failed to assign to any requested addresses: no instances found") || !strings.Contains(stdout, "soon    True") {
 		t.Errorf("the table must show which is not ready and why:\n%s", stdout)
 	}
 	if !strings.Contains(stderr, "1 of 2 waypoints not ready") {
 		t.Errorf("stderr %q", stderr)
 	}
 
-	// Once both are ready, --wait returns at once.
-	env.SetProgrammed(t, ns, "never", "10.96.0.12")
-	_, stderr, code = runKube(t, "status", "-n", ns, "--wait", "--timeout", "5s")
+	// Released, istiod programs it, and --wait returns.
+	releaseNever()
+	_, stderr, code = runKube(t, "status", "-n", ns, "--wait", "--timeout", "30s")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -74,16 +80,18 @@ func TestStatusWait(t *testing.T) {
 func TestStatusWaitAllNamespaces(t *testing.T) {
 	a := env.Namespace(t, nil)
 	b := env.Namespace(t, nil)
+	releaseB := env.HoldWaypoint(t, b, "waypoint")
 	env.Waypoint(t, a, "waypoint", nil)
 	env.Waypoint(t, b, "waypoint", nil)
-	env.SetProgrammed(t, a, "waypoint", "10.96.0.13")
+	env.WaitProgrammed(t, a, "waypoint")
+	env.WaitNotProgrammed(t, b, "waypoint")
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		env.SetProgrammed(t, b, "waypoint", "10.96.0.14")
+		releaseB()
 	}()
 	// One watch over every namespace sees b become ready. Each test's
 	// namespaces are removed when it ends, so only a and b hold waypoints now.
-	stdout, stderr, code := runKube(t, "status", "-A", "--wait", "--timeout", "10s")
+	stdout, stderr, code := runKube(t, "status", "-A", "--wait", "--timeout", "30s")
 	if code != 0 {
 		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)
 	}
