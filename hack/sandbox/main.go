@@ -31,12 +31,12 @@ import (
 )
 
 type options struct {
-	addr       string
-	dir        string
-	run        string
-	ambient    []string
-	istiod     bool
-	verbose    bool
+	addr    string
+	dir     string
+	run     string
+	ambient []string
+	istiod  bool
+	verbose bool
 }
 
 func main() {
