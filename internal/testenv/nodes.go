@@ -23,6 +23,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	gatewayinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 )
 
 // Labels istiod puts on what it deploys for a waypoint.
@@ -35,12 +36,13 @@ const (
 	standInManager     = "testenv.kubectl-waypoint.io"
 )
 
-// nodes stands in for the kubelets and the endpoint controllers of a cluster,
-// for waypoints only: for every Deployment istiod creates for a waypoint, it
+// nodes stands in for the kubelets, the scheduler, the endpoint controllers
+// and the garbage collector of a cluster, for waypoints only: for every Deployment istiod creates for a waypoint, it
 // runs one pod (created Running and Ready, as a kubelet would report it) and
 // an EndpointSlice of the waypoint's Service pointing at it. Seeing the
 // ready endpoint, istiod sets the Gateway Programmed with the Service's
-// address, as in a cluster. A held waypoint's pod and endpoint are not ready.
+// address, as in a cluster. A held waypoint's pod stays Pending, without an
+// endpoint. When the Gateway is deleted, it deletes what istiod made for it.
 type nodes struct {
 	e      *Env
 	queue  workqueue.TypedRateLimitingInterface[types.NamespacedName] // Gateway keys
@@ -84,8 +86,31 @@ func (e *Env) startNodes() error {
 		cancel()
 		return err
 	}
+	// A deleted Gateway leaves istiod's Deployment behind (no garbage
+	// collector runs): its deletion is queued too.
+	gwFactory := gatewayinformers.NewSharedInformerFactory(e.Gateway, 0)
+	if _, err := gwFactory.Gateway().V1().Gateways().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if m, err := metaOf(obj); err == nil {
+				n.queue.Add(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()})
+			}
+		},
+	}); err != nil {
+		cancel()
+		return err
+	}
 	factory.Start(c.Done())
+	gwFactory.Start(c.Done())
 	for typ, ok := range factory.WaitForCacheSync(c.Done()) {
+		if !ok {
+			cancel()
+			return fmt.Errorf("node stand-in: the %v cache did not sync", typ)
+		}
+	}
+	for typ, ok := range gwFactory.WaitForCacheSync(c.Done()) {
 		if !ok {
 			cancel()
 			return fmt.Errorf("node stand-in: the %v cache did not sync", typ)
@@ -104,6 +129,7 @@ func (e *Env) startNodes() error {
 		n.queue.ShutDown()
 		wg.Wait()
 		factory.Shutdown()
+		gwFactory.Shutdown()
 	}()
 	e.nodes = n
 	return nil
@@ -187,6 +213,15 @@ func (n *nodes) reconcile(c context.Context, key types.NamespacedName) error {
 	podName := key.Name + standInSuffix
 	pods := n.e.Kube.CoreV1().Pods(key.Namespace)
 	endpointSlices := n.e.Kube.DiscoveryV1().EndpointSlices(key.Namespace)
+	if len(deps) > 0 {
+		// No garbage collector runs: remove what istiod made for a Gateway
+		// that is gone, as the collector would through the owner references.
+		if _, err := n.e.Gateway.GatewayV1().Gateways(key.Namespace).Get(c, key.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return n.collect(c, key, deps, svcs)
+		} else if err != nil {
+			return err
+		}
+	}
 	if len(deps) == 0 {
 		// The waypoint is gone: so are its pod and endpoints.
 		var errs []error
@@ -215,6 +250,43 @@ func (n *nodes) reconcile(c context.Context, key types.NamespacedName) error {
 		}
 	}
 	return nil
+}
+
+// collect deletes the Deployment, Service and ServiceAccount istiod made for
+// the Gateway key, which is gone; their deletion brings reconcile back to
+// remove the pod and the EndpointSlice.
+func (n *nodes) collect(c context.Context, key types.NamespacedName, deps []*appsv1.Deployment, svcs []*corev1.Service) error {
+	var errs []error
+	ownedByGateway := func(m metav1.Object) bool {
+		for _, ref := range m.GetOwnerReferences() {
+			if ref.Kind == "Gateway" && ref.Name == key.Name {
+				return true
+			}
+		}
+		return false
+	}
+	ignore := func(err error) {
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	for _, dep := range deps {
+		if !ownedByGateway(dep) {
+			continue
+		}
+		ignore(n.e.Kube.AppsV1().Deployments(key.Namespace).Delete(c, dep.Name, metav1.DeleteOptions{}))
+		if sa := dep.Spec.Template.Spec.ServiceAccountName; sa != "" {
+			if obj, err := n.e.Kube.CoreV1().ServiceAccounts(key.Namespace).Get(c, sa, metav1.GetOptions{}); err == nil && ownedByGateway(obj) {
+				ignore(n.e.Kube.CoreV1().ServiceAccounts(key.Namespace).Delete(c, sa, metav1.DeleteOptions{}))
+			}
+		}
+	}
+	for _, svc := range svcs {
+		if ownedByGateway(svc) {
+			ignore(n.e.Kube.CoreV1().Services(key.Namespace).Delete(c, svc.Name, metav1.DeleteOptions{}))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ensurePod creates the waypoint's pod from the Deployment's template and
@@ -286,6 +358,13 @@ func (n *nodes) ensurePod(c context.Context, dep *appsv1.Deployment, name string
 	pod.Status.Conditions = nil
 	for _, typ := range []corev1.PodConditionType{corev1.PodScheduled, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady} {
 		pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: typ, Status: corev1.ConditionTrue, LastTransitionTime: now})
+	}
+	pod.Status.ContainerStatuses = nil
+	for _, ctr := range pod.Spec.Containers {
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: ctr.Name, Image: ctr.Image, Ready: true, Started: new(true),
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		})
 	}
 	return pods.UpdateStatus(c, pod, metav1.UpdateOptions{FieldManager: standInManager})
 }

@@ -2,6 +2,7 @@ package testenv_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
@@ -180,6 +182,36 @@ func TestIstiodProgramsWaypoint(t *testing.T) {
 	}
 	if meta.IsStatusConditionTrue(ingress.Status.Conditions, "Programmed") {
 		t.Errorf("gateway of class istio was programmed; the node stand-in runs waypoints only")
+	}
+}
+
+// TestDeletedWaypointIsCollected: with no garbage collector, the node
+// stand-in removes what istiod made for a deleted waypoint, and the pod.
+func TestDeletedWaypointIsCollected(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	env.Waypoint(t, ns, "waypoint", nil)
+	env.WaitProgrammed(t, ns, "waypoint")
+	if err := env.Gateway.GatewayV1().Gateways(ns).Delete(t.Context(), "waypoint", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(c context.Context) (bool, error) {
+		deps, err := env.Kube.AppsV1().Deployments(ns).List(c, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		svcs, err := env.Kube.CoreV1().Services(ns).List(c, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		pods, err := env.Kube.CoreV1().Pods(ns).List(c, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		return len(deps.Items)+len(svcs.Items)+len(pods.Items) == 0, nil
+	})
+	if err != nil {
+		t.Errorf("what istiod made for the deleted waypoint is still there: %v", err)
 	}
 }
 

@@ -129,7 +129,10 @@ func TestEnrollSeedService(t *testing.T) {
 		t.Error("enroll lost the app label")
 	}
 
-	// Again: nothing is written.
+	// Again: nothing is written. (First let istiod write its condition on
+	// the service, which changes its resourceVersion.)
+	env.WaitForCondition(t, testenv.ServiceResource, ns, "reviews", "istio.io/WaypointBound",
+		func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
 	before := mustGetService(t, ns, "reviews").ResourceVersion
 	stdout, _ = mustRun(t, 0, "enroll", "svc", "reviews", "--waypoint", "reviews-svc-waypoint", "-n", ns)
 	if want := fmt.Sprintf("service %[1]s/reviews unchanged (already enrolled in waypoint %[1]s/reviews-svc-waypoint)\n", ns); stdout != want {
