@@ -33,6 +33,28 @@ const (
 	NoWaypoint = "none"
 	// DefaultWaypointName is the name a waypoint gets when none is given.
 	DefaultWaypointName = "waypoint"
+	// LabelUseWaypointCanary names a second waypoint that takes a share of
+	// the traffic of a service or ServiceEntry (or of a namespace's).
+	LabelUseWaypointCanary = "istio.io/use-waypoint-canary"
+	// LabelUseWaypointCanaryNamespace names the canary's namespace when it
+	// is not the resource's own.
+	LabelUseWaypointCanaryNamespace = "istio.io/use-waypoint-canary-namespace"
+	// AnnotationCanaryWeight is the canary's share in percent, 0 to 100;
+	// missing means 0.
+	AnnotationCanaryWeight = "istio.io/use-waypoint-canary-weight"
+	// AnnotationInboundBinding on a Gateway or its GatewayClass tells how
+	// traffic reaches the waypoint ("PROXY", "NONE", "PROXY/15088"); it
+	// also picks the listener whose allowedRoutes istiod reads.
+	AnnotationInboundBinding = "ambient.istio.io/waypoint-inbound-binding"
+	// LabelGatewayName is on the pods (and other objects) of a Gateway's
+	// deployment and names the Gateway.
+	LabelGatewayName = "gateway.networking.k8s.io/gateway-name"
+	// LabelGatewayManaged is on the Services istiod creates for its
+	// gateways; ManagedMeshController marks a waypoint's,
+	// ManagedEastWestController an east-west gateway's.
+	LabelGatewayManaged       = "gateway.istio.io/managed"
+	ManagedMeshController     = "istio.io-mesh-controller"
+	ManagedEastWestController = "istio.io-eastwest-controller"
 )
 
 // Gateway classes whose Gateways are waypoints.
@@ -46,6 +68,9 @@ const (
 	ListenerName     = "mesh"
 	ListenerPort     = 15008
 	ListenerProtocol = "HBONE"
+	// ListenerProtocolProxy is the protocol of the listener an inbound
+	// binding of "PROXY" without a port binds to.
+	ListenerProtocolProxy = "istio.io/PROXY"
 )
 
 // IsWaypointClass reports whether Gateways of the class are waypoints.

@@ -2,26 +2,22 @@ package istio
 
 import "testing"
 
-func TestEffectiveTrafficType(t *testing.T) {
+func TestTrafficTypeServes(t *testing.T) {
 	cases := []struct {
-		name         string
-		gw, class    map[string]string
-		want         TrafficType
+		t            TrafficType
 		services, wl bool
 	}{
-		{"gateway label wins", map[string]string{LabelWaypointFor: "workload"}, map[string]string{LabelWaypointFor: "all"}, TrafficWorkload, false, true},
-		{"class label when the gateway has none", nil, map[string]string{LabelWaypointFor: "all"}, TrafficAll, true, true},
-		{"service when neither has one", nil, nil, TrafficService, true, false},
-		{"an empty gateway label counts as unset", map[string]string{LabelWaypointFor: ""}, nil, TrafficService, true, false},
-		{"none serves nothing", map[string]string{LabelWaypointFor: "none"}, nil, TrafficNone, false, false},
+		{TrafficService, true, false},
+		{TrafficWorkload, false, true},
+		{TrafficAll, true, true},
+		{TrafficNone, false, false},
+		{"", false, false},
+		{"Service", false, false},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := EffectiveTrafficType(tc.gw, tc.class)
-			if got != tc.want || got.ServesServices() != tc.services || got.ServesWorkloads() != tc.wl {
-				t.Errorf("got %s (services %v, workloads %v)", got, got.ServesServices(), got.ServesWorkloads())
-			}
-		})
+		if tc.t.ServesServices() != tc.services || tc.t.ServesWorkloads() != tc.wl {
+			t.Errorf("%q: services %v, workloads %v", tc.t, tc.t.ServesServices(), tc.t.ServesWorkloads())
+		}
 	}
 }
 

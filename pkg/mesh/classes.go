@@ -1,0 +1,56 @@
+package mesh
+
+import (
+	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+)
+
+// Classes is the one reader of GatewayClasses: each class is read once, on
+// demand. A class that does not exist, or cannot be read, is nil, and
+// istiod's defaults apply to its Gateways.
+type Classes struct {
+	client gatewayclient.Interface
+	byName map[string]*Class
+}
+
+// NewClasses reads GatewayClasses through client.
+func NewClasses(client gatewayclient.Interface) *Classes {
+	return &Classes{client: client, byName: map[string]*Class{}}
+}
+
+// StaticClasses answers from the given classes without a cluster.
+func StaticClasses(classes ...*Class) *Classes {
+	c := &Classes{byName: map[string]*Class{}}
+	for _, cl := range classes {
+		c.byName[cl.Name] = cl
+	}
+	return c
+}
+
+// Get returns the named class; nil when it does not exist or cannot be read.
+func (c *Classes) Get(ctx context.Context, name string) *Class {
+	if c == nil {
+		return nil
+	}
+	if cl, ok := c.byName[name]; ok || c.client == nil {
+		return cl
+	}
+	gc, err := c.client.GatewayV1().GatewayClasses().Get(ctx, name, metav1.GetOptions{})
+	var cl *Class
+	if err == nil {
+		cl = ClassOf(gc)
+	} else if !apierrors.IsNotFound(err) {
+		cl = nil // unreadable: istiod's defaults are the best guess
+	}
+	c.byName[name] = cl
+	return cl
+}
+
+// Parse reads a Gateway with its class.
+func (c *Classes) Parse(ctx context.Context, gw *gatewayv1.Gateway) Waypoint {
+	return Parse(gw, c.Get(ctx, string(gw.Spec.GatewayClassName)))
+}
