@@ -14,11 +14,12 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
-// EnrollOptions enrolls namespaces, services, pods or ServiceEntries into a
+// EnrollOptions enrolls namespaces, services, pods, ServiceEntries or
+// WorkloadEntries into a
 // waypoint or, with Unenroll, removes their enrollment labels. Both only
 // ever patch the two enrollment labels.
 type EnrollOptions struct {
@@ -33,6 +34,8 @@ type EnrollOptions struct {
 	Selector          string
 	Waypoint          string
 	WaypointNamespace string
+	Canary            string
+	CanaryWeight      int
 	Force             bool
 	DryRunFlag        string
 	Output            string
@@ -44,14 +47,14 @@ type EnrollOptions struct {
 	clients    *kube.Clients
 }
 
-var enrollKinds = []string{"namespace", "service", "pod", "serviceentry"}
+var enrollKinds = []string{"namespace", "service", "pod", "serviceentry", "workloadentry"}
 
 func newEnrollCommand(f *Factory) *cobra.Command {
 	o := &EnrollOptions{IO: f.IO, Tool: f.Name}
 	cmd := &cobra.Command{
-		Use:   "enroll {namespace|service|pod|serviceentry} [NAME...] [-l SELECTOR] --waypoint NAME [flags]",
-		Short: "Enroll namespaces, services, pods or ServiceEntries into a waypoint",
-		Long: `Label namespaces, services, pods or ServiceEntries so that istiod sends their
+		Use:   "enroll {namespace|service|pod|serviceentry|workloadentry} [NAME...] [-l SELECTOR] --waypoint NAME [flags]",
+		Short: "Enroll namespaces, services, pods, ServiceEntries or WorkloadEntries into a waypoint",
+		Long: `Label namespaces, services, pods, ServiceEntries or WorkloadEntries so that istiod sends their
 traffic through a waypoint: istio.io/use-waypoint=<name>, and
 istio.io/use-waypoint-namespace=<namespace> when the waypoint lives in another
 namespace (a stale one is removed). Only those labels are patched; running the
@@ -61,10 +64,17 @@ even when their namespace is enrolled.
 For namespaces, NAME is the namespace; without NAME or -l it is the current
 namespace (or those of several -n). For the other kinds, NAME... or -l select
 them in the namespace of -n, or in each of several. The short names ns, svc,
-po and se work too.
+po, se and we work too.
+
+--canary NAME with --canary-weight N splits the traffic of services and
+ServiceEntries (or of a namespace's) between the waypoint and a canary
+waypoint in the same namespace: istio.io/use-waypoint-canary=<name> and the
+annotation istio.io/use-waypoint-canary-weight=<N>, N percent to the canary.
+istiod splits only the traffic of services and ServiceEntries.
 
 Before writing, the waypoint is checked: its traffic type must serve the kind
-(services and ServiceEntries need service or all, pods workload or all), and a
+(services and ServiceEntries need service or all, pods and WorkloadEntries
+workload or all), and a
 waypoint in another namespace must allow the resources' namespace. Either
 failure stops the command with exit code 2 and the command that fixes it;
 --force enrolls anyway. A waypoint that does not exist yet is only a warning,
@@ -82,6 +92,9 @@ kubectl-waypoint enroll se istio-site -n cross-namespace-waypoint-consumer --way
 # Enroll the current namespace into its waypoint
 kubectl-waypoint enroll namespace --waypoint waypoint
 
+# Send 10% of the reviews service's traffic to the canary waypoint waypoint-v2
+kubectl-waypoint enroll service reviews --waypoint waypoint --canary waypoint-v2 --canary-weight 10 -n default
+
 # Opt one service out of its namespace's waypoint
 kubectl-waypoint enroll svc ratings --waypoint none -n default
 
@@ -96,6 +109,8 @@ kubectl-waypoint enroll pod -l app=reviews --waypoint reviews-v2-pod-waypoint --
 	fs := cmd.Flags()
 	fs.StringVar(&o.Waypoint, "waypoint", "", `Name of the waypoint to enroll into; "none" opts the resources out`)
 	fs.StringVar(&o.WaypointNamespace, "waypoint-namespace", "", "Namespace of the waypoint, when it is not the resources' own")
+	fs.StringVar(&o.Canary, "canary", "", "Name of a canary waypoint, in the waypoint's namespace, that takes --canary-weight percent of the traffic of services and ServiceEntries")
+	fs.IntVar(&o.CanaryWeight, "canary-weight", 0, "Percent of the traffic, 0 to 100, that goes to the --canary waypoint")
 	fs.BoolVar(&o.Force, "force", false, "Enroll even when the waypoint's traffic type or allowed namespaces do not fit")
 	return cmd
 }
@@ -140,7 +155,7 @@ func (o *EnrollOptions) verb() string {
 // Validate checks the arguments and flags without a cluster.
 func (o *EnrollOptions) Validate() error {
 	if o.KindArg == "" {
-		return usageErrorf("name the kind to %s: %s {namespace|service|pod|serviceentry} [NAME...] [-l SELECTOR]", o.verb(), o.verb())
+		return usageErrorf("name the kind to %s: %s {namespace|service|pod|serviceentry|workloadentry} [NAME...] [-l SELECTOR]", o.verb(), o.verb())
 	}
 	kind, err := enroll.ParseKind(o.KindArg)
 	if err != nil {
@@ -187,9 +202,32 @@ func (o *EnrollOptions) Validate() error {
 		}
 	}
 	if o.WaypointNamespace != "" {
-		return checkValue("--waypoint-namespace", o.WaypointNamespace, validation.IsDNS1123Label)
+		if err := checkValue("--waypoint-namespace", o.WaypointNamespace, validation.IsDNS1123Label); err != nil {
+			return err
+		}
 	}
-	return nil
+	return o.validateCanary()
+}
+
+// validateCanary checks --canary and --canary-weight.
+func (o *EnrollOptions) validateCanary() error {
+	if o.Canary == "" {
+		if o.CanaryWeight != 0 {
+			return usageErrorf("--canary-weight needs --canary: name the canary waypoint")
+		}
+		return nil
+	}
+	switch {
+	case o.Waypoint == istio.NoWaypoint:
+		return usageErrorf("--canary makes no sense with --waypoint none: a canary takes a share of a waypoint's traffic")
+	case o.kind.IsWorkload():
+		return usageErrorf("--canary applies to services, ServiceEntries and namespaces: istiod splits no traffic of %s", o.kind.Plural())
+	case o.Canary == o.Waypoint:
+		return usageErrorf("--canary %s is the waypoint itself: istiod ignores a canary that is the primary (CanarySameAsPrimary)", o.Canary)
+	case o.CanaryWeight < 0 || o.CanaryWeight > 100:
+		return usageErrorf("invalid --canary-weight %d: must be from 0 to 100", o.CanaryWeight)
+	}
+	return checkValue("--canary", o.Canary, validation.IsDNS1123Label)
 }
 
 // Complete resolves the namespaces (--namespace-selector, every -n, else the
@@ -228,19 +266,28 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 		if o.Unenroll {
 			return enroll.UnenrollChange()
 		}
-		return enroll.EnrollChange(t.Own(), o.Waypoint, o.WaypointNamespace)
+		c := enroll.EnrollChange(t.Own(), o.Waypoint, o.WaypointNamespace)
+		if o.Canary != "" {
+			c = enroll.CanaryChange(c, t.Own(), o.Canary, o.WaypointNamespace, o.CanaryWeight)
+		}
+		return c
 	}
 	// The checks guard writes: when every object is already as asked, there
 	// is nothing to check.
 	var toChange []enroll.Target
 	for _, t := range targets {
-		if change(t).Needed(t.Labels) {
+		if change(t).NeededFor(t.Labels, t.Annotations) {
 			toChange = append(toChange, t)
 		}
 	}
 	if !o.Unenroll && o.Waypoint != istio.NoWaypoint && len(toChange) > 0 {
-		if err := o.check(ctx, toChange, sel.NamespaceLabels); err != nil {
+		if err := o.check(ctx, o.Waypoint, toChange, sel.NamespaceLabels); err != nil {
 			return err
+		}
+		if o.Canary != "" {
+			if err := o.check(ctx, o.Canary, toChange, sel.NamespaceLabels); err != nil {
+				return err
+			}
 		}
 	}
 	var progress func(int, int)
@@ -375,8 +422,8 @@ func (o *EnrollOptions) report(out enroll.Outcome) {
 // check runs the checks before anything is written: per waypoint the
 // targets name (one, unless namespaces each get their own), its traffic
 // type, who it lets in, and whether enrolled namespaces are in the mesh.
-func (o *EnrollOptions) check(ctx context.Context, targets []enroll.Target, nsLabels map[string]map[string]string) error {
-	checks, err := enroll.CheckWaypoints(ctx, o.clients, waypoint.NewClassLabels(o.clients.Gateway), o.kind, o.Waypoint, o.WaypointNamespace, targets, nsLabels)
+func (o *EnrollOptions) check(ctx context.Context, name string, targets []enroll.Target, nsLabels map[string]map[string]string) error {
+	checks, err := enroll.CheckWaypoints(ctx, o.clients, mesh.NewClasses(o.clients.Gateway), o.kind, name, o.WaypointNamespace, targets, nsLabels)
 	if err != nil {
 		return err
 	}
@@ -432,12 +479,12 @@ func (o *EnrollOptions) describeProblems(res enroll.CheckResult) []problem {
 	}
 	var out []problem
 	if res.TrafficMismatch {
-		need := istio.TrafficWorkload
-		if o.kind != enroll.KindPod {
-			need = istio.TrafficService
+		need := istio.TrafficService
+		if o.kind.IsWorkload() {
+			need = istio.TrafficWorkload
 		}
 		p := problem{what: fmt.Sprintf("waypoint %s has traffic type %s (%s), but %s need a waypoint for %s or all traffic",
-			w.Key(), w.TrafficType, trafficSource(w), o.kind.Plural(), need)}
+			w.Key(), w.TrafficType.Display(), trafficSource(w), o.kind.Plural(), need)}
 		p.fix = fmt.Sprintf("enroll into a waypoint applied with --for %s", need)
 		if cmd, ok := applyCommand(o.Tool, w, func(a *applyArgs) { a.forType = string(istio.TrafficAll) }); ok {
 			p.fix = "let it take both kinds of traffic with:\n  " + cmd + "\n" + p.fix
@@ -445,8 +492,8 @@ func (o *EnrollOptions) describeProblems(res enroll.CheckResult) []problem {
 		out = append(out, p)
 	}
 	if len(res.Denied) > 0 {
-		p := problem{what: fmt.Sprintf("waypoint %s does not allow namespace %s to use it: its HBONE listener admits %s",
-			w.Key(), strings.Join(res.Denied, ", "), w.AllowedDescription())}
+		p := problem{what: fmt.Sprintf("waypoint %s does not allow namespace %s to use it: its %s admits %s",
+			w.Key(), strings.Join(res.Denied, ", "), w.ListenerText(), w.AllowedFrom)}
 		p.fix = attachmentFix(o.Tool, w, res.Denied)
 		out = append(out, p)
 	}

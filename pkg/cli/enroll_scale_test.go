@@ -43,7 +43,7 @@ func TestEnrollManyPods(t *testing.T) {
 	if got := strings.Count(stdout, " enrolled in waypoint "+ns+"/pods\n"); got != n {
 		t.Fatalf("%d pods enrolled, want %d", got, n)
 	}
-	if want := n + 3; len(reqs) != want {
+	if want := n + 4; len(reqs) != want {
 		t.Errorf("%d requests for %d pods, want %d: %s", len(reqs), n, want, summarize(reqs))
 	}
 	t.Logf("enroll pod -l over %d pods %v: %s, %d requests (%s)", n, extra, elapsed.Round(time.Millisecond), len(reqs), summarize(reqs))

@@ -136,14 +136,15 @@ func TestEnrollForbidden(t *testing.T) {
 }
 
 // TestEnrollRequests pins the requests of an enrollment: one read of the
-// namespace, one of the object, one of the waypoint, one patch; and only
-// the first two when nothing changes (no write, so nothing to check).
+// namespace, one of the object, one of the waypoint and one of its
+// GatewayClass, one patch; and only the first two when nothing changes (no
+// write, so nothing to check).
 func TestEnrollRequests(t *testing.T) {
 	ns := env.Namespace(t, testenv.AmbientLabels())
 	env.Service(t, ns, "reviews", nil)
 	env.Waypoint(t, ns, "waypoint", map[string]string{"istio.io/waypoint-for": "service"})
 	_, reqs := runCounted(t, "enroll", "svc", "reviews", "--waypoint", "waypoint", "-n", ns)
-	if want := "GET reviews,GET " + ns + ",GET waypoint,PATCH reviews"; strings.Join(reqs, ",") != want {
+	if want := "GET istio-waypoint,GET reviews,GET " + ns + ",GET waypoint,PATCH reviews"; strings.Join(reqs, ",") != want {
 		t.Errorf("enroll made %v, want %s", reqs, want)
 	}
 	_, reqs = runCounted(t, "enroll", "svc", "reviews", "--waypoint", "waypoint", "-n", ns)
@@ -151,8 +152,8 @@ func TestEnrollRequests(t *testing.T) {
 		t.Errorf("re-enroll made %v, want %s", reqs, want)
 	}
 	_, reqs = runCounted(t, "list", "-n", ns, "-o", "wide")
-	// One list of Gateways, and one labelled list per enrollable kind.
-	if want := "GET gateways,GET namespaces,GET pods,GET serviceentries,GET services"; strings.Join(reqs, ",") != want {
+	// One list of Gateways, their class, and one labelled list per enrollable kind.
+	if want := "GET gateways,GET istio-waypoint,GET namespaces,GET pods,GET serviceentries,GET services,GET workloadentries"; strings.Join(reqs, ",") != want {
 		t.Errorf("list -o wide made %v, want %s", reqs, want)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
 // ExplainOptions tells which waypoint a resource's traffic uses and why, or
@@ -36,30 +35,41 @@ type ExplainOptions struct {
 func newExplainCommand(f *Factory) *cobra.Command {
 	o := &ExplainOptions{IO: f.IO, Tool: f.Name}
 	cmd := &cobra.Command{
-		Use:   "explain {service|pod|serviceentry|namespace|waypoint} [NAME] [flags]",
+		Use:   "explain {service|pod|serviceentry|workloadentry|namespace|waypoint} [NAME] [flags]",
 		Short: "Explain which waypoint a resource's traffic uses, and why",
 		Long: `Explain, by istiod's rules, which waypoint the traffic of a service, pod,
-ServiceEntry or namespace uses, and why:
+ServiceEntry, WorkloadEntry or namespace uses, and why:
 
-  - a resource's own istio.io/use-waypoint label wins over its namespace's;
-    the value none opts it out;
-  - a waypoint named by the resource's own label that is missing or not ready
+  - a resource's own istio.io/use-waypoint label, when present (even empty),
+    wins over its namespace's; the value none opts it out;
+  - a waypoint named by the resource's own label that istiod cannot use
     leaves it without one: there is no fallback to the namespace's;
+  - istiod uses a waypoint as soon as its Gateway has an address (bound),
+    programmed or not;
   - services and ServiceEntries need a waypoint for service or all traffic,
-    pods one for workload or all (a service-only waypoint inherited from the
-    namespace just does not apply to a pod; named on the pod it is an error);
-  - a waypoint in another namespace must allow the resource's namespace;
-  - a waypoint is ready once Programmed=True and it has an address;
-  - the pods of a waypoint never use one.
+    pods and WorkloadEntries one for workload or all (a mismatch inherited
+    from the namespace just does not apply to a workload; named on it, it
+    is an error); an empty istio.io/waypoint-for label serves nothing;
+  - a waypoint in another namespace must admit the resource's namespace on
+    the listener istiod reads (the inbound-binding listener, else HBONE);
+  - a ServiceEntry that the mesh config's serviceEntryVisibility makes
+    NAMESPACE-visible may not use a waypoint in another namespace;
+  - ExternalName services, the services of waypoints and east-west
+    gateways, and the pods of a waypoint never use one;
+  - a service may split its traffic with a canary waypoint
+    (istio.io/use-waypoint-canary and the istio.io/use-waypoint-canary-weight
+    annotation).
 
 The reason is named as istiod names it (WaypointAccepted, WaypointIsNotReady,
-AttachmentDenied, UnsupportedTrafficType), next to the istio.io/WaypointBound
-condition istiod wrote on the service or ServiceEntry, if any. For a pod it
-also explains the services that select it.
+AttachmentDenied, UnsupportedTrafficType, CrossNamespaceWaypointForbidden),
+next to the istio.io/WaypointBound condition istiod wrote on the service,
+ServiceEntry or WorkloadEntry, if any. When that condition says otherwise,
+a note says so and istiod's condition is trusted. For a pod it also
+explains the services that select it.
 
-"explain waypoint NAME" lists the namespaces, services, pods and
-ServiceEntries that use the waypoint: those labelled with it and those that
-inherit it from an enrolled namespace.`,
+"explain waypoint NAME" lists the namespaces, services, pods, ServiceEntries
+and WorkloadEntries that use the waypoint: those labelled with it and those
+that inherit it from an enrolled namespace.`,
 		Example: examples(f.Name, `
 # Which waypoint does traffic to the reviews service go through?
 kubectl-waypoint explain service reviews -n default
@@ -76,7 +86,7 @@ kubectl-waypoint explain se istio-site -n cross-namespace-waypoint-consumer -o j
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp
 			}
-			return []string{"service", "pod", "serviceentry", "namespace", "waypoint"}, cobra.ShellCompDirectiveNoFileComp
+			return []string{"service", "pod", "serviceentry", "workloadentry", "namespace", "waypoint"}, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 2 {
@@ -105,7 +115,7 @@ kubectl-waypoint explain se istio-site -n cross-namespace-waypoint-consumer -o j
 // Validate checks the arguments without a cluster.
 func (o *ExplainOptions) Validate() error {
 	if o.KindArg == "" {
-		return usageErrorf("name what to explain: explain {service|pod|serviceentry|namespace|waypoint} NAME")
+		return usageErrorf("name what to explain: explain {service|pod|serviceentry|workloadentry|namespace|waypoint} NAME")
 	}
 	switch strings.ToLower(o.KindArg) {
 	case "waypoint", "waypoints", "wp":
@@ -113,7 +123,7 @@ func (o *ExplainOptions) Validate() error {
 	default:
 		kind, err := enroll.ParseKind(o.KindArg)
 		if err != nil {
-			return usageErrorf("cannot explain %q: the kinds are service (svc), pod (po), serviceentry (se), namespace (ns) and waypoint", o.KindArg)
+			return usageErrorf("cannot explain %q: the kinds are service (svc), pod (po), serviceentry (se), workloadentry (we), namespace (ns) and waypoint", o.KindArg)
 		}
 		o.kind = kind
 	}
@@ -144,8 +154,7 @@ func (o *ExplainOptions) Complete(f *Factory) error {
 
 // Run reads, resolves and prints.
 func (o *ExplainOptions) Run(ctx context.Context) error {
-	classes := waypoint.NewClassLabels(o.clients.Gateway)
-	reader := enroll.NewReader(o.clients, classes.For)
+	reader := enroll.NewReader(o.clients)
 	if o.waypoint {
 		users, err := reader.ExplainWaypoint(ctx, o.namespace, o.Name)
 		var notWaypoint *enroll.NotAWaypointError
@@ -171,6 +180,17 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+// verdictText says in words what istiod's condition says.
+func verdictText(ex *enroll.Explanation) string {
+	if ex.Condition.Status == "True" {
+		return "uses a waypoint, says istiod: " + ex.Condition.Message
+	}
+	if ex.Condition.Message != "" {
+		return "uses no waypoint, says istiod: " + ex.Condition.Message
+	}
+	return "uses no waypoint, says istiod"
+}
+
 func subjectOf(r enroll.Resolution) string {
 	return describeResource(enroll.Resource{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name})
 }
@@ -179,6 +199,10 @@ func subjectOf(r enroll.Resolution) string {
 func (o *ExplainOptions) printExplanation(w io.Writer, ex *enroll.Explanation, indent string) {
 	r := ex.Resolution
 	line := fmt.Sprintf("%s: %s (%s)", subjectOf(r), r.Message, r.Reason)
+	if ex.Verdict != "" && ex.Verdict != r.Reason {
+		// istiod's own condition is trusted over the rules.
+		line = fmt.Sprintf("%s: %s (%s, by istiod's condition)", subjectOf(r), verdictText(ex), ex.Verdict)
+	}
 	if indent == "" {
 		o.IO.Successf("%s", line)
 	} else {
@@ -190,19 +214,23 @@ func (o *ExplainOptions) printExplanation(w io.Writer, ex *enroll.Explanation, i
 	if fix := o.fix(r); fix != "" {
 		fmt.Fprintf(w, "%s  fix: %s\n", indent, strings.ReplaceAll(fix, "\n", "\n"+indent+"  "))
 	}
-	if r.Kind == enroll.KindService || r.Kind == enroll.KindServiceEntry {
-		switch c := ex.Condition; {
-		case c != nil:
+	if c := r.Canary; c != nil {
+		if c.Active {
+			fmt.Fprintf(w, "%s  canary: %s takes %d%%, %s %d%%\n", indent, c.Waypoint, c.Weight, r.Waypoint, 100-c.Weight)
+		} else {
+			fmt.Fprintf(w, "%s  canary: %s takes nothing (%s); all traffic goes to %s\n", indent, c.Waypoint, c.Reason, r.Waypoint)
+		}
+	}
+	if r.Kind.HasCondition() {
+		if c := ex.Condition; c != nil {
 			fmt.Fprintf(w, "%s  istiod reports %s=%s, reason %s", indent, c.Type, c.Status, c.Reason)
 			if c.Message != "" {
 				fmt.Fprintf(w, ": %s", c.Message)
 			}
 			fmt.Fprintln(w)
-			if c.Reason != r.Reason && (r.Uses || r.Problem) {
-				fmt.Fprintf(w, "%s  note: istiod's reason differs from the rules' %s: it may not have seen the latest change yet\n", indent, r.Reason)
-			}
-		case r.Uses || r.Problem:
-			fmt.Fprintf(w, "%s  istiod has not reported %s on it (yet)\n", indent, enroll.ConditionWaypointBound)
+		}
+		if ex.Disagreement != "" {
+			fmt.Fprintf(w, "%s  note: %s\n", indent, ex.Disagreement)
 		}
 	}
 	if r.Kind != enroll.KindPod {
@@ -242,7 +270,7 @@ func (o *ExplainOptions) fix(r enroll.Resolution) string {
 		return attachmentFix(o.Tool, r.Facts, []string{consumer})
 	case enroll.ReasonUnsupportedTrafficType:
 		need := istio.TrafficService
-		if r.Kind == enroll.KindPod {
+		if r.Kind.IsWorkload() {
 			need = istio.TrafficWorkload
 		}
 		fix := fmt.Sprintf("name a waypoint applied with --for %s", need)
@@ -260,12 +288,8 @@ func (o *ExplainOptions) printWaypointUsers(u *enroll.WaypointUsers) error {
 		o.IO.Successf("waypoint %s does not exist", u.Waypoint)
 	} else {
 		f := u.Facts
-		state := "ready (address " + strings.Join(f.Addresses, ", ") + ")"
-		if !f.Ready() {
-			state = "not ready: " + f.NotReadyReason()
-		}
-		o.IO.Successf("waypoint %s: traffic type %s (%s), %s", u.Waypoint, f.TrafficType, trafficSource(f), state)
-		fmt.Fprintf(w, "  admits %s\n", f.AllowedDescription())
+		o.IO.Successf("waypoint %s: traffic type %s (%s), %s", u.Waypoint, f.TrafficType.Display(), trafficSource(f), f.StateText())
+		fmt.Fprintf(w, "  its %s admits %s\n", f.ListenerText(), f.AllowedFrom)
 	}
 	if len(u.Users) == 0 {
 		fmt.Fprintf(w, "no namespace, service, pod or ServiceEntry names waypoint %s\n", u.Waypoint)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // The commands that enroll and explain suggest as fixes.
@@ -16,7 +17,7 @@ import (
 // attachmentFix says how to let the denied namespaces use waypoint w:
 // label them to match a matchLabels selector, or re-apply the waypoint
 // with --allow-namespace for them (and those it allows by name already).
-func attachmentFix(tool string, w *enroll.WaypointFacts, denied []string) string {
+func attachmentFix(tool string, w *mesh.Waypoint, denied []string) string {
 	if labels, ok := w.MatchLabels(); ok {
 		return "label the namespace so that the selector matches it:\n  " + labelNamespaceCommand(denied, labels)
 	}
@@ -29,15 +30,7 @@ func attachmentFix(tool string, w *enroll.WaypointFacts, denied []string) string
 	return fmt.Sprintf("edit the Gateway's allowedRoutes.namespaces: kubectl edit gateway -n %s %s", w.Namespace, w.Name)
 }
 
-func trafficSource(w *enroll.WaypointFacts) string {
-	switch w.TrafficTypeFrom {
-	case enroll.TrafficTypeFromGateway:
-		return "its " + istio.LabelWaypointFor + " label"
-	case enroll.TrafficTypeFromClass:
-		return "the " + istio.LabelWaypointFor + " label of GatewayClass " + w.Class
-	}
-	return "the default: no " + istio.LabelWaypointFor + " label"
-}
+func trafficSource(w *mesh.Waypoint) string { return enroll.TrafficSource(w) }
 
 // applyArgs are the flags of an apply command that renders a waypoint.
 type applyArgs struct {
@@ -50,12 +43,12 @@ type applyArgs struct {
 // applyCommand is the apply command that renders the waypoint of w as it
 // is, changed by edit. ok is false when apply cannot render it (another
 // class than istio-waypoint).
-func applyCommand(tool string, w *enroll.WaypointFacts, edit func(*applyArgs)) (string, bool) {
+func applyCommand(tool string, w *mesh.Waypoint, edit func(*applyArgs)) (string, bool) {
 	if w.Class != istio.ClassWaypoint {
 		return "", false
 	}
 	a := applyArgs{namespace: w.Namespace, name: w.Name, revision: w.Revision}
-	if w.TrafficTypeFrom == enroll.TrafficTypeFromGateway {
+	if w.TrafficTypeFrom == mesh.FromGateway {
 		a.forType = string(w.TrafficType)
 	}
 	switch w.From {
@@ -65,7 +58,7 @@ func applyCommand(tool string, w *enroll.WaypointFacts, edit func(*applyArgs)) (
 		if names, ok := w.AllowedNames(); ok {
 			a.allowNamespaces = names
 		} else {
-			a.allowSelector = w.Selector
+			a.allowSelector = w.Selector()
 		}
 	}
 	edit(&a)

@@ -9,7 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
@@ -40,8 +42,15 @@ func newListCommand(f *Factory) *cobra.Command {
 other Gateways never appear), sorted by namespace and name.
 
 TRAFFIC TYPE is the one istiod uses: the Gateway's istio.io/waypoint-for label,
-else its GatewayClass's, else service. The list is read in pages, so a large
+else its GatewayClass's, else service; a label that is there but empty is
+shown as "" and serves nothing. PROGRAMMED is the Gateway's Programmed
+condition, what --wait waits for. The list is read in pages, so a large
 cluster is never loaded in one response.
+
+With -o wide, BOUND says whether the waypoint has an address: istiod sends
+traffic to it then, programmed or not. ALLOWED FROM is who may use it, read
+from the listener istiod reads (the one the inbound-binding annotation names,
+else the HBONE listener on 15008), in the words explain uses.
 
 With -o wide, ENROLLED counts the namespaces, services, pods and
 ServiceEntries whose own istio.io/use-waypoint label names the waypoint
@@ -107,7 +116,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		return kube.Describe("list waypoints", err)
 	}
 	if len(o.Names) > 0 {
-		wps = slices.DeleteFunc(wps, func(w waypoint.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
+		wps = slices.DeleteFunc(wps, func(w mesh.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
 	}
 	switch o.Output {
 	case render.FormatYAML, render.FormatJSON:
@@ -125,7 +134,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	header := []string{"NAME", "REVISION", "TRAFFIC TYPE", "PROGRAMMED"}
 	var enrolled map[string]enroll.Counts
 	if o.Output == "wide" {
-		header = append(header, "ADDRESS", "ALLOWED FROM", "ENROLLED")
+		header = append(header, "BOUND", "ADDRESS", "ALLOWED FROM", "ENROLLED")
 		enrolled = o.enrolled(ctx, wps)
 	}
 	if o.AllNamespaces {
@@ -133,9 +142,9 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	}
 	t := render.NewTable(header...)
 	for _, w := range wps {
-		row := []string{w.Name, orDefault(w.Revision, "default"), string(w.TrafficType), programmed(&w)}
+		row := []string{w.Name, orDefault(w.Revision, "default"), trafficCell(w.TrafficType), w.ProgrammedText()}
 		if o.Output == "wide" {
-			row = append(row, orDefault(strings.Join(w.Addresses, ","), "<none>"), w.AllowedFrom, enrolledCell(enrolled, w.Key()))
+			row = append(row, yesNo(w.Bound), orDefault(strings.Join(w.Addresses, ","), "<none>"), w.AllowedFrom, enrolledCell(enrolled, w.Key()))
 		}
 		if o.AllNamespaces {
 			row = append([]string{w.Namespace}, row...)
@@ -148,7 +157,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 // enrolled counts the resources labelled to use each waypoint, with one
 // metadata list per kind across the cluster; nil, after a warning, when
 // they cannot be read.
-func (o *ListOptions) enrolled(ctx context.Context, wps []waypoint.Waypoint) map[string]enroll.Counts {
+func (o *ListOptions) enrolled(ctx context.Context, wps []mesh.Waypoint) map[string]enroll.Counts {
 	keys := make([]string, len(wps))
 	for i := range wps {
 		keys[i] = wps[i].Key()
@@ -170,7 +179,7 @@ func enrolledCell(counts map[string]enroll.Counts, key string) string {
 }
 
 // gatewayList wraps waypoints in a v1 List, as kubectl prints lists.
-func gatewayList(wps []waypoint.Waypoint) map[string]any {
+func gatewayList(wps []mesh.Waypoint) map[string]any {
 	items := make([]any, 0, len(wps))
 	for _, w := range wps {
 		w.Gateway.APIVersion, w.Gateway.Kind = "gateway.networking.k8s.io/v1", "Gateway"
@@ -179,11 +188,19 @@ func gatewayList(wps []waypoint.Waypoint) map[string]any {
 	return map[string]any{"apiVersion": "v1", "kind": "List", "items": items, "metadata": map[string]any{"resourceVersion": ""}}
 }
 
-func programmed(w *waypoint.Waypoint) string {
-	if w.Programmed == nil {
-		return "Unknown"
+// trafficCell shows an empty traffic type, which serves nothing, as "".
+func trafficCell(t istio.TrafficType) string {
+	if t == "" {
+		return `""`
 	}
-	return string(w.Programmed.Status)
+	return string(t)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func orDefault(s, def string) string {

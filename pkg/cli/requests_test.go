@@ -63,9 +63,9 @@ func TestRequestCounts(t *testing.T) {
 	}
 	env.Waypoint(t, ns, "labelled", map[string]string{"istio.io/waypoint-for": "all"})
 	_, reqs = runCounted(t, "list", "-n", ns)
-	// One list, and the two waypoint GatewayClasses read once for the
-	// unlabelled waypoint's traffic type.
-	if strings.Join(reqs, ",") != "GET gateways,GET istio-agentgateway-waypoint,GET istio-waypoint" {
+	// One list, and the one GatewayClass of the waypoints, read once: it
+	// may give the traffic type and the inbound binding.
+	if strings.Join(reqs, ",") != "GET gateways,GET istio-waypoint" {
 		t.Errorf("list made %v", reqs)
 	}
 	// status needs no traffic type: one list.
@@ -76,7 +76,7 @@ func TestRequestCounts(t *testing.T) {
 	// delete by name: a read (to check the class), a delete, and one
 	// metadata list per enrollable kind to find what still uses it.
 	_, reqs = runCounted(t, "delete", "-n", ns, "labelled")
-	if strings.Join(reqs, ",") != "DELETE labelled,GET labelled,GET namespaces,GET pods,GET serviceentries,GET services" {
+	if strings.Join(reqs, ",") != "DELETE labelled,GET labelled,GET namespaces,GET pods,GET serviceentries,GET services,GET workloadentries" {
 		t.Errorf("delete made %v", reqs)
 	}
 }

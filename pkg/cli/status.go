@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
@@ -34,7 +35,11 @@ func newStatusCommand(f *Factory) *cobra.Command {
 		Long: `Show the Programmed condition of the waypoints in a namespace (or all with -A),
 or only of the named ones. It reads them with one list request; --wait then
 watches them, with one watch, until all are ready. On timeout it still prints
-the table, showing which are not ready and why, and exits with code 3.`,
+the table, showing which are not ready and why, and exits with code 3.
+
+Ready means programmed (Programmed=True) with an address. BOUND is whether the
+waypoint has an address at all: istiod sends traffic to it then, even when it
+is not programmed (an address stays after the proxy degrades).`,
 		Example: examples(f.Name, `
 # Show the status of the waypoints of namespace default
 kubectl-waypoint status -n default
@@ -82,9 +87,12 @@ func (o *StatusOptions) Validate() error {
 
 // WaypointStatus is one row of status, as printed with -o json|yaml.
 type WaypointStatus struct {
-	Namespace string   `json:"namespace"`
-	Name      string   `json:"name"`
-	Ready     bool     `json:"ready"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Ready     bool   `json:"ready"`
+	// Bound is true when the waypoint has an address: istiod sends it
+	// traffic, programmed or not.
+	Bound     bool     `json:"bound"`
 	Status    string   `json:"status"`
 	Type      string   `json:"type"`
 	Reason    string   `json:"reason"`
@@ -99,9 +107,9 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 		return kube.Describe("list waypoints", err)
 	}
 	if len(o.Names) > 0 {
-		wps = slices.DeleteFunc(wps, func(w waypoint.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
+		wps = slices.DeleteFunc(wps, func(w mesh.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
 		for _, n := range o.Names {
-			if !slices.ContainsFunc(wps, func(w waypoint.Waypoint) bool { return w.Name == n }) {
+			if !slices.ContainsFunc(wps, func(w mesh.Waypoint) bool { return w.Name == n }) {
 				return fmt.Errorf("waypoint %s/%s not found", o.namespace, n)
 			}
 		}
@@ -112,7 +120,7 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	}
 	var waitErr error
 	if o.Wait.wait {
-		waiting := map[string]*waypoint.Waypoint{}
+		waiting := map[string]*mesh.Waypoint{}
 		for i := range wps {
 			waiting[wps[i].Key()] = &wps[i]
 		}
@@ -138,10 +146,10 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	return waitErr
 }
 
-func (o *StatusOptions) print(wps []waypoint.Waypoint) error {
+func (o *StatusOptions) print(wps []mesh.Waypoint) error {
 	rows := make([]WaypointStatus, len(wps))
 	for i, w := range wps {
-		r := WaypointStatus{Namespace: w.Namespace, Name: w.Name, Ready: w.Ready(), Status: "Unknown", Type: "Programmed", Addresses: w.Addresses}
+		r := WaypointStatus{Namespace: w.Namespace, Name: w.Name, Ready: w.Ready(), Bound: w.Bound, Status: "Unknown", Type: "Programmed", Addresses: w.Addresses}
 		if c := w.Programmed; c != nil {
 			r.Status, r.Reason, r.Message = string(c.Status), c.Reason, c.Message
 		}
@@ -150,13 +158,13 @@ func (o *StatusOptions) print(wps []waypoint.Waypoint) error {
 	if o.Output != "" {
 		return render.Object(o.IO.Out, o.Output, rows)
 	}
-	header := []string{"NAME", "STATUS", "TYPE", "REASON", "MESSAGE"}
+	header := []string{"NAME", "STATUS", "TYPE", "REASON", "MESSAGE", "BOUND"}
 	if o.AllNamespaces {
 		header = append([]string{"NAMESPACE"}, header...)
 	}
 	t := render.NewTable(header...)
 	for _, r := range rows {
-		row := []string{r.Name, r.Status, r.Type, r.Reason, r.Message}
+		row := []string{r.Name, r.Status, r.Type, r.Reason, r.Message, yesNo(r.Bound)}
 		if o.AllNamespaces {
 			row = append([]string{r.Namespace}, row...)
 		}

@@ -7,18 +7,18 @@ import (
 func newUnenrollCommand(f *Factory) *cobra.Command {
 	o := &EnrollOptions{IO: f.IO, Tool: f.Name, Unenroll: true}
 	cmd := &cobra.Command{
-		Use:   "unenroll {namespace|service|pod|serviceentry} [NAME...] [-l SELECTOR] [flags]",
-		Short: "Remove namespaces, services, pods or ServiceEntries from their waypoint",
+		Use:   "unenroll {namespace|service|pod|serviceentry|workloadentry} [NAME...] [-l SELECTOR] [flags]",
+		Short: "Remove namespaces, services, pods, ServiceEntries or WorkloadEntries from their waypoint",
 		Long: `Remove the enrollment labels istio.io/use-waypoint and
-istio.io/use-waypoint-namespace from namespaces, services, pods or
-ServiceEntries, patching only those labels. An opt-out (istio.io/use-waypoint=none)
-is removed too. Objects without the labels are left unchanged, so running the
+istio.io/use-waypoint-namespace (and a canary's labels and weight annotation)
+from namespaces, services, pods, ServiceEntries or WorkloadEntries, patching
+only those. An opt-out (istio.io/use-waypoint=none) is removed too. Objects without the labels are left unchanged, so running the
 same command again changes nothing.
 
 For namespaces, NAME is the namespace; without NAME or -l it is the current
 namespace (or those of several -n). For the other kinds, NAME... or -l select
 them in the namespace of -n, or in each of several. The short names ns, svc,
-po and se work too.`,
+po, se and we work too.`,
 		Example: examples(f.Name, `
 # Stop the reviews service from using its waypoint
 kubectl-waypoint unenroll service reviews -n default

@@ -3,19 +3,16 @@ package enroll
 import (
 	"sort"
 
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // CheckInput is what the checks before an enrollment read: the waypoint and
 // the namespaces of the resources to enroll.
 type CheckInput struct {
 	Kind Kind
-	// Gateway is the waypoint to enroll into; nil when it does not exist.
-	Gateway *gatewayv1.Gateway
-	// ClassLabels are the labels of the Gateway's class.
-	ClassLabels map[string]string
+	// Waypoint is the waypoint to enroll into; nil when it does not exist.
+	Waypoint *mesh.Waypoint
 	// Namespaces maps the namespace of each resource to enroll (for
 	// namespaces, each namespace itself) to its labels.
 	Namespaces map[string]map[string]string
@@ -29,12 +26,12 @@ type CheckResult struct {
 	// waypoint checks were skipped then.
 	Missing bool
 	// Facts describe the waypoint when it exists.
-	Facts *WaypointFacts
+	Facts *mesh.Waypoint
 	// NotAWaypoint is true when the Gateway's class is not a waypoint class.
 	NotAWaypoint bool
 	// TrafficMismatch is true when the waypoint's traffic type does not
 	// serve the kind: services and ServiceEntries need service or all, pods
-	// workload or all.
+	// and WorkloadEntries workload or all.
 	TrafficMismatch bool
 	// NoTraffic is true when a namespace is enrolled into a waypoint whose
 	// traffic type is none.
@@ -63,19 +60,19 @@ func Check(in CheckInput) CheckResult {
 		}
 		sort.Strings(res.NotAmbient)
 	}
-	if in.Gateway == nil {
+	if in.Waypoint == nil {
 		res.Missing = true
 		return res
 	}
-	facts := FactsOf(in.Gateway, in.ClassLabels)
-	res.Facts = &facts
+	facts := in.Waypoint
+	res.Facts = facts
 	res.NotAWaypoint = !facts.IsWaypointClass()
-	switch in.Kind {
-	case KindService, KindServiceEntry:
+	switch {
+	case in.Kind.IsService():
 		res.TrafficMismatch = !facts.TrafficType.ServesServices()
-	case KindPod:
+	case in.Kind.IsWorkload():
 		res.TrafficMismatch = !facts.TrafficType.ServesWorkloads()
-	case KindNamespace:
+	case in.Kind == KindNamespace:
 		res.NoTraffic = !facts.TrafficType.ServesServices() && !facts.TrafficType.ServesWorkloads()
 	}
 	for ns, labels := range in.Namespaces {

@@ -29,33 +29,33 @@ func TestCheck(t *testing.T) {
 			CheckInput{Kind: KindService, Namespaces: map[string]map[string]string{"default": ambient}},
 			CheckResult{Missing: true}},
 		{"service into a service waypoint",
-			CheckInput{Kind: KindService, Gateway: gw("default", "w"), Namespaces: map[string]map[string]string{"default": ambient}},
+			CheckInput{Kind: KindService, Waypoint: parsed(gw("default", "w")), Namespaces: map[string]map[string]string{"default": ambient}},
 			CheckResult{}},
 		{"pods into a service waypoint",
-			CheckInput{Kind: KindPod, Gateway: gw("default", "w", forType("service")), Namespaces: map[string]map[string]string{"default": nil}},
+			CheckInput{Kind: KindPod, Waypoint: parsed(gw("default", "w", forType("service"))), Namespaces: map[string]map[string]string{"default": nil}},
 			CheckResult{TrafficMismatch: true}},
 		{"pods into a waypoint whose class says workload",
-			CheckInput{Kind: KindPod, Gateway: gw("default", "w"), ClassLabels: map[string]string{istio.LabelWaypointFor: "workload"}, Namespaces: map[string]map[string]string{"default": nil}},
+			CheckInput{Kind: KindPod, Waypoint: wpsClass(map[string]string{istio.LabelWaypointFor: "workload"}, gw("default", "w"))["default/w"], Namespaces: map[string]map[string]string{"default": nil}},
 			CheckResult{}},
 		{"ServiceEntry into a workload waypoint",
-			CheckInput{Kind: KindServiceEntry, Gateway: gw("default", "w", forType("workload")), Namespaces: map[string]map[string]string{"default": nil}},
+			CheckInput{Kind: KindServiceEntry, Waypoint: parsed(gw("default", "w", forType("workload"))), Namespaces: map[string]map[string]string{"default": nil}},
 			CheckResult{TrafficMismatch: true}},
 		{"namespace into a none waypoint is a warning, and so is a namespace out of the mesh",
-			CheckInput{Kind: KindNamespace, Gateway: gw("default", "w", forType("none")), Namespaces: map[string]map[string]string{"default": nil}},
+			CheckInput{Kind: KindNamespace, Waypoint: parsed(gw("default", "w", forType("none"))), Namespaces: map[string]map[string]string{"default": nil}},
 			CheckResult{NoTraffic: true, NotAmbient: []string{"default"}}},
 		{"namespace into a workload waypoint is fine",
-			CheckInput{Kind: KindNamespace, Gateway: gw("default", "w", forType("workload")), Namespaces: map[string]map[string]string{"default": ambient}},
+			CheckInput{Kind: KindNamespace, Waypoint: parsed(gw("default", "w", forType("workload"))), Namespaces: map[string]map[string]string{"default": ambient}},
 			CheckResult{}},
 		{"other namespaces denied by Same",
-			CheckInput{Kind: KindService, Gateway: gw("infra", "w"), Namespaces: map[string]map[string]string{"b": nil, "a": nil}},
+			CheckInput{Kind: KindService, Waypoint: parsed(gw("infra", "w")), Namespaces: map[string]map[string]string{"b": nil, "a": nil}},
 			CheckResult{Denied: []string{"a", "b"}}},
 		{"one namespace of two allowed by name",
-			CheckInput{Kind: KindNamespace, Gateway: gw("infra", "w", allowedFrom(gatewayv1.NamespacesFromSelector,
-				&metav1.LabelSelector{MatchLabels: map[string]string{istio.LabelNamespaceName: "a"}})),
+			CheckInput{Kind: KindNamespace, Waypoint: parsed(gw("infra", "w", allowedFrom(gatewayv1.NamespacesFromSelector,
+				&metav1.LabelSelector{MatchLabels: map[string]string{istio.LabelNamespaceName: "a"}}))),
 				Namespaces: map[string]map[string]string{"a": {istio.LabelNamespaceName: "a"}, "b": {istio.LabelNamespaceName: "b"}}},
 			CheckResult{Denied: []string{"b"}, NotAmbient: []string{"a", "b"}}},
 		{"a Gateway of another class",
-			CheckInput{Kind: KindService, Gateway: gw("default", "w", class("istio")), Namespaces: map[string]map[string]string{"default": nil}},
+			CheckInput{Kind: KindService, Waypoint: parsed(gw("default", "w", class("istio"))), Namespaces: map[string]map[string]string{"default": nil}},
 			CheckResult{NotAWaypoint: true}},
 	}
 	for _, tc := range cases {
@@ -70,34 +70,6 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Blocking() = %v", got.Blocking())
 			}
 		})
-	}
-}
-
-func TestFactsAllowedNames(t *testing.T) {
-	in := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: istio.LabelNamespaceName, Operator: metav1.LabelSelectorOpIn, Values: []string{"b", "a"}}}}
-	f := FactsOf(gw("infra", "w", allowedFrom(gatewayv1.NamespacesFromSelector, in)), nil)
-	if names, ok := f.AllowedNames(); !ok || !slices.Equal(names, []string{"a", "b"}) {
-		t.Errorf("In: %v %v", names, ok)
-	}
-	if _, ok := f.MatchLabels(); ok {
-		t.Error("matchExpressions are not matchLabels")
-	}
-	f = FactsOf(gw("infra", "w", allowedFrom(gatewayv1.NamespacesFromSelector, &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}})), nil)
-	if _, ok := f.AllowedNames(); ok {
-		t.Error("a team selector is not a list of names")
-	}
-	if l, ok := f.MatchLabels(); !ok || l["team"] != "a" {
-		t.Errorf("MatchLabels: %v %v", l, ok)
-	}
-	f = FactsOf(gw("infra", "w", allowedFrom(gatewayv1.NamespacesFromSelector, &metav1.LabelSelector{})), nil)
-	if !f.Allows("anything", nil) {
-		t.Error("an empty selector matches every namespace")
-	}
-	f = FactsOf(gw("infra", "w", allowedFrom(gatewayv1.NamespacesFromSelector, &metav1.LabelSelector{
-		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "x", Operator: "Bogus"}}})), nil)
-	if f.Allows("infra", nil) || f.Selector != "<invalid>" {
-		t.Errorf("an invalid selector matches nothing: %+v", f)
 	}
 }
 

@@ -15,15 +15,21 @@ import (
 // Counts are how many resources of each kind name a waypoint in their own
 // istio.io/use-waypoint label.
 type Counts struct {
-	Namespaces     int `json:"namespaces"`
-	Services       int `json:"services"`
-	Pods           int `json:"pods"`
-	ServiceEntries int `json:"serviceEntries"`
+	Namespaces      int `json:"namespaces"`
+	Services        int `json:"services"`
+	Pods            int `json:"pods"`
+	ServiceEntries  int `json:"serviceEntries"`
+	WorkloadEntries int `json:"workloadEntries"`
 }
 
-// String is the compact form of a table cell: "ns:1 svc:2 po:0 se:0".
+// String is the compact form of a table cell: "ns:1 svc:2 po:0 se:0",
+// with "we:N" when WorkloadEntries name the waypoint.
 func (c Counts) String() string {
-	return fmt.Sprintf("ns:%d svc:%d po:%d se:%d", c.Namespaces, c.Services, c.Pods, c.ServiceEntries)
+	s := fmt.Sprintf("ns:%d svc:%d po:%d se:%d", c.Namespaces, c.Services, c.Pods, c.ServiceEntries)
+	if c.WorkloadEntries > 0 {
+		s += fmt.Sprintf(" we:%d", c.WorkloadEntries)
+	}
+	return s
 }
 
 func (c *Counts) add(k Kind) {
@@ -36,6 +42,8 @@ func (c *Counts) add(k Kind) {
 		c.Pods++
 	case KindServiceEntry:
 		c.ServiceEntries++
+	case KindWorkloadEntry:
+		c.WorkloadEntries++
 	}
 }
 
@@ -79,7 +87,7 @@ func CountEnrolled(ctx context.Context, c *kube.Clients, keys []string) (map[str
 			}
 		})
 		if err != nil {
-			if kind == KindServiceEntry && kube.IsMissingType(err) {
+			if kind.IsIstio() && kube.IsMissingType(err) {
 				continue
 			}
 			return nil, err

@@ -11,14 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
-
-// ClassLabelsFunc returns the labels of a GatewayClass (nil when unknown).
-type ClassLabelsFunc func(ctx context.Context, class string) map[string]string
 
 // NotFoundError says the object to explain does not exist.
 type NotFoundError struct {
@@ -50,36 +47,84 @@ type Explanation struct {
 	// Condition is the istio.io/WaypointBound condition istiod wrote on the
 	// object; nil when there is none (pods and namespaces never get one).
 	Condition *metav1.Condition `json:"waypointBound,omitempty"`
+	// Disagreement says, in one line, how istiod's condition differs from
+	// the rules' answer; empty when they agree. istiod's condition is then
+	// trusted: Verdict is its reason.
+	Disagreement string `json:"disagreement,omitempty"`
+	// Verdict is the reason to trust: istiod's when it wrote a condition,
+	// else the rules'.
+	Verdict string `json:"verdict"`
 	// Services are, for a pod, the services of its namespace whose selector
 	// matches it, each with the waypoint that traffic addressed to it uses.
 	Services []Explanation `json:"services,omitempty"`
 }
 
-// Reader reads from the cluster what Resolve needs, each waypoint and
-// namespace once, and resolves.
-type Reader struct {
-	Clients     *kube.Clients
-	ClassLabels ClassLabelsFunc
-
-	gateways   map[string]*gatewayv1.Gateway
-	namespaces map[string]map[string]string
+// HasCondition reports whether istiod writes istio.io/WaypointBound on
+// objects of the kind: Services, ServiceEntries and WorkloadEntries.
+func (k Kind) HasCondition() bool {
+	return k == KindService || k == KindServiceEntry || k == KindWorkloadEntry
 }
 
-// NewReader returns a Reader over the clients; classLabels may be nil.
-func NewReader(c *kube.Clients, classLabels ClassLabelsFunc) *Reader {
-	if classLabels == nil {
-		classLabels = func(context.Context, string) map[string]string { return nil }
+// compare sets Verdict and Disagreement from the condition istiod wrote.
+func (ex *Explanation) compare() {
+	ex.Verdict = ex.Reason
+	if !ex.Kind.HasCondition() {
+		return
 	}
-	return &Reader{Clients: c, ClassLabels: classLabels,
-		gateways: map[string]*gatewayv1.Gateway{}, namespaces: map[string]map[string]string{}}
+	c := ex.Condition
+	switch {
+	case c != nil && c.Reason != ex.Reason:
+		ex.Verdict = c.Reason
+		ex.Disagreement = fmt.Sprintf("istiod reports %s=%s (%s) where the rules say %s: trusting istiod (it may not have seen the latest change yet)",
+			c.Type, c.Status, c.Reason, ex.Reason)
+	case c == nil && IsIstiodReason(ex.Reason):
+		ex.Disagreement = fmt.Sprintf("istiod has written no %s condition where the rules say %s (it may not have seen the object yet)",
+			ConditionWaypointBound, ex.Reason)
+	}
 }
 
-// Explain reads one namespace, service, pod or ServiceEntry and resolves
-// its waypoint. For a pod it also resolves the services that select it.
+// Subject is an object to resolve, as read.
+type Subject struct {
+	Kind        Kind
+	Namespace   string
+	Name        string
+	Labels      map[string]string
+	Annotations map[string]string
+	// ExternalName is true for a Service of type ExternalName.
+	ExternalName bool
+}
+
+type namespaceMeta struct {
+	labels, annotations map[string]string
+}
+
+// Reader reads from the cluster what Resolve needs, each waypoint, class
+// and namespace once, and resolves.
+type Reader struct {
+	Clients *kube.Clients
+	Classes *mesh.Classes
+
+	waypoints    map[string]*mesh.Waypoint
+	namespaces   map[string]*namespaceMeta
+	externalName map[string]map[string]bool
+	visibility   *mesh.Visibility
+	visRead      bool
+}
+
+// NewReader returns a Reader over the clients.
+func NewReader(c *kube.Clients) *Reader {
+	return &Reader{Clients: c, Classes: mesh.NewClasses(c.Gateway),
+		waypoints: map[string]*mesh.Waypoint{}, namespaces: map[string]*namespaceMeta{},
+		externalName: map[string]map[string]bool{}}
+}
+
+// Explain reads one namespace, service, pod, ServiceEntry or WorkloadEntry
+// and resolves its waypoint. For a pod it also resolves the services that
+// select it.
 func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string) (*Explanation, error) {
 	c := r.Clients
 	notFound := &NotFoundError{Kind: kind, Namespace: namespace, Name: name}
-	var objLabels map[string]string
+	subj := Subject{Kind: kind, Namespace: namespace, Name: name}
 	var conds []metav1.Condition
 	var pod *corev1.Pod
 	switch kind {
@@ -91,8 +136,8 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 		if err != nil {
 			return nil, kube.Describe("read namespace "+name, err)
 		}
-		r.namespaces[name] = ns.Labels
-		objLabels, namespace = ns.Labels, name
+		r.namespaces[name] = &namespaceMeta{ns.Labels, ns.Annotations}
+		subj.Labels, subj.Annotations, subj.Namespace = ns.Labels, ns.Annotations, name
 	case KindService:
 		svc, err := c.Kube.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -101,7 +146,8 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 		if err != nil {
 			return nil, kube.Describe("read service "+namespace+"/"+name, err)
 		}
-		objLabels, conds = svc.Labels, svc.Status.Conditions
+		subj.Labels, subj.Annotations, conds = svc.Labels, svc.Annotations, svc.Status.Conditions
+		subj.ExternalName = svc.Spec.Type == corev1.ServiceTypeExternalName
 	case KindPod:
 		p, err := c.Kube.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -110,28 +156,29 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 		if err != nil {
 			return nil, kube.Describe("read pod "+namespace+"/"+name, err)
 		}
-		objLabels, pod = p.Labels, p
-	case KindServiceEntry:
-		se, err := c.Dynamic.Resource(ServiceEntryGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+		subj.Labels, subj.Annotations, pod = p.Labels, p.Annotations, p
+	case KindServiceEntry, KindWorkloadEntry:
+		obj, err := c.Dynamic.Resource(kind.GVR()).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 		if kube.IsMissingType(err) {
-			return nil, ErrNoServiceEntries
+			return nil, ErrNoIstioCRDs(kind)
 		}
 		if apierrors.IsNotFound(err) {
 			return nil, notFound
 		}
 		if err != nil {
-			return nil, kube.Describe("read serviceentry "+namespace+"/"+name, err)
+			return nil, kube.Describe("read "+string(kind)+" "+namespace+"/"+name, err)
 		}
-		objLabels, conds = se.GetLabels(), unstructuredConditions(se)
+		subj.Labels, subj.Annotations, conds = obj.GetLabels(), obj.GetAnnotations(), unstructuredConditions(obj)
 	default:
 		return nil, fmt.Errorf("cannot explain kind %q", kind)
 	}
 
-	res, err := r.Resolve(ctx, kind, namespace, name, objLabels)
+	res, err := r.Resolve(ctx, subj)
 	if err != nil {
 		return nil, err
 	}
 	ex := &Explanation{Resolution: res, Condition: findCondition(conds, ConditionWaypointBound)}
+	ex.compare()
 	if pod != nil {
 		ex.Services, err = r.podServices(ctx, pod)
 		if err != nil {
@@ -155,11 +202,14 @@ func (r *Reader) podServices(ctx context.Context, pod *corev1.Pod) ([]Explanatio
 			if len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
 				continue
 			}
-			res, err := r.Resolve(ctx, KindService, svc.Namespace, svc.Name, svc.Labels)
+			res, err := r.Resolve(ctx, Subject{Kind: KindService, Namespace: svc.Namespace, Name: svc.Name,
+				Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName})
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Explanation{Resolution: res, Condition: findCondition(svc.Status.Conditions, ConditionWaypointBound)})
+			ex := Explanation{Resolution: res, Condition: findCondition(svc.Status.Conditions, ConditionWaypointBound)}
+			ex.compare()
+			out = append(out, ex)
 		}
 		if list.Continue == "" {
 			return out, nil
@@ -168,85 +218,141 @@ func (r *Reader) podServices(ctx context.Context, pod *corev1.Pod) ([]Explanatio
 	}
 }
 
-// Resolve resolves the waypoint of an object whose labels are objLabels,
-// reading its namespace, the waypoint and the waypoint's class as needed.
-func (r *Reader) Resolve(ctx context.Context, kind Kind, namespace, name string, objLabels map[string]string) (Resolution, error) {
-	in := ResolveInput{Kind: kind, Namespace: namespace, Name: name, Labels: objLabels,
-		Waypoints: map[string]*gatewayv1.Gateway{}, ClassLabels: map[string]map[string]string{}}
-	if kind != KindNamespace {
-		nsLabels, err := r.namespaceLabels(ctx, namespace)
+// Resolve resolves the waypoint of an object, reading its namespace, the
+// waypoints it names and their classes (and, for a ServiceEntry, the mesh
+// config) as needed.
+func (r *Reader) Resolve(ctx context.Context, s Subject) (Resolution, error) {
+	in := ResolveInput{Kind: s.Kind, Namespace: s.Namespace, Name: s.Name, Labels: s.Labels, Annotations: s.Annotations,
+		ExternalName: s.ExternalName, Waypoints: map[string]*mesh.Waypoint{}}
+	if s.Kind != KindNamespace {
+		ns, err := r.namespace(ctx, s.Namespace)
 		if err != nil {
 			return Resolution{}, err
 		}
-		in.NamespaceLabels = nsLabels
+		in.NamespaceLabels, in.NamespaceAnnotations = ns.labels, ns.annotations
 	}
-	if key := WantedWaypoint(in); key != "" {
-		gw, err := r.gateway(ctx, key)
+	for _, key := range WantedWaypoints(in) {
+		w, err := r.Waypoint(ctx, key)
 		if err != nil {
 			return Resolution{}, err
 		}
-		if gw != nil {
-			in.Waypoints[key] = gw
-			in.ClassLabels[string(gw.Spec.GatewayClassName)] = r.classLabelsOf(ctx, gw)
+		if w != nil {
+			in.Waypoints[key] = w
 		}
+	}
+	if s.Kind == KindServiceEntry {
+		in.Visibility = r.meshVisibility(ctx)
 	}
 	return Resolve(in), nil
 }
 
-// classLabelsOf reads the labels of the Gateway's class, only when the
-// Gateway's own label does not already fix its traffic type.
-func (r *Reader) classLabelsOf(ctx context.Context, gw *gatewayv1.Gateway) map[string]string {
-	if gw.Labels[istio.LabelWaypointFor] != "" {
-		return nil
+// resolveTarget resolves a target found by listing metadata; a Service's
+// type is read with one list of its namespace's services.
+func (r *Reader) resolveTarget(ctx context.Context, t Target) (Resolution, error) {
+	s := Subject{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name, Labels: t.Labels, Annotations: t.Annotations}
+	if t.Kind == KindNamespace {
+		s.Namespace = t.Name
 	}
-	return r.ClassLabels(ctx, string(gw.Spec.GatewayClassName))
+	if t.Kind == KindService {
+		ext, err := r.externalNames(ctx, t.Namespace)
+		if err != nil {
+			return Resolution{}, err
+		}
+		s.ExternalName = ext[t.Name]
+	}
+	return r.Resolve(ctx, s)
 }
 
-// namespaceLabels reads a namespace's labels once; a namespace that does not
-// exist has none.
-func (r *Reader) namespaceLabels(ctx context.Context, name string) (map[string]string, error) {
-	if l, ok := r.namespaces[name]; ok {
-		return l, nil
+func (r *Reader) externalNames(ctx context.Context, namespace string) (map[string]bool, error) {
+	if m, ok := r.externalName[namespace]; ok {
+		return m, nil
+	}
+	m := map[string]bool{}
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		list, err := r.Clients.Kube.CoreV1().Services(namespace).List(ctx, opts)
+		if err != nil {
+			return nil, kube.Describe("list the services of namespace "+namespace, err)
+		}
+		for _, svc := range list.Items {
+			if svc.Spec.Type == corev1.ServiceTypeExternalName {
+				m[svc.Name] = true
+			}
+		}
+		if list.Continue == "" {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	r.externalName[namespace] = m
+	return m, nil
+}
+
+// meshVisibility reads the mesh config's serviceEntryVisibility once; nil
+// when it cannot be read.
+func (r *Reader) meshVisibility(ctx context.Context) *mesh.Visibility {
+	if !r.visRead {
+		r.visRead = true
+		if v, ok := mesh.ReadVisibility(ctx, r.Clients.Kube); ok {
+			r.visibility = &v
+		}
+	}
+	return r.visibility
+}
+
+// namespace reads a namespace's labels and annotations once; a namespace
+// that does not exist has none.
+func (r *Reader) namespace(ctx context.Context, name string) (*namespaceMeta, error) {
+	if m, ok := r.namespaces[name]; ok {
+		return m, nil
 	}
 	ns, err := r.Clients.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		r.namespaces[name] = nil
-		return nil, nil
+		r.namespaces[name] = &namespaceMeta{}
+		return r.namespaces[name], nil
 	case err != nil:
 		return nil, kube.Describe("read namespace "+name, err)
 	}
-	r.namespaces[name] = ns.Labels
-	return ns.Labels, nil
+	r.namespaces[name] = &namespaceMeta{ns.Labels, ns.Annotations}
+	return r.namespaces[name], nil
 }
 
-// gateway reads a Gateway by namespace/name once; nil when it does not exist
-// (or the Gateway API is not installed).
-func (r *Reader) gateway(ctx context.Context, key string) (*gatewayv1.Gateway, error) {
-	if gw, ok := r.gateways[key]; ok {
-		return gw, nil
+// Waypoint reads the Gateway namespace/name once, with its class; nil when
+// it does not exist (or the Gateway API is not installed). A name that is
+// empty (istio.io/use-waypoint="") names no Gateway.
+func (r *Reader) Waypoint(ctx context.Context, key string) (*mesh.Waypoint, error) {
+	if w, ok := r.waypoints[key]; ok {
+		return w, nil
 	}
 	ns, name := splitKey(key)
+	if ns == "" || name == "" {
+		r.waypoints[key] = nil
+		return nil, nil
+	}
 	gw, err := r.Clients.Gateway.GatewayV1().Gateways(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err) || kube.IsMissingType(err):
-		gw = nil
+		r.waypoints[key] = nil
+		return nil, nil
 	case err != nil:
 		return nil, kube.Describe("read waypoint "+key, err)
 	}
-	r.gateways[key] = gw
-	return gw, nil
+	w := r.Classes.Parse(ctx, gw)
+	r.waypoints[key] = &w
+	return &w, nil
 }
 
 // WaypointUsers are the resources that use, or ask for, one waypoint.
 type WaypointUsers struct {
 	Waypoint string `json:"waypoint"`
 	// Facts describe the waypoint; nil when it does not exist.
-	Facts *WaypointFacts `json:"waypointFacts,omitempty"`
-	// Users are the namespaces, services, pods and ServiceEntries whose own
-	// label names the waypoint, and those without a label of their own in a
-	// namespace whose label names it (pods only when the waypoint takes
-	// workload traffic), each resolved by istiod's rules.
+	Facts *mesh.Waypoint `json:"waypointFacts,omitempty"`
+	// Users are the namespaces, services, pods, ServiceEntries and
+	// WorkloadEntries whose own label names the waypoint, and those without
+	// a label of their own in a namespace whose label names it (workloads
+	// only when the waypoint takes workload traffic), each resolved by
+	// istiod's rules.
 	Users []Resolution `json:"users"`
 }
 
@@ -256,23 +362,51 @@ type WaypointUsers struct {
 func (r *Reader) ExplainWaypoint(ctx context.Context, namespace, name string) (*WaypointUsers, error) {
 	key := namespace + "/" + name
 	out := &WaypointUsers{Waypoint: key, Users: []Resolution{}}
-	gw, err := r.gateway(ctx, key)
+	w, err := r.Waypoint(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	var traffic istio.TrafficType
-	if gw != nil {
-		facts := FactsOf(gw, r.classLabelsOf(ctx, gw))
-		if !facts.IsWaypointClass() {
-			return nil, &NotAWaypointError{Key: key, Class: facts.Class}
-		}
-		out.Facts, traffic = &facts, facts.TrafficType
-	} else {
-		// Not there (yet): it would get the default of its class.
-		traffic = istio.EffectiveTrafficType(nil, r.ClassLabels(ctx, istio.ClassWaypoint))
+	if w != nil && !w.IsWaypointClass() {
+		return nil, &NotAWaypointError{Key: key, Class: w.Class}
 	}
+	out.Facts = w
+	targets, err := r.waypointTargets(ctx, key, w)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range targets {
+		res, err := r.resolveTarget(ctx, t.Target)
+		if err != nil {
+			return nil, err
+		}
+		if t.inherited && res.Reason == ReasonIsWaypoint {
+			continue // the waypoint's own pods live in the namespace it serves
+		}
+		out.Users = append(out.Users, res)
+	}
+	sortResolutions(out.Users)
+	return out, nil
+}
 
-	var direct []Target
+type userTarget struct {
+	Target
+	inherited bool
+}
+
+// waypointTargets lists the objects whose labels name the waypoint key,
+// and those that inherit it from a namespace that names it.
+func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoint) ([]userTarget, error) {
+	_, name := splitKey(key)
+	traffic := istio.TrafficService
+	if w != nil {
+		traffic = w.TrafficType
+	} else if cl := r.Classes.Get(ctx, istio.ClassWaypoint); cl != nil {
+		// Not there (yet): it would get what its class gives.
+		if v, ok := cl.Labels[istio.LabelWaypointFor]; ok {
+			traffic = istio.TrafficType(v)
+		}
+	}
+	var direct []userTarget
 	for _, kind := range Kinds {
 		err := eachMetadata(ctx, r.Clients, kind, "", istio.LabelUseWaypoint+"="+name, func(m *metav1.PartialObjectMetadata) {
 			own := m.Namespace
@@ -280,49 +414,81 @@ func (r *Reader) ExplainWaypoint(ctx context.Context, namespace, name string) (*
 				own = m.Name
 			}
 			if k, _, _ := useWaypoint(m.Labels, own); k == key {
-				direct = append(direct, Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels})
+				direct = append(direct, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}})
 			}
 		})
 		if err != nil {
-			if kind == KindServiceEntry && kube.IsMissingType(err) {
+			if kind.IsIstio() && kube.IsMissingType(err) {
 				continue
 			}
-			return nil, kube.Describe("list the "+kind.Resource()+"s that use waypoint "+key, err)
+			return nil, kube.Describe("list the "+kind.Plural()+" that use waypoint "+key, err)
 		}
 	}
-	inherited := []Target{}
+	var inherited []userTarget
 	for _, t := range direct {
 		if t.Kind != KindNamespace {
 			continue
 		}
-		r.namespaces[t.Name] = t.Labels
-		for _, kind := range []Kind{KindService, KindPod, KindServiceEntry} {
-			if kind == KindPod && !traffic.ServesWorkloads() {
+		r.namespaces[t.Name] = &namespaceMeta{t.Labels, t.Annotations}
+		for _, kind := range []Kind{KindService, KindPod, KindServiceEntry, KindWorkloadEntry} {
+			if kind.IsWorkload() && !traffic.ServesWorkloads() {
 				continue
 			}
 			err := eachMetadata(ctx, r.Clients, kind, t.Name, "!"+istio.LabelUseWaypoint, func(m *metav1.PartialObjectMetadata) {
-				inherited = append(inherited, Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels})
+				inherited = append(inherited, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}, inherited: true})
 			})
 			if err != nil {
-				if kind == KindServiceEntry && kube.IsMissingType(err) {
+				if kind.IsIstio() && kube.IsMissingType(err) {
 					continue
 				}
-				return nil, kube.Describe("list the "+kind.Resource()+"s of namespace "+t.Name, err)
+				return nil, kube.Describe("list the "+kind.Plural()+" of namespace "+t.Name, err)
 			}
 		}
 	}
-	for i, t := range append(direct, inherited...) {
-		res, err := r.Resolve(ctx, t.Kind, t.Own(), t.Name, t.Labels)
+	return append(direct, inherited...), nil
+}
+
+// CutOff lists the users of the waypoint key that istiod binds to it now
+// and would no longer bind if the waypoint were next (same status, new
+// spec and labels): each resolved against next.
+func (r *Reader) CutOff(ctx context.Context, key string, next *mesh.Waypoint) ([]Resolution, error) {
+	current, err := r.Waypoint(ctx, key)
+	if err != nil || current == nil {
+		return nil, err
+	}
+	targets, err := r.waypointTargets(ctx, key, current)
+	if err != nil {
+		return nil, err
+	}
+	var users []Target
+	for _, t := range targets {
+		res, err := r.resolveTarget(ctx, t.Target)
 		if err != nil {
 			return nil, err
 		}
-		if i >= len(direct) && res.Reason == ReasonIsWaypoint {
-			continue // the waypoint's own pods live in the namespace it serves
+		if res.Uses && res.Waypoint == key {
+			users = append(users, t.Target)
 		}
-		out.Users = append(out.Users, res)
 	}
-	sort.SliceStable(out.Users, func(i, j int) bool {
-		a, b := out.Users[i], out.Users[j]
+	r.waypoints[key] = next
+	defer func() { r.waypoints[key] = current }()
+	var out []Resolution
+	for _, t := range users {
+		res, err := r.resolveTarget(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if !res.Uses {
+			out = append(out, res)
+		}
+	}
+	sortResolutions(out)
+	return out, nil
+}
+
+func sortResolutions(rs []Resolution) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
 		if a.Kind != b.Kind {
 			return kindOrder(a.Kind) < kindOrder(b.Kind)
 		}
@@ -331,7 +497,6 @@ func (r *Reader) ExplainWaypoint(ctx context.Context, namespace, name string) (*
 		}
 		return a.Name < b.Name
 	})
-	return out, nil
 }
 
 func kindOrder(k Kind) int {

@@ -38,6 +38,8 @@ func (k Kind) GVR() schema.GroupVersionResource {
 		return schema.GroupVersionResource{Version: "v1", Resource: "services"}
 	case KindPod:
 		return schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	case KindWorkloadEntry:
+		return WorkloadEntryGVR
 	}
 	return ServiceEntryGVR
 }
@@ -68,7 +70,7 @@ func FindEnrolled(ctx context.Context, c *kube.Clients, waypoints []string) ([]R
 	for _, kind := range Kinds {
 		found, err := ListLabelled(ctx, c, kind, "", selector)
 		if err != nil {
-			if kind == KindServiceEntry && kube.IsMissingType(err) {
+			if kind.IsIstio() && kube.IsMissingType(err) {
 				continue
 			}
 			return out, kube.Describe("list "+kind.Resource()+" enrolled in the deleted waypoints", err)

@@ -1,6 +1,6 @@
 // Package enroll reads and changes the enrollment labels
 // (istio.io/use-waypoint and istio.io/use-waypoint-namespace) on namespaces,
-// services, pods and ServiceEntries. It only ever patches those labels, never
+// services, pods, ServiceEntries and WorkloadEntries. It only ever patches those labels, never
 // the whole object, so it cannot lose another writer's changes.
 package enroll
 
@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,17 +26,21 @@ type Kind string
 
 // The kinds that can be enrolled.
 const (
-	KindNamespace    Kind = "namespace"
-	KindService      Kind = "service"
-	KindPod          Kind = "pod"
-	KindServiceEntry Kind = "serviceentry"
+	KindNamespace     Kind = "namespace"
+	KindService       Kind = "service"
+	KindPod           Kind = "pod"
+	KindServiceEntry  Kind = "serviceentry"
+	KindWorkloadEntry Kind = "workloadentry"
 )
 
 // Kinds lists every enrollable kind.
-var Kinds = []Kind{KindNamespace, KindService, KindPod, KindServiceEntry}
+var Kinds = []Kind{KindNamespace, KindService, KindPod, KindServiceEntry, KindWorkloadEntry}
 
 // ServiceEntryGVR is the resource of Istio's ServiceEntry.
 var ServiceEntryGVR = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}
+
+// WorkloadEntryGVR is the resource of Istio's WorkloadEntry.
+var WorkloadEntryGVR = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadentries"}
 
 // ParseKind accepts a kind by name, plural or short name, as kubectl does.
 func ParseKind(s string) (Kind, error) {
@@ -48,12 +53,14 @@ func ParseKind(s string) (Kind, error) {
 		return KindPod, nil
 	case "serviceentry", "serviceentries", "se", "serviceentries.networking.istio.io":
 		return KindServiceEntry, nil
+	case "workloadentry", "workloadentries", "we", "workloadentries.networking.istio.io":
+		return KindWorkloadEntry, nil
 	}
-	return "", fmt.Errorf("cannot enroll %q: the kinds are namespace (ns), service (svc), pod (po) and serviceentry (se)", s)
+	return "", fmt.Errorf("cannot enroll %q: the kinds are namespace (ns), service (svc), pod (po), serviceentry (se) and workloadentry (we)", s)
 }
 
 // APIKind is the kind as the API names it: Namespace, Service, Pod,
-// ServiceEntry.
+// ServiceEntry, WorkloadEntry.
 func (k Kind) APIKind() string {
 	switch k {
 	case KindNamespace:
@@ -62,17 +69,35 @@ func (k Kind) APIKind() string {
 		return "Service"
 	case KindPod:
 		return "Pod"
+	case KindWorkloadEntry:
+		return "WorkloadEntry"
 	}
 	return "ServiceEntry"
 }
 
 // Plural is the kind's plural, for messages: "serviceentries".
 func (k Kind) Plural() string {
-	if k == KindServiceEntry {
+	switch k {
+	case KindServiceEntry:
 		return "serviceentries"
+	case KindWorkloadEntry:
+		return "workloadentries"
 	}
 	return string(k) + "s"
 }
+
+// IsIstio reports whether the kind is an Istio custom resource, which a
+// cluster without the Istio CRDs does not serve.
+func (k Kind) IsIstio() bool { return k == KindServiceEntry || k == KindWorkloadEntry }
+
+// IsService reports whether resources of the kind take traffic addressed
+// to a service (services, ServiceEntries): their waypoint must serve
+// service traffic. Pods and WorkloadEntries take workload traffic.
+func (k Kind) IsService() bool { return k == KindService || k == KindServiceEntry }
+
+// IsWorkload reports whether resources of the kind are workloads (pods,
+// WorkloadEntries).
+func (k Kind) IsWorkload() bool { return k == KindPod || k == KindWorkloadEntry }
 
 // Namespaced reports whether resources of the kind live in a namespace.
 func (k Kind) Namespaced() bool { return k != KindNamespace }
@@ -80,8 +105,8 @@ func (k Kind) Namespaced() bool { return k != KindNamespace }
 // Resource is the kubectl resource name of the kind, as used in
 // "kubectl label <resource> <name>".
 func (k Kind) Resource() string {
-	if k == KindServiceEntry {
-		return "serviceentries.networking.istio.io"
+	if k.IsIstio() {
+		return k.GVR().Resource + "." + k.GVR().Group
 	}
 	return string(k)
 }
@@ -111,8 +136,44 @@ func (e Enrollment) WaypointNamespace(own string) string {
 	return own
 }
 
-// LabelChange is a change of labels: a value to set, or nil to remove.
+// LabelChange is a change of labels: a value to set, or nil to remove. A
+// key made by AnnotationKey changes an annotation instead (the canary
+// weight is one).
 type LabelChange map[string]*string
+
+// annotationPrefix marks an annotation key in a LabelChange: a label key
+// cannot hold a colon, so the two never mix.
+const annotationPrefix = "annotation:"
+
+// AnnotationKey is the key of annotation k in a LabelChange.
+func AnnotationKey(k string) string { return annotationPrefix + k }
+
+// split parts the change into labels and annotations.
+func (c LabelChange) split() (labels, annotations map[string]*string) {
+	labels, annotations = map[string]*string{}, map[string]*string{}
+	for k, v := range c {
+		if a, ok := strings.CutPrefix(k, annotationPrefix); ok {
+			annotations[a] = v
+		} else {
+			labels[k] = v
+		}
+	}
+	return labels, annotations
+}
+
+// CanaryChange adds to c the labels and annotation of a canary waypoint
+// name in namespace canaryNamespace ("" for the resource's own, own) that
+// takes weight percent of the traffic.
+func CanaryChange(c LabelChange, own, name, canaryNamespace string, weight int) LabelChange {
+	w := strconv.Itoa(weight)
+	c[istio.LabelUseWaypointCanary] = &name
+	c[istio.LabelUseWaypointCanaryNamespace] = nil
+	if canaryNamespace != "" && canaryNamespace != own {
+		c[istio.LabelUseWaypointCanaryNamespace] = &canaryNamespace
+	}
+	c[AnnotationKey(istio.AnnotationCanaryWeight)] = &w
+	return c
+}
 
 // EnrollChange is the change that makes a resource in namespace own use the
 // waypoint name in namespace wpNamespace. The namespace label is written only
@@ -125,9 +186,11 @@ func EnrollChange(own, name, wpNamespace string) LabelChange {
 	return c
 }
 
-// UnenrollChange removes both enrollment labels.
+// UnenrollChange removes the enrollment labels, and a canary's.
 func UnenrollChange() LabelChange {
-	return LabelChange{istio.LabelUseWaypoint: nil, istio.LabelUseWaypointNamespace: nil}
+	return LabelChange{istio.LabelUseWaypoint: nil, istio.LabelUseWaypointNamespace: nil,
+		istio.LabelUseWaypointCanary: nil, istio.LabelUseWaypointCanaryNamespace: nil,
+		AnnotationKey(istio.AnnotationCanaryWeight): nil}
 }
 
 // Apply returns labels with the change applied, leaving labels untouched.
@@ -137,6 +200,9 @@ func (c LabelChange) Apply(labels map[string]string) map[string]string {
 		out[k] = v
 	}
 	for k, v := range c {
+		if strings.HasPrefix(k, annotationPrefix) {
+			continue
+		}
 		if v == nil {
 			delete(out, k)
 		} else {
@@ -148,8 +214,21 @@ func (c LabelChange) Apply(labels map[string]string) map[string]string {
 
 // Needed reports whether applying the change to labels would change them.
 func (c LabelChange) Needed(labels map[string]string) bool {
+	return c.NeededFor(labels, nil)
+}
+
+// NeededFor reports whether applying the change to an object with these
+// labels and annotations would change them. Annotation keys are not
+// compared when annotations is nil.
+func (c LabelChange) NeededFor(labels, annotations map[string]string) bool {
 	for k, v := range c {
 		cur, ok := labels[k]
+		if a, isAnnotation := strings.CutPrefix(k, annotationPrefix); isAnnotation {
+			if annotations == nil {
+				continue
+			}
+			cur, ok = annotations[a]
+		}
 		if (v == nil && ok) || (v != nil && (!ok || cur != *v)) {
 			return true
 		}
@@ -157,10 +236,16 @@ func (c LabelChange) Needed(labels map[string]string) bool {
 	return false
 }
 
-// Patch sends the change as a JSON merge patch of metadata.labels only and
-// returns the labels the object has afterwards.
+// Patch sends the change as a JSON merge patch of metadata.labels (and of
+// metadata.annotations for its annotation keys) only, and returns the
+// labels the object has afterwards.
 func Patch(ctx context.Context, c *kube.Clients, kind Kind, namespace, name string, change LabelChange, dryRun kube.DryRun) (map[string]string, error) {
-	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": change}})
+	labels, annotations := change.split()
+	md := map[string]any{"labels": labels}
+	if len(annotations) > 0 {
+		md["annotations"] = annotations
+	}
+	body, err := json.Marshal(map[string]any{"metadata": md})
 	if err != nil {
 		return nil, err
 	}
@@ -223,8 +308,8 @@ func patch(ctx context.Context, c *kube.Clients, kind Kind, namespace, name stri
 			return nil, err
 		}
 		return obj.Labels, nil
-	case KindServiceEntry:
-		obj, err := c.Dynamic.Resource(ServiceEntryGVR).Namespace(namespace).Patch(ctx, name, pt, body, opts)
+	case KindServiceEntry, KindWorkloadEntry:
+		obj, err := c.Dynamic.Resource(kind.GVR()).Namespace(namespace).Patch(ctx, name, pt, body, opts)
 		if err != nil {
 			return nil, err
 		}

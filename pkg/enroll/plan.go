@@ -8,8 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // Missing is a named object that does not exist; Namespace is empty for
@@ -75,16 +75,11 @@ type WaypointCheck struct {
 	ReadErr error
 }
 
-// ClassLabeler gives the labels of a GatewayClass by name.
-type ClassLabeler interface {
-	For(ctx context.Context, class string) map[string]string
-}
-
 // CheckWaypoints reads, once each, the waypoints that targets would use
 // (the one named, in the targets' own namespace unless wpNamespace is set)
 // and checks each against the kind and the namespaces that would use it.
 // Only a fault other than a missing or forbidden waypoint is returned.
-func CheckWaypoints(ctx context.Context, c *kube.Clients, classes ClassLabeler, kind Kind, name, wpNamespace string, targets []Target, nsLabels map[string]map[string]string) ([]WaypointCheck, error) {
+func CheckWaypoints(ctx context.Context, c *kube.Clients, classes *mesh.Classes, kind Kind, name, wpNamespace string, targets []Target, nsLabels map[string]map[string]string) ([]WaypointCheck, error) {
 	groups := map[string]*WaypointCheck{}
 	for _, t := range targets {
 		ns := wpNamespace
@@ -116,9 +111,10 @@ func CheckWaypoints(ctx context.Context, c *kube.Clients, classes ClassLabeler, 
 		case err != nil:
 			return nil, kube.Describe("read waypoint "+g.Key, err)
 		}
-		in := CheckInput{Kind: kind, Gateway: gw, Namespaces: g.Namespaces}
-		if gw != nil && gw.Labels[istio.LabelWaypointFor] == "" {
-			in.ClassLabels = classes.For(ctx, string(gw.Spec.GatewayClassName))
+		in := CheckInput{Kind: kind, Namespaces: g.Namespaces}
+		if gw != nil {
+			w := classes.Parse(ctx, gw)
+			in.Waypoint = &w
 		}
 		g.Result = Check(in)
 		out = append(out, *g)

@@ -2,20 +2,24 @@ package enroll
 
 import (
 	"fmt"
-
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"strconv"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
-// Reasons of a Resolution. The first four are istiod's reasons in the
-// istio.io/WaypointBound condition; the others name outcomes istiod writes no
-// condition for.
+// Reasons of a Resolution. The first seven are istiod's reasons in the
+// istio.io/WaypointBound condition (the canary ones appear, for a bound
+// service, in the message of a WaypointAccepted condition); the others
+// name outcomes istiod writes no condition for.
 const (
-	ReasonAccepted               = "WaypointAccepted"
-	ReasonNotReady               = "WaypointIsNotReady"
-	ReasonAttachmentDenied       = "AttachmentDenied"
-	ReasonUnsupportedTrafficType = "UnsupportedTrafficType"
+	ReasonAccepted                = "WaypointAccepted"
+	ReasonNotReady                = "WaypointIsNotReady"
+	ReasonAttachmentDenied        = "AttachmentDenied"
+	ReasonUnsupportedTrafficType  = "UnsupportedTrafficType"
+	ReasonCrossNamespaceForbidden = "CrossNamespaceWaypointForbidden"
+	ReasonCanaryInvalidWeight     = "CanaryInvalidWeight"
+	ReasonCanarySameAsPrimary     = "CanarySameAsPrimary"
 	// ReasonNoWaypoint: neither the resource nor its namespace names a
 	// waypoint that serves it.
 	ReasonNoWaypoint = "NoWaypoint"
@@ -23,20 +27,35 @@ const (
 	ReasonOptedOut = "OptedOut"
 	// ReasonIsWaypoint: the resource belongs to a waypoint itself.
 	ReasonIsWaypoint = "IsWaypoint"
+	// ReasonIsEastWestGateway: the service of an east-west gateway.
+	ReasonIsEastWestGateway = "IsEastWestGateway"
+	// ReasonExternalName: a Service of type ExternalName, which ambient
+	// mode does not capture.
+	ReasonExternalName = "ExternalName"
+	// ReasonNotVisible: the mesh config's serviceEntryVisibility makes the
+	// ServiceEntry NONE: istiod configures nothing for it.
+	ReasonNotVisible = "NotVisible"
 )
 
-// ConditionWaypointBound is the condition istiod writes on Services and
-// ServiceEntries about their waypoint.
+// IsIstiodReason reports whether istiod writes reason in an
+// istio.io/WaypointBound condition; for the other reasons it writes none.
+func IsIstiodReason(reason string) bool {
+	switch reason {
+	case ReasonAccepted, ReasonNotReady, ReasonAttachmentDenied, ReasonUnsupportedTrafficType, ReasonCrossNamespaceForbidden:
+		return true
+	}
+	return false
+}
+
+// ConditionWaypointBound is the condition istiod writes on Services,
+// ServiceEntries and WorkloadEntries about their waypoint.
 const ConditionWaypointBound = "istio.io/WaypointBound"
 
 // Labels that mark the objects of a waypoint itself.
 const (
-	// LabelGatewayName is on the pods of a Gateway's deployment.
-	LabelGatewayName = "gateway.networking.k8s.io/gateway-name"
-	// LabelGatewayManaged is on the Service istiod creates for a waypoint,
-	// with the value ManagedMeshController.
-	LabelGatewayManaged   = "gateway.istio.io/managed"
-	ManagedMeshController = "istio.io-mesh-controller"
+	LabelGatewayName      = istio.LabelGatewayName
+	LabelGatewayManaged   = istio.LabelGatewayManaged
+	ManagedMeshController = istio.ManagedMeshController
 )
 
 // Source says which label decided a resource's waypoint.
@@ -55,18 +74,22 @@ type ResolveInput struct {
 	// Namespace of the resource; for a namespace, its own name.
 	Namespace string
 	Name      string
-	// Labels are the resource's own labels.
-	Labels map[string]string
-	// NamespaceLabels are the labels of the resource's namespace (for a
-	// namespace, its own labels; Labels is used then).
-	NamespaceLabels map[string]string
-	// Waypoints are the Gateways looked up, keyed namespace/name: at least
-	// the one WantedWaypoint names. A key that is absent is a waypoint that
+	// Labels and Annotations are the resource's own.
+	Labels      map[string]string
+	Annotations map[string]string
+	// NamespaceLabels and NamespaceAnnotations are those of the resource's
+	// namespace (for a namespace, its own; Labels is used then).
+	NamespaceLabels      map[string]string
+	NamespaceAnnotations map[string]string
+	// ExternalName is true for a Service of type ExternalName.
+	ExternalName bool
+	// Waypoints are the Gateways looked up, parsed, keyed namespace/name: at
+	// least those WantedWaypoints names. An absent key is a Gateway that
 	// does not exist.
-	Waypoints map[string]*gatewayv1.Gateway
-	// ClassLabels are the labels of GatewayClasses by name; a class that is
-	// absent has none.
-	ClassLabels map[string]map[string]string
+	Waypoints map[string]*mesh.Waypoint
+	// Visibility is the mesh config's serviceEntryVisibility; nil when it
+	// could not be read (ServiceEntries are then taken as PUBLIC).
+	Visibility *mesh.Visibility
 }
 
 // Resolution is which waypoint a resource's traffic uses, and why.
@@ -77,23 +100,38 @@ type Resolution struct {
 	// Source is the label that named the waypoint; empty when none did.
 	Source Source `json:"source,omitempty"`
 	// Waypoint is the waypoint the deciding label names, namespace/name;
-	// empty when none is named (or the label says none).
+	// empty when none is named (or the label says none). The name may be
+	// empty: istio.io/use-waypoint="" names "namespace/".
 	Waypoint string `json:"waypoint,omitempty"`
 	// Facts describe Waypoint when its Gateway exists.
-	Facts *WaypointFacts `json:"waypointFacts,omitempty"`
-	// Uses is true when traffic goes through Waypoint now.
+	Facts *mesh.Waypoint `json:"waypointFacts,omitempty"`
+	// Uses is true when istiod sends the traffic through Waypoint.
 	Uses bool `json:"usesWaypoint"`
-	// Reason is istiod's reason (WaypointAccepted, WaypointIsNotReady,
-	// AttachmentDenied, UnsupportedTrafficType) or one of ours (NoWaypoint,
-	// OptedOut, IsWaypoint).
+	// Reason is istiod's reason (see IsIstiodReason) or one of ours
+	// (NoWaypoint, OptedOut, IsWaypoint, ...).
 	Reason string `json:"reason"`
 	// Problem is true when the labels ask for a waypoint the resource cannot
 	// use: istiod reports it as an error.
 	Problem bool `json:"problem"`
+	// Canary is the traffic split with a canary waypoint, when one is named.
+	Canary *Canary `json:"canary,omitempty"`
 	// Message sums the outcome up in one line.
 	Message string `json:"message"`
 	// Steps are the rules applied, in order, in words.
 	Steps []string `json:"steps"`
+}
+
+// Canary is a canary waypoint that takes a share of a service's traffic.
+type Canary struct {
+	// Waypoint is the canary, namespace/name.
+	Waypoint string `json:"waypoint"`
+	// Weight is the canary's share in percent; the primary takes the rest.
+	Weight int `json:"weight"`
+	// Active is true when the split is in effect.
+	Active bool `json:"active"`
+	// Reason says why it is not: istiod's reason, which it adds to the
+	// message of the WaypointAccepted condition.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Key is namespace/name of a namespaced resource, the name of a namespace.
@@ -105,10 +143,15 @@ func (r Resolution) Key() string {
 }
 
 // useWaypoint reads the enrollment labels as istiod does: the waypoint they
-// name (namespace/name, the namespace defaulting to own), whether they opt
-// out with "none", and whether istio.io/use-waypoint is there at all.
+// name (namespace/name, the namespace from istio.io/use-waypoint-namespace
+// when that label is there, even empty, else own), whether they opt out
+// with "none", and whether istio.io/use-waypoint is there at all.
 func useWaypoint(labels map[string]string, own string) (key string, none, set bool) {
-	name, ok := labels[istio.LabelUseWaypoint]
+	return namedIn(labels, istio.LabelUseWaypoint, istio.LabelUseWaypointNamespace, own)
+}
+
+func namedIn(labels map[string]string, nameLabel, nsLabel, own string) (key string, none, set bool) {
+	name, ok := labels[nameLabel]
 	if !ok {
 		return "", false, false
 	}
@@ -116,26 +159,73 @@ func useWaypoint(labels map[string]string, own string) (key string, none, set bo
 		return "", true, true
 	}
 	ns := own
-	if override, ok := labels[istio.LabelUseWaypointNamespace]; ok {
+	if override, ok := labels[nsLabel]; ok {
 		ns = override
 	}
 	return ns + "/" + name, false, true
 }
 
-// WantedWaypoint is the waypoint (namespace/name) Resolve will look up for the
-// resource: the one its own label names, else the one its namespace's label
-// names; "" when neither names one.
-func WantedWaypoint(in ResolveInput) string {
+// canaryOf reads the canary as istiod does: from the resource's labels, or
+// from its namespace's when the resource has no use-waypoint label of its
+// own and no canary label either; the weight annotation likewise. ok is
+// false when no canary is named ("" and none name none).
+func canaryOf(in ResolveInput) (key string, weight int, weightOK, ok bool) {
+	labels, annotations := in.Labels, in.Annotations
+	_, ownNone, ownSet := useWaypoint(in.Labels, in.Namespace)
+	inherit := !ownSet || ownNone
+	if inherit {
+		if _, has := labels[istio.LabelUseWaypointCanary]; !has {
+			if _, nsHas := in.NamespaceLabels[istio.LabelUseWaypointCanary]; nsHas {
+				labels = in.NamespaceLabels
+			}
+		}
+	}
+	name, has := labels[istio.LabelUseWaypointCanary]
+	if !has || name == "" || name == istio.NoWaypoint {
+		return "", 0, true, false
+	}
+	ns := in.Namespace
+	if override, f := labels[istio.LabelUseWaypointCanaryNamespace]; f {
+		ns = override
+	}
+	v, has := annotations[istio.AnnotationCanaryWeight]
+	if !has && inherit {
+		v, has = in.NamespaceAnnotations[istio.AnnotationCanaryWeight]
+	}
+	if !has {
+		return ns + "/" + name, 0, true, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 100 {
+		return ns + "/" + name, 0, false, true
+	}
+	return ns + "/" + name, n, true, true
+}
+
+// WantedWaypoints are the Gateways (namespace/name) Resolve will look up
+// for the resource: the one that would make it a waypoint's own pod, the
+// one its labels (or its namespace's) name, and a canary.
+func WantedWaypoints(in ResolveInput) []string {
 	in = normalize(in)
-	if belongsToWaypoint(in) {
-		return ""
+	var keys []string
+	if in.Kind.IsWorkload() {
+		if gw := in.Labels[LabelGatewayName]; gw != "" {
+			keys = append(keys, in.Namespace+"/"+gw)
+		}
 	}
 	key, _, set := useWaypoint(in.Labels, in.Namespace)
-	if set || in.Kind == KindNamespace {
-		return key
+	if !set && in.Kind != KindNamespace {
+		key, _, _ = useWaypoint(in.NamespaceLabels, in.Namespace)
 	}
-	key, _, _ = useWaypoint(in.NamespaceLabels, in.Namespace)
-	return key
+	if key != "" {
+		keys = append(keys, key)
+	}
+	if in.Kind.IsService() {
+		if c, _, _, ok := canaryOf(in); ok {
+			keys = append(keys, c)
+		}
+	}
+	return keys
 }
 
 // normalize makes a namespace its own namespace, with its own labels.
@@ -143,33 +233,37 @@ func normalize(in ResolveInput) ResolveInput {
 	if in.Kind == KindNamespace {
 		in.Namespace = in.Name
 		in.NamespaceLabels = in.Labels
+		in.NamespaceAnnotations = in.Annotations
 	}
 	return in
 }
 
-func belongsToWaypoint(in ResolveInput) bool {
-	switch in.Kind {
-	case KindPod:
-		return in.Labels[LabelGatewayName] != ""
-	case KindService, KindServiceEntry:
-		return in.Labels[LabelGatewayManaged] == ManagedMeshController
+// bound returns the waypoint istiod knows by key: a Gateway with an address.
+func (in ResolveInput) bound(key string) *mesh.Waypoint {
+	if w := in.Waypoints[key]; w != nil && w.Bound {
+		return w
 	}
-	return false
+	return nil
 }
 
 // Resolve decides, by istiod's rules, which waypoint the traffic of a
-// resource uses:
+// resource uses (pilot/pkg/serviceregistry/ambient/waypoints.go):
 //
-//   - the objects of a waypoint itself never use one;
-//   - the resource's own istio.io/use-waypoint label wins over its
-//     namespace's; "none" opts out;
-//   - a waypoint named by the resource's own label that is missing or not
-//     ready leaves it without a waypoint: there is no fallback to the
-//     namespace's;
-//   - the waypoint must allow the resource's namespace (allowedRoutes);
+//   - a waypoint's own Service (gateway.istio.io/managed), an east-west
+//     gateway's Service and ExternalName Services get none; neither do the
+//     pods of a waypoint (gateway-name naming a Gateway with an address);
+//   - the resource's own istio.io/use-waypoint label, when present (even
+//     empty), wins over its namespace's; "none" opts out;
+//   - the waypoint must exist with an address (istiod never reads
+//     Programmed for this); a waypoint named by the resource's own label
+//     that is missing leaves it without one: there is no fallback;
+//   - the waypoint's bound listener must admit the resource's namespace;
 //   - services and ServiceEntries need traffic type service or all, pods
-//     workload or all; a service-only waypoint inherited from the namespace
-//     just does not apply to a pod, named on the pod itself it is an error.
+//     and WorkloadEntries workload or all; a mismatch inherited from the
+//     namespace just does not apply to a workload, named on it it is an error;
+//   - a ServiceEntry that the mesh config makes NAMESPACE-visible may not
+//     use a waypoint in another namespace;
+//   - a bound service or ServiceEntry may split its traffic with a canary.
 func Resolve(in ResolveInput) Resolution {
 	in = normalize(in)
 	r := Resolution{Kind: in.Kind, Name: in.Name, Steps: []string{}}
@@ -178,35 +272,45 @@ func Resolve(in ResolveInput) Resolution {
 	}
 	what := describeKind(in.Kind)
 	step := func(format string, args ...any) { r.Steps = append(r.Steps, fmt.Sprintf(format, args...)) }
-
-	if belongsToWaypoint(in) {
-		r.Reason = ReasonIsWaypoint
-		if in.Kind == KindPod {
-			step("the pod is an instance of waypoint %s/%s (label %s=%s): the pods of a waypoint never use a waypoint",
-				in.Namespace, in.Labels[LabelGatewayName], LabelGatewayName, in.Labels[LabelGatewayName])
-		} else {
-			step("the %s belongs to a waypoint (label %s=%s): a waypoint's own %s never uses a waypoint",
-				what, LabelGatewayManaged, ManagedMeshController, what)
-		}
-		r.Message = "uses no waypoint: it belongs to a waypoint"
+	stop := func(reason, format string, args ...any) Resolution {
+		r.Reason = reason
+		r.Message = fmt.Sprintf(format, args...)
 		return r
+	}
+
+	switch {
+	case in.Kind.IsService() && in.Labels[LabelGatewayManaged] == ManagedMeshController:
+		step("the %s belongs to a waypoint (label %s=%s): istiod binds no waypoint to it", what, LabelGatewayManaged, ManagedMeshController)
+		return stop(ReasonIsWaypoint, "uses no waypoint: it belongs to a waypoint")
+	case in.Kind.IsService() && in.Labels[LabelGatewayManaged] == istio.ManagedEastWestController:
+		step("the %s belongs to an east-west gateway (label %s=%s): istiod binds no waypoint to it", what, LabelGatewayManaged, istio.ManagedEastWestController)
+		return stop(ReasonIsEastWestGateway, "uses no waypoint: it belongs to an east-west gateway")
+	case in.Kind == KindService && in.ExternalName:
+		step("the service is of type ExternalName: ambient mode does not capture it, so istiod binds no waypoint to it")
+		return stop(ReasonExternalName, "uses no waypoint: an ExternalName service")
+	case in.Kind.IsWorkload() && in.Labels[LabelGatewayName] != "":
+		gwKey := in.Namespace + "/" + in.Labels[LabelGatewayName]
+		if in.bound(gwKey) != nil {
+			step("the %s is an instance of waypoint %s (label %s=%s): the instances of a waypoint never use a waypoint",
+				what, gwKey, LabelGatewayName, in.Labels[LabelGatewayName])
+			return stop(ReasonIsWaypoint, "uses no waypoint: it is an instance of waypoint %s", gwKey)
+		}
+		step("its label %s=%s names no Gateway with an address in namespace %s, so it counts as an ordinary %s",
+			LabelGatewayName, in.Labels[LabelGatewayName], in.Namespace, what)
 	}
 
 	key, none, set := useWaypoint(in.Labels, in.Namespace)
 	r.Source = SourceOwn
 	switch {
 	case set && none:
-		r.Reason = ReasonOptedOut
 		if in.Kind == KindNamespace {
 			step("the namespace's label %s=%s opts its resources out of waypoints, unless their own label names one", istio.LabelUseWaypoint, istio.NoWaypoint)
-			r.Message = "opts its resources out of waypoints"
-			return r
+			return stop(ReasonOptedOut, "opts its resources out of waypoints")
 		}
 		step("the %s's own label %s=%s opts it out of waypoints, whatever its namespace says", what, istio.LabelUseWaypoint, istio.NoWaypoint)
-		r.Message = "uses no waypoint: opted out by its own label"
-		return r
+		return stop(ReasonOptedOut, "uses no waypoint: opted out by its own label")
 	case set:
-		step("the %s's own label %s names waypoint %s%s", what, istio.LabelUseWaypoint, key, namespaceLabelNote(in.Labels))
+		step("the %s's own label %s=%q names waypoint %s%s", what, istio.LabelUseWaypoint, in.Labels[istio.LabelUseWaypoint], key, namespaceLabelNote(in.Labels))
 		if in.Kind != KindNamespace {
 			if nsKey, nsNone, nsSet := useWaypoint(in.NamespaceLabels, in.Namespace); nsSet {
 				other := nsKey
@@ -217,150 +321,190 @@ func Resolve(in ResolveInput) Resolution {
 			}
 		}
 	case in.Kind == KindNamespace:
-		r.Source, r.Reason = SourceNone, ReasonNoWaypoint
+		r.Source = SourceNone
 		step("the namespace has no %s label: its resources use a waypoint only when their own label names one", istio.LabelUseWaypoint)
-		r.Message = "names no waypoint"
-		return r
+		return stop(ReasonNoWaypoint, "names no waypoint")
 	default:
 		r.Source = SourceNamespace
 		key, none, set = useWaypoint(in.NamespaceLabels, in.Namespace)
 		switch {
 		case !set:
-			r.Source, r.Reason = SourceNone, ReasonNoWaypoint
+			r.Source = SourceNone
 			step("neither the %s nor namespace %s has an %s label", what, in.Namespace, istio.LabelUseWaypoint)
-			r.Message = "uses no waypoint: none is named"
-			return r
+			return stop(ReasonNoWaypoint, "uses no waypoint: none is named")
 		case none:
-			r.Reason = ReasonOptedOut
 			step("the %s has no %s label of its own; namespace %s opts out with %s=%s", what, istio.LabelUseWaypoint, in.Namespace, istio.LabelUseWaypoint, istio.NoWaypoint)
-			r.Message = "uses no waypoint: its namespace opts out"
-			return r
+			return stop(ReasonOptedOut, "uses no waypoint: its namespace opts out")
 		}
-		step("the %s has no %s label of its own, so the label of namespace %s decides: it names waypoint %s%s",
-			what, istio.LabelUseWaypoint, in.Namespace, key, namespaceLabelNote(in.NamespaceLabels))
+		step("the %s has no %s label of its own, so the label of namespace %s decides: %s=%q names waypoint %s%s",
+			what, istio.LabelUseWaypoint, in.Namespace, istio.LabelUseWaypoint, in.NamespaceLabels[istio.LabelUseWaypoint], key, namespaceLabelNote(in.NamespaceLabels))
 	}
 	r.Waypoint = key
+	noFallback := func() {
+		if r.Source == SourceOwn && in.Kind != KindNamespace {
+			step("a waypoint named by the %s's own label that istiod cannot use is not replaced by the namespace's", what)
+		}
+	}
 
-	gw := in.Waypoints[key]
-	if gw == nil {
-		r.Reason, r.Problem = ReasonNotReady, true
+	w := in.Waypoints[key]
+	if w == nil {
+		r.Problem = true
 		step("waypoint %s does not exist", key)
-		if r.Source == SourceOwn && in.Kind != KindNamespace {
-			step("a waypoint named by the %s's own label that is missing or not ready is not replaced by the namespace's", what)
-		}
-		r.Message = fmt.Sprintf("uses no waypoint: waypoint %s does not exist", key)
-		return r
+		noFallback()
+		return stop(ReasonNotReady, "uses no waypoint: waypoint %s does not exist", key)
 	}
-	facts := FactsOf(gw, in.ClassLabels[string(gw.Spec.GatewayClassName)])
-	r.Facts = &facts
-	if !facts.IsWaypointClass() {
-		step("note: gateway %s has class %q, not a waypoint class (%s or %s)", key, facts.Class, istio.ClassWaypoint, istio.ClassAgentgatewayWaypoint)
+	r.Facts = w
+	if !w.IsWaypointClass() {
+		step("note: gateway %s has class %q, not a waypoint class (%s or %s); istiod binds to it all the same", key, w.Class, istio.ClassWaypoint, istio.ClassAgentgatewayWaypoint)
+	}
+	if !w.Bound {
+		r.Problem = true
+		step("waypoint %s has no address yet, so istiod sends it no traffic (%s)", key, w.ProgrammedReason())
+		noFallback()
+		return stop(ReasonNotReady, "uses no waypoint: waypoint %s is not ready", key)
+	}
+	if w.IsProgrammed() {
+		step("waypoint %s is bound (address %s) and programmed", key, w.Addresses[0])
+	} else {
+		step("waypoint %s is bound (address %s): istiod sends it traffic, though it is not programmed (%s)", key, w.Addresses[0], w.ProgrammedReason())
 	}
 
-	ready := facts.Ready()
-	allowed := facts.Allows(in.Namespace, in.NamespaceLabels)
-	fits, fitText := trafficFit(in.Kind, facts)
-	if !ready {
-		r.Reason, r.Problem = ReasonNotReady, true
-		step("waypoint %s is not ready: %s", key, facts.NotReadyReason())
-		if r.Source == SourceOwn && in.Kind != KindNamespace {
-			step("a waypoint named by the %s's own label that is missing or not ready is not replaced by the namespace's", what)
-		}
-		if !allowed {
-			step("also: %s", attachmentText(facts, in.Namespace, false))
-		}
-		if !fits {
-			step("also: %s", fitText)
-		}
-		r.Message = fmt.Sprintf("uses no waypoint: waypoint %s is not ready", key)
-		return r
+	if !w.Allows(in.Namespace, in.NamespaceLabels) {
+		r.Problem = true
+		step("%s", attachmentText(w, in.Namespace, false))
+		return stop(ReasonAttachmentDenied, "uses no waypoint: waypoint %s does not allow namespace %s", key, in.Namespace)
 	}
-	step("waypoint %s is ready: Programmed=True, address %s", key, facts.Addresses[0])
+	step("%s", attachmentText(w, in.Namespace, true))
 
-	if !allowed {
-		r.Reason, r.Problem = ReasonAttachmentDenied, true
-		step("%s", attachmentText(facts, in.Namespace, false))
-		if !fits {
-			step("also: %s", fitText)
-		}
-		r.Message = fmt.Sprintf("uses no waypoint: waypoint %s does not allow namespace %s", key, in.Namespace)
-		return r
-	}
-	step("%s", attachmentText(facts, in.Namespace, true))
-
+	fits, fitText := trafficFit(in.Kind, w)
 	if !fits {
-		if in.Kind == KindPod && r.Source == SourceNamespace {
-			// istiod drops the namespace's waypoint for the pod without a word.
-			r.Reason = ReasonNoWaypoint
-			step("%s; a waypoint inherited from the namespace simply does not apply to pods", fitText)
-			r.Message = fmt.Sprintf("uses no waypoint: the namespace's waypoint %s does not take workload traffic", key)
-			return r
+		if in.Kind.IsWorkload() && r.Source == SourceNamespace {
+			// istiod drops the namespace's waypoint for the workload without a word.
+			step("%s; a waypoint inherited from the namespace simply does not apply to a %s", fitText, what)
+			return stop(ReasonNoWaypoint, "uses no waypoint: the namespace's waypoint %s does not take workload traffic", key)
 		}
-		r.Reason, r.Problem = ReasonUnsupportedTrafficType, true
+		r.Problem = true
 		step("%s", fitText)
-		r.Message = fmt.Sprintf("uses no waypoint: waypoint %s does not take %s traffic", key, neededTraffic(in.Kind))
-		return r
+		return stop(ReasonUnsupportedTrafficType, "uses no waypoint: waypoint %s does not take %s traffic", key, neededTraffic(in.Kind))
 	}
 	step("%s", fitText)
+
+	if in.Kind == KindServiceEntry {
+		vis := mesh.VisibilityPublic
+		if in.Visibility != nil {
+			vis = in.Visibility.For(in.NamespaceLabels)
+		} else {
+			step("note: the mesh config (ConfigMap %s/%s) could not be read; the ServiceEntry is taken as PUBLIC", mesh.MeshConfigNamespace, mesh.MeshConfigMap)
+		}
+		if w.Namespace != in.Namespace && vis == mesh.VisibilityNamespace {
+			r.Problem = true
+			step("the mesh config's serviceEntryVisibility makes the ServiceEntry NAMESPACE-visible: it may not use a waypoint in another namespace (%s)", w.Namespace)
+			return stop(ReasonCrossNamespaceForbidden, "uses no waypoint: a NAMESPACE-visible ServiceEntry may not use waypoint %s in another namespace", key)
+		}
+		if vis == mesh.VisibilityNone {
+			step("the mesh config's serviceEntryVisibility makes the ServiceEntry NONE: istiod configures nothing for it")
+			return stop(ReasonNotVisible, "uses no waypoint: the mesh config hides the ServiceEntry (visibility NONE)")
+		}
+	}
+
 	r.Reason, r.Uses = ReasonAccepted, true
 	if in.Kind == KindNamespace {
-		r.Message = fmt.Sprintf("its %s use waypoint %s unless their own label says otherwise", namespaceUsers(facts.TrafficType), key)
-	} else {
-		r.Message = "uses waypoint " + key
+		r.Message = fmt.Sprintf("its %s use waypoint %s unless their own label says otherwise", namespaceUsers(w.TrafficType), key)
+		return r
+	}
+	r.Message = "uses waypoint " + key
+	if in.Kind.IsService() {
+		resolveCanary(in, &r, step)
 	}
 	return r
+}
+
+// resolveCanary adds the canary split of a bound service, by istiod's
+// buildWeightedWaypoints: a canary error leaves all traffic on the primary.
+func resolveCanary(in ResolveInput, r *Resolution, step func(string, ...any)) {
+	key, weight, weightOK, ok := canaryOf(in)
+	if !ok {
+		return
+	}
+	c := &Canary{Waypoint: key, Weight: weight}
+	r.Canary = c
+	fail := func(reason, format string, args ...any) {
+		c.Reason = reason
+		step("canary waypoint %s is not used (%s): "+format, append([]any{key, reason}, args...)...)
+		r.Message += fmt.Sprintf("; canary %s not used (%s)", key, reason)
+	}
+	switch cw := in.bound(key); {
+	case key == r.Waypoint:
+		fail(ReasonCanarySameAsPrimary, "it is the primary waypoint itself")
+	case !weightOK:
+		fail(ReasonCanaryInvalidWeight, "annotation %s must be an integer from 0 to 100", istio.AnnotationCanaryWeight)
+	case cw == nil:
+		fail(ReasonNotReady, "it does not exist or has no address")
+	case !cw.Allows(in.Namespace, in.NamespaceLabels):
+		fail(ReasonAttachmentDenied, "%s", attachmentText(cw, in.Namespace, false))
+	case !cw.TrafficType.ServesServices():
+		fail(ReasonUnsupportedTrafficType, "its traffic type is %s", cw.TrafficType.Display())
+	default:
+		c.Active = true
+		step("canary waypoint %s takes %d%% of the traffic, %s %d%%", key, weight, r.Waypoint, 100-weight)
+		r.Message = fmt.Sprintf("uses waypoint %s (%d%%) and canary %s (%d%%)", r.Waypoint, 100-weight, key, weight)
+	}
 }
 
 // namespaceLabelNote mentions the namespace label when it placed the waypoint.
 func namespaceLabelNote(labels map[string]string) string {
 	if ns, ok := labels[istio.LabelUseWaypointNamespace]; ok {
-		return fmt.Sprintf(" (namespace from %s=%s)", istio.LabelUseWaypointNamespace, ns)
+		return fmt.Sprintf(" (namespace from %s=%q)", istio.LabelUseWaypointNamespace, ns)
 	}
 	return ""
 }
 
-func attachmentText(w WaypointFacts, namespace string, allowed bool) string {
-	if namespace == w.Namespace && allowed {
-		return fmt.Sprintf("waypoint %s is in the same namespace, %s", w.Key(), namespace)
-	}
+func attachmentText(w *mesh.Waypoint, namespace string, allowed bool) string {
 	verb := "allows"
 	if !allowed {
 		verb = "does not allow"
 	}
-	return fmt.Sprintf("waypoint %s %s namespace %s: its HBONE listener admits %s", w.Key(), verb, namespace, w.AllowedDescription())
+	return fmt.Sprintf("waypoint %s %s namespace %s: its %s admits %s", w.Key(), verb, namespace, w.ListenerText(), w.AllowedFrom)
 }
 
 // trafficFit says whether a waypoint of w's traffic type serves kind.
-func trafficFit(kind Kind, w WaypointFacts) (bool, string) {
-	from := map[string]string{
-		TrafficTypeFromGateway: "its " + istio.LabelWaypointFor + " label",
-		TrafficTypeFromClass:   "the label of GatewayClass " + w.Class,
-		TrafficTypeFromDefault: "the default: neither the Gateway nor its class sets it",
-	}[w.TrafficTypeFrom]
+func trafficFit(kind Kind, w *mesh.Waypoint) (bool, string) {
 	t := w.TrafficType
 	var fits bool
-	switch kind {
-	case KindService, KindServiceEntry:
+	switch {
+	case kind.IsService():
 		fits = t.ServesServices()
-	case KindPod:
+	case kind.IsWorkload():
 		fits = t.ServesWorkloads()
 	default:
 		fits = t.ServesServices() || t.ServesWorkloads()
 	}
+	desc := fmt.Sprintf("waypoint %s has traffic type %s (%s)", w.Key(), t.Display(), TrafficSource(w))
 	if kind == KindNamespace {
 		if !fits {
-			return false, fmt.Sprintf("waypoint %s has traffic type %s (%s): it takes no traffic at all", w.Key(), t, from)
+			return false, desc + ": it takes no traffic at all"
 		}
-		return true, fmt.Sprintf("waypoint %s has traffic type %s (%s): it serves the namespace's %s", w.Key(), t, from, namespaceUsers(t))
+		return true, desc + ": it serves the namespace's " + namespaceUsers(t)
 	}
 	if fits {
-		return true, fmt.Sprintf("waypoint %s has traffic type %s (%s), which serves %s", w.Key(), t, from, describeKind(kind)+"s")
+		return true, fmt.Sprintf("%s, which serves %s", desc, kind.Plural())
 	}
-	return false, fmt.Sprintf("waypoint %s has traffic type %s (%s), but a %s needs %s or all", w.Key(), t, from, describeKind(kind), neededTraffic(kind))
+	return false, fmt.Sprintf("%s, but a %s needs %s or all", desc, describeKind(kind), neededTraffic(kind))
+}
+
+// TrafficSource says where a waypoint's traffic type comes from.
+func TrafficSource(w *mesh.Waypoint) string {
+	switch w.TrafficTypeFrom {
+	case mesh.FromGateway:
+		return "its " + istio.LabelWaypointFor + " label"
+	case mesh.FromClass:
+		return "the " + istio.LabelWaypointFor + " label of GatewayClass " + w.Class
+	}
+	return "the default: no " + istio.LabelWaypointFor + " label"
 }
 
 func neededTraffic(kind Kind) istio.TrafficType {
-	if kind == KindPod {
+	if kind.IsWorkload() {
 		return istio.TrafficWorkload
 	}
 	return istio.TrafficService
@@ -371,17 +515,20 @@ func namespaceUsers(t istio.TrafficType) string {
 	case istio.TrafficService:
 		return "services and ServiceEntries (not its pods)"
 	case istio.TrafficWorkload:
-		return "pods (not its services)"
+		return "pods and WorkloadEntries (not its services)"
 	case istio.TrafficAll:
-		return "services, ServiceEntries and pods"
+		return "services, ServiceEntries, pods and WorkloadEntries"
 	}
 	return "resources: none"
 }
 
 // describeKind names a kind in messages.
 func describeKind(k Kind) string {
-	if k == KindServiceEntry {
+	switch k {
+	case KindServiceEntry:
 		return "ServiceEntry"
+	case KindWorkloadEntry:
+		return "WorkloadEntry"
 	}
 	return string(k)
 }

@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // gw builds a waypoint Gateway for the tests: ready, same-namespace only,
@@ -55,12 +57,23 @@ func allowedFrom(from gatewayv1.FromNamespaces, sel *metav1.LabelSelector) func(
 	}
 }
 
-func wps(gws ...*gatewayv1.Gateway) map[string]*gatewayv1.Gateway {
-	m := map[string]*gatewayv1.Gateway{}
+func wps(gws ...*gatewayv1.Gateway) map[string]*mesh.Waypoint {
+	return wpsClass(nil, gws...)
+}
+
+// wpsClass parses the Gateways with the labels of class istio-waypoint.
+func wpsClass(classLabels map[string]string, gws ...*gatewayv1.Gateway) map[string]*mesh.Waypoint {
+	m := map[string]*mesh.Waypoint{}
 	for _, g := range gws {
-		m[g.Namespace+"/"+g.Name] = g
+		w := mesh.Parse(g, &mesh.Class{Name: istio.ClassWaypoint, Labels: classLabels})
+		m[w.Key()] = &w
 	}
 	return m
+}
+
+func parsed(g *gatewayv1.Gateway) *mesh.Waypoint {
+	w := mesh.Parse(g, nil)
+	return &w
 }
 
 func use(name string) map[string]string { return map[string]string{istio.LabelUseWaypoint: name} }
@@ -80,22 +93,25 @@ func with(m map[string]string, kv ...string) map[string]string {
 	return out
 }
 
+// resolveCase is one rule of Resolve: the input and what it must give.
+type resolveCase struct {
+	rule string
+	in   ResolveInput
+	// want
+	reason   string
+	uses     bool
+	problem  bool
+	waypoint string
+	source   Source
+	// step is a fragment one of the steps must contain.
+	step string
+}
+
 func TestResolve(t *testing.T) {
 	byName := func(name string) *metav1.LabelSelector {
 		return &metav1.LabelSelector{MatchLabels: map[string]string{istio.LabelNamespaceName: name}}
 	}
-	cases := []struct {
-		rule string
-		in   ResolveInput
-		// want
-		reason   string
-		uses     bool
-		problem  bool
-		waypoint string
-		source   Source
-		// step is a fragment one of the steps must contain.
-		step string
-	}{
+	cases := []resolveCase{
 		// Labels and precedence.
 		{rule: "no label anywhere: no waypoint",
 			in:     ResolveInput{Kind: KindService, Namespace: "default", Name: "reviews"},
@@ -159,7 +175,7 @@ func TestResolve(t *testing.T) {
 		{rule: "readiness comes before attachment: an unready, disallowed waypoint reports not ready",
 			in: ResolveInput{Kind: KindService, Namespace: "app", Name: "s", Labels: useIn("w", "infra"),
 				Waypoints: wps(gw("infra", "w", notProgrammed))},
-			reason: ReasonNotReady, problem: true, waypoint: "infra/w", source: SourceOwn, step: "also: waypoint infra/w does not allow namespace app"},
+			reason: ReasonNotReady, problem: true, waypoint: "infra/w", source: SourceOwn, step: "has no address yet"},
 
 		// Traffic type.
 		{rule: "traffic type: a service needs service or all; workload is unsupported",
@@ -179,7 +195,7 @@ func TestResolve(t *testing.T) {
 			reason: ReasonUnsupportedTrafficType, problem: true, waypoint: "default/w", source: SourceOwn},
 		{rule: "traffic type: a service-only waypoint inherited from the namespace gives a pod none, silently",
 			in:     ResolveInput{Kind: KindPod, Namespace: "default", Name: "p", NamespaceLabels: use("waypoint"), Waypoints: wps(gw("default", "waypoint"))},
-			reason: ReasonNoWaypoint, waypoint: "default/waypoint", source: SourceNamespace, step: "does not apply to pods"},
+			reason: ReasonNoWaypoint, waypoint: "default/waypoint", source: SourceNamespace, step: "does not apply to a pod"},
 		{rule: "traffic type: a pod inherits a workload waypoint from the namespace",
 			in:     ResolveInput{Kind: KindPod, Namespace: "default", Name: "p", NamespaceLabels: use("waypoint"), Waypoints: wps(gw("default", "waypoint", forType("workload")))},
 			reason: ReasonAccepted, uses: true, waypoint: "default/waypoint", source: SourceNamespace},
@@ -187,18 +203,18 @@ func TestResolve(t *testing.T) {
 			in:     ResolveInput{Kind: KindPod, Namespace: "default", Name: "p", Labels: use("w"), Waypoints: wps(gw("default", "w"))},
 			reason: ReasonUnsupportedTrafficType, problem: true, waypoint: "default/w", source: SourceOwn, step: "the default"},
 		{rule: "traffic type: the GatewayClass label applies when the Gateway has none",
-			in: ResolveInput{Kind: KindPod, Namespace: "default", Name: "p", Labels: use("w"), Waypoints: wps(gw("default", "w")),
-				ClassLabels: map[string]map[string]string{istio.ClassWaypoint: {istio.LabelWaypointFor: "workload"}}},
+			in: ResolveInput{Kind: KindPod, Namespace: "default", Name: "p", Labels: use("w"),
+				Waypoints: wpsClass(map[string]string{istio.LabelWaypointFor: "workload"}, gw("default", "w"))},
 			reason: ReasonAccepted, uses: true, waypoint: "default/w", source: SourceOwn, step: "GatewayClass istio-waypoint"},
 		{rule: "traffic type: the Gateway label wins over the GatewayClass label",
-			in: ResolveInput{Kind: KindService, Namespace: "default", Name: "s", Labels: use("w"), Waypoints: wps(gw("default", "w", forType("workload"))),
-				ClassLabels: map[string]map[string]string{istio.ClassWaypoint: {istio.LabelWaypointFor: "all"}}},
+			in: ResolveInput{Kind: KindService, Namespace: "default", Name: "s", Labels: use("w"),
+				Waypoints: wpsClass(map[string]string{istio.LabelWaypointFor: "all"}, gw("default", "w", forType("workload")))},
 			reason: ReasonUnsupportedTrafficType, problem: true, waypoint: "default/w", source: SourceOwn},
 
 		// Cross-namespace attachment.
 		{rule: "attachment: from Same (the default) keeps other namespaces out",
 			in:     ResolveInput{Kind: KindServiceEntry, Namespace: "consumer", Name: "istio-site", Labels: useIn("egress-gateway", "infra"), Waypoints: wps(gw("infra", "egress-gateway"))},
-			reason: ReasonAttachmentDenied, problem: true, waypoint: "infra/egress-gateway", source: SourceOwn, step: "from: Same"},
+			reason: ReasonAttachmentDenied, problem: true, waypoint: "infra/egress-gateway", source: SourceOwn, step: "admits Same"},
 		{rule: "attachment: from All lets every namespace in",
 			in: ResolveInput{Kind: KindServiceEntry, Namespace: "consumer", Name: "istio-site", Labels: useIn("egress-gateway", "infra"),
 				Waypoints: wps(gw("infra", "egress-gateway", allowedFrom(gatewayv1.NamespacesFromAll, nil)))},
@@ -233,7 +249,7 @@ func TestResolve(t *testing.T) {
 		{rule: "attachment comes before traffic type: a denied workload waypoint reports AttachmentDenied",
 			in: ResolveInput{Kind: KindService, Namespace: "app", Name: "s", Labels: useIn("w", "infra"),
 				Waypoints: wps(gw("infra", "w", forType("workload")))},
-			reason: ReasonAttachmentDenied, problem: true, waypoint: "infra/w", source: SourceOwn, step: "also: waypoint infra/w has traffic type workload"},
+			reason: ReasonAttachmentDenied, problem: true, waypoint: "infra/w", source: SourceOwn, step: "does not allow namespace app"},
 		{rule: "attachment: only the HBONE listener on 15008 counts",
 			in: ResolveInput{Kind: KindService, Namespace: "app", Name: "s", Labels: useIn("w", "infra"),
 				Waypoints: wps(gw("infra", "w", func(g *gatewayv1.Gateway) {
@@ -279,6 +295,7 @@ func TestResolve(t *testing.T) {
 			in:     ResolveInput{Kind: KindService, Namespace: "default", Name: "s", Labels: use("w"), Waypoints: wps(gw("default", "w", class("istio")))},
 			reason: ReasonAccepted, uses: true, waypoint: "default/w", source: SourceOwn, step: "not a waypoint class"},
 	}
+	cases = append(cases, istiodRuleCases()...)
 	if len(cases) < 30 {
 		t.Fatalf("only %d cases", len(cases))
 	}
@@ -297,9 +314,9 @@ func TestResolve(t *testing.T) {
 			if got.Message == "" || len(got.Steps) == 0 {
 				t.Errorf("want a message and steps, got %q, %v", got.Message, got.Steps)
 			}
-			// Resolve looks up exactly the waypoint WantedWaypoint names.
-			if want := WantedWaypoint(tc.in); tc.waypoint != "" && want != tc.waypoint {
-				t.Errorf("WantedWaypoint = %q, want %q", want, tc.waypoint)
+			// Resolve looks up the waypoint WantedWaypoints names.
+			if want := WantedWaypoints(tc.in); tc.waypoint != "" && !slices.Contains(want, tc.waypoint) {
+				t.Errorf("WantedWaypoints = %q, want %q in it", want, tc.waypoint)
 			}
 		})
 	}

@@ -16,6 +16,17 @@ import (
 // ErrNoServiceEntries says the API server does not serve ServiceEntries.
 var ErrNoServiceEntries = errors.New("the API server does not serve serviceentries.networking.istio.io: the Istio CRDs are not installed; install Istio (or at least its CRDs) first")
 
+// ErrNoWorkloadEntries says the API server does not serve WorkloadEntries.
+var ErrNoWorkloadEntries = errors.New("the API server does not serve workloadentries.networking.istio.io: the Istio CRDs are not installed; install Istio (or at least its CRDs) first")
+
+// ErrNoIstioCRDs is the error for an Istio kind the API server does not serve.
+func ErrNoIstioCRDs(k Kind) error {
+	if k == KindWorkloadEntry {
+		return ErrNoWorkloadEntries
+	}
+	return ErrNoServiceEntries
+}
+
 // Target is one object to enroll or unenroll, with its labels as read.
 type Target struct {
 	Kind Kind
@@ -23,6 +34,8 @@ type Target struct {
 	Namespace string
 	Name      string
 	Labels    map[string]string
+	// Annotations are read with the labels: the canary weight is one.
+	Annotations map[string]string
 }
 
 // Own is the namespace the target lives in; for a namespace, its name.
@@ -47,7 +60,7 @@ func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, n
 	}
 	if len(names) == 0 {
 		err = eachMetadata(ctx, c, kind, namespace, selector, func(m *metav1.PartialObjectMetadata) {
-			targets = append(targets, Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels})
+			targets = append(targets, Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations})
 		})
 		if err != nil {
 			return nil, nil, describeRead(kind, err)
@@ -67,7 +80,7 @@ func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, n
 		}
 		switch {
 		case err == nil:
-			found[i] = &Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels}
+			found[i] = &Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}
 		case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
 		default:
 			errs[i] = err
@@ -87,8 +100,8 @@ func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, n
 }
 
 func describeRead(kind Kind, err error) error {
-	if kind == KindServiceEntry && kube.IsMissingType(err) {
-		return ErrNoServiceEntries
+	if kind.IsIstio() && kube.IsMissingType(err) {
+		return ErrNoIstioCRDs(kind)
 	}
 	return kube.Describe("read "+kind.Resource()+"s", err)
 }
@@ -141,7 +154,7 @@ func ChangeAll(ctx context.Context, c *kube.Clients, targets []Target, change fu
 		t := targets[i]
 		ch := change(t)
 		o := Outcome{Target: t, Before: EnrollmentLabels(t.Labels)}
-		if !ch.Needed(t.Labels) {
+		if !ch.NeededFor(t.Labels, annotationsOf(t)) {
 			o.After = o.Before
 			out[i] = o
 			return
@@ -176,8 +189,8 @@ func describeWrite(t Target, err error) error {
 		what = "label " + t.Kind.Resource() + " " + t.Namespace + "/" + t.Name
 	}
 	if apierrors.IsNotFound(err) {
-		if t.Kind == KindServiceEntry && kube.IsMissingType(err) {
-			return ErrNoServiceEntries
+		if t.Kind.IsIstio() && kube.IsMissingType(err) {
+			return ErrNoIstioCRDs(t.Kind)
 		}
 		return fmt.Errorf("cannot %s: it no longer exists", what)
 	}
@@ -187,10 +200,19 @@ func describeWrite(t Target, err error) error {
 // EnrollmentLabels picks the enrollment labels out of labels; never nil.
 func EnrollmentLabels(labels map[string]string) map[string]string {
 	out := map[string]string{}
-	for _, k := range []string{istio.LabelUseWaypoint, istio.LabelUseWaypointNamespace} {
+	for _, k := range []string{istio.LabelUseWaypoint, istio.LabelUseWaypointNamespace, istio.LabelUseWaypointCanary, istio.LabelUseWaypointCanaryNamespace} {
 		if v, ok := labels[k]; ok {
 			out[k] = v
 		}
 	}
 	return out
+}
+
+// annotationsOf is the target's annotations, never nil: a target read
+// without any has none.
+func annotationsOf(t Target) map[string]string {
+	if t.Annotations == nil {
+		return map[string]string{}
+	}
+	return t.Annotations
 }

@@ -113,14 +113,11 @@ func (t TrafficType) ServesServices() bool { return t == TrafficService || t == 
 // addressed to pods directly.
 func (t TrafficType) ServesWorkloads() bool { return t == TrafficWorkload || t == TrafficAll }
 
-// EffectiveTrafficType is the traffic type istiod gives a waypoint: its own
-// label, else its GatewayClass's label, else service.
-func EffectiveTrafficType(gatewayLabels, classLabels map[string]string) TrafficType {
-	if v, ok := gatewayLabels[LabelWaypointFor]; ok && v != "" {
-		return TrafficType(v)
+// Display is the traffic type for messages: an empty one, which serves
+// nothing, shows as "".
+func (t TrafficType) Display() string {
+	if t == "" {
+		return `""`
 	}
-	if v, ok := classLabels[LabelWaypointFor]; ok && v != "" {
-		return TrafficType(v)
-	}
-	return TrafficService
+	return string(t)
 }

@@ -19,6 +19,7 @@
 package mesh
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -86,6 +87,9 @@ type Waypoint struct {
 	// AllowedFrom says who may attach, in the words list -o wide and
 	// explain both print: Same, All, or Selector(...).
 	AllowedFrom string `json:"allowedFrom"`
+
+	// Gateway is the object itself, when the reader was asked to keep it.
+	Gateway *gatewayv1.Gateway `json:"-"`
 
 	selector      labels.Selector
 	labelSelector *metav1.LabelSelector
@@ -239,20 +243,33 @@ func (w Waypoint) ProgrammedText() string {
 
 // ProgrammedReason says why the waypoint is not programmed; "" when it is.
 func (w Waypoint) ProgrammedReason() string {
-	switch {
+	switch c := w.Programmed; {
 	case w.IsProgrammed():
 		return ""
-	case w.Programmed == nil:
-		return "it has no Programmed condition yet (is istiod running?)"
+	case c == nil:
+		return "no Programmed condition yet (is istiod running?)"
+	default:
+		return fmt.Sprintf("Programmed=%s, reason %s: %s", c.Status, c.Reason, c.Message)
 	}
-	msg := "Programmed=" + string(w.Programmed.Status)
-	if w.Programmed.Reason != "" {
-		msg += ", reason " + w.Programmed.Reason
+}
+
+// NotReadyReason says why the waypoint is not what waiting waits for; ""
+// when it is ready.
+func (w Waypoint) NotReadyReason() string {
+	switch {
+	case w.Ready():
+		return ""
+	case !w.IsProgrammed():
+		return w.ProgrammedReason()
 	}
-	if w.Programmed.Message != "" {
-		msg += ": " + w.Programmed.Message
-	}
-	return msg
+	return "Programmed=True but no address yet"
+}
+
+// UpdateStatus takes the status of gw (a newer version of the same
+// Gateway): Programmed and the addresses.
+func (w *Waypoint) UpdateStatus(gw *gatewayv1.Gateway) {
+	u := Parse(gw, nil)
+	w.Programmed, w.Addresses, w.Bound = u.Programmed, u.Addresses, u.Bound
 }
 
 // StateText says in a few words whether istiod sends traffic to the

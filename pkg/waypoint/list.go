@@ -7,7 +7,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // ListOptions choose which waypoints to list.
@@ -20,8 +20,8 @@ type ListOptions struct {
 	PageSize int64
 	// KeepGateway keeps the whole object in each Waypoint (for -o yaml|json).
 	KeepGateway bool
-	// SkipClasses does not read the GatewayClasses, for callers that do not
-	// need the traffic type; unlabelled waypoints then show istiod's default.
+	// SkipClasses does not read the GatewayClasses, for callers that need
+	// neither the traffic type nor who may attach (status).
 	SkipClasses bool
 }
 
@@ -30,18 +30,19 @@ type ListOptions struct {
 // with tens of thousands of them is never held in one response, and keeps
 // only waypoints. It also returns the resourceVersion of the list, from which
 // a watch can start.
-func List(ctx context.Context, client gatewayclient.Interface, opts ListOptions) ([]Waypoint, string, error) {
-	classes := NewClassLabels(client)
-	var out []Waypoint
+func List(ctx context.Context, client gatewayclient.Interface, opts ListOptions) ([]mesh.Waypoint, string, error) {
+	classes := mesh.NewClasses(client)
+	var out []mesh.Waypoint
 	rv, err := EachGateway(ctx, client, opts, func(gw *gatewayv1.Gateway) {
 		if !IsWaypoint(gw) {
 			return
 		}
-		var classLabels map[string]string
-		if !opts.SkipClasses && gw.Labels[istio.LabelWaypointFor] == "" {
-			classLabels = classes.For(ctx, string(gw.Spec.GatewayClassName))
+		var w mesh.Waypoint
+		if opts.SkipClasses {
+			w = mesh.Parse(gw, nil)
+		} else {
+			w = classes.Parse(ctx, gw)
 		}
-		w := FromGateway(gw, classLabels)
 		if opts.KeepGateway {
 			w.Gateway = gw.DeepCopy()
 		}

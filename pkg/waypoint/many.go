@@ -10,11 +10,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // ApplyManyRequest applies one rendered waypoint per namespace.
@@ -228,9 +229,9 @@ func (r *applyMany) recordEnrolled(gw *gatewayv1.Gateway, changed bool) {
 // waitAll waits for every applied waypoint; the namespaces of those that are
 // not ready at the end are recorded as skipped and not enrolled.
 func (r *applyMany) waitAll(ctx context.Context, namespaces []string) error {
-	waiting := map[string]*Waypoint{}
+	waiting := map[string]*mesh.Waypoint{}
 	for _, gw := range r.applied {
-		w := FromGateway(gw, nil)
+		w := mesh.Parse(gw, nil)
 		waiting[w.Key()] = &w
 	}
 	if len(waiting) == 0 {
@@ -283,16 +284,4 @@ func (r *applyMany) enrollPending(ctx context.Context) {
 		}
 		r.recordEnrolled(gw, true)
 	}, r.req.Events.EnrollProgress)
-}
-
-// NotReadyReason says why the waypoint is not ready, from its last condition.
-func (w Waypoint) NotReadyReason() string {
-	c := w.Programmed
-	switch {
-	case c == nil:
-		return "no Programmed condition yet (is istiod running?)"
-	case c.Status == metav1.ConditionTrue:
-		return "Programmed=True but no address yet"
-	}
-	return fmt.Sprintf("Programmed=%s, reason %s: %s", c.Status, c.Reason, c.Message)
 }

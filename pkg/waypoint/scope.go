@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // InNamespaces runs read once for the namespaces of bulk work: in the one
@@ -81,13 +83,13 @@ func Namespaces(ctx context.Context, client kubernetes.Interface, names []string
 // watch from, then one watch (per namespace only where rights demand it).
 // The versions that applies returned are no place to start: an unchanged
 // waypoint keeps its old one, which may be too old to watch from.
-func WaitNamed(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string, waiting map[string]*Waypoint) error {
+func WaitNamed(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string, waiting map[string]*mesh.Waypoint) error {
 	return InNamespaces(namespaces, func(ns string) error {
 		list, err := client.GatewayV1().Gateways(ns).List(ctx, byName(name))
 		if err != nil {
 			return err
 		}
-		inScope := map[string]*Waypoint{}
+		inScope := map[string]*mesh.Waypoint{}
 		for key, w := range waiting {
 			if ns == "" || w.Namespace == ns {
 				inScope[key] = w
@@ -95,8 +97,7 @@ func WaitNamed(ctx context.Context, client gatewayclient.Interface, namespaces [
 		}
 		for i := range list.Items {
 			if w, ok := inScope[list.Items[i].Namespace+"/"+list.Items[i].Name]; ok {
-				current := FromGateway(&list.Items[i], nil)
-				w.Programmed, w.Addresses = current.Programmed, current.Addresses
+				w.UpdateStatus(&list.Items[i])
 			}
 		}
 		scope := WaitScope{Namespace: ns, Name: name, ResourceVersion: list.ResourceVersion}

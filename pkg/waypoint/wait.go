@@ -12,6 +12,8 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // WaitScope is what WaitReady watches: one namespace ("" for all) and,
@@ -28,7 +30,7 @@ type WaitScope struct {
 // of waiting (keyed namespace/name) is Ready or ctx ends. It updates waiting
 // in place with each change it sees, so that on timeout the caller still has
 // the last state of each, and returns ctx's error then.
-func WaitReady(ctx context.Context, client gatewayclient.Interface, scope WaitScope, waiting map[string]*Waypoint) error {
+func WaitReady(ctx context.Context, client gatewayclient.Interface, scope WaitScope, waiting map[string]*mesh.Waypoint) error {
 	if allReady(waiting) {
 		return nil
 	}
@@ -57,8 +59,7 @@ func WaitReady(ctx context.Context, client gatewayclient.Interface, scope WaitSc
 		if ev.Type == watch.Deleted {
 			return false, errors.New("waypoint " + key + " was deleted while waiting for it")
 		}
-		updated := FromGateway(gw, nil)
-		w.Programmed, w.Addresses = updated.Programmed, updated.Addresses
+		w.UpdateStatus(gw)
 		return allReady(waiting), nil
 	})
 	if err != nil && ctx.Err() != nil {
@@ -68,7 +69,7 @@ func WaitReady(ctx context.Context, client gatewayclient.Interface, scope WaitSc
 	return err
 }
 
-func allReady(ws map[string]*Waypoint) bool {
+func allReady(ws map[string]*mesh.Waypoint) bool {
 	for _, w := range ws {
 		if !w.Ready() {
 			return false
