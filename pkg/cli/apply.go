@@ -27,6 +27,7 @@ type ApplyOptions struct {
 	EnrollNamespace bool
 	Overwrite       bool
 	ForceConflicts  bool
+	Force           bool
 	DryRunFlag      string
 	Output          string
 	bulkFlags
@@ -49,6 +50,11 @@ nothing.
 patching only that label; a namespace that already uses another waypoint is
 left alone unless --overwrite is given. With --wait the namespace is labelled
 only once the waypoint is ready.
+
+A waypoint already in use is guarded: when the new flags would unbind
+resources that use it now (a traffic type they no longer fit, allowed
+namespaces that leave theirs out), apply refuses with exit code 2 and names
+them, by the same rules as explain; --force applies anyway.
 
 Several namespaces (-n a,b,c or --namespace-selector) are done in one call,
 --concurrency at a time; -o json|yaml then reports every object and a summary.`,
@@ -84,6 +90,7 @@ kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --en
 	fs.BoolVar(&o.EnrollNamespace, "enroll-namespace", false, "Label the namespace to use this waypoint (istio.io/use-waypoint)")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "With --enroll-namespace, replace the waypoint the namespace uses now")
 	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take over fields of the Gateway that another field manager owns")
+	fs.BoolVar(&o.Force, "force", false, "Apply even when the change unbinds resources that use the waypoint now")
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
 	o.addBulkFlags(fs)
 	addDryRunFlag(cmd, &o.DryRunFlag)
@@ -143,6 +150,9 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	}
 	if o.dryRun == kube.DryRunClient && o.human() && !o.EnrollNamespace {
 		return printObjects(o.IO, gws)
+	}
+	if err := o.guardUsers(ctx, gws); err != nil {
+		return err
 	}
 	single := len(gws) == 1
 	req := waypoint.ApplyManyRequest{

@@ -57,8 +57,9 @@ func runCounted(t *testing.T, args ...string) (stdout string, reqs []string) {
 func TestRequestCounts(t *testing.T) {
 	ns := env.Namespace(t, testenv.AmbientLabels())
 	_, reqs := runCounted(t, "apply", "-n", ns, "--enroll-namespace")
-	// One read of the namespace, one apply of the Gateway, one label patch.
-	if want := "GET " + ns + ",PATCH " + ns + ",PATCH waypoint"; strings.Join(reqs, ",") != want {
+	// One list of the existing waypoint (to guard its users), one read of
+	// the namespace, one apply of the Gateway, one label patch.
+	if want := "GET gateways,GET " + ns + ",PATCH " + ns + ",PATCH waypoint"; strings.Join(reqs, ",") != want {
 		t.Errorf("apply --enroll-namespace made %v, want %s", reqs, want)
 	}
 	env.Waypoint(t, ns, "labelled", map[string]string{"istio.io/waypoint-for": "all"})

@@ -343,6 +343,9 @@ func (r *Reader) Waypoint(ctx context.Context, key string) (*mesh.Waypoint, erro
 	return &w, nil
 }
 
+// Know gives the reader a waypoint already read, so that it is not read again.
+func (r *Reader) Know(w *mesh.Waypoint) { r.waypoints[w.Key()] = w }
+
 // WaypointUsers are the resources that use, or ask for, one waypoint.
 type WaypointUsers struct {
 	Waypoint string `json:"waypoint"`

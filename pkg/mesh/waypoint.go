@@ -352,3 +352,10 @@ func (w Waypoint) Selector() string {
 	}
 	return w.selector.String()
 }
+
+// SameBinding reports whether istiod binds the same resources to w and to
+// other: the same traffic type and the same namespaces admitted.
+func (w Waypoint) SameBinding(other Waypoint) bool {
+	return w.TrafficType == other.TrafficType && w.From == other.From && w.AllowedFrom == other.AllowedFrom &&
+		w.Bound == other.Bound
+}
