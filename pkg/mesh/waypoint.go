@@ -359,3 +359,9 @@ func (w Waypoint) SameBinding(other Waypoint) bool {
 	return w.TrafficType == other.TrafficType && w.From == other.From && w.AllowedFrom == other.AllowedFrom &&
 		w.Bound == other.Bound
 }
+
+// IsWaypointGateway reports whether the Gateway's class is a waypoint class:
+// the Gateways the tool lists, applies and deletes.
+func IsWaypointGateway(gw *gatewayv1.Gateway) bool {
+	return istio.IsWaypointClass(string(gw.Spec.GatewayClassName))
+}

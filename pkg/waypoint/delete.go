@@ -15,6 +15,7 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // DeleteRequest chooses the waypoints to delete: by name in each of
@@ -84,7 +85,7 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 					res.NotFound = append(res.NotFound, ref)
 				case err != nil:
 					return nil, kube.Describe("read gateway "+ref.String(), err)
-				case !IsWaypoint(gw):
+				case !mesh.IsWaypointGateway(gw):
 					res.Refused = append(res.Refused, Refusal{Ref: ref, Class: string(gw.Spec.GatewayClassName)})
 				default:
 					targets = append(targets, gw)
@@ -101,7 +102,7 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 			inScope[ns] = true
 		}
 		keep := func(gw *gatewayv1.Gateway) {
-			if IsWaypoint(gw) && (len(inScope) == 0 || inScope[gw.Namespace]) {
+			if mesh.IsWaypointGateway(gw) && (len(inScope) == 0 || inScope[gw.Namespace]) {
 				targets = append(targets, gw.DeepCopy())
 			}
 		}

@@ -34,7 +34,7 @@ func List(ctx context.Context, client gatewayclient.Interface, opts ListOptions)
 	classes := mesh.NewClasses(client)
 	var out []mesh.Waypoint
 	rv, err := EachGateway(ctx, client, opts, func(gw *gatewayv1.Gateway) {
-		if !IsWaypoint(gw) {
+		if !mesh.IsWaypointGateway(gw) {
 			return
 		}
 		var w mesh.Waypoint

@@ -6,19 +6,10 @@ package waypoint
 import (
 	"fmt"
 	"strings"
-
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 )
 
 // DefaultPageSize is how many Gateways one list request asks for.
 const DefaultPageSize = 500
-
-// IsWaypoint reports whether the Gateway is a waypoint.
-func IsWaypoint(gw *gatewayv1.Gateway) bool {
-	return istio.IsWaypointClass(string(gw.Spec.GatewayClassName))
-}
 
 // Ref names one waypoint.
 type Ref struct {

@@ -44,7 +44,7 @@ func TestRenderedGateway(t *testing.T) {
 	if got := mesh.Parse(other, nil).AllowedFrom; got != "Same" {
 		t.Errorf("allowedFrom read the listener on 15009: %q", got)
 	}
-	if !IsWaypoint(gw) {
+	if !mesh.IsWaypointGateway(gw) {
 		t.Error("IsWaypoint")
 	}
 }
