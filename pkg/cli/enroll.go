@@ -407,6 +407,9 @@ func (o *EnrollOptions) report(out enroll.Outcome) {
 		return
 	}
 	key := after.WaypointNamespace(t.Own()) + "/" + after.Waypoint
+	if o.Canary != "" {
+		key += fmt.Sprintf(" (%d%% to canary %s/%s)", o.CanaryWeight, after.WaypointNamespace(t.Own()), o.Canary)
+	}
 	switch {
 	case after.Waypoint == istio.NoWaypoint && out.Changed:
 		o.IO.Successf("%s opted out of waypoints (%q)%s", subject, istio.LabelUseWaypoint+": "+istio.NoWaypoint, suffix)

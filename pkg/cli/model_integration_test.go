@@ -54,7 +54,10 @@ func TestEnrollCanary(t *testing.T) {
 	env.Service(t, ns, "reviews", nil)
 	env.Waypoint(t, ns, "waypoint", nil)
 	env.Waypoint(t, ns, "waypoint-v2", nil)
-	mustRun(t, 0, "enroll", "svc", "reviews", "--waypoint", "waypoint", "--canary", "waypoint-v2", "--canary-weight", "20", "-n", ns)
+	stdout, _ := mustRun(t, 0, "enroll", "svc", "reviews", "--waypoint", "waypoint", "--canary", "waypoint-v2", "--canary-weight", "20", "-n", ns)
+	if want := "service " + ns + "/reviews enrolled in waypoint " + ns + "/waypoint (20% to canary " + ns + "/waypoint-v2)\n"; stdout != want {
+		t.Errorf("stdout %q, want %q", stdout, want)
+	}
 	svc, err := env.Kube.CoreV1().Services(ns).Get(t.Context(), "reviews", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +66,7 @@ func TestEnrollCanary(t *testing.T) {
 		t.Errorf("labels %v, annotations %v", svc.Labels, svc.Annotations)
 	}
 	// The same again changes nothing; another weight is a change.
-	stdout, _ := mustRun(t, 0, "enroll", "svc", "reviews", "--waypoint", "waypoint", "--canary", "waypoint-v2", "--canary-weight", "20", "-n", ns)
+	stdout, _ = mustRun(t, 0, "enroll", "svc", "reviews", "--waypoint", "waypoint", "--canary", "waypoint-v2", "--canary-weight", "20", "-n", ns)
 	if !strings.Contains(stdout, "unchanged") {
 		t.Errorf("again: %q", stdout)
 	}
