@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -18,6 +19,7 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // The differential test: a generated set of waypoints and of the objects
@@ -30,14 +32,21 @@ import (
 // reason must be the one of istiod's istio.io/WaypointBound condition, and
 // where istiod writes none, explain must say the object uses no waypoint.
 // Pods get no condition: each mirrors a WorkloadEntry with the same labels
-// in the same namespace, and must get the same answer.
+// in the same namespace, and must get the same answer. The mesh config's
+// serviceEntryVisibility makes the ServiceEntries of one namespace
+// NAMESPACE-visible, for CrossNamespaceWaypointForbidden.
 
 // Namespace roles of the plan, turned into real namespaces when it runs.
 const (
 	roleWaypoints = "waypoints" // where the waypoints live
 	roleTeam      = "team"      // labelled diff-team=a: admitted by the team selector and by name
 	roleOutsider  = "outsider"  // admitted only by All
+	roleVisible   = "visible"   // its ServiceEntries are NAMESPACE-visible
 )
+
+// visibilityLabel on a namespace makes, by the mesh config the test sets,
+// its ServiceEntries NAMESPACE-visible.
+const visibilityLabel = "diff-visibility"
 
 // diffWaypoint is one generated waypoint.
 type diffWaypoint struct {
@@ -121,16 +130,22 @@ func differentialPlan() diffPlan {
 		{role: "inherit-empty", labels: map[string]string{istio.LabelUseWaypoint: ""}},
 		{role: "inherit-none", labels: map[string]string{istio.LabelUseWaypoint: istio.NoWaypoint}},
 		{role: "inherit-binding", labels: use2("w-binding", roleWaypoints)},
+		{role: roleVisible, labels: with2(use2("w-from-all", roleWaypoints), visibilityLabel, "namespace")},
 	}
 
 	// Own labels: every waypoint, from every namespace, for each kind.
 	for _, w := range p.waypoints {
-		for _, role := range []string{roleWaypoints, roleTeam, roleOutsider} {
+		for _, role := range []string{roleWaypoints, roleTeam, roleOutsider, roleVisible} {
 			labels := use2(w.name, roleWaypoints)
 			if role == roleWaypoints {
 				labels = use2(w.name, "")
 			}
 			base := fmt.Sprintf("own-%s-%s", w.name, role)
+			if role == roleVisible {
+				// Only ServiceEntries have a visibility.
+				p.objects = append(p.objects, diffObject{kind: enroll.KindServiceEntry, role: role, name: base + "-se", labels: labels})
+				continue
+			}
 			p.objects = append(p.objects,
 				diffObject{kind: enroll.KindService, role: role, name: base + "-svc", labels: labels},
 				diffObject{kind: enroll.KindServiceEntry, role: role, name: base + "-se", labels: labels},
@@ -294,6 +309,7 @@ func TestDifferentialAgainstIstiod(t *testing.T) {
 		}
 	}
 	wpNS := ns[roleWaypoints]
+	setServiceEntryVisibility(t)
 
 	classes := map[string]string{}
 	for key, labels := range p.classes {
@@ -431,6 +447,44 @@ func TestDifferentialAgainstIstiod(t *testing.T) {
 		}
 		time.Sleep(2 * time.Second)
 	}
+}
+
+// setServiceEntryVisibility adds to istiod's mesh config a
+// serviceEntryVisibility that makes the ServiceEntries of namespaces
+// labelled diff-visibility=namespace NAMESPACE-visible, and every other one
+// PUBLIC as before; the old mesh config comes back when the test ends.
+func setServiceEntryVisibility(t *testing.T) {
+	t.Helper()
+	cms := env.Kube.CoreV1().ConfigMaps(mesh.MeshConfigNamespace)
+	cm, err := cms.Get(t.Context(), mesh.MeshConfigMap, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading istiod's mesh config: %v", err)
+	}
+	old := cm.Data[mesh.MeshConfigKey]
+	if strings.Contains(old, "serviceEntryVisibility") {
+		t.Fatalf("the mesh config already sets serviceEntryVisibility:\n%s", old)
+	}
+	cm.Data[mesh.MeshConfigKey] = strings.TrimRight(old, "\n") + "\n" + `serviceEntryVisibility:
+  policies:
+  - visibility: NAMESPACE
+    matchingRules:
+    - namespaceSelector:
+        matchLabels:
+          ` + visibilityLabel + `: namespace
+`
+	if _, err := cms.Update(t.Context(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("setting serviceEntryVisibility: %v", err)
+	}
+	t.Cleanup(func() {
+		cm, err := cms.Get(context.Background(), mesh.MeshConfigMap, metav1.GetOptions{})
+		if err == nil {
+			cm.Data[mesh.MeshConfigKey] = old
+			_, err = cms.Update(context.Background(), cm, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			t.Errorf("restoring the mesh config: %v", err)
+		}
+	})
 }
 
 // diffWait bounds how long the differential test waits for istiod to agree.
