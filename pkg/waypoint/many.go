@@ -14,7 +14,6 @@ import (
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
-
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
