@@ -12,7 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -277,19 +276,8 @@ func TestDifferentialPlan(t *testing.T) {
 	t.Logf("%d objects: %v (%d with an istio.io/WaypointBound condition to compare)", len(p.objects), counts, withCondition)
 }
 
-// waypointHolder is what the differential test needs of the test
-// environment beyond the API server: the real istiod with the node
-// stand-in, which can hold a waypoint back.
-type waypointHolder interface {
-	HoldWaypoint(t testing.TB, ns, name string) (release func())
-}
-
 // TestDifferentialAgainstIstiod runs the plan against the real istiod.
 func TestDifferentialAgainstIstiod(t *testing.T) {
-	holder, ok := any(env).(waypointHolder)
-	if !ok {
-		t.Fatal("the differential test needs the real istiod and node stand-in of internal/testenv (Env.HoldWaypoint); this test environment has neither")
-	}
 	p := differentialPlan()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1_000_000)
 
@@ -322,7 +310,7 @@ func TestDifferentialAgainstIstiod(t *testing.T) {
 			continue
 		}
 		if w.held {
-			holder.HoldWaypoint(t, wpNS, w.name)
+			env.HoldWaypoint(t, wpNS, w.name)
 		}
 		gw := testenv.WaypointGateway(wpNS, w.name, w.labels)
 		if w.class != "" {
@@ -372,7 +360,7 @@ func TestDifferentialAgainstIstiod(t *testing.T) {
 		case enroll.KindServiceEntry:
 			env.ServiceEntry(t, n, o.name, labels)
 		case enroll.KindWorkloadEntry:
-			createWorkloadEntry(t, n, o.name, fmt.Sprintf("10.250.%d.%d", i/250, i%250+1), labels)
+			env.WorkloadEntry(t, n, o.name, fmt.Sprintf("10.250.%d.%d", i/250, i%250+1), labels)
 		case enroll.KindPod:
 			env.Pod(t, n, o.name, labels)
 		}
@@ -489,25 +477,6 @@ func setServiceEntryVisibility(t *testing.T) {
 
 // diffWait bounds how long the differential test waits for istiod to agree.
 const diffWait = 90 * time.Second
-
-// workloadEntryResource is Istio's WorkloadEntry.
-var workloadEntryResource = enroll.WorkloadEntryGVR
-
-// createWorkloadEntry creates a WorkloadEntry at address; the namespace's
-// deletion removes it.
-func createWorkloadEntry(t *testing.T, ns, name, address string, labels map[string]string) {
-	t.Helper()
-	we := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "networking.istio.io/v1",
-		"kind":       "WorkloadEntry",
-		"metadata":   map[string]any{"name": name, "namespace": ns},
-		"spec":       map[string]any{"address": address},
-	}}
-	we.SetLabels(labels)
-	if _, err := env.Dynamic.Resource(workloadEntryResource).Namespace(ns).Create(t.Context(), we, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating workloadentry %s/%s: %v", ns, name, err)
-	}
-}
 
 // annotateObject merges annotations into an object of resource gvr.
 func annotateObject(t *testing.T, kind enroll.Kind, ns, name string, annotations map[string]string) {

@@ -18,7 +18,7 @@ import (
 func TestWorkloadEntryKind(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t, testenv.AmbientLabels())
-	createWorkloadEntry(t, ns, "vm-1", "10.251.0.1", nil)
+	env.WorkloadEntry(t, ns, "vm-1", "10.251.0.1", nil)
 	env.Waypoint(t, ns, "svc-only", map[string]string{istio.LabelWaypointFor: "service"})
 
 	// A service-only waypoint does not take workload traffic: refused.
