@@ -455,7 +455,9 @@ func sameEndpoints(a, b *discoveryv1.EndpointSlice) bool {
 // Service without endpoints, so istiod reports it Programmed=False, reason
 // AddressNotAssigned (see WaitNotProgrammed). It may be called
 // before the waypoint exists. The hold ends when release is called or the
-// test ends; a waypoint that was ready and is held becomes not ready.
+// test ends. A waypoint that was ready and is held loses its endpoint; istiod
+// keeps its addresses and may or may not turn it not Programmed (see
+// TestHoldWaypoint).
 func (e *Env) HoldWaypoint(t testing.TB, ns, name string) (release func()) {
 	t.Helper()
 	if e.nodes == nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -215,9 +216,11 @@ func TestDeletedWaypointIsCollected(t *testing.T) {
 	}
 }
 
-// TestHoldWaypoint: a held waypoint is not programmed; released, it is; held
-// again, istiod reports it not programmed but keeps its addresses (it never
-// removes an address once reported).
+// TestHoldWaypoint: a held waypoint is not programmed; released, it is. Held
+// again after that, the stand-in takes its endpoint away and istiod keeps the
+// addresses it reported. Whether it also turns Programmed to False depends on
+// timing (seen with istiod 1.31-dev: right after programming it does, seconds
+// later often not at all), so only the addresses are pinned.
 func TestHoldWaypoint(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t, testenv.AmbientLabels())
@@ -244,9 +247,30 @@ func TestHoldWaypoint(t *testing.T) {
 	programmed := env.WaitProgrammed(t, ns, "waypoint")
 
 	env.HoldWaypoint(t, ns, "waypoint")
-	gw = env.WaitNotProgrammed(t, ns, "waypoint")
+	// The stand-in takes the endpoint away and leaves the pod Pending ...
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, testenv.WaitTimeout, true, func(c context.Context) (bool, error) {
+		slices, err := env.Kube.DiscoveryV1().EndpointSlices(ns).List(c, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=waypoint"})
+		if err != nil || len(slices.Items) != 1 || len(slices.Items[0].Endpoints) != 0 {
+			return false, err
+		}
+		pods, err := env.Kube.CoreV1().Pods(ns).List(c, metav1.ListOptions{})
+		if err != nil || len(pods.Items) != 1 {
+			return false, err
+		}
+		return pods.Items[0].Status.Phase == corev1.PodPending && pods.Items[0].Status.PodIP == "", nil
+	})
+	if err != nil {
+		t.Fatalf("held again: the stand-in did not take the waypoint's endpoint away: %v", err)
+	}
+	// ... and istiod keeps the addresses it reported: bound, whatever it
+	// says of Programmed.
+	time.Sleep(3 * time.Second)
+	gw, err = env.Gateway.GatewayV1().Gateways(ns).Get(t.Context(), "waypoint", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(gw.Status.Addresses) != len(programmed.Status.Addresses) || gw.Status.Addresses[0].Value != programmed.Status.Addresses[0].Value {
-		t.Errorf("addresses after the hold = %+v, want those istiod reported before, %+v", gw.Status.Addresses, programmed.Status.Addresses)
+		t.Errorf("held after it was programmed, addresses = %+v, want those istiod reported before, %+v", gw.Status.Addresses, programmed.Status.Addresses)
 	}
 }
 
