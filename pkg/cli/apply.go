@@ -247,11 +247,15 @@ func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) error {
 		return nil
 	}
 	if len(o.namespaces) == 1 {
+		applied := false
+		for _, rec := range report.Records {
+			applied = applied || (rec.Kind == "Gateway" && rec.Action != bulk.Failed)
+		}
 		for _, rec := range report.Records {
 			var elsewhere *waypoint.EnrolledElsewhereError
 			switch {
 			case rec.Action != bulk.Failed:
-			case errors.As(rec.Err, &elsewhere):
+			case errors.As(rec.Err, &elsewhere) && !applied:
 				// Nothing was written: the namespace uses another waypoint.
 				return usageError(rec.Err)
 			case o.human():

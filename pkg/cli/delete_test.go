@@ -9,6 +9,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
@@ -167,39 +168,50 @@ func TestDeleteBadInput(t *testing.T) {
 	}
 }
 
-// TestUnenrollKeepsANewerEnrollment: delete --unenroll removes a label only if
-// it still names the deleted waypoint when the patch arrives.
+// TestUnenrollKeepsANewerEnrollment: a conditional label write removes a
+// label only if it still holds what was read when the patch arrives; a change
+// of another label in between is kept and does not stop it.
 func TestUnenrollKeepsANewerEnrollment(t *testing.T) {
+	ctx := context.Background()
 	ns := env.Namespace(t, nil)
 	env.Service(t, ns, "reviews", map[string]string{"istio.io/use-waypoint": "old"})
 	c, err := kube.NewClients(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, err := enroll.FindEnrolled(context.Background(), c, []string{ns + "/old"})
-	if err != nil || len(found) != 1 {
-		t.Fatalf("found %v, %v", found, err)
-	}
-	// Another writer moves the service to a new waypoint in between.
-	if _, err := enroll.Patch(context.Background(), c, enroll.KindService, ns, "reviews",
-		enroll.EnrollChange(ns, "new", ""), kube.DryRunNone); err != nil {
+	read, err := env.Kube.CoreV1().Services(ns).Get(ctx, "reviews", metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	err = enroll.UnenrollIfUnchanged(context.Background(), c, found[0], kube.DryRunNone)
-	if !errors.Is(err, enroll.ErrChangedSince) {
+	unenroll := enroll.Write{Kind: enroll.KindService, Namespace: ns, Name: "reviews", Labels: read.Labels,
+		ResourceVersion: read.ResourceVersion, Change: enroll.UnenrollChange()}
+	// Another writer moves the service to a new waypoint in between.
+	relabel(t, ns, "reviews", `{"metadata":{"labels":{"istio.io/use-waypoint":"new"}}}`)
+	if _, err := unenroll.Do(ctx, c); !errors.Is(err, enroll.ErrChangedSince) {
 		t.Fatalf("err %v, want ErrChangedSince", err)
 	}
-	svc, _ := env.Kube.CoreV1().Services(ns).Get(context.Background(), "reviews", metav1.GetOptions{})
+	svc, _ := env.Kube.CoreV1().Services(ns).Get(ctx, "reviews", metav1.GetOptions{})
 	if svc.Labels["istio.io/use-waypoint"] != "new" {
 		t.Errorf("the newer enrollment was lost: %v", svc.Labels)
 	}
-	// Unchanged, it is removed.
-	found, _ = enroll.FindEnrolled(context.Background(), c, []string{ns + "/new"})
-	if err := enroll.UnenrollIfUnchanged(context.Background(), c, found[0], kube.DryRunNone); err != nil {
-		t.Fatal(err)
+	// Read again, and another writer changes only an unrelated label: the
+	// write conflicts, reads again, and goes through, keeping that label.
+	unenroll.Labels, unenroll.ResourceVersion = svc.Labels, svc.ResourceVersion
+	relabel(t, ns, "reviews", `{"metadata":{"labels":{"team":"payments"}}}`)
+	out, err := unenroll.Do(ctx, c)
+	if err != nil || !out.Changed {
+		t.Fatalf("changed %v, err %v", out.Changed, err)
 	}
-	svc, _ = env.Kube.CoreV1().Services(ns).Get(context.Background(), "reviews", metav1.GetOptions{})
-	if _, ok := svc.Labels["istio.io/use-waypoint"]; ok {
-		t.Errorf("label not removed: %v", svc.Labels)
+	svc, _ = env.Kube.CoreV1().Services(ns).Get(ctx, "reviews", metav1.GetOptions{})
+	if _, ok := svc.Labels["istio.io/use-waypoint"]; ok || svc.Labels["team"] != "payments" {
+		t.Errorf("labels %v, want only team=payments", svc.Labels)
+	}
+}
+
+// relabel patches a service's labels as another writer would.
+func relabel(t *testing.T, ns, name, patch string) {
+	t.Helper()
+	if _, err := env.Kube.CoreV1().Services(ns).Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

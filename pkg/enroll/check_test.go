@@ -86,7 +86,7 @@ func TestChangeAll(t *testing.T) {
 		}
 		name := fmt.Sprintf("p%02d", i)
 		objs = append(objs, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: labels}})
-		targets = append(targets, Target{Kind: KindPod, Namespace: "ns", Name: name, Labels: labels})
+		targets = append(targets, Target{Kind: KindPod, Namespace: "ns", Name: name, Labels: labels, ResourceVersion: "1"})
 	}
 	client := fake.NewClientset(objs...)
 	client.PrependReactor("patch", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {

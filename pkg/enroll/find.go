@@ -18,6 +18,8 @@ type Resource struct {
 	Namespace  string // empty for namespaces
 	Name       string
 	Enrollment Enrollment
+	// ResourceVersion is the version the labels were read at.
+	ResourceVersion string
 }
 
 // WaypointKey is namespace/name of the waypoint the resource names.
@@ -89,7 +91,7 @@ func FindEnrolled(ctx context.Context, c *kube.Clients, waypoints []string) ([]R
 func ListLabelled(ctx context.Context, c *kube.Clients, kind Kind, namespace, selector string) ([]Resource, error) {
 	var out []Resource
 	err := eachMetadata(ctx, c, kind, namespace, selector, func(m *metav1.PartialObjectMetadata) {
-		out = append(out, Resource{Kind: kind, Namespace: m.Namespace, Name: m.Name, Enrollment: EnrollmentOf(m.Labels)})
+		out = append(out, Resource{Kind: kind, Namespace: m.Namespace, Name: m.Name, Enrollment: EnrollmentOf(m.Labels), ResourceVersion: m.ResourceVersion})
 	})
 	if err != nil {
 		return nil, err

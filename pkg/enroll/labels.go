@@ -6,13 +6,10 @@ package enroll
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -235,57 +232,6 @@ func (c LabelChange) NeededFor(labels, annotations map[string]string) bool {
 	}
 	return false
 }
-
-// Patch sends the change as a JSON merge patch of metadata.labels (and of
-// metadata.annotations for its annotation keys) only, and returns the
-// labels the object has afterwards.
-func Patch(ctx context.Context, c *kube.Clients, kind Kind, namespace, name string, change LabelChange, dryRun kube.DryRun) (map[string]string, error) {
-	labels, annotations := change.split()
-	md := map[string]any{"labels": labels}
-	if len(annotations) > 0 {
-		md["annotations"] = annotations
-	}
-	body, err := json.Marshal(map[string]any{"metadata": md})
-	if err != nil {
-		return nil, err
-	}
-	return patch(ctx, c, kind, namespace, name, types.MergePatchType, body, dryRun)
-}
-
-// UnenrollIfUnchanged removes the enrollment labels of r only if they still
-// hold what was read: a JSON patch that tests each value before it removes
-// it, so that an enrollment another writer made in between is never lost.
-// Such a race fails with ErrChangedSince.
-func UnenrollIfUnchanged(ctx context.Context, c *kube.Clients, r Resource, dryRun kube.DryRun) error {
-	type op struct {
-		Op    string `json:"op"`
-		Path  string `json:"path"`
-		Value string `json:"value,omitempty"`
-	}
-	path := func(label string) string { return "/metadata/labels/" + strings.ReplaceAll(label, "/", "~1") }
-	ops := []op{
-		{Op: "test", Path: path(istio.LabelUseWaypoint), Value: r.Enrollment.Waypoint},
-		{Op: "remove", Path: path(istio.LabelUseWaypoint)},
-	}
-	if r.Enrollment.Namespace != "" {
-		ops = append(ops,
-			op{Op: "test", Path: path(istio.LabelUseWaypointNamespace), Value: r.Enrollment.Namespace},
-			op{Op: "remove", Path: path(istio.LabelUseWaypointNamespace)})
-	}
-	body, err := json.Marshal(ops)
-	if err != nil {
-		return err
-	}
-	_, err = patch(ctx, c, r.Kind, r.Namespace, r.Name, types.JSONPatchType, body, dryRun)
-	if apierrors.IsInvalid(err) || (err != nil && strings.Contains(err.Error(), "test operation")) {
-		return fmt.Errorf("%w: %v", ErrChangedSince, err)
-	}
-	return err
-}
-
-// ErrChangedSince says an object's enrollment changed after it was read, and
-// was left alone.
-var ErrChangedSince = errors.New("its enrollment labels changed since they were read; left alone")
 
 func patch(ctx context.Context, c *kube.Clients, kind Kind, namespace, name string, pt types.PatchType, body []byte, dryRun kube.DryRun) (map[string]string, error) {
 	opts := metav1.PatchOptions{FieldManager: kube.FieldManager, DryRun: dryRun.Server()}

@@ -36,6 +36,9 @@ type Target struct {
 	Labels    map[string]string
 	// Annotations are read with the labels: the canary weight is one.
 	Annotations map[string]string
+	// ResourceVersion is the version the labels were read at; writes are
+	// conditional on it.
+	ResourceVersion string
 }
 
 // Own is the namespace the target lives in; for a namespace, its name.
@@ -48,7 +51,7 @@ func (t Target) Own() string {
 
 // Resource is the target as a Resource.
 func (t Target) Resource() Resource {
-	return Resource{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name, Enrollment: EnrollmentOf(t.Labels)}
+	return Resource{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name, Enrollment: EnrollmentOf(t.Labels), ResourceVersion: t.ResourceVersion}
 }
 
 // Select reads the objects of kind to change: the named ones, or those the
@@ -60,7 +63,7 @@ func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, n
 	}
 	if len(names) == 0 {
 		err = eachMetadata(ctx, c, kind, namespace, selector, func(m *metav1.PartialObjectMetadata) {
-			targets = append(targets, Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations})
+			targets = append(targets, targetOf(kind, m))
 		})
 		if err != nil {
 			return nil, nil, describeRead(kind, err)
@@ -80,7 +83,8 @@ func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, n
 		}
 		switch {
 		case err == nil:
-			found[i] = &Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}
+			t := targetOf(kind, m)
+			found[i] = &t
 		case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
 		default:
 			errs[i] = err
@@ -97,6 +101,10 @@ func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, n
 		targets = append(targets, *t)
 	}
 	return targets, missing, nil
+}
+
+func targetOf(kind Kind, m *metav1.PartialObjectMetadata) Target {
+	return Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations, ResourceVersion: m.ResourceVersion}
 }
 
 func describeRead(kind Kind, err error) error {
@@ -159,24 +167,11 @@ func ChangeAll(ctx context.Context, c *kube.Clients, targets []Target, change fu
 			out[i] = o
 			return
 		}
-		o.Changed = true
-		if dryRun == kube.DryRunClient {
-			o.After = EnrollmentLabels(ch.Apply(t.Labels))
-			out[i] = o
-			return
-		}
-		var labels map[string]string
-		// A merge patch of labels cannot conflict; throttling and a busy
-		// server are worth another try.
-		err := kube.Retry(ctx, func() (err error) {
-			labels, err = Patch(ctx, c, t.Kind, t.Namespace, t.Name, ch, dryRun)
-			return err
-		})
+		w, err := Write{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name, Labels: t.Labels, Annotations: t.Annotations,
+			ResourceVersion: t.ResourceVersion, Change: ch, DryRun: dryRun}.Do(ctx, c)
+		o.Changed, o.After = w.Changed, EnrollmentLabels(w.Labels)
 		if err != nil {
-			o.Changed, o.After = false, o.Before
 			o.Err = describeWrite(t, err)
-		} else {
-			o.After = EnrollmentLabels(labels)
 		}
 		out[i] = o
 	}, progress)
@@ -184,6 +179,9 @@ func ChangeAll(ctx context.Context, c *kube.Clients, targets []Target, change fu
 }
 
 func describeWrite(t Target, err error) error {
+	if errors.Is(err, ErrChangedSince) {
+		return fmt.Errorf("did not label %s: %w", Write{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name}, err)
+	}
 	what := "label " + t.Kind.Resource() + " " + t.Name
 	if t.Kind.Namespaced() {
 		what = "label " + t.Kind.Resource() + " " + t.Namespace + "/" + t.Name

@@ -3,6 +3,9 @@ package kube
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,10 +22,14 @@ func TestRetry(t *testing.T) {
 		wantCalls int
 	}{
 		{"throttled then fine", apierrors.NewTooManyRequests("slow", 0), 3},
-		{"optimistic lock", apierrors.NewConflict(gr, "x", errors.New("the object has been modified")), 3},
+		{"optimistic lock needs a new read", apierrors.NewConflict(gr, "x", errors.New("the object has been modified")), 1},
+		{"internal error", apierrors.NewInternalError(errors.New("etcd")), 3},
+		{"connection reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, 3},
+		{"lost answer", io.ErrUnexpectedEOF, 3},
 		{"unavailable", apierrors.NewServiceUnavailable("down"), 3},
 		{"field manager conflict is final", apierrors.NewConflict(gr, "x", errors.New("Apply failed with 1 conflict")), 1},
 		{"failed precondition is final", apierrors.NewConflict(gr, "x", errors.New("Precondition failed: UID in precondition: 1, UID in object meta: 2")), 1},
+		{"replaced object is final", apierrors.NewConflict(gr, "x", errors.New("the UID in the precondition (1) does not match the UID in record (2). The object might have been deleted and then recreated")), 1},
 		{"forbidden is final", apierrors.NewForbidden(gr, "x", errors.New("no")), 1},
 	}
 	for _, tc := range cases {
@@ -47,5 +54,30 @@ func TestRetry(t *testing.T) {
 	_ = Retry(context.Background(), func() error { calls++; return apierrors.NewTooManyRequests("slow", 0) })
 	if calls != Backoff.Steps {
 		t.Errorf("gave up after %d calls, want %d", calls, Backoff.Steps)
+	}
+}
+
+// TestRetryTracked checks that a lost answer is remembered and throttling is
+// not: only the first may have done the work.
+func TestRetryTracked(t *testing.T) {
+	Backoff.Duration = time.Millisecond
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{apierrors.NewTooManyRequests("slow", 0), false},
+		{apierrors.NewInternalError(errors.New("after the write")), true},
+		{io.ErrUnexpectedEOF, true},
+	} {
+		calls := 0
+		maybe, err := RetryTracked(context.Background(), func() error {
+			if calls++; calls == 1 {
+				return tc.err
+			}
+			return nil
+		})
+		if err != nil || maybe != tc.want {
+			t.Errorf("%v: err %v, maybe done %v, want %v", tc.err, err, maybe, tc.want)
+		}
 	}
 }

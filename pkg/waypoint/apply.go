@@ -60,9 +60,9 @@ type ApplyResult struct {
 	// Unchanged is true when the apply changed nothing (known only with
 	// PreviousResourceVersion).
 	Unchanged bool
-	// PendingEnroll is the namespace label change DeferEnroll left unwritten;
+	// PendingEnroll is the namespace label write DeferEnroll left undone;
 	// nil when the namespace already uses the waypoint.
-	PendingEnroll enroll.LabelChange
+	PendingEnroll *enroll.Write
 }
 
 // EnrolledElsewhereError says the namespace already uses another waypoint and
@@ -88,8 +88,7 @@ var ErrNamespaceNotFound = errors.New("namespace not found")
 func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult, error) {
 	gw := req.Gateway
 	res := &ApplyResult{NamespaceAmbient: true}
-	var change enroll.LabelChange
-	var nsLabels map[string]string
+	var write *enroll.Write
 	if req.EnrollNamespace {
 		ns := req.Namespace
 		var err error
@@ -105,12 +104,11 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 		if err != nil {
 			return nil, kube.Describe("read namespace "+gw.Namespace, err)
 		}
-		nsLabels = ns.Labels
-		if err := checkNamespaceEnrollment(ns, gw.Name, req.Overwrite); err != nil {
+		if err := checkNamespaceEnrollment(ns.Name, ns.Labels, gw.Name, req.Overwrite); err != nil {
 			return nil, err
 		}
 		res.NamespaceAmbient = ns.Labels[istio.LabelDataplaneMode] == istio.DataplaneModeAmbient
-		change = enroll.EnrollChange(gw.Namespace, gw.Name, gw.Namespace)
+		write = EnrollNamespaceWrite(ns.Name, ns.Labels, ns.ResourceVersion, gw.Name, req.Overwrite, req.DryRun)
 	}
 
 	if req.DryRun == kube.DryRunClient {
@@ -127,43 +125,60 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 	if req.OnApplied != nil {
 		req.OnApplied(res.Gateway, res.Created)
 	}
-	if req.EnrollNamespace && change.Needed(nsLabels) {
+	if write != nil && write.Change.Needed(write.Labels) {
 		if req.DeferEnroll {
-			res.PendingEnroll = change
+			res.PendingEnroll = write
 			return res, nil
 		}
-		if err := EnrollNamespace(ctx, c, gw.Namespace, change, req.DryRun); err != nil {
+		changed, err := EnrollNamespace(ctx, c, write)
+		if err != nil {
 			return res, err
 		}
-		res.Enrolled = true
+		res.Enrolled = changed
 	}
 	return res, nil
 }
 
-// EnrollNamespace writes a namespace label change (nothing for a client dry
-// run), retrying what is safe to retry.
-func EnrollNamespace(ctx context.Context, c *kube.Clients, namespace string, change enroll.LabelChange, dryRun kube.DryRun) error {
-	if dryRun == kube.DryRunClient {
-		return nil
+// EnrollNamespaceWrite is the write that enrolls namespace ns, read with
+// labels at version rv, into its own waypoint name. It is conditional on
+// that version: should the namespace be enrolled elsewhere in between, it
+// is left alone unless overwrite.
+func EnrollNamespaceWrite(ns string, labels map[string]string, rv, name string, overwrite bool, dryRun kube.DryRun) *enroll.Write {
+	return &enroll.Write{
+		Kind: enroll.KindNamespace, Name: ns, Labels: labels, ResourceVersion: rv,
+		Change: enroll.EnrollChange(ns, name, ns),
+		Recheck: func(current map[string]string) error {
+			return checkNamespaceEnrollment(ns, current, name, overwrite)
+		},
+		DryRun: dryRun,
 	}
-	err := kube.Retry(ctx, func() error {
-		_, err := enroll.Patch(ctx, c, enroll.KindNamespace, "", namespace, change, dryRun)
-		return err
-	})
-	return kube.Describe("label namespace "+namespace, err)
+}
+
+// EnrollNamespace sends a namespace enrollment write and says whether it
+// changed the labels.
+func EnrollNamespace(ctx context.Context, c *kube.Clients, w *enroll.Write) (bool, error) {
+	out, err := w.Do(ctx, c)
+	var elsewhere *EnrolledElsewhereError
+	switch {
+	case errors.As(err, &elsewhere):
+		return false, err
+	case apierrors.IsNotFound(err):
+		return false, fmt.Errorf("%w: %s", ErrNamespaceNotFound, w.Name)
+	}
+	return out.Changed, kube.Describe("label namespace "+w.Name, err)
 }
 
 // checkNamespaceEnrollment refuses to replace another waypoint without
 // overwrite.
-func checkNamespaceEnrollment(ns *corev1.Namespace, name string, overwrite bool) error {
-	cur := enroll.EnrollmentOf(ns.Labels)
+func checkNamespaceEnrollment(ns string, labels map[string]string, name string, overwrite bool) error {
+	cur := enroll.EnrollmentOf(labels)
 	if !cur.IsSet() || overwrite {
 		return nil
 	}
-	if cur.Waypoint == name && cur.WaypointNamespace(ns.Name) == ns.Name {
+	if cur.Waypoint == name && cur.WaypointNamespace(ns) == ns {
 		return nil
 	}
-	return &EnrolledElsewhereError{Namespace: ns.Name, Current: cur, Wanted: name}
+	return &EnrolledElsewhereError{Namespace: ns, Current: cur, Wanted: name}
 }
 
 // ServerSideApply applies gw with the tool's field manager and reports

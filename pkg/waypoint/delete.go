@@ -163,9 +163,7 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 			r := enrolled[i]
 			var err error
 			if req.DryRun != kube.DryRunClient {
-				err = kube.Retry(ctx, func() error {
-					return enroll.UnenrollIfUnchanged(ctx, c, r, req.DryRun)
-				})
+				_, err = unenrollWrite(r, req.DryRun).Do(ctx, c)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -203,4 +201,18 @@ func describeUnenroll(r enroll.Resource, err error) error {
 		return fmt.Errorf("did not %s: %w", what, enroll.ErrChangedSince)
 	}
 	return kube.Describe(what, err)
+}
+
+// unenrollWrite removes the enrollment labels of r, conditional on the
+// labels it was found with.
+func unenrollWrite(r enroll.Resource, dryRun kube.DryRun) enroll.Write {
+	labels := map[string]string{}
+	if r.Enrollment.Waypoint != "" {
+		labels[istio.LabelUseWaypoint] = r.Enrollment.Waypoint
+	}
+	if r.Enrollment.Namespace != "" {
+		labels[istio.LabelUseWaypointNamespace] = r.Enrollment.Namespace
+	}
+	return enroll.Write{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Labels: labels,
+		ResourceVersion: r.ResourceVersion, Change: enroll.UnenrollChange(), DryRun: dryRun}
 }

@@ -163,14 +163,15 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		},
 	})
 	var elsewhere *EnrolledElsewhereError
+	applied := res != nil && res.Gateway != nil
 	switch {
-	case errors.As(err, &elsewhere):
+	case errors.As(err, &elsewhere) && !applied:
 		r.fail(bulk.Record{Kind: "Namespace", Name: gw.Namespace}, err)
 		return
 	case errors.Is(err, ErrNamespaceNotFound):
 		err = namespaceNotFound(gw.Namespace)
 	}
-	if err != nil && res != nil && res.Gateway != nil {
+	if err != nil && applied {
 		// The Gateway was applied; labelling the namespace failed.
 		rec.Action = gatewayAction(res)
 		r.record(rec)
@@ -277,10 +278,11 @@ func (r *applyMany) enrollPending(ctx context.Context) {
 	sort.Slice(list, func(i, j int) bool { return list[i].Gateway.Namespace < list[j].Gateway.Namespace })
 	bulk.ForEach(ctx, len(list), r.req.Concurrency, func(ctx context.Context, i int) {
 		gw := list[i].Gateway
-		if err := EnrollNamespace(ctx, r.c, gw.Namespace, list[i].PendingEnroll, r.req.DryRun); err != nil {
+		changed, err := EnrollNamespace(ctx, r.c, list[i].PendingEnroll)
+		if err != nil {
 			r.fail(bulk.Record{Kind: "Namespace", Name: gw.Namespace}, err)
 			return
 		}
-		r.recordEnrolled(gw, true)
+		r.recordEnrolled(gw, changed)
 	}, r.req.Events.EnrollProgress)
 }
