@@ -122,6 +122,9 @@ func (o *DeleteOptions) Validate() error {
 
 // Complete resolves the namespaces and builds the clients.
 func (o *DeleteOptions) Complete(ctx context.Context, f *Factory) error {
+	if err := f.checkAllNamespaces(o.AllNamespaces); err != nil {
+		return err
+	}
 	var err error
 	if !o.AllNamespaces {
 		if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -38,6 +40,9 @@ type Factory struct {
 
 	// started is set once cobra has accepted the command line.
 	started bool
+	// connectionFlags are kubectl's flags from ConfigFlags, where an empty
+	// value means "unset" as in kubectl.
+	connectionFlags map[string]bool
 
 	once    sync.Once
 	clients *kube.Clients
@@ -61,6 +66,8 @@ func NewFactory(streams *IOStreams, name string) *Factory {
 // addFlags adds kubectl's connection flags and ours to the root command.
 func (f *Factory) addFlags(fs *pflag.FlagSet) {
 	f.ConfigFlags.AddFlags(fs)
+	f.connectionFlags = map[string]bool{}
+	fs.VisitAll(func(fl *pflag.Flag) { f.connectionFlags[fl.Name] = true })
 	fs.StringSliceVarP(&f.namespaces, "namespace", "n", nil, "If present, the namespace scope for this CLI request; apply, delete, enroll and unenroll take several (repeat the flag or separate with commas)")
 	fs.Float32Var(&f.qps, "qps", 1000, "Requests per second the client may send to the API server (its own API Priority and Fairness still applies)")
 	fs.IntVar(&f.burst, "burst", 2000, "Requests the client may send at once above --qps")
@@ -78,6 +85,67 @@ func (f *Factory) validateFlags() error {
 	}
 	if f.qps <= 0 || f.burst <= 0 {
 		return usageErrorf("invalid --qps %v or --burst %d: both must be positive", f.qps, f.burst)
+	}
+	if p := f.ConfigFlags.KubeConfig; p != nil && *p != "" {
+		if _, err := os.Stat(*p); err != nil {
+			return usageErrorf("invalid --kubeconfig %q: %v", *p, errors.Unwrap(err))
+		}
+	}
+	return f.checkTLSFlags()
+}
+
+// checkTLSFlags refuses, as kubectl does, --insecure-skip-tls-verify
+// together with a certificate authority: one says trust anything, the
+// other trust only this CA.
+func (f *Factory) checkTLSFlags() error {
+	if f.ConfigFlags.Insecure == nil || !*f.ConfigFlags.Insecure {
+		return nil
+	}
+	if ca := f.ConfigFlags.CAFile; ca != nil && *ca != "" {
+		return usageErrorf("--insecure-skip-tls-verify and --certificate-authority contradict each other: use one")
+	}
+	raw, err := f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil // the client reports a broken kubeconfig
+	}
+	ctxName := raw.CurrentContext
+	if c := f.ConfigFlags.Context; c != nil && *c != "" {
+		ctxName = *c
+	}
+	clusterName := ""
+	if kctx := raw.Contexts[ctxName]; kctx != nil {
+		clusterName = kctx.Cluster
+	}
+	if c := f.ConfigFlags.ClusterName; c != nil && *c != "" {
+		clusterName = *c
+	}
+	if cl := raw.Clusters[clusterName]; cl != nil && (cl.CertificateAuthority != "" || len(cl.CertificateAuthorityData) > 0) {
+		return usageErrorf("--insecure-skip-tls-verify cannot be used with the certificate authority that cluster %q of the kubeconfig names: remove one of them", clusterName)
+	}
+	return nil
+}
+
+// checkEmptyValues refuses a flag given with an empty value ("--name ''"),
+// which would otherwise quietly mean the default. kubectl's connection
+// flags keep kubectl's meaning of empty: unset.
+func (f *Factory) checkEmptyValues(fs *pflag.FlagSet) error {
+	var err error
+	fs.Visit(func(fl *pflag.Flag) {
+		if err != nil || f.connectionFlags[fl.Name] || fl.Value.Type() == "bool" {
+			return
+		}
+		if v := fl.Value.String(); v == "" || v == "[]" {
+			err = usageErrorf("invalid --%s \"\": an empty value is not allowed; leave the flag out for its default", fl.Name)
+		}
+	})
+	return err
+}
+
+// checkAllNamespaces refuses -A together with another choice of
+// namespaces.
+func (f *Factory) checkAllNamespaces(all bool) error {
+	if all && len(f.namespaces) > 0 {
+		return usageErrorf("-A/--all-namespaces and -n/--namespace choose namespaces in two ways: use one")
 	}
 	return nil
 }

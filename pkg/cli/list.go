@@ -88,6 +88,9 @@ kubectl-waypoint list -A -o json`),
 // Complete resolves the namespace and builds the clients.
 func (o *ListOptions) Complete(f *Factory) error {
 	var err error
+	if err := f.checkAllNamespaces(o.AllNamespaces); err != nil {
+		return err
+	}
 	o.namespace, o.clients, err = f.readScope(o.AllNamespaces)
 	return err
 }

@@ -38,7 +38,10 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		// Cobra has parsed flags and checked arguments by now: from here on
 		// an error is the command's, not the command line's.
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.checkEmptyValues(cmd.Flags()); err != nil {
+				return err
+			}
 			if err := f.validateFlags(); err != nil {
 				return err
 			}

@@ -67,6 +67,9 @@ kubectl-waypoint status -A --wait --timeout 2m`),
 // Complete resolves the namespace and builds the clients.
 func (o *StatusOptions) Complete(f *Factory) error {
 	var err error
+	if err := f.checkAllNamespaces(o.AllNamespaces); err != nil {
+		return err
+	}
 	o.namespace, o.clients, err = f.readScope(o.AllNamespaces)
 	return err
 }
