@@ -125,7 +125,7 @@ func (f *Factory) checkTLSFlags() error {
 	return nil
 }
 
-// checkEmptyValues refuses a flag given with an empty value ("--name ''"),
+// checkEmptyValues refuses a flag given with an empty value (--name ""),
 // which would otherwise quietly mean the default. kubectl's connection
 // flags keep kubectl's meaning of empty: unset.
 func (f *Factory) checkEmptyValues(fs *pflag.FlagSet) error {
