@@ -1,9 +1,14 @@
-// Package bulk runs one operation over many objects with bounded
-// concurrency and reports, object by object, what it did.
+// Package bulk is the engine of bulk work: it runs one operation over many
+// objects with bounded concurrency, stops starting new work when the user
+// interrupts, and reports, object by object, what it did. Every bulk
+// command (apply, delete, enroll, unenroll) ends in one Report, whose
+// Outcome decides the exit code, so the report and the code cannot disagree.
+// It does not talk to the API server and prints nothing.
 package bulk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -24,6 +29,8 @@ const (
 	Unenrolled Action = "unenrolled"
 	Skipped    Action = "skipped"
 	Failed     Action = "failed"
+	// NotStarted is work an interrupt stopped before it began.
+	NotStarted Action = "not started"
 )
 
 // Record is the outcome for one object, as printed by -o json|yaml.
@@ -45,6 +52,9 @@ type Summary struct {
 	Total  int            `json:"total"`
 	Counts map[Action]int `json:"counts"`
 	Failed int            `json:"failed"`
+	// Interrupted says the user stopped the work; NotStarted records say
+	// what is left for a re-run.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Report is every record of a command and their summary.
@@ -69,15 +79,45 @@ func NewReport(records []Record) *Report {
 	s := Summary{Total: len(records), Counts: map[Action]int{}}
 	for _, r := range records {
 		s.Counts[r.Action]++
-		if r.Action == Failed {
+		switch r.Action {
+		case Failed:
 			s.Failed++
+		case NotStarted:
+			s.Interrupted = true
 		}
+	}
+	if records == nil {
+		records = []Record{}
 	}
 	return &Report{Records: records, Summary: s}
 }
 
+// ErrInterrupted says the user interrupted the work; the report says what
+// was done and what was not started.
+var ErrInterrupted = errors.New("interrupted")
+
+// FailedError says how many objects of a report failed.
+type FailedError struct{ Failed, Total int }
+
+func (e *FailedError) Error() string {
+	return fmt.Sprintf("%d of %d objects failed", e.Failed, e.Total)
+}
+
+// Outcome is the report's verdict: ErrInterrupted when the user stopped
+// the work, a *FailedError when any object failed, else nil. Commands take
+// their exit code from it alone.
+func (r *Report) Outcome() error {
+	switch {
+	case r.Summary.Interrupted:
+		return ErrInterrupted
+	case r.Summary.Failed > 0:
+		return &FailedError{Failed: r.Summary.Failed, Total: r.Summary.Total}
+	}
+	return nil
+}
+
 // actionOrder is the order in which Line names the actions.
-var actionOrder = []Action{Created, Configured, Unchanged, Deleted, Enrolled, Unenrolled, Skipped, Failed}
+var actionOrder = []Action{Created, Configured, Unchanged, Deleted, Enrolled, Unenrolled, Skipped, Failed, NotStarted}
 
 // Line is the one-line summary of bulk work, by kind and action, e.g.
 // "200 gateways: 150 created, 50 unchanged; 200 namespaces: 200 enrolled; 0 failed".
@@ -104,7 +144,11 @@ func (r *Report) Line() string {
 		}
 		parts = append(parts, fmt.Sprintf("%d %s: %s", total, plural(k), strings.Join(counts, ", ")))
 	}
-	return strings.Join(append(parts, fmt.Sprintf("%d failed", r.Summary.Failed)), "; ")
+	parts = append(parts, fmt.Sprintf("%d failed", r.Summary.Failed))
+	if r.Summary.Interrupted {
+		parts = append(parts, fmt.Sprintf("interrupted: %d not started; run the command again to finish", r.Summary.Counts[NotStarted]))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // plural is the lower-case plural of a kind: gateways, serviceentries.
@@ -120,20 +164,34 @@ func plural(kind string) string {
 // DefaultConcurrency is how many operations run at once when not told.
 const DefaultConcurrency = 16
 
-// ForEach calls fn(ctx, i) for i in [0, n) with at most limit calls in
-// flight (DefaultConcurrency when limit <= 0). progress, when not nil, is
-// called after each call with the number done so far.
-func ForEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i int), progress func(done, total int)) {
+// ForEach calls fn(ctx, i) for i in [0, n), in order, with at most limit
+// calls in flight (DefaultConcurrency when limit <= 0). Once ctx is Stopped
+// it starts no more calls, waits for those in flight, and returns how many
+// it started: the indices from there on were not. progress, when not nil,
+// is called after each call with the number done so far.
+func ForEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i int), progress func(done, total int)) (started int) {
 	if limit <= 0 {
 		limit = DefaultConcurrency
 	}
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	var done atomic.Int64
-	for i := 0; i < n; i++ {
+	stop := stopOf(ctx)
+	for started = 0; started < n; started++ {
+		acquired := false
+		select {
+		case sem <- struct{}{}:
+			acquired = true
+		case <-stop:
+		}
+		if Stopped(ctx) {
+			if acquired {
+				<-sem
+			}
+			break
+		}
 		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
+		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			fn(ctx, i)
@@ -141,7 +199,78 @@ func ForEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i i
 			if progress != nil {
 				progress(int(d), n)
 			}
-		}()
+		}(started)
 	}
 	wg.Wait()
+	return started
+}
+
+// Recorder collects the records of bulk work from many goroutines.
+type Recorder struct {
+	mu      sync.Mutex
+	records []Record
+}
+
+// Add records rec.
+func (r *Recorder) Add(rec Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, rec)
+}
+
+// Fail records rec as failed with err.
+func (r *Recorder) Fail(rec Record, err error) {
+	rec.Action, rec.Error, rec.Err = Failed, err.Error(), err
+	r.Add(rec)
+}
+
+// Records are what was recorded so far.
+func (r *Recorder) Records() []Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Record(nil), r.records...)
+}
+
+type stopKey struct{}
+
+// never is a stop channel that never closes.
+var never = make(chan struct{})
+
+// WithStop returns a context whose bulk work stops starting new objects
+// once stop is closed (the first interrupt). Requests in flight keep ctx
+// itself, so they finish.
+func WithStop(ctx context.Context, stop <-chan struct{}) context.Context {
+	return context.WithValue(ctx, stopKey{}, stop)
+}
+
+func stopOf(ctx context.Context) <-chan struct{} {
+	if s, ok := ctx.Value(stopKey{}).(<-chan struct{}); ok && s != nil {
+		return s
+	}
+	return never
+}
+
+// Stopped reports whether the work of ctx was asked to stop.
+func Stopped(ctx context.Context) bool {
+	select {
+	case <-stopOf(ctx):
+		return true
+	default:
+		return false
+	}
+}
+
+// UntilStopped is ctx, cancelled also when the work is asked to stop: for
+// waits, which hold no request that must finish.
+func UntilStopped(ctx context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(ctx)
+	stop := stopOf(ctx)
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-c.Done():
+		}
+	}()
+	return c, cancel
 }

@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,5 +70,55 @@ func TestReportLine(t *testing.T) {
 	}
 	if got := NewReport(nil).Line(); got != "0 failed" {
 		t.Errorf("empty report: %q", got)
+	}
+}
+
+// TestForEachStops: once stopped, no new call starts, the calls in flight
+// finish, and ForEach says how many it started.
+func TestForEachStops(t *testing.T) {
+	stop := make(chan struct{})
+	ctx := WithStop(context.Background(), stop)
+	var ran atomic.Int64
+	release := make(chan struct{})
+	var once sync.Once
+	started := ForEach(ctx, 100, 4, func(_ context.Context, i int) {
+		if i == 5 {
+			once.Do(func() { close(stop) })
+		}
+		if i >= 4 {
+			<-release
+		}
+		ran.Add(1)
+	}, func(done, _ int) {
+		if done == 1 {
+			go func() { <-stop; close(release) }()
+		}
+	})
+	if started < 6 || started > 9 || int(ran.Load()) != started {
+		t.Errorf("started %d, ran %d: want the 6-9 started before the stop, all finished", started, ran.Load())
+	}
+	if !Stopped(ctx) || Stopped(context.Background()) {
+		t.Error("Stopped is wrong")
+	}
+	wctx, cancel := UntilStopped(ctx)
+	defer cancel()
+	<-wctx.Done()
+}
+
+func TestReportOutcome(t *testing.T) {
+	r := NewReport([]Record{{Kind: "Gateway", Name: "a", Action: Created}, {Kind: "Gateway", Name: "b", Action: NotStarted}})
+	if r.Outcome() != ErrInterrupted || !r.Summary.Interrupted {
+		t.Errorf("outcome %v", r.Outcome())
+	}
+	if got := r.Line(); got != "2 gateways: 1 created, 1 not started; 0 failed; interrupted: 1 not started; run the command again to finish" {
+		t.Errorf("line %q", got)
+	}
+	r = NewReport([]Record{{Kind: "Service", Name: "a", Action: Failed}})
+	var fe *FailedError
+	if !errors.As(r.Outcome(), &fe) || fe.Failed != 1 {
+		t.Errorf("outcome %v", r.Outcome())
+	}
+	if NewReport(nil).Outcome() != nil || NewReport(nil).Records == nil {
+		t.Error("an empty report is a success with [] records")
 	}
 }

@@ -226,44 +226,35 @@ func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
 
 // finish prints the report or the summary and picks the exit code.
 func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) error {
-	report := bulk.NewReport(res.Records)
-	if o.dryRun != kube.DryRunNone {
-		report.DryRun = string(o.dryRun)
-	}
-	if !o.human() {
-		if err := render.Object(o.IO.Out, o.Output, report); err != nil {
-			return err
-		}
-	} else if len(o.namespaces) > 1 {
-		o.IO.Printf("%s\n", report.Line())
-	}
+	report, outcome := finishBulk(o.IO, o.Output, o.dryRun, res.Records, len(o.namespaces) > 1)
 	var timeout *waypoint.WaitTimeoutError
 	switch {
+	case report.Summary.Interrupted:
+		return outcome
 	case errors.As(err, &timeout):
 		return timeoutError(err)
 	case err != nil:
 		return err
-	case report.Summary.Failed == 0:
-		return nil
+	case outcome == nil || len(o.namespaces) != 1:
+		return outcome
 	}
-	if len(o.namespaces) == 1 {
-		applied := false
-		for _, rec := range report.Records {
-			applied = applied || (rec.Kind == "Gateway" && rec.Action != bulk.Failed)
-		}
-		for _, rec := range report.Records {
-			var elsewhere *waypoint.EnrolledElsewhereError
-			switch {
-			case rec.Action != bulk.Failed:
-			case errors.As(rec.Err, &elsewhere) && !applied:
-				// Nothing was written: the namespace uses another waypoint.
-				return usageError(rec.Err)
-			case o.human():
-				return rec.Err
-			}
+	// One namespace: its failure is the command's error, printed once.
+	applied := false
+	for _, rec := range report.Records {
+		applied = applied || (rec.Kind == "Gateway" && rec.Action != bulk.Failed)
+	}
+	for _, rec := range report.Records {
+		var elsewhere *waypoint.EnrolledElsewhereError
+		switch {
+		case rec.Action != bulk.Failed:
+		case errors.As(rec.Err, &elsewhere) && !applied:
+			// Nothing was written: the namespace uses another waypoint.
+			return usageError(rec.Err)
+		case o.human():
+			return rec.Err
 		}
 	}
-	return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d objects failed", report.Summary.Failed, report.Summary.Total), Silent: o.human()}
+	return outcome
 }
 
 // printObjects prints Gateways as one YAML stream.

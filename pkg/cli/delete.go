@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -143,119 +142,102 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		progress = o.IO.Progress("deleting")
 	}
 	res, err := waypoint.Delete(ctx, o.clients, waypoint.DeleteRequest{
-		Namespaces:  o.namespaces,
-		Names:       o.Names,
-		All:         o.All,
-		Revision:    o.Revision,
-		DryRun:      o.dryRun,
-		Unenroll:    o.Unenroll,
-		Concurrency: o.Concurrency,
-		Progress:    progress,
+		Namespaces:     o.namespaces,
+		Names:          o.Names,
+		All:            o.All,
+		Revision:       o.Revision,
+		DryRun:         o.dryRun,
+		IgnoreNotFound: o.IgnoreNotFound,
+		Unenroll:       o.Unenroll,
+		Concurrency:    o.Concurrency,
+		Progress:       progress,
 	})
-	if res == nil {
-		return err
-	}
-	records := deleteRecords(res, o.IgnoreNotFound, o.Unenroll)
-	report := bulk.NewReport(records)
-	if o.dryRun != kube.DryRunNone {
-		report.DryRun = string(o.dryRun)
-	}
-	if !human {
-		if err := render.Object(o.IO.Out, o.Output, report); err != nil {
-			return err
-		}
-	} else {
-		o.printHuman(res, report)
-	}
 	if err != nil {
 		return err
 	}
-	if report.Summary.Failed > 0 {
-		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d objects failed", report.Summary.Failed, report.Summary.Total), Silent: human}
+	if res.Narrowed {
+		o.IO.Warnf("you may not read across the cluster: only namespaces %s were searched; resources of other namespaces may still name these waypoints", strings.Join(o.namespaces, ", "))
 	}
-	return nil
+	if human {
+		o.printHuman(res)
+	}
+	_, err = finishBulk(o.IO, o.Output, o.dryRun, res.Records, len(o.namespaces) != 1)
+	return err
 }
 
-func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult, report *bulk.Report) {
-	for _, r := range res.Deleted {
-		o.IO.Successf("waypoint %s deleted%s", r, o.dryRun.Suffix())
-	}
-	for _, r := range res.Refused {
-		o.IO.Errorf("gateway %s is not a waypoint (class %q); refusing to delete it", r.Ref, r.Class)
-	}
-	if !o.IgnoreNotFound {
-		for _, r := range res.NotFound {
-			o.IO.Errorf("waypoint %s not found", r)
+func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
+	suffix := o.dryRun.Suffix()
+	gateways := 0
+	var enrolled []bulk.Record
+	for _, r := range res.Records {
+		if r.Kind == "Gateway" {
+			if r.Action != bulk.NotStarted && r.Action != bulk.Skipped {
+				gateways++
+			}
+			switch {
+			case r.Action == bulk.Deleted:
+				o.IO.Successf("waypoint %s/%s deleted%s", r.Namespace, r.Name, suffix)
+			case r.Action == bulk.Failed && r.Error == waypoint.NotFoundMessage:
+				o.IO.Errorf("waypoint %s/%s not found", r.Namespace, r.Name)
+			case r.Action == bulk.Failed:
+				o.IO.Errorf("%s", r.Error)
+			case r.Action == bulk.Skipped && r.Error != waypoint.NotFoundMessage:
+				o.IO.Infof("waypoint %s/%s %s", r.Namespace, r.Name, r.Error)
+			}
+			continue
+		}
+		own := r.Namespace
+		if r.Kind == "Namespace" {
+			own = r.Name
+		}
+		before := enroll.EnrollmentOf(r.Before)
+		switch r.Action {
+		case bulk.Unenrolled:
+			o.IO.Successf("%s unenrolled from waypoint %s/%s%s", describeRecord(r), before.WaypointNamespace(own), before.Waypoint, suffix)
+		case bulk.Unchanged:
+			o.IO.Successf("%s unchanged (no longer enrolled)%s", describeRecord(r), suffix)
+		case bulk.Failed:
+			o.IO.Errorf("%s", r.Error)
+		case bulk.Skipped:
+			enrolled = append(enrolled, r)
 		}
 	}
-	for _, fl := range res.Failed {
-		o.IO.Errorf("%v", fl.Err)
+	if len(o.Names) == 0 && gateways == 0 {
+		o.IO.noneFound(o.what(), o.scope())
 	}
-	if len(o.Names) == 0 && len(res.Deleted) == 0 && len(res.Failed) == 0 {
-		ns := ""
-		if len(o.namespaces) == 1 {
-			ns = o.namespaces[0]
-		}
-		o.IO.noneFound("waypoints", ns)
-	}
-	if o.Unenroll {
-		for _, r := range res.Unenrolled {
-			o.IO.Successf("%s unenrolled from waypoint %s%s", describeResource(r), r.WaypointKey(), o.dryRun.Suffix())
-		}
-		for _, fl := range res.UnenrollFailed {
-			o.IO.Errorf("%v", fl.Err)
-		}
-	} else if res.EnrolledUnknown != nil {
+	if res.EnrolledUnknown != nil {
 		o.IO.Warnf("could not check for resources still enrolled in the deleted waypoints: %v", res.EnrolledUnknown)
-	} else if len(res.Enrolled) > 0 {
-		o.IO.Warnf("%d resources still use the deleted waypoints; unenroll them with:", len(res.Enrolled))
+	} else if len(enrolled) > 0 {
+		o.IO.Warnf("%d resources still use waypoints that no longer exist; unenroll them with:", len(enrolled))
 		for _, c := range unlabelCommands(res.Enrolled) {
 			o.IO.Infof("  %s", c)
 		}
 	}
-	if len(o.namespaces) != 1 {
-		o.IO.Printf("%s\n", report.Line())
-	}
 }
 
-// deleteRecords turns a delete result into one record per object.
-func deleteRecords(res *waypoint.DeleteResult, ignoreNotFound, unenroll bool) []bulk.Record {
-	var out []bulk.Record
-	gw := func(r waypoint.Ref, a bulk.Action, err string) {
-		out = append(out, bulk.Record{Kind: "Gateway", Namespace: r.Namespace, Name: r.Name, Action: a, Error: err})
+// what is what delete --all or --revision looks for, for "No ... found".
+func (o *DeleteOptions) what() string {
+	if o.Revision != "" {
+		return "waypoints of revision " + o.Revision
 	}
-	for _, r := range res.Deleted {
-		gw(r, bulk.Deleted, "")
+	return "waypoints"
+}
+
+func (o *DeleteOptions) scope() string {
+	if len(o.namespaces) == 1 {
+		return o.namespaces[0]
 	}
-	for _, r := range res.Refused {
-		gw(r.Ref, bulk.Failed, fmt.Sprintf("not a waypoint (class %q); refused", r.Class))
+	return ""
+}
+
+// describeRecord names the object of a record as the messages do:
+// "service default/reviews", "namespace default".
+func describeRecord(r bulk.Record) string {
+	kind := strings.ToLower(r.Kind)
+	if r.Namespace == "" {
+		return kind + " " + r.Name
 	}
-	for _, r := range res.NotFound {
-		if ignoreNotFound {
-			gw(r, bulk.Skipped, "not found")
-		} else {
-			gw(r, bulk.Failed, "not found")
-		}
-	}
-	for _, f := range res.Failed {
-		gw(f.Ref, bulk.Failed, f.Err.Error())
-	}
-	res2 := func(r enroll.Resource, a bulk.Action, err string) {
-		out = append(out, bulk.Record{Kind: r.Kind.APIKind(), Namespace: r.Namespace, Name: r.Name, Action: a, Error: err})
-	}
-	if unenroll {
-		for _, r := range res.Unenrolled {
-			res2(r, bulk.Unenrolled, "")
-		}
-		for _, f := range res.UnenrollFailed {
-			out = append(out, bulk.Record{Kind: "Resource", Namespace: f.Ref.Namespace, Name: f.Ref.Name, Action: bulk.Failed, Error: f.Err.Error()})
-		}
-	} else {
-		for _, r := range res.Enrolled {
-			res2(r, bulk.Skipped, "still uses deleted waypoint "+r.WaypointKey()+"; rerun with --unenroll or remove its labels")
-		}
-	}
-	return out
+	return kind + " " + r.Namespace + "/" + r.Name
 }
 
 // describeResource names a resource as the messages do: "service default/reviews".

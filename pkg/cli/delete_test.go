@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
@@ -114,7 +116,7 @@ func TestDeleteWarnsAndUnenrolls(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, w := range []string{
-		"4 resources still use the deleted waypoints",
+		"4 resources still use waypoints that no longer exist",
 		"kubectl label namespace " + ns + " istio.io/use-waypoint- istio.io/use-waypoint-namespace-",
 		"kubectl label service reviews -n " + ns + " istio.io/use-waypoint-",
 		"kubectl label pod reviews-v2 -n " + ns,
@@ -213,5 +215,46 @@ func relabel(t *testing.T, ns, name, patch string) {
 	t.Helper()
 	if _, err := env.Kube.CoreV1().Services(ns).Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDeleteUnenrollConverges: delete --unenroll finds every label that
+// names a waypoint gone from its scope, also those an earlier run left, so
+// a re-run cleans up; the report and the exit code agree.
+func TestDeleteUnenrollConverges(t *testing.T) {
+	ns := env.Namespace(t, nil)
+	env.Waypoint(t, ns, "w", nil)
+	env.Waypoint(t, ns, "kept", nil)
+	env.Service(t, ns, "a", map[string]string{"istio.io/use-waypoint": "w"})
+	env.Service(t, ns, "b", map[string]string{"istio.io/use-waypoint": "kept"})
+	env.Pod(t, ns, "p", map[string]string{"istio.io/use-waypoint": "gone-long-ago"})
+	// A first delete without --unenroll leaves the label behind.
+	if _, stderr, code := runKube(t, "delete", "w", "-n", ns); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// Named: only labels of the named waypoint.
+	stdout, stderr, code := runKube(t, "delete", "w", "-n", ns, "--unenroll", "--ignore-not-found", "-o", "json")
+	var report bulk.Report
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil || code != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if report.Summary.Counts[bulk.Unenrolled] != 1 || report.Records[1].Kind != "Service" || report.Records[1].Name != "a" {
+		t.Errorf("records %+v", report.Records)
+	}
+	// --all: every dangling label of the namespace, but not one naming a
+	// waypoint that exists.
+	if _, _, code := runKube(t, "delete", "kept", "-n", ns); code != 0 {
+		t.Fatal("delete kept")
+	}
+	env.Waypoint(t, ns, "kept", nil) // back again: its label is not dangling
+	stdout, stderr, code = runKube(t, "delete", "--all", "-r", "nope", "-n", ns, "--unenroll")
+	if code != 0 || !strings.Contains(stderr, "No waypoints of revision nope found in namespace "+ns) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if !strings.Contains(stdout, "pod "+ns+"/p unenrolled from waypoint "+ns+"/gone-long-ago") || strings.Contains(stdout, "service "+ns+"/b") {
+		t.Errorf("stdout %q", stdout)
+	}
+	if enrollment(t, "service", ns, "b") != "kept -" || enrollment(t, "pod", ns, "p") != "- -" {
+		t.Errorf("service b %q, pod p %q; stdout %q", enrollment(t, "service", ns, "b"), enrollment(t, "pod", ns, "p"), stdout)
 	}
 }

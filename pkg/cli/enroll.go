@@ -241,26 +241,35 @@ func (o *EnrollOptions) Complete(ctx context.Context, f *Factory) error {
 	return err
 }
 
-type missingObject struct{ namespace, name string }
-
 // Run selects the objects, checks the waypoint, patches the labels and
 // reports object by object.
 func (o *EnrollOptions) Run(ctx context.Context) error {
-	sel, err := enroll.SelectIn(ctx, o.clients, o.kind, o.namespaces, o.Names, o.Selector)
-	if err != nil {
-		return err
-	}
+	sel := enroll.SelectIn(ctx, o.clients, o.kind, o.namespaces, o.Names, o.Selector, o.Concurrency)
 	targets, missing := sel.Targets, sel.Missing
-	if len(targets) == 0 && len(missing) == 0 {
-		if o.Output != "" {
-			return render.Object(o.IO.Out, o.Output, o.newReport(nil))
+	human := o.Output == ""
+	var records []bulk.Record
+	fail := func(rec bulk.Record, err error) {
+		rec.Action, rec.Error = bulk.Failed, err.Error()
+		if errors.Is(err, bulk.ErrInterrupted) {
+			rec.Action, rec.Error = bulk.NotStarted, ""
+		} else if human {
+			o.IO.Errorf("%v", err)
 		}
-		scope := ""
-		if o.kind.Namespaced() {
-			scope = strings.Join(o.namespaces, ", ")
+		records = append(records, rec)
+	}
+	for _, f := range sel.Failed {
+		fail(bulk.Record{Kind: o.kind.APIKind(), Namespace: f.Namespace, Name: f.Name}, f.Err)
+	}
+	if len(targets) == 0 && len(missing) == 0 && len(sel.Failed) == 0 {
+		if human {
+			scope := ""
+			if o.kind.Namespaced() {
+				scope = strings.Join(o.namespaces, ", ")
+			}
+			o.IO.noneFound(o.kind.Plural(), scope)
 		}
-		o.IO.noneFound(o.kind.Plural(), scope)
-		return nil
+		_, err := finishBulk(o.IO, o.Output, o.dryRun, nil, false)
+		return err
 	}
 	change := func(t enroll.Target) enroll.LabelChange {
 		if o.Unenroll {
@@ -281,65 +290,46 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 		}
 	}
 	if !o.Unenroll && o.Waypoint != istio.NoWaypoint && len(toChange) > 0 {
-		if err := o.check(ctx, o.Waypoint, toChange, sel.NamespaceLabels); err != nil {
+		unchecked, err := o.check(ctx, o.Waypoint, toChange, sel.NamespaceLabels)
+		if err != nil {
 			return err
 		}
 		if o.Canary != "" {
-			if err := o.check(ctx, o.Canary, toChange, sel.NamespaceLabels); err != nil {
+			more, err := o.check(ctx, o.Canary, toChange, sel.NamespaceLabels)
+			if err != nil {
 				return err
 			}
+			for ns, e := range more {
+				unchecked[ns] = e
+			}
 		}
+		// Targets whose waypoint could not be read are not written unchecked.
+		var kept []enroll.Target
+		for _, t := range targets {
+			if err, ok := unchecked[t.Own()]; ok && change(t).Needed(t.Labels) {
+				fail(bulk.Record{Kind: t.Kind.APIKind(), Namespace: t.Namespace, Name: t.Name}, err)
+				continue
+			}
+			kept = append(kept, t)
+		}
+		targets = kept
+	}
+	for _, m := range missing {
+		fail(bulk.Record{Kind: o.kind.APIKind(), Namespace: m.Namespace, Name: m.Name}, o.notFound(m))
 	}
 	var progress func(int, int)
 	if len(targets) > 1 {
 		progress = o.IO.Progress(o.verb() + "ing")
 	}
 	outcomes := enroll.ChangeAll(ctx, o.clients, targets, change, o.dryRun, o.Concurrency, progress)
-
-	failed := len(missing)
-	records := make([]bulk.Record, 0, len(outcomes)+len(missing))
-	for _, m := range missing {
-		err := o.notFound(m)
-		records = append(records, bulk.Record{Kind: o.kind.APIKind(), Namespace: m.Namespace, Name: m.Name,
-			Action: bulk.Failed, Error: err.Error()})
-		if o.Output == "" {
-			o.IO.Errorf("%v", err)
-		}
-	}
 	for _, out := range outcomes {
-		rec := o.record(out)
-		records = append(records, rec)
-		if out.Err != nil {
-			failed++
-		}
-		if o.Output == "" {
+		records = append(records, o.record(out))
+		if human && !out.NotStarted {
 			o.report(out)
 		}
 	}
-	report := o.newReport(records)
-	if o.Output != "" {
-		if err := render.Object(o.IO.Out, o.Output, report); err != nil {
-			return err
-		}
-	} else if len(o.namespaces) > 1 {
-		o.IO.Printf("%s\n", report.Line())
-	}
-	if failed > 0 {
-		// Each failure has had its line (or its record); add no other.
-		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d %s failed to %s", failed, len(records), o.kind.Plural(), o.verb()), Silent: o.Output == ""}
-	}
-	return nil
-}
-
-func (o *EnrollOptions) newReport(records []bulk.Record) *bulk.Report {
-	if records == nil {
-		records = []bulk.Record{}
-	}
-	r := bulk.NewReport(records)
-	if o.dryRun != kube.DryRunNone {
-		r.DryRun = string(o.dryRun)
-	}
-	return r
+	_, err := finishBulk(o.IO, o.Output, o.dryRun, records, len(o.namespaces) > 1)
+	return err
 }
 
 func (o *EnrollOptions) notFound(m enroll.Missing) error {
@@ -353,6 +343,8 @@ func (o *EnrollOptions) record(out enroll.Outcome) bulk.Record {
 	rec := bulk.Record{Kind: out.Target.Kind.APIKind(), Namespace: out.Target.Namespace, Name: out.Target.Name,
 		Before: nonNil(out.Before), After: nonNil(out.After), Action: bulk.Unchanged}
 	switch {
+	case out.NotStarted:
+		rec.Action = bulk.NotStarted
 	case out.Err != nil:
 		rec.Action, rec.Error = bulk.Failed, out.Err.Error()
 	case out.Changed && o.Unenroll:
@@ -425,13 +417,19 @@ func (o *EnrollOptions) report(out enroll.Outcome) {
 // check runs the checks before anything is written: per waypoint the
 // targets name (one, unless namespaces each get their own), its traffic
 // type, who it lets in, and whether enrolled namespaces are in the mesh.
-func (o *EnrollOptions) check(ctx context.Context, name string, targets []enroll.Target, nsLabels map[string]map[string]string) error {
-	checks, err := enroll.CheckWaypoints(ctx, o.clients, mesh.NewClasses(o.clients.Gateway), o.kind, name, o.WaypointNamespace, targets, nsLabels)
-	if err != nil {
-		return err
-	}
+// It returns, by namespace of the targets, the faults that kept a
+// waypoint from being read: those targets must not be written.
+func (o *EnrollOptions) check(ctx context.Context, name string, targets []enroll.Target, nsLabels map[string]map[string]string) (map[string]error, error) {
+	checks := enroll.CheckWaypoints(ctx, o.clients, mesh.NewClasses(o.clients.Gateway), o.kind, name, o.WaypointNamespace, targets, nsLabels, o.Concurrency)
+	unchecked := map[string]error{}
 	var problems []problem
 	for _, g := range checks {
+		if g.Err != nil {
+			for ns := range g.Namespaces {
+				unchecked[ns] = g.Err
+			}
+			continue
+		}
 		if g.ReadErr != nil {
 			o.IO.Warnf("cannot read waypoint %s to check it (%v); %sing without the checks", g.Key, g.ReadErr, o.verb())
 			continue
@@ -452,19 +450,19 @@ func (o *EnrollOptions) check(ctx context.Context, name string, targets []enroll
 		problems = append(problems, o.describeProblems(res)...)
 	}
 	if len(problems) == 0 {
-		return nil
+		return unchecked, nil
 	}
 	if o.Force {
 		for _, p := range problems {
 			o.IO.Warnf("%s (--force: enrolling anyway)", p.what)
 		}
-		return nil
+		return unchecked, nil
 	}
 	msgs := make([]string, len(problems))
 	for i, p := range problems {
 		msgs[i] = p.what + "; " + p.fix + "\nor add --force to enroll anyway"
 	}
-	return usageErrorf("%s", strings.Join(msgs, "\n"))
+	return nil, usageErrorf("%s", strings.Join(msgs, "\n"))
 }
 
 // problem is a failed check: what is wrong, and how to fix it.

@@ -440,7 +440,7 @@ func TestEnrollDryRunAndJSON(t *testing.T) {
 
 	// Failures: a missing name fails, the others are still done, exit 1.
 	stdout, stderr, code := runKube(t, "unenroll", "pod", "b", "missing", "-n", ns, "-o", "json")
-	if code != ExitFailed || !strings.Contains(stderr, "error: 1 of 2 pods failed to unenroll") {
+	if code != ExitFailed || !strings.Contains(stderr, "error: 1 of 2 objects failed") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	var rep bulk.Report

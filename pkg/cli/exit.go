@@ -15,6 +15,9 @@ const (
 	ExitUsage = 2
 	// ExitTimeout means a wait timed out.
 	ExitTimeout = 3
+	// ExitInterrupted means the user interrupted the work (SIGINT or
+	// SIGTERM) and the command stopped cleanly, as 128+SIGINT.
+	ExitInterrupted = 130
 )
 
 // ExitError carries the exit code an error should end the process with.

@@ -86,6 +86,13 @@ func (f *Factory) validateFlags() error {
 	if f.qps <= 0 || f.burst <= 0 {
 		return usageErrorf("invalid --qps %v or --burst %d: both must be positive", f.qps, f.burst)
 	}
+	return nil
+}
+
+// checkKubeconfig refuses, before anything is read from it, a --kubeconfig
+// that does not exist, and contradicting TLS flags. Commands call it only
+// when they need the cluster, so their own usage errors come first.
+func (f *Factory) checkKubeconfig() error {
 	if p := f.ConfigFlags.KubeConfig; p != nil && *p != "" {
 		if _, err := os.Stat(*p); err != nil {
 			return usageErrorf("invalid --kubeconfig %q: %v", *p, errors.Unwrap(err))
@@ -181,6 +188,9 @@ func (f *Factory) Namespace() (string, error) {
 	if len(f.namespaces) == 1 {
 		return f.namespaces[0], nil
 	}
+	if err := f.checkKubeconfig(); err != nil {
+		return "", err
+	}
 	ns, _, err := f.ConfigFlags.ToRawKubeConfigLoader().Namespace()
 	return ns, err
 }
@@ -239,6 +249,9 @@ func (f *Factory) readScope(all bool) (string, *kube.Clients, error) {
 // Clients returns the API clients, building them on first use.
 func (f *Factory) Clients() (*kube.Clients, error) {
 	f.once.Do(func() {
+		if f.err = f.checkKubeconfig(); f.err != nil {
+			return
+		}
 		var cfg *rest.Config
 		cfg, f.err = f.ConfigFlags.ToRESTConfig()
 		if f.err != nil {

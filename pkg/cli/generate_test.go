@@ -12,8 +12,6 @@ var generateCases = []struct {
 	args []string
 }{
 	{"default", nil},
-	// istioctl treats an empty --name as the default name.
-	{"empty-name", []string{"--name", "", "-n", "default"}},
 	{"namespace", []string{"-n", "default"}},
 	{"for-service-namespace", []string{"--for", "service", "-n", "default"}},
 	{"for-workload", []string{"--for", "workload"}},

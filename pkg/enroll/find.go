@@ -2,10 +2,14 @@ package enroll
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
@@ -29,6 +33,132 @@ func (r Resource) WaypointKey() string {
 		own = r.Name
 	}
 	return r.Enrollment.WaypointNamespace(own) + "/" + r.Enrollment.Waypoint
+}
+
+// Labels are the resource's enrollment labels as read.
+func (r Resource) Labels() map[string]string {
+	labels := map[string]string{}
+	if r.Enrollment.Waypoint != "" {
+		labels[istio.LabelUseWaypoint] = r.Enrollment.Waypoint
+	}
+	if r.Enrollment.Namespace != "" {
+		labels[istio.LabelUseWaypointNamespace] = r.Enrollment.Namespace
+	}
+	return labels
+}
+
+// UnenrollWrite removes the resource's enrollment labels, on the condition
+// that they still hold what was read.
+func (r Resource) UnenrollWrite(dryRun kube.DryRun) Write {
+	return Write{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Labels: r.Labels(),
+		ResourceVersion: r.ResourceVersion, Change: UnenrollChange(), DryRun: dryRun}
+}
+
+// ListFailure is a list of one kind (in one namespace, or across the
+// cluster when Namespace is empty) that failed.
+type ListFailure struct {
+	Kind      Kind
+	Namespace string
+	Err       error
+}
+
+func (f *ListFailure) Error() string { return f.Err.Error() }
+func (f *ListFailure) Unwrap() error { return f.Err }
+
+// FindDangling finds, for every kind, the resources whose istio.io/use-waypoint
+// label names a waypoint (one of names, or any when names is empty) whose
+// key (namespace/name) match accepts. It lists across the cluster, one
+// paged metadata list per kind, retried like a write; a user who may not
+// do so gets the namespaces of the scope read one by one (narrowed: labels
+// in other namespaces that name a waypoint of the scope are not seen). A
+// list that fails is returned as a *ListFailure and fails only its kind
+// (or namespace). A cluster without the Istio CRDs has no ServiceEntries.
+func FindDangling(ctx context.Context, c *kube.Clients, names, namespaces []string, concurrency int, match func(key string) bool) (found []Resource, failed []error, narrowed bool) {
+	selector := istio.LabelUseWaypoint + "," + istio.LabelUseWaypoint + "!=" + istio.NoWaypoint
+	if len(names) > 0 && len(names) <= maxNamesInSelector {
+		list := slices.Clone(names)
+		sort.Strings(list)
+		selector = istio.LabelUseWaypoint + " in (" + strings.Join(slices.Compact(list), ",") + ")"
+	}
+	var mu sync.Mutex
+	for _, kind := range Kinds {
+		read := readEverywhere(ctx, namespaces, concurrency, func(ctx context.Context, ns string) error {
+			var got []Resource
+			var err error
+			if kind == KindNamespace && ns != "" {
+				got, err = readNamespace(ctx, c, ns, selector)
+			} else {
+				got, err = ListLabelled(ctx, c, kind, ns, selector)
+			}
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range got {
+				if r.Enrollment.Waypoint != istio.NoWaypoint && match(r.WaypointKey()) {
+					found = append(found, r)
+				}
+			}
+			return nil
+		})
+		narrowed = narrowed || read.Narrowed
+		for ns, err := range read.Failed {
+			if kind == KindServiceEntry && kube.IsMissingType(err) {
+				continue
+			}
+			what := "list " + kind.Plural() + " enrolled in waypoints that no longer exist"
+			if ns != "" {
+				what += " in namespace " + ns
+			}
+			failed = append(failed, &ListFailure{Kind: kind, Namespace: ns, Err: kube.Describe(what, err)})
+		}
+	}
+	sort.Slice(found, func(i, j int) bool {
+		a, b := found[i], found[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return found, failed, narrowed
+}
+
+// readEverywhere reads across the cluster, even for a scope of one
+// namespace (resources of other namespaces may name its waypoints), and
+// falls back on the scope's namespaces when rights demand.
+func readEverywhere(ctx context.Context, namespaces []string, concurrency int, read func(ctx context.Context, ns string) error) kube.ScopeRead {
+	err := kube.Retry(ctx, func() error { return read(ctx, "") })
+	if err == nil || !apierrors.IsForbidden(err) || len(namespaces) == 0 {
+		out := kube.ScopeRead{Failed: map[string]error{}}
+		if err != nil {
+			out.Failed[""] = err
+		}
+		return out
+	}
+	out := kube.ReadScope(ctx, namespaces, concurrency, read)
+	out.Narrowed = true
+	return out
+}
+
+// readNamespace reads one namespace's metadata and keeps it when its labels
+// match selector.
+func readNamespace(ctx context.Context, c *kube.Clients, name, selector string) ([]Resource, error) {
+	m, err := c.Metadata.Resource(KindNamespace.GVR()).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sel, err := labels.Parse(selector)
+	if err != nil || !sel.Matches(labels.Set(m.Labels)) {
+		return nil, err
+	}
+	return []Resource{{Kind: KindNamespace, Name: m.Name, Enrollment: EnrollmentOf(m.Labels), ResourceVersion: m.ResourceVersion}}, nil
 }
 
 // GVR is the API resource of the kind.

@@ -54,53 +54,63 @@ func (t Target) Resource() Resource {
 	return Resource{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name, Enrollment: EnrollmentOf(t.Labels), ResourceVersion: t.ResourceVersion}
 }
 
-// Select reads the objects of kind to change: the named ones, or those the
-// label selector matches, in namespace (ignored for namespaces). It reads
-// metadata only. Names that do not exist come back in missing, in order.
-func Select(ctx context.Context, c *kube.Clients, kind Kind, namespace string, names []string, selector string) (targets []Target, missing []string, err error) {
+// selectIn reads the objects of kind to change: the named ones (concurrency
+// at a time), or those the label selector matches, in namespace (ignored
+// for namespaces), reading metadata only and retrying like a write. Names
+// that do not exist come back in missing, in order; reads that failed in
+// failed.
+func selectIn(ctx context.Context, c *kube.Clients, kind Kind, namespace string, names []string, selector string, concurrency int) (targets []Target, missing []string, failed []ReadFailure) {
 	if !kind.Namespaced() {
 		namespace = ""
 	}
 	if len(names) == 0 {
-		err = eachMetadata(ctx, c, kind, namespace, selector, func(m *metav1.PartialObjectMetadata) {
-			targets = append(targets, targetOf(kind, m))
+		err := kube.Retry(ctx, func() error {
+			targets = nil
+			return eachMetadata(ctx, c, kind, namespace, selector, func(m *metav1.PartialObjectMetadata) {
+				targets = append(targets, targetOf(kind, m))
+			})
 		})
 		if err != nil {
-			return nil, nil, describeRead(kind, err)
+			return nil, nil, []ReadFailure{{Namespace: namespace, Err: describeRead(kind, err)}}
 		}
 		return targets, nil, nil
 	}
 	found := make([]*Target, len(names))
 	errs := make([]error, len(names))
-	bulk.ForEach(ctx, len(names), bulk.DefaultConcurrency, func(ctx context.Context, i int) {
+	started := bulk.ForEach(ctx, len(names), concurrency, func(ctx context.Context, i int) {
 		res := c.Metadata.Resource(kind.GVR())
 		var m *metav1.PartialObjectMetadata
-		var err error
-		if kind.Namespaced() {
-			m, err = res.Namespace(namespace).Get(ctx, names[i], metav1.GetOptions{})
-		} else {
-			m, err = res.Get(ctx, names[i], metav1.GetOptions{})
-		}
+		err := kube.Retry(ctx, func() (err error) {
+			if kind.Namespaced() {
+				m, err = res.Namespace(namespace).Get(ctx, names[i], metav1.GetOptions{})
+			} else {
+				m, err = res.Get(ctx, names[i], metav1.GetOptions{})
+			}
+			return err
+		})
 		switch {
 		case err == nil:
 			t := targetOf(kind, m)
 			found[i] = &t
 		case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
 		default:
-			errs[i] = err
+			errs[i] = describeRead(kind, err)
 		}
 	}, nil)
-	for i, t := range found {
-		if errs[i] != nil {
-			return nil, nil, describeRead(kind, errs[i])
-		}
-		if t == nil {
-			missing = append(missing, names[i])
-			continue
-		}
-		targets = append(targets, *t)
+	for i := started; i < len(names); i++ {
+		errs[i] = bulk.ErrInterrupted
 	}
-	return targets, missing, nil
+	for i, t := range found {
+		switch {
+		case errs[i] != nil:
+			failed = append(failed, ReadFailure{Namespace: namespace, Name: names[i], Err: errs[i]})
+		case t == nil:
+			missing = append(missing, names[i])
+		default:
+			targets = append(targets, *t)
+		}
+	}
+	return targets, missing, failed
 }
 
 func targetOf(kind Kind, m *metav1.PartialObjectMetadata) Target {
@@ -149,6 +159,8 @@ type Outcome struct {
 	// Changed is false when the labels already were as asked: nothing was sent.
 	Changed bool
 	Err     error
+	// NotStarted says an interrupt came before the target's turn.
+	NotStarted bool
 }
 
 // ChangeAll applies to every target the label change change(target) returns,
@@ -158,7 +170,7 @@ type Outcome struct {
 // not stop the others. progress, when not nil, hears how many are done.
 func ChangeAll(ctx context.Context, c *kube.Clients, targets []Target, change func(Target) LabelChange, dryRun kube.DryRun, concurrency int, progress func(done, total int)) []Outcome {
 	out := make([]Outcome, len(targets))
-	bulk.ForEach(ctx, len(targets), concurrency, func(ctx context.Context, i int) {
+	started := bulk.ForEach(ctx, len(targets), concurrency, func(ctx context.Context, i int) {
 		t := targets[i]
 		ch := change(t)
 		o := Outcome{Target: t, Before: EnrollmentLabels(t.Labels)}
@@ -175,6 +187,10 @@ func ChangeAll(ctx context.Context, c *kube.Clients, targets []Target, change fu
 		}
 		out[i] = o
 	}, progress)
+	for i := started; i < len(targets); i++ {
+		before := EnrollmentLabels(targets[i].Labels)
+		out[i] = Outcome{Target: targets[i], Before: before, After: before, NotStarted: true}
+	}
 	return out
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,169 +27,325 @@ type DeleteRequest struct {
 	All        bool
 	Revision   string
 	DryRun     kube.DryRun
-	// Unenroll removes the enrollment labels that still name a deleted waypoint.
+	// IgnoreNotFound records a named waypoint that does not exist as
+	// skipped rather than failed.
+	IgnoreNotFound bool
+	// Unenroll removes the enrollment labels that name a waypoint that no
+	// longer exists in the scope: the ones just deleted, and any left by an
+	// earlier run.
 	Unenroll bool
-	// Concurrency bounds the deletes in flight; 0 means bulk.DefaultConcurrency.
+	// Concurrency bounds the requests in flight; 0 means bulk.DefaultConcurrency.
 	Concurrency int
 	// Progress, when set, is told how many deletes are done.
 	Progress func(done, total int)
 }
 
-// Refusal is a named Gateway that is not a waypoint and was left alone.
-type Refusal struct {
-	Ref   Ref
-	Class string
-}
+// Record actions' messages that the command layer recognises.
+const (
+	// NotFoundMessage is the error of a named waypoint that does not exist.
+	NotFoundMessage = "not found"
+	// StillEnrolledPrefix starts the message of a resource left enrolled in
+	// a deleted waypoint (without Unenroll).
+	StillEnrolledPrefix = "still uses deleted waypoint "
+)
 
-// Failure is an object the work failed on.
-type Failure struct {
-	Ref Ref
-	Err error
-}
-
-// DeleteResult says what Delete did, object by object.
+// DeleteResult says what Delete did, one record per object: Gateways
+// deleted, refused, missing or failed, then the resources unenrolled (or,
+// without Unenroll, still enrolled in a waypoint that is gone).
 type DeleteResult struct {
-	Deleted  []Ref
-	NotFound []Ref
-	Refused  []Refusal
-	Failed   []Failure
-	// Enrolled are the resources whose labels still name a deleted waypoint
-	// (before Unenroll removed them).
+	Records []bulk.Record
+	// Enrolled are the resources whose labels name a waypoint that no
+	// longer exists (before Unenroll removed them).
 	Enrolled []enroll.Resource
-	// Unenrolled are those whose labels Unenroll removed.
-	Unenrolled []enroll.Resource
-	// UnenrollFailed are those it could not change.
-	UnenrollFailed []Failure
 	// EnrolledUnknown says why Enrolled could not be looked for (without
 	// Unenroll, that does not fail the delete).
 	EnrolledUnknown error
+	// Narrowed says the user may not read across the cluster, so only the
+	// namespaces of the command were read (for gateways or for leftovers).
+	Narrowed bool
 }
 
 // Delete deletes waypoints, and only waypoints: a named Gateway of another
 // class is refused. Each delete is conditional on the UID it checked, so a
-// Gateway replaced in between is never deleted by mistake.
+// Gateway replaced in between is never deleted by mistake. A read that
+// fails for one namespace fails only that namespace's records.
 func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteResult, error) {
-	res := &DeleteResult{}
+	d := &deletion{req: req, c: c, res: &DeleteResult{}, existing: map[string]bool{}}
+	targets := d.targets(ctx)
+	d.deleteAll(ctx, targets)
+	if !bulk.Stopped(ctx) {
+		d.leftovers(ctx)
+	}
+	d.res.Records = bulk.NewReport(d.rec.Records()).Records
+	return d.res, nil
+}
+
+// deletion is the state of one Delete.
+type deletion struct {
+	req DeleteRequest
+	c   *kube.Clients
+	res *DeleteResult
+	rec bulk.Recorder
+
+	mu sync.Mutex
+	// existing holds the keys of the Gateways (of any class) that exist in
+	// the scope, as read; gone those that were deleted or found missing.
+	existing map[string]bool
+	gone     []string
+	// unread are the namespaces whose Gateways could not be read.
+	unread map[string]bool
+}
+
+func gatewayRecord(ns, name string) bulk.Record {
+	return bulk.Record{Kind: "Gateway", Namespace: ns, Name: name}
+}
+
+// targets reads the waypoints to delete and records what it refuses.
+func (d *deletion) targets(ctx context.Context) []*gatewayv1.Gateway {
+	if len(d.req.Names) > 0 {
+		return d.named(ctx)
+	}
+	opts := ListOptions{}
+	if d.req.Revision != "" {
+		opts.LabelSelector = istio.LabelRev + "=" + d.req.Revision
+	}
+	inScope := map[string]bool{}
+	for _, ns := range d.req.Namespaces {
+		inScope[ns] = true
+	}
+	// Every Gateway is read, to know which names still exist; those of the
+	// revision (or all) that are waypoints are the targets.
 	var targets []*gatewayv1.Gateway
-	if len(req.Names) > 0 {
-		for _, ns := range req.Namespaces {
-			for _, name := range req.Names {
-				ref := Ref{Namespace: ns, Name: name}
-				var gw *gatewayv1.Gateway
-				err := kube.Retry(ctx, func() (err error) {
-					gw, err = c.Gateway.GatewayV1().Gateways(ns).Get(ctx, name, metav1.GetOptions{})
-					return err
-				})
-				switch {
-				case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
-					res.NotFound = append(res.NotFound, ref)
-				case err != nil:
-					return nil, kube.Describe("read gateway "+ref.String(), err)
-				case !mesh.IsWaypointGateway(gw):
-					res.Refused = append(res.Refused, Refusal{Ref: ref, Class: string(gw.Spec.GatewayClassName)})
-				default:
-					targets = append(targets, gw)
-				}
+	read := ReadScope(ctx, d.req.Namespaces, d.req.Concurrency, func(ctx context.Context, ns string) error {
+		var found []*gatewayv1.Gateway
+		existing := map[string]bool{}
+		_, err := EachGateway(ctx, d.c.Gateway, ListOptions{Namespace: ns}, func(gw *gatewayv1.Gateway) {
+			if len(inScope) > 0 && !inScope[gw.Namespace] {
+				return
 			}
-		}
-	} else {
-		opts := ListOptions{}
-		if req.Revision != "" {
-			opts.LabelSelector = istio.LabelRev + "=" + req.Revision
-		}
-		inScope := map[string]bool{}
-		for _, ns := range req.Namespaces {
-			inScope[ns] = true
-		}
-		keep := func(gw *gatewayv1.Gateway) {
-			if mesh.IsWaypointGateway(gw) && (len(inScope) == 0 || inScope[gw.Namespace]) {
-				targets = append(targets, gw.DeepCopy())
+			existing[gw.Namespace+"/"+gw.Name] = true
+			if mesh.IsWaypointGateway(gw) && (opts.LabelSelector == "" || gw.Labels[istio.LabelRev] == d.req.Revision) {
+				found = append(found, gw.DeepCopy())
 			}
-		}
-		err := InNamespaces(req.Namespaces, func(ns string) error {
-			opts.Namespace = ns
-			_, err := EachGateway(ctx, c.Gateway, opts, keep)
-			return err
 		})
 		if err != nil {
-			return nil, kube.Describe("list gateways", err)
+			return err
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		targets = append(targets, found...)
+		for k := range existing {
+			d.existing[k] = true
+		}
+		return nil
+	})
+	d.res.Narrowed = d.res.Narrowed || read.Narrowed
+	d.unread = map[string]bool{}
+	for ns, err := range read.Failed {
+		d.unread[ns] = true
+		what := "list gateways"
+		if ns != "" {
+			what += " in namespace " + ns
+		}
+		d.rec.Fail(gatewayRecord(ns, ""), kube.Describe(what, err))
+	}
+	slices.SortFunc(targets, func(a, b *gatewayv1.Gateway) int {
+		return cmpKey(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	return targets
+}
+
+func cmpKey(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// named reads each named Gateway in each namespace, concurrency at a time.
+func (d *deletion) named(ctx context.Context) []*gatewayv1.Gateway {
+	type ref struct{ ns, name string }
+	var refs []ref
+	for _, ns := range d.req.Namespaces {
+		for _, name := range d.req.Names {
+			refs = append(refs, ref{ns, name})
 		}
 	}
+	found := make([]*gatewayv1.Gateway, len(refs))
+	started := bulk.ForEach(ctx, len(refs), d.req.Concurrency, func(ctx context.Context, i int) {
+		r := refs[i]
+		rec := gatewayRecord(r.ns, r.name)
+		var gw *gatewayv1.Gateway
+		err := kube.Retry(ctx, func() (err error) {
+			gw, err = d.c.Gateway.GatewayV1().Gateways(r.ns).Get(ctx, r.name, metav1.GetOptions{})
+			return err
+		})
+		switch {
+		case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
+			d.notFound(rec)
+		case err != nil:
+			d.rec.Fail(rec, kube.Describe("read gateway "+r.ns+"/"+r.name, err))
+		case !mesh.IsWaypointGateway(gw):
+			d.rec.Fail(rec, fmt.Errorf("gateway %s/%s is not a waypoint (class %q); refusing to delete it", r.ns, r.name, gw.Spec.GatewayClassName))
+		default:
+			found[i] = gw
+		}
+	}, nil)
+	for _, r := range refs[started:] {
+		d.rec.Add(bulk.Record{Kind: "Gateway", Namespace: r.ns, Name: r.name, Action: bulk.NotStarted})
+	}
+	var out []*gatewayv1.Gateway
+	for _, gw := range found {
+		if gw != nil {
+			out = append(out, gw)
+		}
+	}
+	return out
+}
 
-	var mu sync.Mutex
-	bulk.ForEach(ctx, len(targets), req.Concurrency, func(ctx context.Context, i int) {
+// notFound records a named waypoint that does not exist.
+func (d *deletion) notFound(rec bulk.Record) {
+	d.markGone(rec.Namespace + "/" + rec.Name)
+	rec.Action, rec.Error = bulk.Failed, NotFoundMessage
+	if d.req.IgnoreNotFound {
+		rec.Action = bulk.Skipped
+	}
+	d.rec.Add(rec)
+}
+
+func (d *deletion) markGone(key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.gone = append(d.gone, key)
+	delete(d.existing, key)
+}
+
+// deleteAll deletes the targets, each on the condition of its UID. A delete
+// whose answer was lost and that then finds nothing counts as done.
+func (d *deletion) deleteAll(ctx context.Context, targets []*gatewayv1.Gateway) {
+	started := bulk.ForEach(ctx, len(targets), d.req.Concurrency, func(ctx context.Context, i int) {
 		gw := targets[i]
-		ref := Ref{Namespace: gw.Namespace, Name: gw.Name}
+		rec := gatewayRecord(gw.Namespace, gw.Name)
+		key := gw.Namespace + "/" + gw.Name
 		var err error
-		if req.DryRun != kube.DryRunClient {
+		lost := false
+		if d.req.DryRun != kube.DryRunClient {
 			uid := gw.UID
-			err = kube.Retry(ctx, func() error {
-				return c.Gateway.GatewayV1().Gateways(gw.Namespace).Delete(ctx, gw.Name, metav1.DeleteOptions{
+			lost, err = kube.RetryTracked(ctx, func() error {
+				return d.c.Gateway.GatewayV1().Gateways(gw.Namespace).Delete(ctx, gw.Name, metav1.DeleteOptions{
 					Preconditions: &metav1.Preconditions{UID: &uid},
-					DryRun:        req.DryRun.Server(),
+					DryRun:        d.req.DryRun.Server(),
 				})
 			})
 		}
-		mu.Lock()
-		defer mu.Unlock()
 		switch {
-		case err == nil:
-			res.Deleted = append(res.Deleted, ref)
+		case err == nil, apierrors.IsNotFound(err) && lost:
+			rec.Action = bulk.Deleted
+			d.markGone(key)
+			d.rec.Add(rec)
 		case apierrors.IsNotFound(err):
-			res.NotFound = append(res.NotFound, ref)
-		default:
-			res.Failed = append(res.Failed, Failure{Ref: ref, Err: kube.Describe("delete waypoint "+ref.String(), err)})
-		}
-	}, req.Progress)
-	sortRefs(res.Deleted)
-	sortRefs(res.NotFound)
-
-	keys := make([]string, len(res.Deleted))
-	for i, r := range res.Deleted {
-		keys[i] = r.String()
-	}
-	enrolled, err := enroll.FindEnrolled(ctx, c, keys)
-	res.Enrolled = enrolled
-	if err != nil {
-		if !req.Unenroll {
-			// The deletes are done; only the look for leftovers failed.
-			res.EnrolledUnknown = err
-			return res, nil
-		}
-		return res, err
-	}
-	if req.Unenroll {
-		bulk.ForEach(ctx, len(enrolled), req.Concurrency, func(ctx context.Context, i int) {
-			r := enrolled[i]
-			var err error
-			if req.DryRun != kube.DryRunClient {
-				_, err = unenrollWrite(r, req.DryRun).Do(ctx, c)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				res.UnenrollFailed = append(res.UnenrollFailed, Failure{Ref: Ref{Namespace: r.Namespace, Name: r.Name}, Err: describeUnenroll(r, err)})
+			if len(d.req.Names) > 0 {
+				d.notFound(rec)
 				return
 			}
-			res.Unenrolled = append(res.Unenrolled, r)
-		}, nil)
-		sort.Slice(res.Unenrolled, func(i, j int) bool { return resourceLess(res.Unenrolled[i], res.Unenrolled[j]) })
+			d.markGone(key)
+			rec.Action, rec.Error = bulk.Skipped, "already deleted by someone else"
+			d.rec.Add(rec)
+		case apierrors.IsConflict(err):
+			d.rec.Fail(rec, fmt.Errorf("did not delete waypoint %s: it was replaced by a new object of the same name since it was read; left alone", key))
+		default:
+			d.rec.Fail(rec, kube.Describe("delete waypoint "+key, err))
+		}
+	}, d.req.Progress)
+	for _, gw := range targets[started:] {
+		d.rec.Add(bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Action: bulk.NotStarted})
 	}
-	return res, nil
 }
 
-func resourceLess(a, b enroll.Resource) bool {
-	if a.Kind != b.Kind {
-		return a.Kind < b.Kind
+// dangling says whether a waypoint key names a waypoint, in the scope of
+// the request, that no longer exists.
+func (d *deletion) dangling(key string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if slices.Contains(d.gone, key) {
+		return true
 	}
-	if a.Namespace != b.Namespace {
-		return a.Namespace < b.Namespace
+	ns, name, _ := cutKey(key)
+	if len(d.req.Names) > 0 {
+		return false // named: only those found gone are in scope
 	}
-	return a.Name < b.Name
+	if d.unread[ns] || d.unread[""] || d.existing[key] || name == "" {
+		return false
+	}
+	return len(d.req.Namespaces) == 0 || slices.Contains(d.req.Namespaces, ns)
 }
 
-func sortRefs(refs []Ref) {
-	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+func cutKey(key string) (ns, name string, ok bool) {
+	for i := 0; i < len(key); i++ {
+		if key[i] == '/' {
+			return key[:i], key[i+1:], true
+		}
+	}
+	return "", key, false
+}
+
+// leftovers finds the resources whose labels name a waypoint that no
+// longer exists in the scope and, with Unenroll, removes those labels, each
+// on the condition that they still hold what was read.
+func (d *deletion) leftovers(ctx context.Context) {
+	var names []string
+	if len(d.req.Names) > 0 {
+		names = d.req.Names
+	}
+	found, failed, narrowed := enroll.FindDangling(ctx, d.c, names, d.req.Namespaces, d.req.Concurrency, d.dangling)
+	d.res.Narrowed = d.res.Narrowed || narrowed
+	d.res.Enrolled = found
+	if len(failed) > 0 {
+		if !d.req.Unenroll {
+			// The deletes are done; only the look for leftovers failed.
+			d.res.EnrolledUnknown = errors.Join(failed...)
+		} else {
+			for _, err := range failed {
+				var lf *enroll.ListFailure
+				rec := bulk.Record{Kind: "Resource"}
+				if errors.As(err, &lf) {
+					rec.Kind, rec.Namespace = lf.Kind.APIKind(), lf.Namespace
+				}
+				d.rec.Fail(rec, err)
+			}
+		}
+	}
+	if !d.req.Unenroll {
+		for _, r := range found {
+			d.rec.Add(bulk.Record{Kind: r.Kind.APIKind(), Namespace: r.Namespace, Name: r.Name, Action: bulk.Skipped,
+				Before: r.Labels(), Error: StillEnrolledPrefix + r.WaypointKey() + "; rerun with --unenroll or remove its labels"})
+		}
+		return
+	}
+	started := bulk.ForEach(ctx, len(found), d.req.Concurrency, func(ctx context.Context, i int) {
+		r := found[i]
+		rec := bulk.Record{Kind: r.Kind.APIKind(), Namespace: r.Namespace, Name: r.Name, Before: r.Labels()}
+		out, err := r.UnenrollWrite(d.req.DryRun).Do(ctx, d.c)
+		switch {
+		case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
+			rec.Action, rec.Error = bulk.Skipped, "no longer exists"
+			d.rec.Add(rec)
+		case err != nil:
+			d.rec.Fail(rec, describeUnenroll(r, err))
+		case out.Changed:
+			rec.Action, rec.After = bulk.Unenrolled, enroll.EnrollmentLabels(out.Labels)
+			d.rec.Add(rec)
+		default:
+			rec.Action, rec.After = bulk.Unchanged, enroll.EnrollmentLabels(out.Labels)
+			d.rec.Add(rec)
+		}
+	}, nil)
+	for _, r := range found[started:] {
+		d.rec.Add(bulk.Record{Kind: r.Kind.APIKind(), Namespace: r.Namespace, Name: r.Name, Action: bulk.NotStarted, Before: r.Labels()})
+	}
 }
 
 func describeUnenroll(r enroll.Resource, err error) error {
@@ -201,18 +357,4 @@ func describeUnenroll(r enroll.Resource, err error) error {
 		return fmt.Errorf("did not %s: %w", what, enroll.ErrChangedSince)
 	}
 	return kube.Describe(what, err)
-}
-
-// unenrollWrite removes the enrollment labels of r, conditional on the
-// labels it was found with.
-func unenrollWrite(r enroll.Resource, dryRun kube.DryRun) enroll.Write {
-	labels := map[string]string{}
-	if r.Enrollment.Waypoint != "" {
-		labels[istio.LabelUseWaypoint] = r.Enrollment.Waypoint
-	}
-	if r.Enrollment.Namespace != "" {
-		labels[istio.LabelUseWaypointNamespace] = r.Enrollment.Namespace
-	}
-	return enroll.Write{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Labels: labels,
-		ResourceVersion: r.ResourceVersion, Change: enroll.UnenrollChange(), DryRun: dryRun}
 }

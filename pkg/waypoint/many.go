@@ -87,24 +87,31 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 	}
 	var nsObjects map[string]*corev1.Namespace
 	if len(namespaces) > 1 && req.EnrollNamespace {
-		var err error
-		if nsObjects, err = Namespaces(ctx, c.Kube, namespaces, req.NamespaceSelector); err != nil {
-			return nil, kube.Describe("list namespaces", err)
-		}
+		// Without it (no right to list, or the list failed) each apply
+		// reads its own namespace.
+		nsObjects, _ = Namespaces(ctx, c.Kube, namespaces, req.NamespaceSelector)
 	}
 	previous := map[string]string{}
+	var unread ScopeRead
 	if req.KnowPrevious && len(req.Gateways) > 0 {
-		name := req.Gateways[0].Name
-		var err error
-		previous, err = Versions(ctx, c.Gateway, namespaces, name)
-		if err != nil && !kube.IsMissingType(err) { // the apply says the CRDs are missing
-			return nil, kube.Describe("list gateways named "+name, err)
-		}
+		previous, unread = Versions(ctx, c.Gateway, namespaces, req.Gateways[0].Name, req.Concurrency)
 	}
-	bulk.ForEach(ctx, len(req.Gateways), req.Concurrency, func(ctx context.Context, i int) {
+	started := bulk.ForEach(ctx, len(req.Gateways), req.Concurrency, func(ctx context.Context, i int) {
 		gw := req.Gateways[i]
+		err := unread.Failed[gw.Namespace]
+		if err == nil {
+			err = unread.Err()
+		}
+		if err != nil && !kube.IsMissingType(err) { // the apply says the CRDs are missing
+			r := bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}
+			run.fail(r, kube.Describe("read gateway "+gw.Namespace+"/"+gw.Name+" before applying it", err))
+			return
+		}
 		run.applyOne(ctx, gw, previous[gw.Namespace], nsObjects)
 	}, req.Events.ApplyProgress)
+	for _, gw := range req.Gateways[started:] {
+		run.record(bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Action: bulk.NotStarted})
+	}
 
 	var err error
 	if req.Wait > 0 && req.DryRun == kube.DryRunNone {
@@ -239,6 +246,8 @@ func (r *applyMany) waitAll(ctx context.Context, namespaces []string) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, r.req.Wait)
 	defer cancel()
+	wctx, cancelOnStop := bulk.UntilStopped(wctx)
+	defer cancelOnStop()
 	err := WaitNamed(wctx, r.c.Gateway, namespaces, r.req.Gateways[0].Name, waiting)
 	keys := make([]string, 0, len(waiting))
 	for key := range waiting {
@@ -257,10 +266,16 @@ func (r *applyMany) waitAll(ctx context.Context, namespaces []string) error {
 		notReady = append(notReady, key+" ("+w.NotReadyReason()+")")
 		if _, ok := r.pending[w.Namespace]; ok {
 			delete(r.pending, w.Namespace)
-			r.record(bulk.Record{Kind: "Namespace", Name: w.Namespace, Action: bulk.Skipped, Error: "waypoint not ready; namespace not enrolled"})
+			rec := bulk.Record{Kind: "Namespace", Name: w.Namespace, Action: bulk.Skipped, Error: "waypoint not ready; namespace not enrolled"}
+			if bulk.Stopped(ctx) {
+				rec.Action, rec.Error = bulk.NotStarted, "interrupted while waiting for the waypoint"
+			}
+			r.record(rec)
 		}
 	}
 	switch {
+	case bulk.Stopped(ctx):
+		return nil
 	case errors.Is(err, context.DeadlineExceeded):
 		return &WaitTimeoutError{Timeout: r.req.Wait, NotReady: notReady, Total: len(waiting)}
 	case err != nil:
@@ -276,7 +291,7 @@ func (r *applyMany) enrollPending(ctx context.Context) {
 		list = append(list, res)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Gateway.Namespace < list[j].Gateway.Namespace })
-	bulk.ForEach(ctx, len(list), r.req.Concurrency, func(ctx context.Context, i int) {
+	started := bulk.ForEach(ctx, len(list), r.req.Concurrency, func(ctx context.Context, i int) {
 		gw := list[i].Gateway
 		changed, err := EnrollNamespace(ctx, r.c, list[i].PendingEnroll)
 		if err != nil {
@@ -285,4 +300,7 @@ func (r *applyMany) enrollPending(ctx context.Context) {
 		}
 		r.recordEnrolled(gw, changed)
 	}, r.req.Events.EnrollProgress)
+	for _, res := range list[started:] {
+		r.record(bulk.Record{Kind: "Namespace", Name: res.Gateway.Namespace, Action: bulk.NotStarted})
+	}
 }

@@ -3,6 +3,7 @@ package waypoint
 import (
 	"context"
 	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +13,7 @@ import (
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // InNamespaces runs read once for the namespaces of bulk work: in the one
@@ -35,19 +37,31 @@ func InNamespaces(namespaces []string, read func(namespace string) error) error 
 	return err
 }
 
+// ScopeRead is the outcome of reading the namespaces of bulk work.
+type ScopeRead = kube.ScopeRead
+
+// ReadScope reads the namespaces of bulk work; see kube.ReadScope.
+func ReadScope(ctx context.Context, namespaces []string, concurrency int, read func(ctx context.Context, namespace string) error) ScopeRead {
+	return kube.ReadScope(ctx, namespaces, concurrency, read)
+}
+
 func byName(name string) metav1.ListOptions {
 	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
 }
 
 // Versions maps namespace to the resourceVersion of the Gateway called name
 // in each of namespaces where it exists, with one list where rights allow.
-func Versions(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string) (map[string]string, error) {
+// Namespaces whose read failed are in the ScopeRead.
+func Versions(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string, concurrency int) (map[string]string, ScopeRead) {
+	var mu sync.Mutex
 	out := map[string]string{}
-	err := InNamespaces(namespaces, func(ns string) error {
+	read := ReadScope(ctx, namespaces, concurrency, func(ctx context.Context, ns string) error {
 		list, err := client.GatewayV1().Gateways(ns).List(ctx, byName(name))
 		if err != nil {
 			return err
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		for _, gw := range list.Items {
 			if slices.Contains(namespaces, gw.Namespace) {
 				out[gw.Namespace] = gw.ResourceVersion
@@ -55,14 +69,18 @@ func Versions(ctx context.Context, client gatewayclient.Interface, namespaces []
 		}
 		return nil
 	})
-	return out, err
+	return out, read
 }
 
 // Namespaces reads the namespaces with one list (filtered by selector, when
 // given). It returns nil, and no error, when the user may not list
 // namespaces: each apply then reads its own.
 func Namespaces(ctx context.Context, client kubernetes.Interface, names []string, selector string) (map[string]*corev1.Namespace, error) {
-	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
+	var list *corev1.NamespaceList
+	err := kube.Retry(ctx, func() (err error) {
+		list, err = client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
+		return err
+	})
 	if apierrors.IsForbidden(err) {
 		return nil, nil
 	}

@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+)
+
+// finishBulk ends every bulk command (apply, delete, enroll, unenroll) the
+// same way, once its per-object lines are printed: with -o the report,
+// else, when summary is asked for or the work was interrupted, the summary
+// line; then the exit code, taken from the report alone so that the two
+// cannot disagree.
+func finishBulk(io *IOStreams, output string, dryRun kube.DryRun, records []bulk.Record, summary bool) (*bulk.Report, error) {
+	report := bulk.NewReport(records)
+	if dryRun != kube.DryRunNone {
+		report.DryRun = string(dryRun)
+	}
+	if output != "" {
+		if err := render.Object(io.Out, output, report); err != nil {
+			return report, err
+		}
+	} else if summary || report.Summary.Interrupted {
+		io.Printf("%s\n", report.Line())
+	}
+	return report, outcomeError(report.Outcome(), output == "")
+}
+
+// outcomeError turns a report's outcome into the command's error: exit 130
+// when interrupted, 1 when any object failed. The failures have had their
+// lines (or records) already, so that error is silent.
+func outcomeError(err error, human bool) error {
+	var failed *bulk.FailedError
+	switch {
+	case errors.Is(err, bulk.ErrInterrupted):
+		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted: stopped starting new work and let what was in flight finish; run the same command again to finish the rest")}
+	case errors.As(err, &failed):
+		return &ExitError{Code: ExitFailed, Err: err, Silent: human}
+	}
+	return err
+}
