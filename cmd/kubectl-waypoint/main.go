@@ -11,6 +11,7 @@ import (
 	// Exec, OIDC and the cloud providers' kubeconfig auth plugins.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/interrupt"
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/startup"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/cli"
 )
@@ -22,5 +23,8 @@ func main() {
 	klog.LogToStderr(false)
 	klog.SetOutput(io.Discard)
 	f := cli.NewFactory(cli.SystemStreams(), cli.DisplayName(os.Args[0]))
-	os.Exit(cli.Execute(f, os.Args[1:]))
+	ctx, stop := interrupt.Context(os.Stderr)
+	code := cli.ExecuteContext(ctx, f, os.Args[1:])
+	stop()
+	os.Exit(code)
 }

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -75,9 +76,15 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 // Execute runs the command tree with args and returns the process exit code,
 // after printing any error as one line on stderr.
 func Execute(f *Factory, args []string) int {
+	return ExecuteContext(context.Background(), f, args)
+}
+
+// ExecuteContext is Execute under ctx, which may carry the stop of an
+// interrupt (bulk.WithStop): bulk work then reports and exits 130.
+func ExecuteContext(ctx context.Context, f *Factory, args []string) int {
 	root := NewRootCommand(f)
 	root.SetArgs(args)
-	_, err := root.ExecuteC()
+	_, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}

@@ -1,0 +1,51 @@
+// Package interrupt turns the user's interrupts into the tool's two-step
+// stop: the first SIGINT or SIGTERM asks bulk work to stop starting new
+// objects and to let those in flight finish (the command then reports and
+// exits 130); a second exits at once.
+package interrupt
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
+)
+
+// ExitCode is the exit code of an interrupted run, 128+SIGINT.
+const ExitCode = 130
+
+// Context returns a context for the command that carries the stop of the
+// first interrupt, and a function that stops listening.
+func Context(stderr io.Writer) (context.Context, func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go Watch(sigs, stop, done, stderr, os.Exit)
+	return bulk.WithStop(context.Background(), stop), func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
+// Watch closes stop at the first signal on sigs and calls exit(ExitCode) at
+// the second, until done is closed.
+func Watch(sigs <-chan os.Signal, stop chan<- struct{}, done <-chan struct{}, stderr io.Writer, exit func(int)) {
+	select {
+	case <-sigs:
+	case <-done:
+		return
+	}
+	fmt.Fprintln(stderr, "interrupted: finishing the requests in flight, starting no new ones; interrupt again to exit at once")
+	close(stop)
+	select {
+	case <-sigs:
+		fmt.Fprintln(stderr, "interrupted again: exiting at once; run the same command again to finish the work")
+		exit(ExitCode)
+	case <-done:
+	}
+}
