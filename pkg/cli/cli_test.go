@@ -15,7 +15,7 @@ var goldenDir = filepath.Join("..", "..", "testdata")
 
 // run executes the tool in-process with args and returns stdout, stderr and
 // the exit code.
-func run(t *testing.T, tty bool, args ...string) (stdout, stderr string, code int) {
+func run(t testing.TB, tty bool, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	streams, out, errOut := TestStreams(tty)
 	f := NewFactory(streams, "kubectl-waypoint")

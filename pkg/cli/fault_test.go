@@ -25,7 +25,7 @@ var faultProfiles = []faultproxy.Profile{
 	{Name: "5xx-after", ErrorAfter: 0.15},
 	{Name: "resets", ResetBefore: 0.05, ResetAfter: 0.05},
 	{Name: "latency", Latency: 50 * time.Millisecond},
-	{Name: "mixed", Throttle: 0.03, ErrorBefore: 0.05, ErrorAfter: 0.05, ResetBefore: 0.03, ResetAfter: 0.03, CutWatchesAfter: 300 * time.Millisecond},
+	{Name: "mixed", Throttle: 0.03, ErrorBefore: 0.05, ErrorAfter: 0.05, ResetBefore: 0.03, ResetAfter: 0.03},
 }
 
 // faultFixture is the set of namespaces bulk work runs over, and one
