@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // FuzzGenerate feeds the renderer's flags arbitrary values: generate must
