@@ -233,11 +233,6 @@ func TestBulkConcurrentWriter(t *testing.T) {
 		t.Run(fmt.Sprintf("wait=%v", wait), func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			if wait {
-				for _, ns := range fx.namespaces {
-					env.FakeIstiod(t, ns, 100*time.Millisecond)
-				}
-			}
 			var mu sync.Mutex
 			touched := map[string]string{} // namespace → last use-waypoint written
 			team := map[string]string{}

@@ -48,10 +48,12 @@ func TestApplyEnrollWaitKeepsAnotherWritersEnrollment(t *testing.T) {
 	}{{"refused", false}, {"overwrite", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := env.Namespace(t, nil)
+			release := env.HoldWaypoint(t, ns, "waypoint")
 			done := whenGatewayExists(t, ns, "waypoint", func() {
-				// During the wait, someone else enrolls the namespace.
+				// During the wait, someone else enrolls the namespace;
+				// then istiod makes the waypoint ready.
 				labelNamespace(t, ns, map[string]string{"istio.io/use-waypoint": "other", "team": "a"})
-				env.SetProgrammed(t, ns, "waypoint", "10.96.0.10")
+				release()
 			})
 			args := []string{"apply", "-n", ns, "--enroll-namespace", "--wait", "--timeout", "20s", "-o", "json"}
 			if tc.overwrite {
