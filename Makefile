@@ -7,7 +7,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 
-.PHONY: all build test lint unit docs controlplane sandbox demo bench clean
+.PHONY: all build test lint unit docs controlplane sandbox demo bench release-check clean
 
 all: build
 
@@ -48,6 +48,10 @@ demo: build controlplane
 ## bench: measure generate against the figures in docs/performance.md
 bench: build
 	hack/bench-generate.sh
+
+## release-check: goreleaser check, a snapshot build of linux/amd64 run from its archive, the krew manifest validated
+release-check:
+	hack/release-check.sh
 
 clean:
 	rm -rf bin dist
