@@ -84,7 +84,7 @@ kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --en
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Gateway.addFlags(cmd)
+	o.Gateway.addFlags(cmd, f)
 	o.Wait.addFlags(cmd.Flags(), "the waypoint is")
 	fs := cmd.Flags()
 	fs.BoolVar(&o.EnrollNamespace, "enroll-namespace", false, "Label the namespace to use this waypoint (istio.io/use-waypoint)")

@@ -81,7 +81,8 @@ kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o j
 	fs.BoolVar(&o.IgnoreNotFound, "ignore-not-found", false, "Treat a named waypoint that does not exist as deleted")
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
 	o.addBulkFlags(fs)
-	addNameFlag(cmd, &o.Names)
+	addNameFlag(cmd, f, &o.Names)
+	cmd.ValidArgsFunction = completeWaypointArgs(f)
 	addDryRunFlag(cmd, &o.DryRunFlag)
 	return cmd
 }

@@ -100,7 +100,7 @@ kubectl-waypoint enroll svc ratings --waypoint none -n default
 
 # Show what would change, as JSON
 kubectl-waypoint enroll pod -l app=reviews --waypoint reviews-v2-pod-waypoint --dry-run -o json`),
-		ValidArgsFunction: completeEnrollKinds,
+		ValidArgsFunction: completeKindAndNames(f, enrollKinds, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, f, args)
 		},
@@ -112,6 +112,8 @@ kubectl-waypoint enroll pod -l app=reviews --waypoint reviews-v2-pod-waypoint --
 	fs.StringVar(&o.Canary, "canary", "", "Name of a canary waypoint, in the waypoint's namespace, that takes --canary-weight percent of the traffic of services and ServiceEntries")
 	fs.IntVar(&o.CanaryWeight, "canary-weight", 0, "Percent of the traffic, 0 to 100, that goes to the --canary waypoint")
 	fs.BoolVar(&o.Force, "force", false, "Enroll even when the waypoint's traffic type or allowed namespaces do not fit")
+	_ = cmd.RegisterFlagCompletionFunc("waypoint", completeWaypointFlag(f, "waypoint-namespace"))
+	_ = cmd.RegisterFlagCompletionFunc("waypoint-namespace", completeNamespaceFlag(f))
 	return cmd
 }
 
@@ -123,13 +125,6 @@ func (o *EnrollOptions) addFlags(cmd *cobra.Command) {
 	o.addBulkFlags(fs)
 	addDryRunFlag(cmd, &o.DryRunFlag)
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
-}
-
-func completeEnrollKinds(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	return enrollKinds, cobra.ShellCompDirectiveNoFileComp
 }
 
 func (o *EnrollOptions) run(cmd *cobra.Command, f *Factory, args []string) error {

@@ -82,12 +82,7 @@ kubectl-waypoint explain waypoint egress-gateway -n common-infrastructure
 
 # The same as JSON, for a script
 kubectl-waypoint explain se istio-site -n cross-namespace-waypoint-consumer -o json`),
-		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-			if len(args) > 0 {
-				return nil, cobra.ShellCompDirectiveNoFileComp
-			}
-			return []string{"service", "pod", "serviceentry", "workloadentry", "namespace", "waypoint"}, cobra.ShellCompDirectiveNoFileComp
-		},
+		ValidArgsFunction: completeKindAndNames(f, []string{"service", "pod", "serviceentry", "workloadentry", "namespace", "waypoint"}, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 2 {
 				return usageErrorf("explain takes one kind and one name, got %d arguments", len(args))

@@ -78,8 +78,9 @@ func (b *bulkFlags) validateBulk() error {
 
 // addNameFlag accepts istioctl's --name, which "istioctl waypoint" takes on
 // every subcommand, as one more waypoint name.
-func addNameFlag(cmd *cobra.Command, names *[]string) {
+func addNameFlag(cmd *cobra.Command, f *Factory, names *[]string) {
 	cmd.Flags().StringArrayVar(names, "name", nil, "Name of a waypoint (istioctl's flag; the same as naming it as an argument)")
+	_ = cmd.RegisterFlagCompletionFunc("name", completeWaypointFlag(f, ""))
 }
 
 // validateNames checks waypoint names given on the command line.

@@ -20,7 +20,7 @@ type gatewayFlags struct {
 	allowAllNamespaces     bool
 }
 
-func (g *gatewayFlags) addFlags(cmd *cobra.Command) {
+func (g *gatewayFlags) addFlags(cmd *cobra.Command, f *Factory) {
 	fs := cmd.Flags()
 	fs.StringVar(&g.name, "name", istio.DefaultWaypointName, `Name of the waypoint ("none" is reserved)`)
 	fs.StringVar(&g.trafficType, "for", "", "Traffic type the waypoint serves: {service|workload|all|none}; when unset, istiod uses the GatewayClass default (service)")
@@ -29,6 +29,7 @@ func (g *gatewayFlags) addFlags(cmd *cobra.Command) {
 	fs.StringVar(&g.allowNamespaceSelector, "allow-namespace-selector", "", "Label selector (kubectl syntax) over the namespaces whose resources may use this waypoint")
 	fs.BoolVar(&g.allowAllNamespaces, "allow-all-namespaces", false, "Let resources of every namespace use this waypoint")
 	_ = cmd.RegisterFlagCompletionFunc("for", cobra.FixedCompletions(trafficTypeNames(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("allow-namespace", completeNamespaceFlag(f))
 }
 
 // request is the renderer's request for these flags in namespace ns ("" for

@@ -49,7 +49,7 @@ kubectl-waypoint generate -n default -o json | kubectl apply --server-side -f -`
 			return o.Run()
 		},
 	}
-	o.Gateway.addFlags(cmd)
+	o.Gateway.addFlags(cmd, f)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", render.FormatYAML, "Output format: {yaml|json}")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

@@ -79,7 +79,7 @@ kubectl-waypoint list -A -o json`),
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List the waypoints of every namespace")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {wide|yaml|json|name}; a table when unset")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Only waypoints whose labels match this selector, e.g. istio.io/rev=canary")
-	addNameFlag(cmd, &o.Names)
+	addNameFlag(cmd, f, &o.Names)
 	cmd.Flags().Int64Var(&o.PageSize, "chunk-size", waypoint.DefaultPageSize, "Gateways read per request")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(listFormats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

@@ -57,6 +57,7 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 	root.CompletionOptions.DisableDefaultCmd = true
 
 	f.addFlags(root.PersistentFlags())
+	registerRootCompletions(root, f)
 
 	root.AddCommand(
 		newGenerateCommand(f),

@@ -59,8 +59,10 @@ kubectl-waypoint status -A --wait --timeout 2m`),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the waypoints of every namespace")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {yaml|json}; a table when unset")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
 	o.Wait.addFlags(cmd.Flags(), "every waypoint is")
-	addNameFlag(cmd, &o.Names)
+	addNameFlag(cmd, f, &o.Names)
+	cmd.ValidArgsFunction = completeWaypointArgs(f)
 	return cmd
 }
 

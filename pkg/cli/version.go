@@ -35,5 +35,6 @@ kubectl-waypoint version -o json`),
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: {yaml|json}; plain text when unset")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
