@@ -142,7 +142,11 @@ func (r *Report) Line() string {
 				total += n
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%d %s: %s", total, plural(k), strings.Join(counts, ", ")))
+		name := plural(k)
+		if total == 1 {
+			name = strings.ToLower(k)
+		}
+		parts = append(parts, fmt.Sprintf("%d %s: %s", total, name, strings.Join(counts, ", ")))
 	}
 	parts = append(parts, fmt.Sprintf("%d failed", r.Summary.Failed))
 	if r.Summary.Interrupted {

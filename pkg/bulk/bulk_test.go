@@ -64,7 +64,7 @@ func TestReportLine(t *testing.T) {
 		{Kind: "ServiceEntry", Namespace: "a", Name: "se", Action: Failed, Error: "boom"},
 		{Kind: "Namespace", Name: "a", Action: Enrolled},
 	})
-	want := "2 gateways: 1 created, 1 unchanged; 1 namespaces: 1 enrolled; 1 serviceentries: 1 failed; 1 failed"
+	want := "2 gateways: 1 created, 1 unchanged; 1 namespace: 1 enrolled; 1 serviceentry: 1 failed; 1 failed"
 	if got := r.Line(); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}

@@ -209,7 +209,11 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 	if res.EnrolledUnknown != nil {
 		o.IO.Warnf("could not check for resources still enrolled in the deleted waypoints: %v", res.EnrolledUnknown)
 	} else if len(enrolled) > 0 {
-		o.IO.Warnf("%d resources still use waypoints that no longer exist; unenroll them with:", len(enrolled))
+		if len(enrolled) == 1 {
+			o.IO.Warnf("1 resource still uses a waypoint that no longer exists; unenroll it with:")
+		} else {
+			o.IO.Warnf("%d resources still use waypoints that no longer exist; unenroll them with:", len(enrolled))
+		}
 		for _, c := range unlabelCommands(res.Enrolled) {
 			o.IO.Infof("  %s", c)
 		}

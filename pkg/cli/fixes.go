@@ -17,11 +17,21 @@ import (
 // attachmentFix says how to let the denied namespaces use waypoint w:
 // label them to match a matchLabels selector, or re-apply the waypoint
 // with --allow-namespace for them (and those it allows by name already).
+// A selector on kubernetes.io/metadata.name, as --allow-namespace renders
+// it, is never answered with a label: the API server sets that label to the
+// namespace's own name and refuses any other value.
 func attachmentFix(tool string, w *mesh.Waypoint, denied []string) string {
-	if labels, ok := w.MatchLabels(); ok {
-		return "label the namespace so that the selector matches it:\n  " + labelNamespaceCommand(denied, labels)
+	names, byName := w.AllowedNames()
+	if labels, ok := w.MatchLabels(); ok && !byName {
+		if _, ok := labels[istio.LabelNamespaceName]; !ok {
+			return "label the namespace so that the selector matches it:\n  " + labelNamespaceCommand(denied, labels)
+		}
 	}
-	names, _ := w.AllowedNames()
+	if !byName && w.From == gatewayv1.NamespacesFromSelector {
+		// Re-rendering a selector of other labels as names would change
+		// which namespaces it admits: leave that to the user.
+		return fmt.Sprintf("edit the Gateway's allowedRoutes.namespaces.selector to admit namespace %s: kubectl edit gateway -n %s %s", strings.Join(denied, ", "), w.Namespace, w.Name)
+	}
 	allow := append(append([]string{}, names...), denied...)
 	sort.Strings(allow)
 	if cmd, ok := applyCommand(tool, w, func(a *applyArgs) { a.allowAll, a.allowSelector, a.allowNamespaces = false, "", allow }); ok {
