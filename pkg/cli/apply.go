@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
@@ -170,6 +172,9 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if o.Wait.wait {
 		req.Wait = o.Wait.timeout
 	}
+	if o.dryRun != kube.DryRunClient {
+		o.checkIstio(ctx)
+	}
 	res, err := waypoint.ApplyMany(ctx, o.clients, req)
 	if res == nil {
 		return err
@@ -180,6 +185,16 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 		}
 	}
 	return o.finish(res, err)
+}
+
+// checkIstio warns when the GatewayClass of waypoints does not exist: istiod
+// creates it, so without it nothing deploys the waypoint. One request per
+// command; a class that cannot be read (RBAC) is not reported.
+func (o *ApplyOptions) checkIstio(ctx context.Context) {
+	_, err := o.clients.Gateway.GatewayV1().GatewayClasses().Get(ctx, istio.ClassWaypoint, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) && !kube.IsMissingType(err) {
+		o.IO.Warnf("GatewayClass %s does not exist: Istio is not installed in ambient mode, or istiod is not ready; no proxy is deployed for the waypoint until it is", istio.ClassWaypoint)
+	}
 }
 
 // events prints what happens as it happens, unless a report was asked for.

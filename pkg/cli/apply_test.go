@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 func getGateway(t *testing.T, ns, name string) (*gatewayv1.Gateway, error) {
@@ -144,6 +145,7 @@ func TestApplyEnrollNamespace(t *testing.T) {
 			t.Fatal(err)
 		}
 		stdout, stderr, code := runKube(t, "apply", "-n", ns, "--enroll-namespace")
+		stderr = withoutClassWarning(stderr)
 		if code != 0 || stderr != "" || !strings.Contains(stdout, "labeled with") {
 			t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 		}
@@ -338,9 +340,44 @@ func TestApplyWithoutGatewayCRDs(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "Gateway API CRDs are not installed") || strings.Count(stderr, "\n") != 1 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	_, stderr, code = run(t, false, "list", "-n", "default", "--server", url)
-	if code != 1 || !strings.Contains(stderr, "install its CRDs") {
-		t.Fatalf("list: exit %d, stderr %q", code, stderr)
+	// Every command that reads waypoints says the same, in one line.
+	for _, args := range [][]string{{"list", "-n", "default"}, {"list", "-A"}, {"status", "-n", "default"}, {"delete", "waypoint", "-n", "default"}, {"delete", "--all", "-n", "default"}} {
+		_, stderr, code = run(t, false, append(args, "--server", url)...)
+		if code != 1 || !strings.Contains(stderr, "the Gateway API CRDs are not installed; install them with: "+kube.GatewayAPIInstall) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+// withoutClassWarning drops the warning that the istio-waypoint
+// GatewayClass is missing: the test API server runs no istiod to create it.
+func withoutClassWarning(stderr string) string {
+	var keep []string
+	for _, line := range strings.SplitAfter(stderr, "\n") {
+		if !strings.Contains(line, "GatewayClass istio-waypoint does not exist") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "")
+}
+
+// TestApplyWarnsWithoutIstio: apply says when the istio-waypoint
+// GatewayClass, which istiod creates, does not exist, and not when it does.
+// Not parallel: it creates the cluster-wide class.
+func TestApplyWarnsWithoutIstio(t *testing.T) {
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	_, stderr, code := runKube(t, "apply", "-n", ns)
+	if code != 0 || !strings.Contains(stderr, "Warning: GatewayClass istio-waypoint does not exist: Istio is not installed in ambient mode, or istiod is not ready") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, _ = runKube(t, "apply", "-n", ns, "--dry-run=client")
+	if stderr != "" {
+		t.Errorf("a client dry run reads nothing, yet: %q", stderr)
+	}
+	env.GatewayClass(t, "istio-waypoint", nil)
+	_, stderr, code = runKube(t, "apply", "-n", ns)
+	if code != 0 || stderr != "" {
+		t.Fatalf("with the class: exit %d, stderr %q", code, stderr)
 	}
 }
 

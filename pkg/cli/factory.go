@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"strconv"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
@@ -47,6 +49,9 @@ type Factory struct {
 	once    sync.Once
 	clients *kube.Clients
 	err     error
+	// noKubeconfig, when set, says where a kubeconfig was looked for in
+	// vain: the clients then try client-go's default address.
+	noKubeconfig string
 }
 
 // NewFactory returns a factory over the given streams with kubectl's
@@ -192,7 +197,10 @@ func (f *Factory) Namespace() (string, error) {
 		return "", err
 	}
 	ns, _, err := f.ConfigFlags.ToRawKubeConfigLoader().Namespace()
-	return ns, err
+	if err != nil {
+		return "", usageErrorf("invalid kubeconfig: %v", err)
+	}
+	return ns, nil
 }
 
 // Namespaces are the namespaces a bulk command works in: those of
@@ -246,16 +254,44 @@ func (f *Factory) readScope(all bool) (string, *kube.Clients, error) {
 	return ns, c, err
 }
 
-// Clients returns the API clients, building them on first use.
+// kubeconfigPlaces says where the loader looked for a kubeconfig.
+func kubeconfigPlaces(loader clientcmd.ClientConfig) string {
+	var paths []string
+	if access := loader.ConfigAccess(); access != nil {
+		paths = access.GetLoadingPrecedence()
+	}
+	where := strings.Join(paths, ", ")
+	if env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); env != "" {
+		where = "$KUBECONFIG (" + where + ")"
+	} else {
+		where = "$KUBECONFIG (unset), " + where
+	}
+	return "no kubeconfig was found (looked in " + where + "); set KUBECONFIG or pass --kubeconfig"
+}
+
+// Clients returns the API clients, building them on first use. A
+// kubeconfig that cannot be read or used is invalid input (exit 2).
 func (f *Factory) Clients() (*kube.Clients, error) {
 	f.once.Do(func() {
 		if f.err = f.checkKubeconfig(); f.err != nil {
 			return
 		}
+		loader := f.ConfigFlags.ToRawKubeConfigLoader()
+		raw, err := loader.RawConfig()
+		if err != nil {
+			f.err = usageErrorf("invalid kubeconfig: %v", err)
+			return
+		}
 		var cfg *rest.Config
 		cfg, f.err = f.ConfigFlags.ToRESTConfig()
 		if f.err != nil {
+			if clientcmd.IsConfigurationInvalid(f.err) || clientcmd.IsEmptyConfig(f.err) {
+				f.err = usageErrorf("invalid kubeconfig: %v", f.err)
+			}
 			return
+		}
+		if len(raw.Clusters) == 0 && (f.ConfigFlags.APIServer == nil || *f.ConfigFlags.APIServer == "") {
+			f.noKubeconfig = kubeconfigPlaces(loader)
 		}
 		cfg.QPS, cfg.Burst = f.qps, f.burst
 		f.clients, f.err = f.NewClients(cfg)

@@ -58,8 +58,9 @@ func TestRequestCounts(t *testing.T) {
 	ns := env.Namespace(t, testenv.AmbientLabels())
 	_, reqs := runCounted(t, "apply", "-n", ns, "--enroll-namespace")
 	// One list of the existing waypoint (to guard its users), one read of
-	// the namespace, one apply of the Gateway, one label patch.
-	if want := "GET gateways,GET " + ns + ",PATCH " + ns + ",PATCH waypoint"; strings.Join(reqs, ",") != want {
+	// the namespace, one of the istio-waypoint GatewayClass (is Istio
+	// there?), one apply of the Gateway, one label patch.
+	if want := "GET gateways,GET istio-waypoint,GET " + ns + ",PATCH " + ns + ",PATCH waypoint"; strings.Join(reqs, ",") != want {
 		t.Errorf("apply --enroll-namespace made %v, want %s", reqs, want)
 	}
 	env.Waypoint(t, ns, "labelled", map[string]string{"istio.io/waypoint-for": "all"})

@@ -6,10 +6,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // DisplayName is how the tool names itself in help and messages: "kubectl
@@ -94,6 +97,9 @@ func ExecuteContext(ctx context.Context, f *Factory, args []string) int {
 		// Cobra rejected the command line before any command ran: an
 		// unknown command or flag, or arguments the command does not take.
 		err = usageError(err)
+	}
+	if f.noKubeconfig != "" && errors.Is(err, kube.ErrUnreachable) {
+		err = fmt.Errorf("%w; %s", err, f.noKubeconfig)
 	}
 	if !errors.As(err, &ee) || !ee.Silent {
 		f.IO.Errorf("%s", err)

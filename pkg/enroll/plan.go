@@ -213,7 +213,11 @@ func CheckWaypoints(ctx context.Context, c *kube.Clients, classes *mesh.Classes,
 			return err
 		})
 		switch {
-		case apierrors.IsNotFound(err) || kube.IsMissingType(err):
+		case kube.IsMissingType(err):
+			// No Gateway API: nothing could ever serve the enrollment.
+			g.Err = kube.Describe("read waypoint "+g.Key, err)
+			return
+		case apierrors.IsNotFound(err):
 			gw = nil
 		case apierrors.IsForbidden(err):
 			g.ReadErr = kube.Describe("read waypoint "+g.Key, err)

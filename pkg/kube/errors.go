@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,7 +22,7 @@ func Describe(what string, err error) error {
 	var status apierrors.APIStatus
 	switch {
 	case IsMissingType(err):
-		return fmt.Errorf("cannot %s: the API server does not serve that resource type; install its CRDs first (the Gateway API for waypoints, Istio's for ServiceEntries)", what)
+		return missingType(what, err)
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("cannot %s: forbidden: %s; ask your cluster admin for that permission or use --as/--context", what, apiMessage(err))
 	case apierrors.IsUnauthorized(err):
@@ -35,12 +36,60 @@ func Describe(what string, err error) error {
 	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err):
 		return fmt.Errorf("cannot %s: the API server timed out: %s", what, apiMessage(err))
 	case isUnreachable(err):
-		return fmt.Errorf("cannot %s: the API server is unreachable (%v); check --kubeconfig, --context and --server", what, rootCause(err))
+		server := "the API server"
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			if u, perr := url.Parse(urlErr.URL); perr == nil && u.Host != "" {
+				server += " at " + u.Scheme + "://" + u.Host
+			}
+		}
+		return &unreachableError{fmt.Sprintf("cannot %s: %s is unreachable (%v); check --kubeconfig, --context and --server", what, server, rootCause(err))}
 	case errors.As(err, &status):
 		return fmt.Errorf("cannot %s: %s", what, apiMessage(err))
 	}
 	return fmt.Errorf("cannot %s: %w", what, err)
 }
+
+// GatewayAPIInstall is the command that installs the Gateway API CRDs (the
+// standard channel of the release the tool is built and tested against).
+const GatewayAPIInstall = "kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml"
+
+// missingType names the CRDs that are missing and how to install them: the
+// Gateway API when the request was for its group (or for waypoints), Istio's
+// for its group.
+func missingType(what string, err error) error {
+	group := ""
+	var status apierrors.APIStatus
+	var noMatch *meta.NoKindMatchError
+	switch {
+	case errors.As(err, &noMatch):
+		group = noMatch.GroupKind.Group
+	case errors.As(err, &status) && status.Status().Details != nil:
+		group = status.Status().Details.Group
+	}
+	if group == "" {
+		// The dynamic and metadata clients do not say; what does.
+		switch w := strings.ToLower(what); {
+		case strings.Contains(w, "waypoint") || strings.Contains(w, "gateway"):
+			group = GatewayGroup
+		case strings.Contains(w, "serviceentr"):
+			group = IstioNetworkingGroup
+		}
+	}
+	switch group {
+	case GatewayGroup:
+		return fmt.Errorf("cannot %s: the Gateway API CRDs are not installed; install them with: %s", what, GatewayAPIInstall)
+	case IstioNetworkingGroup:
+		return fmt.Errorf("cannot %s: Istio's CRDs (serviceentries.networking.istio.io) are not installed; install Istio in ambient mode first", what)
+	}
+	return fmt.Errorf("cannot %s: the API server does not serve that resource type; install its CRDs first (the Gateway API for waypoints, Istio's for ServiceEntries)", what)
+}
+
+// API groups whose CRDs the tool needs.
+const (
+	GatewayGroup         = "gateway.networking.k8s.io"
+	IstioNetworkingGroup = "networking.istio.io"
+)
 
 func apiMessage(err error) string {
 	var status apierrors.APIStatus
@@ -49,6 +98,15 @@ func apiMessage(err error) string {
 	}
 	return err.Error()
 }
+
+// ErrUnreachable is matched (errors.Is) by the errors of Describe that say
+// the API server could not be reached.
+var ErrUnreachable = errors.New("the API server is unreachable")
+
+type unreachableError struct{ msg string }
+
+func (e *unreachableError) Error() string        { return e.msg }
+func (e *unreachableError) Is(target error) bool { return target == ErrUnreachable }
 
 func isUnreachable(err error) bool {
 	var opErr *net.OpError

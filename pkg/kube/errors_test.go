@@ -30,10 +30,27 @@ func TestDescribe(t *testing.T) {
 		{"throttled", apierrors.NewTooManyRequests("slow down", 3), []string{"throttling", "429", "slow down"}},
 		{"conflict", apierrors.NewConflict(gr, "waypoint", errors.New("object was modified")), []string{"conflict", "object was modified"}},
 		{"invalid", apierrors.NewInvalid(schema.GroupKind{Group: gr.Group, Kind: "Gateway"}, "waypoint", nil), []string{"rejected by the API server"}},
-		{"missing CRD", missingType, []string{"does not serve", "install its CRDs"}},
+		{"missing CRD", missingType, []string{"Gateway API CRDs are not installed", "install them with: kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/"}},
 		{"timeout", apierrors.NewServerTimeout(gr, "patch", 1), []string{"timed out"}},
 		{"refused", &url.Error{Op: "Get", URL: "https://127.0.0.1:1", Err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}}, []string{"unreachable", "--kubeconfig"}},
 		{"other", errors.New("boom"), []string{"boom"}},
+	}
+	// The group of a typed client's error, or what was done, names the CRDs.
+	withGroup := apierrors.NewGenericServerResponse(404, "get", schema.GroupResource{Group: IstioNetworkingGroup, Resource: "serviceentries"}, "", "404 page not found", 0, false)
+	for what, want := range map[string]string{
+		"list serviceentries":      "Istio's CRDs",
+		"read gateway a/b":         "Gateway API CRDs",
+		"read namespace x":         "install its CRDs first",
+		"read something (istio)":   "install its CRDs first",
+		"list waypoints":           "Gateway API CRDs",
+		"read the things of group": "install its CRDs first",
+	} {
+		if got := Describe(what, missingType).Error(); !strings.Contains(got, want) {
+			t.Errorf("%s: %q lacks %q", what, got, want)
+		}
+	}
+	if got := Describe("read x", withGroup).Error(); !strings.Contains(got, "Istio's CRDs") {
+		t.Errorf("an error of group %s: %q", IstioNetworkingGroup, got)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -211,7 +211,7 @@ func describeApplyError(gw *gatewayv1.Gateway, err error) error {
 	case kube.IsMissingNamespace(err):
 		return fmt.Errorf("cannot apply waypoint %s: namespace %q not found; create it first", ref, gw.Namespace)
 	case kube.IsMissingType(err):
-		return fmt.Errorf("cannot apply waypoint %s: the Gateway API CRDs are not installed (gateways.gateway.networking.k8s.io); install them first: kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml", ref)
+		return fmt.Errorf("cannot apply waypoint %s: the Gateway API CRDs are not installed; install them with: %s", ref, kube.GatewayAPIInstall)
 	case apierrors.IsConflict(err):
 		return fmt.Errorf("cannot apply waypoint %s: %s; rerun with --force-conflicts to take those fields over", ref, apiMessage(err))
 	}
