@@ -28,16 +28,28 @@ func addDryRunFlag(cmd *cobra.Command, p *string) {
 type waitFlags struct {
 	wait    bool
 	timeout time.Duration
+	fs      *pflag.FlagSet
 }
 
 func (w *waitFlags) addFlags(fs *pflag.FlagSet, what string) {
+	w.fs = fs
 	fs.BoolVarP(&w.wait, "wait", "w", false, "Wait until "+what+" programmed by istiod and has an address")
 	fs.DurationVar(&w.timeout, "timeout", defaultWaitTimeout, "How long --wait waits before giving up (exit code 3)")
 	fs.DurationVar(&w.timeout, "waypoint-timeout", defaultWaitTimeout, "Same as --timeout (istioctl's name)")
 	_ = fs.MarkHidden("waypoint-timeout")
 }
 
+// validate refuses a timeout without --wait: it would bound nothing, and a
+// script ported from istioctl, whose status waits by default, would
+// silently stop waiting.
 func (w *waitFlags) validate() error {
+	if !w.wait && w.fs != nil {
+		for _, name := range []string{"timeout", "waypoint-timeout"} {
+			if w.fs.Changed(name) {
+				return usageErrorf("--%s only makes sense with --wait: add --wait to wait for readiness", name)
+			}
+		}
+	}
 	if w.timeout <= 0 {
 		return usageErrorf("invalid --timeout %s: must be positive", w.timeout)
 	}

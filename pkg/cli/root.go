@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,7 +39,12 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 		SilenceErrors: true,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: f.Name},
 		// The root only groups subcommands; an unknown one is a usage error.
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommand(cmd, args[0])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		// Cobra has parsed flags and checked arguments by now: from here on
 		// an error is the command's, not the command line's.
@@ -58,6 +64,7 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 	root.SetErr(f.IO.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.SuggestionsMinimumDistance = 2
 
 	f.addFlags(root.PersistentFlags())
 	registerRootCompletions(root, f)
@@ -77,6 +84,36 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 	return root
 }
 
+// unknownCommand is the error for a subcommand that does not exist, with
+// cobra's suggestions of the nearest names.
+func unknownCommand(root *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, root.DisplayName())
+	if s := root.SuggestionsFor(name); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usageErrorf("%s", msg)
+}
+
+// checkHelpTarget refuses "UNKNOWN --help": cobra would answer it with the
+// root's help and exit 0, which hides the typo.
+func checkHelpTarget(root *cobra.Command, args []string) error {
+	if !slices.Contains(args, "--help") && !slices.Contains(args, "-h") {
+		return nil
+	}
+	if c, _, err := root.Find(args); err != nil || c != root {
+		return nil
+	}
+	root.InitDefaultHelpFlag()
+	if err := root.ParseFlags(args); err != nil {
+		return nil // cobra reports it
+	}
+	rest := root.Flags().Args()
+	if len(rest) == 0 || rest[0] == "help" || strings.HasPrefix(rest[0], "__") {
+		return nil
+	}
+	return unknownCommand(root, rest[0])
+}
+
 // Execute runs the command tree with args and returns the process exit code,
 // after printing any error as one line on stderr.
 func Execute(f *Factory, args []string) int {
@@ -88,6 +125,10 @@ func Execute(f *Factory, args []string) int {
 func ExecuteContext(ctx context.Context, f *Factory, args []string) int {
 	root := NewRootCommand(f)
 	root.SetArgs(args)
+	if err := checkHelpTarget(root, args); err != nil {
+		f.IO.Errorf("%s", err)
+		return ExitUsage
+	}
 	_, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
