@@ -7,7 +7,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 
-.PHONY: all build test lint unit docs controlplane sandbox demo bench release-check clean
+.PHONY: all build test lint unit docs controlplane sandbox demo bench release-check sandbox-fixtures clean
 
 all: build
 
@@ -40,6 +40,10 @@ controlplane:
 ## sandbox: run a local API server with the Gateway API and Istio CRDs until interrupted
 sandbox: build controlplane
 	hack/sandbox.sh
+
+## sandbox-fixtures: create the README tour's namespaces, services, pods and ServiceEntry (KUBECONFIG of a sandbox)
+sandbox-fixtures:
+	hack/tour-fixtures.sh
 
 ## demo: start a local API server, run the seed walkthrough through the tool, stop it
 demo: build controlplane

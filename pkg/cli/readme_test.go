@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// TestReadmeTour runs the shell blocks of the README's tour, in order and in
+// one shell as a reader pastes them, from the repository's root, against the
+// test API server (the tour's sandbox) with a stand-in istiod. It then
+// removes what the tour's fixtures created. Not parallel: the tour uses the
+// fixed namespaces of the Istio docs and creates the istio-waypoint
+// GatewayClass.
+func TestReadmeTour(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "\n## A tour\n")
+	if start < 0 {
+		t.Fatal("README.md has no section \"A tour\"")
+	}
+	section := text[start+1:]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(section, -1)
+	if len(blocks) < 5 {
+		t.Fatalf("found %d shell blocks in the tour", len(blocks))
+	}
+	var script strings.Builder
+	for _, b := range blocks {
+		script.WriteString(b[1])
+	}
+	for _, want := range []string{"make sandbox-fixtures", "--dry-run=server"} {
+		if !strings.Contains(script.String(), want) {
+			t.Errorf("the tour does not run %q", want)
+		}
+	}
+	// The dry run comes before the bulk apply it previews.
+	if d, a := strings.Index(script.String(), "--dry-run=server"), strings.Index(script.String(), "--for all -o json"); d < 0 || a < 0 || d > a {
+		t.Errorf("the bulk example must show --dry-run=server before it applies")
+	}
+
+	t.Cleanup(func() { cleanupTour(t) })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = env.RunFakeIstiod(ctx, "", 100*time.Millisecond) }()
+
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script.String())
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(),
+		"PATH="+filepath.Dir(env.KubectlPath)+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"KUBECONFIG="+env.Kubeconfig, "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README tour failed: %v\n--- output:\n%s", err, out)
+	}
+	for _, want := range []string{
+		"waypoint default/waypoint applied",
+		"waypoint default/waypoint is ready",
+		`namespace default labeled with "istio.io/use-waypoint: waypoint"`,
+		"waypoint common-infrastructure/egress-gateway applied",
+		"reviews-svc-waypoint",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the tour's output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "Warning: GatewayClass") {
+		t.Errorf("the tour warns that Istio is missing:\n%s", out)
+	}
+}
+
+// cleanupTour removes what the tour and its fixtures created.
+func cleanupTour(t *testing.T) {
+	for _, ns := range []string{"common-infrastructure", "cross-namespace-waypoint-consumer", "tour-payments", "tour-orders"} {
+		if err := env.DeleteNamespace(ns); err != nil {
+			t.Errorf("deleting namespace %s: %v", ns, err)
+		}
+	}
+	c := context.Background()
+	for _, name := range []string{"productpage", "reviews", "ratings"} {
+		_ = env.Kube.CoreV1().Services("default").Delete(c, name, metav1.DeleteOptions{})
+	}
+	for _, name := range []string{"reviews-v1", "reviews-v2"} {
+		_ = env.Kube.CoreV1().Pods("default").Delete(c, name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
+	}
+	gws, _ := env.Gateway.GatewayV1().Gateways("default").List(c, metav1.ListOptions{})
+	if gws != nil {
+		for _, gw := range gws.Items {
+			_ = env.Gateway.GatewayV1().Gateways("default").Delete(c, gw.Name, metav1.DeleteOptions{})
+		}
+	}
+	patch := `{"metadata":{"labels":{"istio.io/dataplane-mode":null,"istio.io/use-waypoint":null,"istio.io/use-waypoint-namespace":null}}}`
+	if _, err := env.Kube.CoreV1().Namespaces().Patch(c, "default", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Errorf("unlabelling namespace default: %v", err)
+	}
+	_ = env.Gateway.GatewayV1().GatewayClasses().Delete(c, "istio-waypoint", metav1.DeleteOptions{})
+}
