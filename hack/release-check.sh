@@ -24,18 +24,18 @@ if cmp -s .goreleaser.yaml "$work/goreleaser.yaml"; then
   exit 1
 fi
 dist=$work/dist
+echo "dist: $dist" >>"$work/goreleaser.yaml"
 # A snapshot needs no tag; the work tree may be dirty in a developer's clone.
 "$goreleaser" release --snapshot --clean --skip=publish,announce,validate \
   --parallelism 2 --config "$work/goreleaser.yaml" \
   2>&1 | sed -e "s|$work|<work>|g" >"$work/log" || { cat "$work/log"; exit 1; }
 
-archive=$(find "$work" -maxdepth 2 -name 'kubectl-waypoint_linux_amd64.tar.gz' | head -1)
-if [ -z "$archive" ]; then
+archive=$dist/kubectl-waypoint_linux_amd64.tar.gz
+if [ ! -f "$archive" ]; then
   cat "$work/log"
   echo "release-check: no kubectl-waypoint_linux_amd64.tar.gz was built" >&2
   exit 1
 fi
-dist=$(dirname "$archive")
 mkdir "$work/unpacked"
 tar -xzf "$archive" -C "$work/unpacked"
 for f in kubectl-waypoint kubectl_complete-waypoint LICENSE README.md; do
