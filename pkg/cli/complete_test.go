@@ -122,33 +122,41 @@ users:
 		// want exactly, or at least when contains is set
 		want     []string
 		contains bool
+		// not lists names that must not be offered
+		not []string
 	}{
-		{"subcommands", []string{""}, []string{"apply", "delete", "enroll", "explain", "generate", "list", "status", "unenroll"}, true},
-		{"enroll kinds", []string{"enroll", ""}, []string{"namespace", "service", "pod", "serviceentry"}, true},
-		{"services", []string{"enroll", "service", "-n", ns, ""}, []string{"ratings", "reviews"}, false},
-		{"services by short kind, not twice", []string{"enroll", "svc", "reviews", "-n", ns, ""}, []string{"ratings"}, false},
-		{"pods by prefix", []string{"unenroll", "pod", "-n", ns, "reviews-v"}, []string{"reviews-v1", "reviews-v2"}, false},
-		{"serviceentries", []string{"enroll", "serviceentry", "-n", ns, ""}, []string{"istio-site"}, false},
-		{"namespaces to enroll", []string{"enroll", "namespace", ""}, []string{ns, other, "default"}, true},
-		{"explain a waypoint", []string{"explain", "waypoint", "-n", ns, ""}, []string{"reviews-svc-waypoint", "waypoint"}, false},
-		{"explain takes one name", []string{"explain", "service", "reviews", "-n", ns, ""}, nil, false},
-		{"delete waypoints", []string{"delete", "-n", ns, ""}, []string{"reviews-svc-waypoint", "waypoint"}, false},
-		{"status waypoints by prefix", []string{"status", "-n", ns, "w"}, []string{"waypoint"}, false},
-		{"delete --name", []string{"delete", "-n", other, "--name", ""}, []string{"egress-gateway"}, false},
-		{"--waypoint in the namespace", []string{"enroll", "service", "reviews", "-n", ns, "--waypoint", ""}, []string{"reviews-svc-waypoint", "waypoint", "none"}, false},
-		{"--waypoint in --waypoint-namespace", []string{"enroll", "service", "reviews", "-n", ns, "--waypoint-namespace", other, "--waypoint", ""}, []string{"egress-gateway", "none"}, false},
-		{"--waypoint-namespace", []string{"enroll", "service", "--waypoint-namespace", ""}, []string{ns, other}, true},
-		{"-n", []string{"list", "-n", ""}, []string{ns, other, "default"}, true},
-		{"--allow-namespace", []string{"apply", "--allow-namespace", ""}, []string{ns, other}, true},
-		{"--context", []string{"list", "--context", ""}, []string{strings.TrimSpace(string(contexts)), "staging"}, false},
-		{"--for", []string{"apply", "--for", ""}, []string{"all", "none", "service", "workload"}, false},
-		{"list -o", []string{"list", "-o", ""}, []string{"wide", "yaml", "json", "name"}, false},
-		{"status -o", []string{"status", "-o", ""}, []string{"yaml", "json"}, false},
-		{"generate -o", []string{"generate", "-o", ""}, []string{"yaml", "json"}, false},
+		{"subcommands", []string{""}, []string{"apply", "delete", "enroll", "explain", "generate", "list", "status", "unenroll"}, true, nil},
+		{"enroll kinds", []string{"enroll", ""}, []string{"namespace", "service", "pod", "serviceentry"}, true, nil},
+		// istiod adds the Services of the waypoints it deploys.
+		{"services", []string{"enroll", "service", "-n", ns, ""}, []string{"ratings", "reviews"}, true, []string{"istio-site", "reviews-v1"}},
+		{"services by short kind, not twice", []string{"enroll", "svc", "reviews", "-n", ns, ""}, []string{"ratings"}, true, []string{"reviews"}},
+		{"pods by prefix", []string{"unenroll", "pod", "-n", ns, "reviews-v"}, []string{"reviews-v1", "reviews-v2"}, false, nil},
+		{"serviceentries", []string{"enroll", "serviceentry", "-n", ns, ""}, []string{"istio-site"}, false, nil},
+		{"namespaces to enroll", []string{"enroll", "namespace", ""}, []string{ns, other, "default"}, true, nil},
+		{"explain a waypoint", []string{"explain", "waypoint", "-n", ns, ""}, []string{"reviews-svc-waypoint", "waypoint"}, false, nil},
+		{"explain takes one name", []string{"explain", "service", "reviews", "-n", ns, ""}, nil, false, nil},
+		{"delete waypoints", []string{"delete", "-n", ns, ""}, []string{"reviews-svc-waypoint", "waypoint"}, false, nil},
+		{"status waypoints by prefix", []string{"status", "-n", ns, "w"}, []string{"waypoint"}, false, nil},
+		{"delete --name", []string{"delete", "-n", other, "--name", ""}, []string{"egress-gateway"}, false, nil},
+		{"--waypoint in the namespace", []string{"enroll", "service", "reviews", "-n", ns, "--waypoint", ""}, []string{"reviews-svc-waypoint", "waypoint", "none"}, false, nil},
+		{"--waypoint in --waypoint-namespace", []string{"enroll", "service", "reviews", "-n", ns, "--waypoint-namespace", other, "--waypoint", ""}, []string{"egress-gateway", "none"}, false, nil},
+		{"--waypoint-namespace", []string{"enroll", "service", "--waypoint-namespace", ""}, []string{ns, other}, true, nil},
+		{"-n", []string{"list", "-n", ""}, []string{ns, other, "default"}, true, nil},
+		{"--allow-namespace", []string{"apply", "--allow-namespace", ""}, []string{ns, other}, true, nil},
+		{"--context", []string{"list", "--context", ""}, []string{strings.TrimSpace(string(contexts)), "staging"}, false, nil},
+		{"--for", []string{"apply", "--for", ""}, []string{"all", "none", "service", "workload"}, false, nil},
+		{"list -o", []string{"list", "-o", ""}, []string{"wide", "yaml", "json", "name"}, false, nil},
+		{"status -o", []string{"status", "-o", ""}, []string{"yaml", "json"}, false, nil},
+		{"generate -o", []string{"generate", "-o", ""}, []string{"yaml", "json"}, false, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got, directive := complete(t, c.args...)
+			for _, n := range c.not {
+				if slices.Contains(got, n) {
+					t.Errorf("completions %v offer %q", got, n)
+				}
+			}
 			if directive != ":4" {
 				t.Errorf("directive %q, want :4 (no file completion)", directive)
 			}

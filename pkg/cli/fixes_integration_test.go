@@ -70,7 +70,6 @@ func TestPrintedFixesWork(t *testing.T) {
 		infra := env.Namespace(t, testenv.AmbientLabels())
 		first := env.Namespace(t, testenv.AmbientLabels())
 		second := env.Namespace(t, testenv.AmbientLabels())
-		env.FakeIstiod(t, infra, 50*time.Millisecond)
 		env.Service(t, second, "reviews", nil)
 		must(t, 0, "kubectl waypoint apply -n "+infra+" --name egress --allow-namespace "+first+" --wait")
 		enroll := "kubectl waypoint enroll service reviews -n " + second + " --waypoint egress --waypoint-namespace " + infra
@@ -100,7 +99,6 @@ func TestPrintedFixesWork(t *testing.T) {
 	t.Run("selector: label the namespace", func(t *testing.T) {
 		infra := env.Namespace(t, testenv.AmbientLabels())
 		consumer := env.Namespace(t, testenv.AmbientLabels())
-		env.FakeIstiod(t, infra, 50*time.Millisecond)
 		env.Service(t, consumer, "reviews", nil)
 		must(t, 0, "kubectl waypoint apply -n "+infra+" --name shared --allow-namespace-selector team="+consumer+" --wait")
 		enroll := "kubectl waypoint enroll service reviews -n " + consumer + " --waypoint shared --waypoint-namespace " + infra
@@ -114,7 +112,6 @@ func TestPrintedFixesWork(t *testing.T) {
 
 	t.Run("traffic type: apply --for all", func(t *testing.T) {
 		ns := env.Namespace(t, testenv.AmbientLabels())
-		env.FakeIstiod(t, ns, 50*time.Millisecond)
 		env.Service(t, ns, "reviews", nil)
 		env.Pod(t, ns, "reviews-v1", nil)
 		must(t, 0, "kubectl waypoint apply -n "+ns+" --name pods-only --for workload --wait")
@@ -136,7 +133,6 @@ func TestPrintedFixesWork(t *testing.T) {
 
 	t.Run("missing waypoint and namespace not in ambient mode", func(t *testing.T) {
 		ns := env.Namespace(t, nil)
-		env.FakeIstiod(t, ns, 50*time.Millisecond)
 		out := must(t, 0, "kubectl waypoint enroll namespace "+ns+" --waypoint later")
 		runFixes(t, out, 2) // kubectl label namespace ... ambient, kubectl waypoint apply
 		if got := labelsOf(t, "namespace", "", ns)["istio.io/dataplane-mode"]; got != "ambient" {
@@ -150,7 +146,6 @@ func TestPrintedFixesWork(t *testing.T) {
 
 		// explain's fix for a service enrolled into a waypoint not applied yet.
 		other := env.Namespace(t, testenv.AmbientLabels())
-		env.FakeIstiod(t, other, 50*time.Millisecond)
 		env.Service(t, other, "reviews", map[string]string{"istio.io/use-waypoint": "reviews-svc-waypoint"})
 		out = must(t, 0, "kubectl waypoint explain service reviews -n "+other)
 		runFixes(t, out, 1)
@@ -159,6 +154,7 @@ func TestPrintedFixesWork(t *testing.T) {
 
 	t.Run("not ready: status --wait once istiod runs", func(t *testing.T) {
 		ns := env.Namespace(t, testenv.AmbientLabels())
+		release := env.HoldWaypoint(t, ns, "waypoint")
 		env.Waypoint(t, ns, "waypoint", nil)
 		env.Service(t, ns, "reviews", map[string]string{"istio.io/use-waypoint": "waypoint"})
 		out := must(t, 0, "kubectl waypoint explain service reviews -n "+ns)
@@ -166,8 +162,9 @@ func TestPrintedFixesWork(t *testing.T) {
 		if len(cmds) != 1 || !strings.Contains(cmds[0], "--wait") {
 			t.Fatalf("want a status --wait fix, got %q in:\n%s", cmds, out)
 		}
-		// The fix says "check that istiod runs": with istiod running it succeeds.
-		env.FakeIstiod(t, ns, 50*time.Millisecond)
+		// The fix says "check that istiod runs and programs it": once the
+		// waypoint's pod can run, it succeeds.
+		release()
 		runFixes(t, out, 1)
 		waitExplain(t, sh, "kubectl waypoint explain service reviews -n "+ns, "(WaypointAccepted)")
 	})

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -16,10 +15,9 @@ import (
 
 // TestReadmeTour runs the shell blocks of the README's tour, in order and in
 // one shell as a reader pastes them, from the repository's root, against the
-// test API server (the tour's sandbox) with a stand-in istiod. It then
-// removes what the tour's fixtures created. Not parallel: the tour uses the
-// fixed namespaces of the Istio docs and creates the istio-waypoint
-// GatewayClass.
+// test API server and its istiod (the tour's sandbox). It then removes what
+// the tour's fixtures created. Not parallel: the tour uses the fixed
+// namespaces of the Istio docs.
 func TestReadmeTour(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -57,9 +55,6 @@ func TestReadmeTour(t *testing.T) {
 	}
 
 	t.Cleanup(func() { cleanupTour(t) })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = env.RunFakeIstiod(ctx, "", 100*time.Millisecond) }()
 
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script.String())
 	cmd.Dir = root
@@ -110,5 +105,4 @@ func cleanupTour(t *testing.T) {
 	if _, err := env.Kube.CoreV1().Namespaces().Patch(c, "default", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Errorf("unlabelling namespace default: %v", err)
 	}
-	_ = env.Gateway.GatewayV1().GatewayClasses().Delete(c, "istio-waypoint", metav1.DeleteOptions{})
 }
