@@ -62,6 +62,7 @@ func TestKubectlCompletion(t *testing.T) {
 	env.Pod(t, ns, "reviews-v1", nil)
 	env.Pod(t, ns, "reviews-v2", nil)
 	env.ServiceEntry(t, ns, "istio-site", nil)
+	env.WorkloadEntry(t, ns, "vm-1", "10.10.0.5", nil)
 	env.Waypoint(t, ns, "waypoint", nil)
 	env.Waypoint(t, ns, "reviews-svc-waypoint", nil)
 	env.Waypoint(t, other, "egress-gateway", nil)
@@ -132,6 +133,8 @@ users:
 		{"services by short kind, not twice", []string{"enroll", "svc", "reviews", "-n", ns, ""}, []string{"ratings"}, true, []string{"reviews"}},
 		{"pods by prefix", []string{"unenroll", "pod", "-n", ns, "reviews-v"}, []string{"reviews-v1", "reviews-v2"}, false, nil},
 		{"serviceentries", []string{"enroll", "serviceentry", "-n", ns, ""}, []string{"istio-site"}, false, nil},
+		{"workloadentries", []string{"enroll", "workloadentry", "-n", ns, ""}, []string{"vm-1"}, false, nil},
+		{"explain a workloadentry", []string{"explain", "we", "-n", ns, ""}, []string{"vm-1"}, false, nil},
 		{"namespaces to enroll", []string{"enroll", "namespace", ""}, []string{ns, other, "default"}, true, nil},
 		{"explain a waypoint", []string{"explain", "waypoint", "-n", ns, ""}, []string{"reviews-svc-waypoint", "waypoint"}, false, nil},
 		{"explain takes one name", []string{"explain", "service", "reviews", "-n", ns, ""}, nil, false, nil},
