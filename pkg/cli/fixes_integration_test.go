@@ -74,7 +74,7 @@ func TestPrintedFixesWork(t *testing.T) {
 		must(t, 0, "kubectl waypoint apply -n "+infra+" --name egress --allow-namespace "+first+" --wait")
 		enroll := "kubectl waypoint enroll service reviews -n " + second + " --waypoint egress --waypoint-namespace " + infra
 		out := must(t, ExitUsage, enroll)
-		if strings.Contains(out, "kubernetes.io/metadata.name") {
+		if strings.Contains(strings.Join(fixCommands(out), "\n"), "kubernetes.io/metadata.name") {
 			t.Errorf("the fix labels kubernetes.io/metadata.name, which the API server refuses:\n%s", out)
 		}
 		cmds := runFixes(t, out, 1)
