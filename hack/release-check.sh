@@ -43,7 +43,10 @@ for f in kubectl-waypoint kubectl_complete-waypoint LICENSE README.md; do
 done
 "$work/unpacked/kubectl-waypoint" version
 # The shim answers completion through the binary beside it on PATH.
-PATH="$work/unpacked:$PATH" "$work/unpacked/kubectl_complete-waypoint" "" | grep -qx 'apply.*' ||
+# (Captured first: grep -q would stop reading early, and pipefail would
+# count the writer's SIGPIPE as a failure.)
+completions=$(PATH="$work/unpacked:$PATH" "$work/unpacked/kubectl_complete-waypoint" "")
+grep -qx 'apply.*' <<<"$completions" ||
   { echo "release-check: kubectl_complete-waypoint does not complete the subcommands" >&2; exit 1; }
 (cd "$dist" && sha256sum -c checksums.txt)
 
