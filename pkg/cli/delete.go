@@ -168,7 +168,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 
 func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 	suffix := o.dryRun.Suffix()
-	gateways := 0
+	gateways, deleted := 0, 0
 	var enrolled []bulk.Record
 	for _, r := range res.Records {
 		if r.Kind == "Gateway" {
@@ -177,6 +177,7 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 			}
 			switch {
 			case r.Action == bulk.Deleted:
+				deleted++
 				o.IO.Successf("waypoint %s/%s deleted%s", r.Namespace, r.Name, suffix)
 			case r.Action == bulk.Failed && r.Error == waypoint.NotFoundMessage:
 				o.IO.Errorf("waypoint %s/%s not found", r.Namespace, r.Name)
@@ -206,7 +207,9 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 	if len(o.Names) == 0 && gateways == 0 {
 		o.IO.noneFound(o.what(), o.scope())
 	}
-	if res.EnrolledUnknown != nil {
+	if res.EnrolledUnknown != nil && deleted > 0 {
+		// (When nothing was deleted, as without the Gateway API, the
+		// error already said why; the failed search adds nothing.)
 		o.IO.Warnf("could not check for resources still enrolled in the deleted waypoints: %v", res.EnrolledUnknown)
 	} else if len(enrolled) > 0 {
 		if len(enrolled) == 1 {

@@ -63,7 +63,7 @@ func TestKubeconfigProblems(t *testing.T) {
 	for _, c := range []struct{ name, file, want string }{
 		{"does not parse", broken, "invalid kubeconfig: error loading config file"},
 		{"unknown context", noContext, `invalid kubeconfig: `},
-		{"--kubeconfig names no file", filepath.Join(dir, "missing"), "invalid kubeconfig: "},
+		{"--kubeconfig names no file", filepath.Join(dir, "missing"), "invalid --kubeconfig "},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, args := range [][]string{{"list"}, {"list", "-A"}, {"apply", "-n", "default"}, {"enroll", "namespace", "default", "--waypoint", "waypoint"}} {
