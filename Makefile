@@ -19,9 +19,10 @@ build:
 test: lint controlplane
 	$(GO) test -count=1 ./...
 
-## unit: the fast tests of the domain packages (no API server; pkg/cli starts one)
+## unit: the tests that need no API server: the domain packages, and pkg/cli's TestUnit... tests
 unit:
 	$(GO) test -count=1 $$($(GO) list ./pkg/... | grep -v /pkg/cli)
+	$(GO) test -count=1 -run '^TestUnit' ./pkg/cli
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -21,7 +21,7 @@ type StatusOptions struct {
 	Names         []string
 	AllNamespaces bool
 	Wait          waitFlags
-	Output        string
+	outputFlags
 
 	namespace string
 	clients   *kube.Clients
@@ -58,7 +58,7 @@ kubectl-waypoint status -A --wait --timeout 2m`),
 		},
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the waypoints of every namespace")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {yaml|json}; a table when unset")
+	o.addOutputFlags(cmd, render.ObjectFormats...)
 	o.Wait.addFlags(cmd.Flags(), "every waypoint is")
 	addNameFlag(cmd, &o.Names)
 	return cmd
@@ -73,8 +73,8 @@ func (o *StatusOptions) Complete(f *Factory) error {
 
 // Validate checks the flags.
 func (o *StatusOptions) Validate() error {
-	if o.Output != "" && !render.IsObjectFormat(o.Output) {
-		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
+	if err := o.validateOutput(); err != nil {
+		return err
 	}
 	if err := validateNames(o.Names); err != nil {
 		return err
@@ -155,6 +155,18 @@ func (o *StatusOptions) print(wps []mesh.Waypoint) error {
 		}
 		rows[i] = r
 	}
+	if o.needsObjects() {
+		items, err := render.Items(rows)
+		if err != nil {
+			return err
+		}
+		if err := sortByFlag(o.SortBy, rows, items); err != nil {
+			return usageError(err)
+		}
+		if o.generic() {
+			return o.printGeneric(o.IO.Out, items)
+		}
+	}
 	if o.Output != "" {
 		return render.Object(o.IO.Out, o.Output, rows)
 	}
@@ -163,6 +175,7 @@ func (o *StatusOptions) print(wps []mesh.Waypoint) error {
 		header = append([]string{"NAMESPACE"}, header...)
 	}
 	t := render.NewTable(header...)
+	t.NoHeaders = o.NoHeaders
 	for _, r := range rows {
 		row := []string{r.Name, r.Status, r.Type, r.Reason, r.Message, yesNo(r.Bound)}
 		if o.AllNamespaces {
