@@ -125,4 +125,3 @@ func (o *outputFlags) printGeneric(w io.Writer, items []any) error {
 	}}
 	return o.printer.PrintObj(list, w)
 }
-
