@@ -7,7 +7,15 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 
-.PHONY: all build test lint unit docs controlplane sandbox demo bench clean
+.PHONY: all build test lint unit docs controlplane sandbox demo bench mutation clean
+
+# Tools built from the module proxy at the versions their hack/tools/<tool>
+# module pins; a bump of that go.mod rebuilds them.
+TOOLS         := $(CURDIR)/bin/tools
+GOLANGCI_LINT := $(TOOLS)/golangci-lint
+GREMLINS      := $(TOOLS)/gremlins
+# The domain packages whose own tests `make mutation` measures.
+MUTATION_PKGS ?= render enroll istio bulk kube
 
 all: build
 
@@ -24,9 +32,21 @@ unit:
 	$(GO) test -count=1 $$($(GO) list ./pkg/... | grep -v /pkg/cli)
 	$(GO) test -count=1 -run '^TestUnit' ./pkg/cli
 
-lint:
+## lint: gofmt, go vet and golangci-lint (the linters of .golangci.yml)
+lint: $(GOLANGCI_LINT)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT): hack/tools/golangci-lint/go.mod hack/tools/golangci-lint/go.sum
+	cd hack/tools/golangci-lint && $(GO) build -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+$(GREMLINS): hack/tools/gremlins/go.mod hack/tools/gremlins/go.sum
+	cd hack/tools/gremlins && $(GO) build -o $@ github.com/go-gremlins/gremlins/cmd/gremlins
+
+## mutation: mutation testing of the domain packages by their own tests (slow; not part of make test)
+mutation: $(GREMLINS)
+	hack/mutation.sh $(GREMLINS) $(MUTATION_PKGS)
 
 ## docs: regenerate the CLI reference in docs/reference from the code
 docs:
