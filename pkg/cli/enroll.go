@@ -246,8 +246,6 @@ func (o *EnrollOptions) Complete(ctx context.Context, f *Factory) error {
 	return err
 }
 
-type missingObject struct{ namespace, name string }
-
 // Run selects the objects, checks the waypoint, patches the labels and
 // reports object by object.
 func (o *EnrollOptions) Run(ctx context.Context) error {

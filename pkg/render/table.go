@@ -30,9 +30,6 @@ func (t *Table) Append(cells ...string) {
 	t.rows = append(t.rows, cells)
 }
 
-// Len is the number of rows appended so far.
-func (t *Table) Len() int { return len(t.rows) }
-
 // Render writes the table to w.
 func (t *Table) Render(w io.Writer) error {
 	// Three blanks after every column but the last, as kubectl does.
