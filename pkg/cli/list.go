@@ -25,6 +25,8 @@ type ListOptions struct {
 	Selector      string
 	Names         []string
 	PageSize      int64
+	// Watch prints changes as they happen after the list.
+	Watch bool
 	outputFlags
 
 	namespace string
@@ -79,6 +81,7 @@ kubectl-waypoint list -A -o json`),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List the waypoints of every namespace")
 	o.addOutputFlags(cmd, listFormats...)
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "After listing, print each waypoint again as it changes, until interrupted")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Only waypoints whose labels match this selector, e.g. istio.io/rev=canary")
 	addNameFlag(cmd, &o.Names)
 	cmd.Flags().Int64Var(&o.PageSize, "chunk-size", waypoint.DefaultPageSize, "Gateways read per request")
@@ -97,6 +100,9 @@ func (o *ListOptions) Validate() error {
 	if err := o.validateOutput(); err != nil {
 		return err
 	}
+	if err := o.validateWatch(); err != nil {
+		return err
+	}
 	if err := validateNames(o.Names); err != nil {
 		return err
 	}
@@ -108,6 +114,9 @@ func (o *ListOptions) Validate() error {
 
 // Run lists and prints.
 func (o *ListOptions) Run(ctx context.Context) error {
+	if o.Watch {
+		return o.runWatch(ctx)
+	}
 	keep := o.Output == render.FormatYAML || o.Output == render.FormatJSON || o.needsObjects()
 	wps, _, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{
 		Namespace: o.namespace, LabelSelector: o.Selector, PageSize: o.PageSize, KeepGateway: keep,
