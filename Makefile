@@ -52,11 +52,14 @@ mutation: $(GREMLINS)
 docs:
 	$(GO) run ./hack/gendocs docs/reference
 
-## controlplane: build kube-apiserver, etcd, kubectl and istiod into the cache (once)
+## controlplane: build kube-apiserver, etcd, kubectl and istiod into the cache (once), and the version matrix's
 controlplane:
 	@hack/controlplane.sh >/dev/null
 	@hack/controlplane.sh crds >/dev/null
 	@hack/istiod.sh >/dev/null
+	@CONTROLPLANE_PINS=k8s-1.34 hack/controlplane.sh >/dev/null
+	@CONTROLPLANE_PINS=k8s-1.34 hack/controlplane.sh crds >/dev/null
+	@CONTROLPLANE_PINS=gateway-api-1.2 hack/controlplane.sh crds >/dev/null
 
 ## sandbox: run a local API server with the Gateway API and Istio CRDs until interrupted
 sandbox: build controlplane
