@@ -7,7 +7,15 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 
-.PHONY: all build test lint unit docs controlplane sandbox demo bench release-check sandbox-fixtures clean
+.PHONY: all build test lint unit docs controlplane sandbox demo bench mutation release-check sandbox-fixtures clean
+
+# Tools built from the module proxy at the versions their hack/tools/<tool>
+# module pins; a bump of that go.mod rebuilds them.
+TOOLS         := $(CURDIR)/bin/tools
+GOLANGCI_LINT := $(TOOLS)/golangci-lint
+GREMLINS      := $(TOOLS)/gremlins
+# The domain packages whose own tests `make mutation` measures.
+MUTATION_PKGS ?= render enroll istio bulk kube
 
 all: build
 
@@ -19,23 +27,39 @@ build:
 test: lint controlplane
 	$(GO) test -count=1 ./...
 
-## unit: the fast tests of the domain packages (no API server; pkg/cli starts one)
+## unit: the tests that need no API server: the domain packages, and pkg/cli's TestUnit... tests
 unit:
 	$(GO) test -count=1 $$($(GO) list ./pkg/... | grep -v /pkg/cli)
+	$(GO) test -count=1 -run '^TestUnit' ./pkg/cli
 
-lint:
+## lint: gofmt, go vet and golangci-lint (the linters of .golangci.yml)
+lint: $(GOLANGCI_LINT)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT): hack/tools/golangci-lint/go.mod hack/tools/golangci-lint/go.sum
+	cd hack/tools/golangci-lint && $(GO) build -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+$(GREMLINS): hack/tools/gremlins/go.mod hack/tools/gremlins/go.sum
+	cd hack/tools/gremlins && $(GO) build -o $@ github.com/go-gremlins/gremlins/cmd/gremlins
+
+## mutation: mutation testing of the domain packages by their own tests (slow; not part of make test)
+mutation: $(GREMLINS)
+	hack/mutation.sh $(GREMLINS) $(MUTATION_PKGS)
 
 ## docs: regenerate the CLI reference in docs/reference from the code
 docs:
 	$(GO) run ./hack/gendocs docs/reference
 
-## controlplane: build kube-apiserver, etcd, kubectl and istiod into the cache (once)
+## controlplane: build kube-apiserver, etcd, kubectl and istiod into the cache (once), and the version matrix's
 controlplane:
 	@hack/controlplane.sh >/dev/null
 	@hack/controlplane.sh crds >/dev/null
 	@hack/istiod.sh >/dev/null
+	@CONTROLPLANE_PINS=k8s-1.34 hack/controlplane.sh >/dev/null
+	@CONTROLPLANE_PINS=k8s-1.34 hack/controlplane.sh crds >/dev/null
+	@CONTROLPLANE_PINS=gateway-api-1.2 hack/controlplane.sh crds >/dev/null
 
 ## sandbox: run a local API server with the Gateway API and Istio CRDs until interrupted
 sandbox: build controlplane

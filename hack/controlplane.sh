@@ -13,6 +13,11 @@
 #
 # Environment:
 #   KUBECTL_WAYPOINT_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-waypoint)
+#   CONTROLPLANE_PINS       a folder under hack/tools (k8s-1.34, gateway-api-1.2) whose
+#                           go.mod pins older versions for the version matrix: the
+#                           k8s.io/kubernetes and sigs.k8s.io/gateway-api it requires
+#                           replace those of hack/tools/go.mod; etcd and the Istio CRDs
+#                           always come from hack/tools/go.mod
 #
 # Only the directory goes to stdout; progress goes to stderr. A build is done in
 # a temporary directory beside the cache entry and moved into place when it is
@@ -32,23 +37,38 @@ log() {
 	echo "controlplane.sh: $*" >&2
 }
 
-# required_version MODULE prints the version hack/tools/go.mod requires for MODULE.
+# required_version MODULE [GOMOD] prints the version GOMOD (default
+# hack/tools/go.mod) requires for MODULE, or nothing when MODULE is optional
+# ("?" as third argument) and not required.
 required_version() {
-	local v
+	local v mod=${2:-$tools_mod}
 	v=$(awk -v mod="$1" '
 		$1 == "require" && $2 == mod { print $3; exit }
 		$1 == mod && $2 ~ /^v[0-9]/ { print $2; exit }
-	' "$tools_mod")
-	[[ -n $v ]] || die "$tools_mod does not require $1"
+	' "$mod")
+	[[ -n $v || ${3:-} == "?" ]] || die "$mod does not require $1"
 	echo "$v"
 }
 
 [[ -f $tools_mod ]] || die "missing $tools_mod"
 command -v go >/dev/null || die "go is not on PATH"
 
-k8s_version=$(required_version k8s.io/kubernetes)
+# The module that pins kube-apiserver and kubectl, and the one that pins the
+# Gateway API CRDs: hack/tools, unless CONTROLPLANE_PINS names a folder whose
+# go.mod requires them.
+k8s_dir=$tools_dir
+gwapi_dir_mod=$tools_dir
+if [[ -n ${CONTROLPLANE_PINS:-} ]]; then
+	pins_dir=$tools_dir/$CONTROLPLANE_PINS
+	[[ $CONTROLPLANE_PINS != */* && -f $pins_dir/go.mod ]] ||
+		die "CONTROLPLANE_PINS=$CONTROLPLANE_PINS: no $pins_dir/go.mod (use a folder of hack/tools such as k8s-1.34)"
+	[[ -n $(required_version k8s.io/kubernetes "$pins_dir/go.mod" "?") ]] && k8s_dir=$pins_dir
+	[[ -n $(required_version sigs.k8s.io/gateway-api "$pins_dir/go.mod" "?") ]] && gwapi_dir_mod=$pins_dir
+fi
+
+k8s_version=$(required_version k8s.io/kubernetes "$k8s_dir/go.mod")
 etcd_version=$(required_version go.etcd.io/etcd/server/v3)
-gwapi_version=$(required_version sigs.k8s.io/gateway-api)
+gwapi_version=$(required_version sigs.k8s.io/gateway-api "$gwapi_dir_mod/go.mod")
 istio_api_version=$(required_version istio.io/api)
 
 cache_root=${KUBECTL_WAYPOINT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-waypoint}
@@ -60,8 +80,10 @@ case $bin_dir/ in
 "$repo_root"/*) die "cache $bin_dir is inside the work tree $repo_root; set KUBECTL_WAYPOINT_CACHE elsewhere" ;;
 esac
 
-# with_lock runs "$@" while holding the cache lock, so that test packages started
-# in parallel by `go test ./...` build once and the others wait for that build.
+# with_lock runs "$@" while holding the cache entry's lock, so that test packages
+# started in parallel by `go test ./...` build once and the others wait for that
+# build. Each entry has its own lock: building the version matrix's older control
+# plane does not hold up tests of the current one.
 with_lock() {
 	mkdir -p "$cache_root/controlplane"
 	if command -v flock >/dev/null; then
@@ -69,9 +91,9 @@ with_lock() {
 			flock 9
 			# Holding the lock, any temporary directory left is from an
 			# interrupted run: remove it.
-			rm -rf "$cache_root"/controlplane/.build-* "$cache_root"/controlplane/*/crds/.gather.*
+			rm -rf "$cache_root/controlplane/.tmp-$key".* "$bin_dir"/crds/.gather.*
 			"$@"
-		) 9>"$cache_root/controlplane/.lock"
+		) 9>"$cache_root/controlplane/.lock-$key"
 	else
 		"$@"
 	fi
@@ -86,7 +108,7 @@ build_bin() {
 	complete_bin "$bin_dir" && return 0
 
 	local tmp
-	tmp=$(mktemp -d "$cache_root/controlplane/.build-$key.XXXXXX")
+	tmp=$(mktemp -d "$cache_root/controlplane/.tmp-$key.XXXXXX")
 	chmod 0755 "$tmp"
 	# The trap runs in this (sub)shell: an interrupted build removes its own
 	# temporary directory and nothing else.
@@ -103,13 +125,25 @@ build_bin() {
 		ldflags+=" -X $pkg.gitMinor=$(cut -d. -f2 <<<"${k8s_version#v}")"
 		ldflags+=" -X $pkg.gitTreeState=clean"
 	done
-	(
-		cd "$tools_dir"
-		go build -ldflags "$ldflags" -o "$tmp/" \
-			go.etcd.io/etcd/server/v3 \
-			k8s.io/kubernetes/cmd/kube-apiserver \
-			k8s.io/kubernetes/cmd/kubectl
-	) || die "building the control plane in $tools_dir failed (see the go build output above)"
+	if [[ $k8s_dir == "$tools_dir" ]]; then
+		(
+			cd "$tools_dir"
+			go build -ldflags "$ldflags" -o "$tmp/" \
+				go.etcd.io/etcd/server/v3 \
+				k8s.io/kubernetes/cmd/kube-apiserver \
+				k8s.io/kubernetes/cmd/kubectl
+		) || die "building the control plane in $tools_dir failed (see the go build output above)"
+	else
+		# An older Kubernetes from its own module; etcd from hack/tools.
+		(cd "$tools_dir" && go build -o "$tmp/" go.etcd.io/etcd/server/v3) ||
+			die "building etcd in $tools_dir failed (see the go build output above)"
+		(
+			cd "$k8s_dir"
+			go build -ldflags "$ldflags" -o "$tmp/" \
+				k8s.io/kubernetes/cmd/kube-apiserver \
+				k8s.io/kubernetes/cmd/kubectl
+		) || die "building the control plane in $k8s_dir failed (see the go build output above)"
+	fi
 
 	# go build names the etcd main package after its path without the /v3 suffix.
 	if [[ -x $tmp/server ]]; then
@@ -138,9 +172,10 @@ gather_crds() {
 	[[ -f $crd_dir/.complete ]] && return 0
 
 	local gwapi_dir istio_dir
-	(cd "$tools_dir" && go mod download sigs.k8s.io/gateway-api istio.io/api) ||
+	(cd "$tools_dir" && go mod download istio.io/api) &&
+		(cd "$gwapi_dir_mod" && go mod download sigs.k8s.io/gateway-api) ||
 		die "downloading the CRD sources failed"
-	gwapi_dir=$(cd "$tools_dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
+	gwapi_dir=$(cd "$gwapi_dir_mod" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
 	istio_dir=$(cd "$tools_dir" && go list -m -f '{{.Dir}}' istio.io/api)
 	[[ -d $gwapi_dir/config/crd/standard ]] || die "no config/crd/standard in $gwapi_dir"
 	[[ -f $istio_dir/kubernetes/customresourcedefinitions.gen.yaml ]] ||

@@ -13,6 +13,9 @@
 # Environment:
 #   DEMO_ADDR   HOST:PORT for the API server (default: the first free port from
 #               127.0.0.1:16444 on, so that a running `make sandbox` is left alone)
+#   DEMO_BIN_DIR  the directory of the kubectl-waypoint binary (default bin/)
+#   CONTROLPLANE_PINS  run against older versions of the version matrix, e.g.
+#               k8s-1.34 or gateway-api-1.2 (see hack/controlplane.sh)
 #
 # The demo exits non-zero as soon as a command fails that was not expected to.
 #
@@ -32,7 +35,7 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # ---------------------------------------------------------------------------
 if [[ ${1:-} != --in-sandbox ]]; then
 	cd "$repo_root"
-	[[ -x bin/kubectl-waypoint ]] || {
+	[[ -x ${DEMO_BIN_DIR:-bin}/kubectl-waypoint ]] || {
 		echo "demo.sh: bin/kubectl-waypoint is missing; run make demo (or make build)" >&2
 		exit 1
 	}
@@ -75,7 +78,7 @@ fi
 # PATH. bin/ goes first so that kubectl finds kubectl-waypoint as a plugin.
 # ---------------------------------------------------------------------------
 cd "$repo_root"
-export PATH=$repo_root/bin:$PATH
+export PATH=${DEMO_BIN_DIR:-$repo_root/bin}:$PATH
 export NO_COLOR=1 # plain lines, as in the Istio docs, whatever the terminal
 
 if [[ -t 1 ]]; then

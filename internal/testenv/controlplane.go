@@ -46,12 +46,16 @@ func isFile(path string) bool {
 }
 
 // controlPlaneDir runs hack/controlplane.sh in the given mode ("bin" or
-// "crds") and returns the directory it prints. The script's progress (a cold
-// build takes minutes) and errors go to stderr as they come.
-func controlPlaneDir(root, mode string) (string, error) {
+// "crds"), with CONTROLPLANE_PINS=pins unless pins is empty, and returns the
+// directory it prints. The script's progress (a cold build takes minutes) and
+// errors go to stderr as they come.
+func controlPlaneDir(root, mode, pins string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command("bash", filepath.Join(root, "hack", "controlplane.sh"), mode)
 	cmd.Dir = root
+	if pins != "" {
+		cmd.Env = append(os.Environ(), "CONTROLPLANE_PINS="+pins)
+	}
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
 	if err := cmd.Run(); err != nil {

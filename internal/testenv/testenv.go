@@ -91,6 +91,10 @@ type Options struct {
 	// WithoutIstiod starts the API server alone: no istiod and no node
 	// stand-in, so Gateways keep the status their CRD defaults to.
 	WithoutIstiod bool
+	// Pins names a folder of hack/tools whose go.mod pins older versions of
+	// the version matrix (k8s-1.34, gateway-api-1.2); empty means the
+	// CONTROLPLANE_PINS environment variable, usually unset: the current ones.
+	Pins string
 }
 
 // ServiceCIDR is the range of the cluster IPs of Services.
@@ -118,11 +122,11 @@ func StartWithOptions(opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	binDir, err := controlPlaneDir(root, "bin")
+	binDir, err := controlPlaneDir(root, "bin", opts.Pins)
 	if err != nil {
 		return nil, err
 	}
-	crdDir, err := controlPlaneDir(root, "crds")
+	crdDir, err := controlPlaneDir(root, "crds", opts.Pins)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ type ApplyOptions struct {
 	Overwrite       bool
 	ForceConflicts  bool
 	Force           bool
+	FieldManager    string
 	DryRunFlag      string
 	Output          string
 	bulkFlags
@@ -96,6 +97,7 @@ kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --en
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
 	o.addBulkFlags(fs)
 	addDryRunFlag(cmd, &o.DryRunFlag)
+	addFieldManagerFlag(cmd, &o.FieldManager)
 	return cmd
 }
 
@@ -103,8 +105,11 @@ kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --en
 // checked by the renderer once it is known.
 func (o *ApplyOptions) Validate() error {
 	var err error
-	if o.dryRun, err = kube.ParseDryRun(o.DryRunFlag); err != nil {
-		return usageError(err)
+	if o.dryRun, err = parseDryRun(o.IO, o.DryRunFlag); err != nil {
+		return err
+	}
+	if err := validateFieldManager(o.FieldManager); err != nil {
+		return err
 	}
 	if o.Output != "" && !render.IsObjectFormat(o.Output) {
 		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
@@ -130,7 +135,7 @@ func (o *ApplyOptions) Complete(ctx context.Context, f *Factory) error {
 	if o.dryRun == kube.DryRunClient && !o.EnrollNamespace && o.Output == "" {
 		return nil // nothing to read or write
 	}
-	o.clients, err = f.Clients()
+	o.clients, err = f.writeClients(o.FieldManager)
 	return err
 }
 

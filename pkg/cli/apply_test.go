@@ -336,7 +336,7 @@ func faultServer(t *testing.T, code int, reason metav1.StatusReason, message str
 	return srv.URL
 }
 
-func TestApplyWithoutGatewayCRDs(t *testing.T) {
+func TestUnitApplyWithoutGatewayCRDs(t *testing.T) {
 	url := faultServer(t, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
 	_, stderr, code := run(t, false, "apply", "-n", "default", "--server", url)
 	if code != 1 || !strings.Contains(stderr, "Gateway API CRDs are not installed") || strings.Count(stderr, "\n") != 1 {
@@ -401,7 +401,7 @@ func TestApplyWarnsWithoutIstio(t *testing.T) {
 	}
 }
 
-func TestThrottled(t *testing.T) {
+func TestUnitThrottled(t *testing.T) {
 	url := faultServer(t, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, "too many requests")
 	for _, args := range [][]string{{"apply", "-n", "default"}, {"list", "-A"}, {"status", "-n", "default"}, {"delete", "--all"}} {
 		_, stderr, code := run(t, false, append(args, "--server", url)...)

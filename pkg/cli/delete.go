@@ -26,6 +26,7 @@ type DeleteOptions struct {
 	AllNamespaces  bool
 	Unenroll       bool
 	IgnoreNotFound bool
+	FieldManager   string
 	DryRunFlag     string
 	Output         string
 	bulkFlags
@@ -84,14 +85,18 @@ kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o j
 	addNameFlag(cmd, f, &o.Names)
 	cmd.ValidArgsFunction = completeWaypointArgs(f)
 	addDryRunFlag(cmd, &o.DryRunFlag)
+	addFieldManagerFlag(cmd, &o.FieldManager)
 	return cmd
 }
 
 // Validate checks the arguments and flags.
 func (o *DeleteOptions) Validate() error {
 	var err error
-	if o.dryRun, err = kube.ParseDryRun(o.DryRunFlag); err != nil {
-		return usageError(err)
+	if o.dryRun, err = parseDryRun(o.IO, o.DryRunFlag); err != nil {
+		return err
+	}
+	if err := validateFieldManager(o.FieldManager); err != nil {
+		return err
 	}
 	every := o.All || o.Revision != ""
 	switch {
@@ -131,7 +136,7 @@ func (o *DeleteOptions) Complete(ctx context.Context, f *Factory) error {
 			return err
 		}
 	}
-	o.clients, err = f.Clients()
+	o.clients, err = f.writeClients(o.FieldManager)
 	return err
 }
 

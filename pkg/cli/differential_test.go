@@ -49,12 +49,11 @@ const visibilityLabel = "diff-visibility"
 
 // diffWaypoint is one generated waypoint.
 type diffWaypoint struct {
-	name        string
-	class       string // a key of diffPlan.classes; "" for istio-waypoint
-	labels      map[string]string
-	annotations map[string]string
-	from        gatewayv1.FromNamespaces // "" leaves allowedRoutes unset
-	selector    string                   // "team", "names" or "nil" with from Selector
+	name     string
+	class    string // a key of diffPlan.classes; "" for istio-waypoint
+	labels   map[string]string
+	from     gatewayv1.FromNamespaces // "" leaves allowedRoutes unset
+	selector string                   // "team", "names" or "nil" with from Selector
 	// binding adds a listener "proxy" on 15088 that the inbound-binding
 	// annotation binds, admitting bindingFrom.
 	binding     bool

@@ -37,6 +37,7 @@ type EnrollOptions struct {
 	Canary            string
 	CanaryWeight      int
 	Force             bool
+	FieldManager      string
 	DryRunFlag        string
 	Output            string
 	bulkFlags
@@ -124,6 +125,7 @@ func (o *EnrollOptions) addFlags(cmd *cobra.Command) {
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {json|yaml}; lines of text when unset")
 	o.addBulkFlags(fs)
 	addDryRunFlag(cmd, &o.DryRunFlag)
+	addFieldManagerFlag(cmd, &o.FieldManager)
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -160,8 +162,11 @@ func (o *EnrollOptions) Validate() error {
 		return usageError(err)
 	}
 	o.kind = kind
-	if o.dryRun, err = kube.ParseDryRun(o.DryRunFlag); err != nil {
-		return usageError(err)
+	if o.dryRun, err = parseDryRun(o.IO, o.DryRunFlag); err != nil {
+		return err
+	}
+	if err := validateFieldManager(o.FieldManager); err != nil {
+		return err
 	}
 	if o.Output != "" && !render.IsObjectFormat(o.Output) {
 		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
@@ -232,7 +237,7 @@ func (o *EnrollOptions) Complete(ctx context.Context, f *Factory) error {
 	if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
 		return err
 	}
-	o.clients, err = f.Clients()
+	o.clients, err = f.writeClients(o.FieldManager)
 	return err
 }
 

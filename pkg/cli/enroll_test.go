@@ -14,9 +14,9 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 )
 
-// TestEnrollUsageErrors: bad input is refused with exit 2 before any
+// TestUnitEnrollUsageErrors: bad input is refused with exit 2 before any
 // kubeconfig is read or request sent (no --kubeconfig is given here).
-func TestEnrollUsageErrors(t *testing.T) {
+func TestUnitEnrollUsageErrors(t *testing.T) {
 	cases := []struct {
 		args []string
 		want string
@@ -60,7 +60,7 @@ func TestEnrollUsageErrors(t *testing.T) {
 	}
 }
 
-func TestFixCommands(t *testing.T) {
+func TestUnitFixCommands(t *testing.T) {
 	for _, tc := range []struct {
 		args applyArgs
 		want string
@@ -103,7 +103,7 @@ func noIstioServer(t *testing.T) string {
 	return srv.URL
 }
 
-func TestServiceEntriesWithoutIstioCRDs(t *testing.T) {
+func TestUnitServiceEntriesWithoutIstioCRDs(t *testing.T) {
 	url := noIstioServer(t)
 	for _, args := range [][]string{
 		{"enroll", "se", "istio-site", "--waypoint", "w"},
@@ -158,7 +158,7 @@ func TestEnrollRequests(t *testing.T) {
 	}
 }
 
-func TestCountsString(t *testing.T) {
+func TestUnitCountsString(t *testing.T) {
 	if got := (enroll.Counts{Namespaces: 1, Services: 2}).String(); got != "ns:1 svc:2 po:0 se:0" {
 		t.Errorf("got %q", got)
 	}

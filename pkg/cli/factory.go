@@ -298,3 +298,15 @@ func (f *Factory) Clients() (*kube.Clients, error) {
 	})
 	return f.clients, f.err
 }
+
+// writeClients are the clients of a command that writes: Clients, recording
+// fieldManager (the command's --field-manager) as the owner of what it sets.
+func (f *Factory) writeClients(fieldManager string) (*kube.Clients, error) {
+	c, err := f.Clients()
+	if err != nil {
+		return nil, err
+	}
+	w := *c
+	w.FieldManager = fieldManager
+	return &w, nil
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -15,12 +16,46 @@ import (
 // defaultWaitTimeout is how long --wait waits, as in istioctl.
 const defaultWaitTimeout = 90 * time.Second
 
-// addDryRunFlag adds kubectl's --dry-run; a bare --dry-run means client.
+// addDryRunFlag adds kubectl's --dry-run: none, client or server; a bare
+// --dry-run means client, with kubectl's deprecation warning.
 func addDryRunFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "dry-run", string(kube.DryRunNone),
 		`Must be "none", "server", or "client". With client, only print what would be sent; with server, submit it to the server without persisting it`)
-	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(kube.DryRunClient)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = kube.DryRunBare
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{"none", "client", "server"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// parseDryRun reads the value of --dry-run, warning on stderr about the
+// deprecated forms kubectl still accepts; a bad value is a usage error.
+func parseDryRun(streams *IOStreams, value string) (kube.DryRun, error) {
+	d, deprecation, err := kube.ParseDryRun(value)
+	if err != nil {
+		return "", usageError(err)
+	}
+	if deprecation != "" {
+		streams.Warnf("%s", deprecation)
+	}
+	return d, nil
+}
+
+// addFieldManagerFlag adds kubectl's --field-manager: the name the API server
+// records as the owner of the fields a write sets.
+func addFieldManagerFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "field-manager", kube.FieldManager, "Name of the manager used to track field ownership")
+}
+
+// validateFieldManager checks a --field-manager value as the API server does:
+// not empty, at most 128 characters, printable.
+func validateFieldManager(name string) error {
+	if name == "" || len(name) > 128 {
+		return usageErrorf("invalid --field-manager %q: must be 1 to 128 characters", name)
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return usageErrorf("invalid --field-manager %q: must be printable", name)
+		}
+	}
+	return nil
 }
 
 // waitFlags are --wait and its timeout, with istioctl's --waypoint-timeout

@@ -32,7 +32,7 @@ var generateCases = []struct {
 	{"json-allow-namespace", []string{"--allow-namespace", "team-a", "-o", "json"}},
 }
 
-func TestGenerateGolden(t *testing.T) {
+func TestUnitGenerateGolden(t *testing.T) {
 	for _, tc := range generateCases {
 		t.Run(tc.name, func(t *testing.T) {
 			ext := ".yaml"
@@ -56,9 +56,9 @@ func TestGenerateGolden(t *testing.T) {
 	}
 }
 
-// TestGenerateSeed pins the exact text of the seed document, independent of
+// TestUnitGenerateSeed pins the exact text of the seed document, independent of
 // the golden files, so that -update cannot silently change it.
-func TestGenerateSeed(t *testing.T) {
+func TestUnitGenerateSeed(t *testing.T) {
 	stdout, _, code := run(t, false, "generate", "--for", "service", "-n", "default")
 	if code != 0 || stdout != seedWaypoint {
 		t.Fatalf("exit %d, got:\n%s", code, stdout)
@@ -87,7 +87,7 @@ spec:
 	}
 }
 
-func TestGenerateBadInput(t *testing.T) {
+func TestUnitGenerateBadInput(t *testing.T) {
 	cases := []struct {
 		name string
 		args []string
@@ -129,7 +129,7 @@ func TestGenerateBadInput(t *testing.T) {
 	}
 }
 
-func TestGenerateErrorColour(t *testing.T) {
+func TestUnitGenerateErrorColour(t *testing.T) {
 	_, stderr, _ := run(t, true, "generate", "--for", "bogus")
 	if !strings.Contains(stderr, "\x1b[31m") {
 		t.Errorf("terminal stderr should be coloured: %q", stderr)

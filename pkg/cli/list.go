@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
@@ -21,10 +22,12 @@ type ListOptions struct {
 	IO *IOStreams
 
 	AllNamespaces bool
-	Output        string
 	Selector      string
 	Names         []string
 	PageSize      int64
+	// Watch prints changes as they happen after the list.
+	Watch bool
+	outputFlags
 
 	namespace string
 	clients   *kube.Clients
@@ -77,11 +80,11 @@ kubectl-waypoint list -A -o json`),
 		},
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List the waypoints of every namespace")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {wide|yaml|json|name}; a table when unset")
+	o.addOutputFlags(cmd, listFormats...)
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "After listing, print each waypoint again as it changes, until interrupted")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Only waypoints whose labels match this selector, e.g. istio.io/rev=canary")
 	addNameFlag(cmd, f, &o.Names)
 	cmd.Flags().Int64Var(&o.PageSize, "chunk-size", waypoint.DefaultPageSize, "Gateways read per request")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(listFormats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -97,8 +100,11 @@ func (o *ListOptions) Complete(f *Factory) error {
 
 // Validate checks the flags.
 func (o *ListOptions) Validate() error {
-	if o.Output != "" && !slices.Contains(listFormats, o.Output) {
-		return usageErrorf("unknown output format %q: must be one of %s", o.Output, strings.Join(listFormats, ", "))
+	if err := o.validateOutput(); err != nil {
+		return err
+	}
+	if err := o.validateWatch(); err != nil {
+		return err
 	}
 	if err := validateNames(o.Names); err != nil {
 		return err
@@ -111,7 +117,10 @@ func (o *ListOptions) Validate() error {
 
 // Run lists and prints.
 func (o *ListOptions) Run(ctx context.Context) error {
-	keep := o.Output == render.FormatYAML || o.Output == render.FormatJSON
+	if o.Watch {
+		return o.runWatch(ctx)
+	}
+	keep := o.Output == render.FormatYAML || o.Output == render.FormatJSON || o.needsObjects()
 	wps, _, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{
 		Namespace: o.namespace, LabelSelector: o.Selector, PageSize: o.PageSize, KeepGateway: keep,
 	})
@@ -121,8 +130,25 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if len(o.Names) > 0 {
 		wps = slices.DeleteFunc(wps, func(w mesh.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
 	}
+	if o.needsObjects() {
+		items, err := render.Items(gateways(wps))
+		if err != nil {
+			return err
+		}
+		if err := sortByFlag(o.SortBy, wps, items); err != nil {
+			return usageError(err)
+		}
+		if o.generic() {
+			return o.printGeneric(o.IO.Out, items)
+		}
+	}
 	switch o.Output {
 	case render.FormatYAML, render.FormatJSON:
+		if !o.ShowManagedFields {
+			for _, w := range wps {
+				w.Gateway.ManagedFields = nil
+			}
+		}
 		return render.Object(o.IO.Out, o.Output, gatewayList(wps))
 	case "name":
 		for _, w := range wps {
@@ -144,6 +170,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		header = append([]string{"NAMESPACE"}, header...)
 	}
 	t := render.NewTable(header...)
+	t.NoHeaders = o.NoHeaders
 	for _, w := range wps {
 		row := []string{w.Name, orDefault(w.Revision, "default"), trafficCell(w.TrafficType), w.ProgrammedText()}
 		if o.Output == "wide" {
@@ -184,11 +211,21 @@ func enrolledCell(counts map[string]enroll.Counts, key string) string {
 // gatewayList wraps waypoints in a v1 List, as kubectl prints lists.
 func gatewayList(wps []mesh.Waypoint) map[string]any {
 	items := make([]any, 0, len(wps))
-	for _, w := range wps {
-		w.Gateway.APIVersion, w.Gateway.Kind = "gateway.networking.k8s.io/v1", "Gateway"
-		items = append(items, w.Gateway)
+	for _, gw := range gateways(wps) {
+		items = append(items, gw)
 	}
 	return map[string]any{"apiVersion": "v1", "kind": "List", "items": items, "metadata": map[string]any{"resourceVersion": ""}}
+}
+
+// gateways are the Gateways of waypoints read with KeepGateway, with their
+// apiVersion and kind set as kubectl prints them.
+func gateways(wps []mesh.Waypoint) []*gatewayv1.Gateway {
+	gws := make([]*gatewayv1.Gateway, len(wps))
+	for i, w := range wps {
+		w.Gateway.APIVersion, w.Gateway.Kind = "gateway.networking.k8s.io/v1", "Gateway"
+		gws[i] = w.Gateway
+	}
+	return gws
 }
 
 // trafficCell shows an empty traffic type, which serves nothing, as "".

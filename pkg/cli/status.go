@@ -21,7 +21,7 @@ type StatusOptions struct {
 	Names         []string
 	AllNamespaces bool
 	Wait          waitFlags
-	Output        string
+	outputFlags
 
 	namespace string
 	clients   *kube.Clients
@@ -58,8 +58,7 @@ kubectl-waypoint status -A --wait --timeout 2m`),
 		},
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the waypoints of every namespace")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {yaml|json}; a table when unset")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
+	o.addOutputFlags(cmd, render.ObjectFormats...)
 	o.Wait.addFlags(cmd.Flags(), "every waypoint is")
 	addNameFlag(cmd, f, &o.Names)
 	cmd.ValidArgsFunction = completeWaypointArgs(f)
@@ -78,8 +77,8 @@ func (o *StatusOptions) Complete(f *Factory) error {
 
 // Validate checks the flags.
 func (o *StatusOptions) Validate() error {
-	if o.Output != "" && !render.IsObjectFormat(o.Output) {
-		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
+	if err := o.validateOutput(); err != nil {
+		return err
 	}
 	if err := validateNames(o.Names); err != nil {
 		return err
@@ -160,6 +159,18 @@ func (o *StatusOptions) print(wps []mesh.Waypoint) error {
 		}
 		rows[i] = r
 	}
+	if o.needsObjects() {
+		items, err := render.Items(rows)
+		if err != nil {
+			return err
+		}
+		if err := sortByFlag(o.SortBy, rows, items); err != nil {
+			return usageError(err)
+		}
+		if o.generic() {
+			return o.printGeneric(o.IO.Out, items)
+		}
+	}
 	if o.Output != "" {
 		return render.Object(o.IO.Out, o.Output, rows)
 	}
@@ -168,6 +179,7 @@ func (o *StatusOptions) print(wps []mesh.Waypoint) error {
 		header = append([]string{"NAMESPACE"}, header...)
 	}
 	t := render.NewTable(header...)
+	t.NoHeaders = o.NoHeaders
 	for _, r := range rows {
 		row := []string{r.Name, r.Status, r.Type, r.Reason, r.Message, yesNo(r.Bound)}
 		if o.AllNamespaces {

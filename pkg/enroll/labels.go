@@ -234,7 +234,7 @@ func (c LabelChange) NeededFor(labels, annotations map[string]string) bool {
 }
 
 func patch(ctx context.Context, c *kube.Clients, kind Kind, namespace, name string, pt types.PatchType, body []byte, dryRun kube.DryRun) (map[string]string, error) {
-	opts := metav1.PatchOptions{FieldManager: kube.FieldManager, DryRun: dryRun.Server()}
+	opts := metav1.PatchOptions{FieldManager: c.Manager(), DryRun: dryRun.Server()}
 	switch kind {
 	case KindNamespace:
 		obj, err := c.Kube.CoreV1().Namespaces().Patch(ctx, name, pt, body, opts)

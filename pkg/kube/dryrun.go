@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -16,15 +17,33 @@ const (
 	DryRunServer DryRun = "server"
 )
 
-// ParseDryRun checks a --dry-run value; "" means none.
-func ParseDryRun(s string) (DryRun, error) {
+// DryRunBare is the value a bare --dry-run stands for, as in kubectl: the
+// flag's NoOptDefVal, which ParseDryRun reads as client, with a deprecation.
+const DryRunBare = "unchanged"
+
+// ParseDryRun reads a --dry-run value with kubectl's rules (k8s.io/kubectl's
+// GetDryRunStrategy): none, client or server; "" means none. A bare
+// --dry-run (DryRunBare) and the old boolean values are still accepted,
+// true as client and false as none, and come with the deprecation kubectl
+// prints, for the caller to show as a warning.
+func ParseDryRun(s string) (_ DryRun, deprecation string, _ error) {
 	switch DryRun(s) {
 	case "", DryRunNone:
-		return DryRunNone, nil
+		return DryRunNone, "", nil
 	case DryRunClient, DryRunServer:
-		return DryRun(s), nil
+		return DryRun(s), "", nil
 	}
-	return "", fmt.Errorf(`invalid --dry-run %q: must be one of none, client, server`, s)
+	if s == DryRunBare {
+		return DryRunClient, "--dry-run is deprecated and can be replaced with --dry-run=client", nil
+	}
+	if b, err := strconv.ParseBool(s); err == nil {
+		d := DryRunNone
+		if b {
+			d = DryRunClient
+		}
+		return d, fmt.Sprintf("--dry-run=%s is deprecated (boolean value) and can be replaced with --dry-run=%s", s, d), nil
+	}
+	return "", "", fmt.Errorf(`invalid --dry-run %q: must be one of none, client, server`, s)
 }
 
 // Server is the dryRun field of write options: All for a server dry run.

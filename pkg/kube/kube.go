@@ -10,7 +10,8 @@ import (
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 )
 
-// FieldManager is the server-side apply field manager of the tool.
+// FieldManager is the field manager of the tool's writes, unless a command's
+// --field-manager names another (Clients.FieldManager).
 const FieldManager = "kubectl-waypoint"
 
 // Clients are the API clients the domain packages take.
@@ -20,6 +21,16 @@ type Clients struct {
 	Dynamic dynamic.Interface
 	// Metadata lists any kind by labels, reading only object metadata.
 	Metadata metadata.Interface
+	// FieldManager, when set, replaces the tool's FieldManager on every write.
+	FieldManager string
+}
+
+// Manager is the field manager the writes made through c record.
+func (c *Clients) Manager() string {
+	if c.FieldManager != "" {
+		return c.FieldManager
+	}
+	return FieldManager
 }
 
 // NewClients builds all clients from one REST config.

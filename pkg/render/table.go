@@ -13,6 +13,9 @@ import (
 // prints its tables: upper-case headers, no borders, three spaces between
 // columns, and no trailing blanks. It is the one table printer of the tool.
 type Table struct {
+	// NoHeaders leaves the header line out, as kubectl's --no-headers.
+	NoHeaders bool
+
 	header []string
 	rows   [][]string
 }
@@ -26,9 +29,6 @@ func NewTable(header ...string) *Table {
 func (t *Table) Append(cells ...string) {
 	t.rows = append(t.rows, cells)
 }
-
-// Len is the number of rows appended so far.
-func (t *Table) Len() int { return len(t.rows) }
 
 // Render writes the table to w.
 func (t *Table) Render(w io.Writer) error {
@@ -50,7 +50,9 @@ func (t *Table) Render(w io.Writer) error {
 		tablewriter.WithHeaderPaddingPerColumn(pads),
 		tablewriter.WithRowPaddingPerColumn(pads),
 	)
-	tbl.Header(t.header)
+	if !t.NoHeaders {
+		tbl.Header(t.header)
+	}
 	for _, r := range t.rows {
 		if err := tbl.Append(r); err != nil {
 			return err

@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	gatewayscheme "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/scheme"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
@@ -115,7 +114,7 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 		res.Gateway = gw
 		res.Created = req.PreviousResourceVersion == ""
 	} else {
-		applied, created, err := ServerSideApply(ctx, c.Gateway, gw, req.Force, req.DryRun)
+		applied, created, err := ServerSideApply(ctx, c, gw, req.Force, req.DryRun)
 		if err != nil {
 			return nil, err
 		}
@@ -181,18 +180,18 @@ func checkNamespaceEnrollment(ns string, labels map[string]string, name string, 
 	return &EnrolledElsewhereError{Namespace: ns, Current: cur, Wanted: name}
 }
 
-// ServerSideApply applies gw with the tool's field manager and reports
+// ServerSideApply applies gw with the field manager of c and reports
 // whether it was created (HTTP 201) rather than updated.
-func ServerSideApply(ctx context.Context, client gatewayclient.Interface, gw *gatewayv1.Gateway, force bool, dryRun kube.DryRun) (*gatewayv1.Gateway, bool, error) {
+func ServerSideApply(ctx context.Context, c *kube.Clients, gw *gatewayv1.Gateway, force bool, dryRun kube.DryRun) (*gatewayv1.Gateway, bool, error) {
 	body, err := json.Marshal(gw)
 	if err != nil {
 		return nil, false, err
 	}
-	opts := &metav1.PatchOptions{FieldManager: kube.FieldManager, Force: &force, DryRun: dryRun.Server()}
+	opts := &metav1.PatchOptions{FieldManager: c.Manager(), Force: &force, DryRun: dryRun.Server()}
 	var code int
 	out := &gatewayv1.Gateway{}
 	err = kube.Retry(ctx, func() error {
-		return client.GatewayV1().RESTClient().Patch(types.ApplyPatchType).
+		return c.Gateway.GatewayV1().RESTClient().Patch(types.ApplyPatchType).
 			Namespace(gw.Namespace).Resource("gateways").Name(gw.Name).
 			VersionedParams(opts, gatewayscheme.ParameterCodec).
 			Body(body).Do(ctx).StatusCode(&code).Into(out)

@@ -65,7 +65,7 @@ func ownedLabels(entries []metav1.ManagedFieldsEntry) map[string]bool {
 				Labels map[string]any `json:"f:labels"`
 			} `json:"f:metadata"`
 		}
-		if json.Unmarshal(e.FieldsV1.Raw, &fields) != nil {
+		if json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields) != nil {
 			continue
 		}
 		for k := range fields.Metadata.Labels {

@@ -23,9 +23,9 @@ func TestAfterApply(t *testing.T) {
 	existing.Annotations = map[string]string{"ambient.istio.io/waypoint-inbound-binding": "PROXY/15088"}
 	existing.ManagedFields = []metav1.ManagedFieldsEntry{
 		{Manager: kube.FieldManager, Operation: metav1.ManagedFieldsOperationApply,
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:istio.io/waypoint-for":{}}}}`)}},
+			FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:istio.io/waypoint-for":{}}}}`)},
 		{Manager: "kubectl-label", Operation: metav1.ManagedFieldsOperationUpdate,
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:team":{}}}}`)}},
+			FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:team":{}}}}`)},
 	}
 	existing.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.1"}}
 

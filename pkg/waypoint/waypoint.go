@@ -3,11 +3,6 @@
 // prints nothing.
 package waypoint
 
-import (
-	"fmt"
-	"strings"
-)
-
 // DefaultPageSize is how many Gateways one list request asks for.
 const DefaultPageSize = 500
 
@@ -18,12 +13,3 @@ type Ref struct {
 }
 
 func (r Ref) String() string { return r.Namespace + "/" + r.Name }
-
-// ParseRef parses namespace/name.
-func ParseRef(s string) (Ref, error) {
-	ns, name, ok := strings.Cut(s, "/")
-	if !ok || ns == "" || name == "" {
-		return Ref{}, fmt.Errorf("invalid waypoint %q: want namespace/name", s)
-	}
-	return Ref{Namespace: ns, Name: name}, nil
-}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# mutation.sh runs gremlins on each domain package with that package's own
+# tests, and prints its mutation score: mutants killed (or timed out) over all
+# mutants found, those no test covers included. It fails when a package scores
+# below MUTATION_MIN (default 80).
+#
+# Usage: hack/mutation.sh GREMLINS PKG...   (make mutation passes them)
+# The full report of each package goes to bin/mutation/<pkg>.txt.
+set -euo pipefail
+
+gremlins=$1
+shift
+min=${MUTATION_MIN:-80}
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+mkdir -p bin/mutation
+
+fail=0
+printf '%-16s %7s %6s %12s %7s\n' package killed lived "not covered" score
+for p in "$@"; do
+	report=bin/mutation/$p.txt
+	"$gremlins" unleash --workers "${MUTATION_WORKERS:-1}" "./pkg/$p" >"$report" 2>&1 ||
+		{ echo "mutation.sh: gremlins failed on pkg/$p; see $report" >&2; exit 1; }
+	read -r killed lived notcov timedout < <(awk '
+		/^Killed:/ { gsub(",", ""); k = $2; l = $4; n = $7 }
+		/^Timed out:/ { gsub(",", ""); t = $3 }
+		END { print k + 0, l + 0, n + 0, t + 0 }' "$report")
+	total=$((killed + timedout + lived + notcov))
+	score=0
+	((total > 0)) && score=$(((killed + timedout) * 100 / total))
+	printf '%-16s %7d %6d %12d %6d%%\n' "pkg/$p" "$((killed + timedout))" "$lived" "$notcov" "$score"
+	((score >= min)) || fail=1
+done
+if ((fail)); then
+	echo "mutation.sh: a package scores below $min%; the mutants that lived are in bin/mutation/<pkg>.txt" >&2
+	exit 1
+fi
