@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -382,9 +383,14 @@ func refTarget(m map[string]any, namespace string) Target {
 	return t
 }
 
-// unstructuredConditions reads status.conditions of an Istio object.
+// unstructuredConditions reads status.conditions of an Istio object. istiod
+// writes the generation it saw in status.observedGeneration (a string, as
+// protobuf JSON writes int64), not in each condition: a condition without
+// its own takes that one.
 func unstructuredConditions(obj *unstructured.Unstructured) []metav1.Condition {
 	items, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	status, _, _ := unstructured.NestedMap(obj.Object, "status")
+	statusGen := generation(status["observedGeneration"])
 	var out []metav1.Condition
 	for _, item := range items {
 		m, ok := item.(map[string]any)
@@ -393,13 +399,25 @@ func unstructuredConditions(obj *unstructured.Unstructured) []metav1.Condition {
 		}
 		str := func(k string) string { s, _ := m[k].(string); return s }
 		c := metav1.Condition{Type: str("type"), Status: metav1.ConditionStatus(str("status")), Reason: str("reason"), Message: str("message")}
-		switch g := m["observedGeneration"].(type) {
-		case int64:
-			c.ObservedGeneration = g
-		case float64:
-			c.ObservedGeneration = int64(g)
+		c.ObservedGeneration = generation(m["observedGeneration"])
+		if c.ObservedGeneration == 0 {
+			c.ObservedGeneration = statusGen
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// generation reads a generation written as a number or a string.
+func generation(v any) int64 {
+	switch g := v.(type) {
+	case int64:
+		return g
+	case float64:
+		return int64(g)
+	case string:
+		n, _ := strconv.ParseInt(g, 10, 64)
+		return n
+	}
+	return 0
 }
