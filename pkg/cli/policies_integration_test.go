@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -202,7 +203,7 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 			t.Errorf("no policy got reason %s from istiod: %v", r, reasons)
 		}
 	}
-	t.Logf("%d AuthorizationPolicies over %d targets; istiod's reasons: %v", len(cases), 13, reasons)
+	t.Logf("%d AuthorizationPolicies over 15 targets (3 waypoints, 6 Services, 3 ServiceEntries, 3 missing); istiod's reasons: %v", len(cases), reasons)
 
 	// The other kinds: istiod (by its source) writes WaypointAccepted only
 	// on AuthorizationPolicies. Read what it wrote on the others, once it
@@ -241,6 +242,52 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 	}
 	if strings.Contains(stdout, "on-bound ") || strings.Contains(stdout, "ra-bound") {
 		t.Errorf("policies lists enforced policies without --all:\n%s", stdout)
+	}
+
+	// explain lists the policies on the object and on its waypoint.
+	explainCases := []struct {
+		args []string
+		want []string
+		not  []string
+	}{
+		{[]string{"service", "bound"}, []string{
+			"AuthorizationPolicy " + ns + "/on-bound on Service/" + ns + "/bound: enforced by " + ns + "/svc-wp (Accepted); istiod reports WaypointAccepted=True",
+			"AuthorizationPolicy " + ns + "/on-waypoint on Gateway/" + ns + "/svc-wp: enforced by " + ns + "/svc-wp",
+			"AuthorizationPolicy " + ns + "/partly on Service/" + ns + "/bound: enforced",
+			"RequestAuthentication " + ns + "/ra-bound", "WasmPlugin " + ns + "/wasm-bound", "Telemetry " + ns + "/tel-bound",
+		}, []string{"on-unbound", "wl-wp"}},
+		{[]string{"service", "unbound"}, []string{
+			"AuthorizationPolicy " + ns + "/on-unbound on Service/" + ns + "/unbound: not enforced: unbound uses no waypoint (AncestorNotBound); istiod reports WaypointAccepted=False",
+			"RequestAuthentication " + ns + "/ra-unbound on Service/" + ns + "/unbound: not enforced: unbound uses no waypoint",
+		}, []string{"on-waypoint", "on-bound"}},
+		{[]string{"service", "wrongtype"}, []string{"on-wrongtype on Service/" + ns + "/wrongtype: not enforced: wrongtype uses no waypoint"}, []string{"on-wl-waypoint"}},
+		{[]string{"se", "se-bound"}, []string{"on-se-bound on ServiceEntry/" + ns + "/se-bound: enforced by " + ns + "/svc-wp", "on-waypoint"}, nil},
+		{[]string{"service", "xns", "-n", other}, []string{"on-xns on Service/" + other + "/xns: not enforced: xns uses no waypoint"}, nil},
+	}
+	for _, tc := range explainCases {
+		args := append([]string{"explain"}, tc.args...)
+		if !slices.Contains(args, "-n") {
+			args = append(args, "-n", ns)
+		}
+		stdout, _ := mustRun(t, 0, args...)
+		for _, w := range tc.want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s lacks %q:\n%s", strings.Join(args, " "), w, stdout)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(stdout, w) {
+				t.Errorf("%s has %q:\n%s", strings.Join(args, " "), w, stdout)
+			}
+		}
+	}
+	stdout, _ = mustRun(t, 0, "explain", "service", "bound", "-n", ns, "-o", "json")
+	var ex struct {
+		Reason   string          `json:"reason"`
+		Policies []policy.Policy `json:"policies"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &ex); err != nil || ex.Reason == "" || len(ex.Policies) != 7 {
+		t.Errorf("explain -o json: %v, reason %q, %d policies, want 7:\n%s", err, ex.Reason, len(ex.Policies), stdout)
 	}
 }
 

@@ -137,3 +137,21 @@ func TestConditionGeneration(t *testing.T) {
 		t.Errorf("got %+v", conds)
 	}
 }
+
+func TestApplying(t *testing.T) {
+	on := func(kind, ns, name string) Attachment { return Attachment{Target: Target{Kind: kind, Namespace: ns, Name: name}} }
+	ps := []Policy{
+		{Name: "on-api", Attachments: []Attachment{on("Service", "ns", "api"), on("Service", "ns", "other")}},
+		{Name: "on-wp", Attachments: []Attachment{on("Gateway", "wns", "wp")}},
+		{Name: "on-other", Attachments: []Attachment{on("Service", "ns", "other")}},
+		{Name: "same-name-other-ns", Attachments: []Attachment{on("Service", "x", "api")}},
+		{Name: "se-same-name", Attachments: []Attachment{on("ServiceEntry", "ns", "api")}},
+	}
+	got := Applying(ps, "Service", "ns", "api", "wns/wp")
+	if len(got) != 2 || got[0].Name != "on-api" || len(got[0].Attachments) != 1 || got[1].Name != "on-wp" {
+		t.Errorf("got %+v", got)
+	}
+	if got := Applying(ps, "WorkloadEntry", "ns", "api", ""); len(got) != 0 {
+		t.Errorf("a WorkloadEntry without a waypoint: got %+v", got)
+	}
+}

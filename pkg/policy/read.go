@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -420,4 +421,47 @@ func generation(v any) int64 {
 		return n
 	}
 	return 0
+}
+
+// Applying returns the policies that apply to the traffic of one Service,
+// ServiceEntry or WorkloadEntry (kind Service, ServiceEntry or
+// WorkloadEntry): those that target it, and those that target the waypoint
+// it uses (namespace/name; empty when none). Each policy keeps only those
+// attachments.
+func Applying(policies []Policy, kind, namespace, name, waypoint string) []Policy {
+	var out []Policy
+	for _, p := range policies {
+		var as []Attachment
+		for _, a := range p.Attachments {
+			t := a.Target
+			onObject := t.Kind == kind && t.Namespace == namespace && t.Name == name
+			onWaypoint := waypoint != "" && t.Kind == "Gateway" && t.Key() == waypoint
+			if onObject || onWaypoint {
+				as = append(as, a)
+			}
+		}
+		if len(as) > 0 {
+			p.Attachments = as
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ListFor reads the policies of the namespaces given (each once) and
+// returns those Applying to the object.
+func (r *Reader) ListFor(ctx context.Context, kind, namespace, name, waypoint string) ([]Policy, error) {
+	namespaces := []string{namespace}
+	if wns, _, ok := strings.Cut(waypoint, "/"); ok && wns != namespace {
+		namespaces = append(namespaces, wns)
+	}
+	var all []Policy
+	for _, ns := range namespaces {
+		res, err := r.List(ctx, ns)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, res.Policies...)
+	}
+	return Applying(all, kind, namespace, name, waypoint), nil
 }
