@@ -139,7 +139,9 @@ func TestConditionGeneration(t *testing.T) {
 }
 
 func TestApplying(t *testing.T) {
-	on := func(kind, ns, name string) Attachment { return Attachment{Target: Target{Kind: kind, Namespace: ns, Name: name}} }
+	on := func(kind, ns, name string) Attachment {
+		return Attachment{Target: Target{Kind: kind, Namespace: ns, Name: name}}
+	}
 	ps := []Policy{
 		{Name: "on-api", Attachments: []Attachment{on("Service", "ns", "api"), on("Service", "ns", "other")}},
 		{Name: "on-wp", Attachments: []Attachment{on("Gateway", "wns", "wp")}},
