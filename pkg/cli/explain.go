@@ -68,6 +68,11 @@ ServiceEntry or WorkloadEntry, if any. When that condition says otherwise,
 a note says so and istiod's condition is trusted. For a pod it also
 explains the services that select it.
 
+For a service, ServiceEntry or WorkloadEntry it then lists the L7 policies
+on its traffic (routes, AuthorizationPolicy, RequestAuthentication,
+WasmPlugin, Telemetry): those that target it and those that target its
+waypoint, each enforced or not, as "policies" predicts it and istiod reports it.
+
 "explain waypoint NAME" lists the namespaces, services, pods, ServiceEntries
 and WorkloadEntries that use the waypoint: those labelled with it and those
 that inherit it from an enrolled namespace.`,
