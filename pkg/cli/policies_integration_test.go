@@ -131,6 +131,19 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 	createPolicy(t, wasmGVR, "WasmPlugin", ns, "wasm-bound", ref("Service", "bound"))
 	createPolicy(t, telemetryGVR, "Telemetry", ns, "tel-bound", ref("Service", "bound"))
 	createPolicy(t, reqAuthnGVR, "RequestAuthentication", ns, "ra-unbound", ref("Service", "unbound"))
+	// Routes on a Service (the prediction only: route parent status is not read yet).
+	for name, parent := range map[string]string{"route-bound": "bound", "route-unbound": "unbound"} {
+		route := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+			"metadata": map[string]any{"name": name, "namespace": ns},
+			"spec": map[string]any{"parentRefs": []any{map[string]any{"group": "", "kind": "Service", "name": parent, "port": int64(80)}},
+				"rules": []any{map[string]any{"backendRefs": []any{map[string]any{"name": parent, "port": int64(80)}}}}},
+		}}
+		routes := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+		if _, err := env.Dynamic.Resource(routes).Namespace(ns).Create(context.Background(), route, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating HTTPRoute %s: %v", name, err)
+		}
+	}
 
 	// istiod writes its conditions as it sees the objects: poll until it
 	// has a condition for the current generation on every
@@ -224,7 +237,7 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 	}
 	// Their prediction: enforced on the bound Service, not on the unbound one.
 	for _, p := range last[ns].Policies {
-		want := map[string]bool{"ra-bound": true, "wasm-bound": true, "tel-bound": true, "ra-unbound": false}
+		want := map[string]bool{"ra-bound": true, "wasm-bound": true, "tel-bound": true, "ra-unbound": false, "route-bound": true, "route-unbound": false}
 		if w, ok := want[p.Name]; ok && p.Enforced != w {
 			t.Errorf("%s %s: enforced=%v, want %v (%s)", p.Kind, p.Name, p.Enforced, w, p.Message)
 		}
@@ -235,12 +248,12 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 	if code != ExitFailed || !strings.Contains(stderr, "are not enforced") {
 		t.Errorf("policies -n %s: exit %d, %q", ns, code, stderr)
 	}
-	for _, want := range []string{"POLICY", "KIND", "TARGET", "WAYPOINT", "ENFORCED", "REASON", "on-unbound", "Service/" + ns + "/unbound", "AncestorNotBound", "ra-unbound"} {
+	for _, want := range []string{"POLICY", "KIND", "TARGET", "WAYPOINT", "ENFORCED", "REASON", "on-unbound", "Service/" + ns + "/unbound", "AncestorNotBound", "ra-unbound", "route-unbound"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("policies table lacks %q:\n%s", want, stdout)
 		}
 	}
-	if strings.Contains(stdout, "on-bound ") || strings.Contains(stdout, "ra-bound") {
+	if strings.Contains(stdout, "on-bound ") || strings.Contains(stdout, "ra-bound") || strings.Contains(stdout, "route-bound") {
 		t.Errorf("policies lists enforced policies without --all:\n%s", stdout)
 	}
 
@@ -286,8 +299,8 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 		Reason   string          `json:"reason"`
 		Policies []policy.Policy `json:"policies"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &ex); err != nil || ex.Reason == "" || len(ex.Policies) != 7 {
-		t.Errorf("explain -o json: %v, reason %q, %d policies, want 7:\n%s", err, ex.Reason, len(ex.Policies), stdout)
+	if err := json.Unmarshal([]byte(stdout), &ex); err != nil || ex.Reason == "" || len(ex.Policies) != 8 {
+		t.Errorf("explain -o json: %v, reason %q, %d policies, want 8:\n%s", err, ex.Reason, len(ex.Policies), stdout)
 	}
 }
 
