@@ -13,6 +13,7 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 )
 
@@ -66,6 +67,11 @@ next to the istio.io/WaypointBound condition istiod wrote on the service,
 ServiceEntry or WorkloadEntry, if any. When that condition says otherwise,
 a note says so and istiod's condition is trusted. For a pod it also
 explains the services that select it.
+
+For a service, ServiceEntry or WorkloadEntry it then lists the L7 policies
+on its traffic (routes, AuthorizationPolicy, RequestAuthentication,
+WasmPlugin, Telemetry): those that target it and those that target its
+waypoint, each enforced or not, as "policies" predicts it and istiod reports it.
 
 "explain waypoint NAME" lists the namespaces, services, pods, ServiceEntries
 and WorkloadEntries that use the waypoint: those labelled with it and those
@@ -168,11 +174,82 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	policies, ok := o.policies(ctx, ex)
 	if o.Output == render.FormatJSON {
+		if ok {
+			return render.Object(o.IO.Out, o.Output, explanationWithPolicies{Explanation: ex, Policies: policies})
+		}
 		return render.Object(o.IO.Out, o.Output, ex)
 	}
 	o.printExplanation(o.IO.Out, ex, "")
+	if ok {
+		o.printPolicies(o.IO.Out, ex, policies)
+	}
 	return nil
+}
+
+// explanationWithPolicies is explain -o json of a Service, ServiceEntry or
+// WorkloadEntry: the explanation and the L7 policies on its traffic.
+type explanationWithPolicies struct {
+	*enroll.Explanation
+	Policies []policy.Policy `json:"policies"`
+}
+
+// policyTargetKind is the targetRef kind of the objects whose policies
+// explain lists.
+var policyTargetKind = map[enroll.Kind]string{
+	enroll.KindService: "Service", enroll.KindServiceEntry: "ServiceEntry", enroll.KindWorkloadEntry: "WorkloadEntry",
+}
+
+// policies reads the L7 policies on the object and on the waypoint it
+// uses; ok is false for other kinds, or after a warning when they cannot
+// be read (explain still answers which waypoint is used).
+func (o *ExplainOptions) policies(ctx context.Context, ex *enroll.Explanation) ([]policy.Policy, bool) {
+	kind, ok := policyTargetKind[ex.Kind]
+	if !ok {
+		return nil, false
+	}
+	waypoint := ""
+	if ex.Uses {
+		waypoint = ex.Waypoint
+	}
+	ps, err := policy.NewReader(o.clients).ListFor(ctx, kind, ex.Namespace, ex.Name, waypoint)
+	if err != nil {
+		o.IO.Warnf("cannot list the L7 policies on its traffic: %v", err)
+		return nil, false
+	}
+	if ps == nil {
+		ps = []policy.Policy{}
+	}
+	return ps, true
+}
+
+// printPolicies lists the L7 policies on the object's traffic and whether
+// a waypoint enforces each.
+func (o *ExplainOptions) printPolicies(w io.Writer, ex *enroll.Explanation, ps []policy.Policy) {
+	if len(ps) == 0 {
+		fmt.Fprintln(w, "L7 policies: none target it or its waypoint")
+		return
+	}
+	fmt.Fprintln(w, "L7 policies on its traffic:")
+	for _, p := range ps {
+		for _, a := range p.Attachments {
+			line := fmt.Sprintf("  %s %s/%s on %s: ", p.Kind, p.Namespace, p.Name, a.Target)
+			switch {
+			case a.Enforced:
+				line += "enforced by " + a.Waypoint
+			case a.Target.Kind != "Gateway" && a.Reason == policy.ReasonAncestorNotBound:
+				line += fmt.Sprintf("not enforced: %s uses no waypoint", ex.Name)
+			default:
+				line += "not enforced: " + a.Message
+			}
+			line += " (" + a.Reason + ")"
+			if c := p.Condition; c != nil && c.ObservedGeneration == p.Generation {
+				line += fmt.Sprintf("; istiod reports %s=%s, reason %s", c.Type, c.Status, c.Reason)
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
 }
 
 // verdictText says in words what istiod's condition says.

@@ -78,6 +78,7 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 		newEnrollCommand(f),
 		newUnenrollCommand(f),
 		newExplainCommand(f),
+		newPoliciesCommand(f),
 		newVersionCommand(f),
 		newCompletionCommand(f),
 	)

@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+)
+
+// PoliciesOptions audits the L7 policies that take effect only through a waypoint.
+type PoliciesOptions struct {
+	IO *IOStreams
+
+	AllNamespaces bool
+	All           bool
+	Output        string
+
+	namespace string
+	clients   *kube.Clients
+}
+
+var policiesFormats = []string{"json", "yaml"}
+
+func newPoliciesCommand(f *Factory) *cobra.Command {
+	o := &PoliciesOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "policies [flags]",
+		Short: "List the L7 policies that no waypoint enforces",
+		Long: `List the Layer 7 policies that take effect only in a waypoint and that no
+waypoint enforces: HTTPRoute, GRPCRoute, TCPRoute and TLSRoute with a Service,
+ServiceEntry or waypoint as parent, and AuthorizationPolicy,
+RequestAuthentication, WasmPlugin and Telemetry with targetRefs. Kinds whose
+CRD is not installed are skipped. Each kind is listed once.
+
+A policy is enforced when its target is a waypoint that istiod knows (it has
+an address), or a Service or ServiceEntry bound to a waypoint that serves its
+traffic, by the rules explain applies. On an AuthorizationPolicy istiod writes
+the WaypointAccepted condition; when it has one for the current generation,
+ENFORCED and REASON are istiod's. REASON is Accepted, AncestorNotBound (the
+target uses no waypoint), TargetNotFound, Invalid or PartiallyInvalid (some
+targets are not enforced).
+
+The exit code is 1 when any policy in the scope is not enforced, so that the
+command can gate a pipeline; 0 when every one is.`,
+		Example: examples(f.Name, `
+# List the policies of namespace default that no waypoint enforces
+kubectl-waypoint policies -n default
+
+# Fail a pipeline when any policy in the cluster is not enforced
+kubectl-waypoint policies -A -o json > unenforced.json
+
+# List every L7 policy, enforced or not
+kubectl-waypoint policies -A --all`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(f); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check the policies of every namespace")
+	cmd.Flags().BoolVar(&o.All, "all", false, "List the enforced policies too")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {json|yaml}; a table when unset")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(policiesFormats, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete resolves the namespace and builds the clients.
+func (o *PoliciesOptions) Complete(f *Factory) error {
+	var err error
+	o.namespace, o.clients, err = f.readScope(o.AllNamespaces)
+	return err
+}
+
+// Validate checks the flags.
+func (o *PoliciesOptions) Validate() error {
+	if o.Output != "" && !slices.Contains(policiesFormats, o.Output) {
+		return usageErrorf("unknown output format %q: must be one of %s", o.Output, strings.Join(policiesFormats, ", "))
+	}
+	return nil
+}
+
+// policyRecord is one policy in -o json.
+type policyRecord struct {
+	policy.Policy
+	// VerdictEnforced and VerdictReason are the verdict: istiod's when it
+	// wrote a condition for the current generation, else the prediction.
+	VerdictEnforced bool   `json:"verdictEnforced"`
+	VerdictReason   string `json:"verdictReason"`
+}
+
+// Run reads the policies, prints those not enforced (all with --all) and
+// fails when any is not enforced.
+func (o *PoliciesOptions) Run(ctx context.Context) error {
+	res, err := policy.NewReader(o.clients).List(ctx, o.namespace)
+	if err != nil {
+		return err
+	}
+	records := []policyRecord{}
+	unenforced := 0
+	for _, p := range res.Policies {
+		enforced, reason := p.Verdict()
+		if !enforced || reason == policy.ReasonPartiallyInvalid {
+			unenforced++
+		} else if !o.All {
+			continue
+		}
+		records = append(records, policyRecord{Policy: p, VerdictEnforced: enforced, VerdictReason: reason})
+	}
+	if err := o.print(records); err != nil {
+		return err
+	}
+	if unenforced > 0 {
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d of %d L7 policies in scope are not enforced by a waypoint", unenforced, len(res.Policies))}
+	}
+	return nil
+}
+
+func (o *PoliciesOptions) print(records []policyRecord) error {
+	if render.IsObjectFormat(o.Output) {
+		return render.Object(o.IO.Out, o.Output, map[string]any{"policies": records})
+	}
+	if len(records) == 0 {
+		if o.All {
+			o.IO.noneFound("L7 policies", o.namespace)
+		} else {
+			fmt.Fprintln(o.IO.ErrOut, "Every L7 policy in scope is enforced by a waypoint.")
+		}
+		return nil
+	}
+	header := []string{"POLICY", "KIND", "TARGET", "WAYPOINT", "ENFORCED", "REASON"}
+	if o.AllNamespaces {
+		header = append([]string{"NAMESPACE"}, header...)
+	}
+	t := render.NewTable(header...)
+	for _, r := range records {
+		for i, a := range r.Attachments {
+			enforced := yesNo(a.Enforced)
+			if i == 0 && len(r.Attachments) == 1 {
+				enforced = yesNo(r.VerdictEnforced)
+			}
+			reason := a.Reason
+			if len(r.Attachments) == 1 {
+				reason = r.VerdictReason
+			}
+			row := []string{r.Name, r.Kind, a.Target.String(), orDefault(a.Waypoint, "<none>"), enforced, reason}
+			if o.AllNamespaces {
+				row = append([]string{r.Namespace}, row...)
+			}
+			t.Append(row...)
+		}
+	}
+	return t.Render(o.IO.Out)
+}
