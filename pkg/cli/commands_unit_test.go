@@ -39,7 +39,7 @@ func TestUnitUsageErrors(t *testing.T) {
 	}{
 		{[]string{"apply", "--no-such-flag"}, "unknown flag: --no-such-flag"},
 		{[]string{"apply", "--dry-run=maybe"}, `invalid --dry-run "maybe": must be one of none, client, server`},
-		{[]string{"apply", "--field-manager", ""}, `invalid --field-manager "": must be 1 to 128 characters`},
+		{[]string{"apply", "--field-manager", ""}, `invalid --field-manager "": an empty value is not allowed`},
 		{[]string{"apply", "--field-manager", strings.Repeat("m", 129)}, "must be 1 to 128 characters"},
 		{[]string{"apply", "--field-manager", "a\tb"}, "must be printable"},
 		{[]string{"apply", "-o", "wide"}, `unknown output format "wide": must be one of yaml, json`},
@@ -63,7 +63,8 @@ func TestUnitUsageErrors(t *testing.T) {
 		{[]string{"status", "-o", "custom-columns=A:"}, `unexpected custom-columns spec "A:"`},
 		{[]string{"status", "--sort-by", "{.a[}"}, "invalid --sort-by"},
 		{[]string{"status", "-A", "w"}, "waypoint names need one namespace"},
-		{[]string{"status", "--timeout", "0s"}, "invalid --timeout 0s"},
+		{[]string{"status", "--wait", "--timeout", "0s"}, "invalid --timeout 0s"},
+		{[]string{"status", "--timeout", "1m"}, "--timeout only makes sense with --wait"},
 		{[]string{"explain"}, "name what to explain"},
 		{[]string{"completion", "tcsh"}, "tcsh"},
 		{[]string{"version", "-o", "xml"}, `"xml"`},

@@ -148,8 +148,10 @@ users:
 		{"--allow-namespace", []string{"apply", "--allow-namespace", ""}, []string{ns, other}, true, nil},
 		{"--context", []string{"list", "--context", ""}, []string{strings.TrimSpace(string(contexts)), "staging"}, false, nil},
 		{"--for", []string{"apply", "--for", ""}, []string{"all", "none", "service", "workload"}, false, nil},
-		{"list -o", []string{"list", "-o", ""}, []string{"wide", "yaml", "json", "name"}, false, nil},
-		{"status -o", []string{"status", "-o", ""}, []string{"yaml", "json"}, false, nil},
+		// list and status also take kubectl's generic formats, which go on
+		// after the "=": no space after them.
+		{"list -o", []string{"list", "-o", ""}, []string{"wide", "yaml", "json", "name", "jsonpath=", "go-template=", "custom-columns="}, false, nil},
+		{"status -o", []string{"status", "-o", ""}, []string{"yaml", "json", "jsonpath=", "go-template=", "custom-columns="}, false, nil},
 		{"generate -o", []string{"generate", "-o", ""}, []string{"yaml", "json"}, false, nil},
 	}
 	for _, c := range cases {
@@ -160,8 +162,12 @@ users:
 					t.Errorf("completions %v offer %q", got, n)
 				}
 			}
-			if directive != ":4" {
-				t.Errorf("directive %q, want :4 (no file completion)", directive)
+			wantDirective := ":4" // no file completion
+			if c.name == "list -o" || c.name == "status -o" {
+				wantDirective = ":6" // and no space
+			}
+			if directive != wantDirective {
+				t.Errorf("directive %q, want %s", directive, wantDirective)
 			}
 			if c.contains {
 				for _, w := range c.want {

@@ -14,10 +14,15 @@ import (
 // custom-columns, --no-headers and --sort-by, against the real API server.
 func TestListOutputLikeKubectl(t *testing.T) {
 	ns := env.Namespace(t, nil)
+	env.HoldWaypoint(t, ns, "a")
+	env.HoldWaypoint(t, ns, "c")
 	env.Waypoint(t, ns, "b", map[string]string{"istio.io/rev": "canary", "order": "1"})
 	env.Waypoint(t, ns, "a", map[string]string{"order": "2"})
 	env.Waypoint(t, ns, "c", map[string]string{"order": "10"})
+	// No istiod of revision canary runs here: play it for b.
 	env.SetProgrammed(t, ns, "b", "10.96.0.9")
+	env.WaitNotProgrammed(t, ns, "a")
+	env.WaitNotProgrammed(t, ns, "c")
 
 	for _, tc := range []struct {
 		args []string
@@ -29,12 +34,12 @@ func TestListOutputLikeKubectl(t *testing.T) {
 			"NAME   REV      ADDR\na      <none>   <none>\nb      canary   10.96.0.9\nc      <none>   <none>\n"},
 		{[]string{"-o", "custom-columns=NAME:.metadata.name", "--no-headers"}, "a\nb\nc\n"},
 		// Without the header, columns are as wide as their cells.
-		{[]string{"--no-headers"}, "a   default   service   Unknown\nb   canary    service   True\nc   default   service   Unknown\n"},
+		{[]string{"--no-headers"}, "a   default   service   False\nb   canary    service   True\nc   default   service   False\n"},
 		// Labels are text: "10" sorts before "2".
 		{[]string{"--sort-by", ".metadata.labels.order", "-o", "name"},
 			"gateway.gateway.networking.k8s.io/b\ngateway.gateway.networking.k8s.io/c\ngateway.gateway.networking.k8s.io/a\n"},
 		{[]string{"--sort-by", "{.metadata.labels.order}", "--no-headers"},
-			"b   canary    service   True\nc   default   service   Unknown\na   default   service   Unknown\n"},
+			"b   canary    service   True\nc   default   service   False\na   default   service   False\n"},
 		{[]string{"--sort-by", ".metadata.labels.order", "-o", "jsonpath={.items[*].metadata.name}"}, "b c a"},
 	} {
 		stdout, stderr, code := runKube(t, append([]string{"list", "-n", ns}, tc.args...)...)
@@ -47,17 +52,20 @@ func TestListOutputLikeKubectl(t *testing.T) {
 // TestStatusOutputLikeKubectl: status's generic formats read its rows.
 func TestStatusOutputLikeKubectl(t *testing.T) {
 	ns := env.Namespace(t, nil)
+	env.HoldWaypoint(t, ns, "w2")
 	env.Waypoint(t, ns, "w1", nil)
 	env.Waypoint(t, ns, "w2", nil)
-	env.SetProgrammed(t, ns, "w2", "10.96.0.10")
+	env.WaitNotProgrammed(t, ns, "w2")
+	addr := env.WaitProgrammed(t, ns, "w1").Status.Addresses[0].Value
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"-o", "jsonpath={range .items[*]}{.name}={.ready} {end}"}, "w1=false w2=true "},
-		{[]string{"-o", "custom-columns=NAME:.name,READY:.ready,ADDR:.addresses[0]"}, "NAME   READY   ADDR\nw1     false   <none>\nw2     true    10.96.0.10\n"},
+		{[]string{"-o", "jsonpath={range .items[*]}{.name}={.ready} {end}"}, "w1=true w2=false "},
+		{[]string{"-o", "custom-columns=NAME:.name,READY:.ready,ADDR:.addresses[0]"}, "NAME   READY   ADDR\nw1     true    " + addr + "\nw2     false   <none>\n"},
+		// "False" sorts before "True".
 		{[]string{"--sort-by", ".status", "-o", "custom-columns=NAME:.name", "--no-headers"}, "w2\nw1\n"},
-		{[]string{"--no-headers", "w2"}, "w2   True   Programmed   Programmed   Resource programmed"},
+		{[]string{"--no-headers", "w1"}, "w1   True   Programmed   Programmed   Resource programmed"},
 	} {
 		stdout, stderr, code := runKube(t, append([]string{"status", "-n", ns}, tc.args...)...)
 		if code != 0 || !strings.HasPrefix(stdout, tc.want) {

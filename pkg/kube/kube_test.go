@@ -51,7 +51,7 @@ func TestRootCause(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	if Backoff.Steps != 5 || Backoff.Duration != 200*time.Millisecond || Backoff.Factor != 2 {
+	if Backoff.Steps != 6 || Backoff.Duration != 200*time.Millisecond || Backoff.Factor != 2 {
 		t.Errorf("Backoff = %+v", Backoff)
 	}
 }
