@@ -44,7 +44,10 @@ func waitFor(t *testing.T, out *syncBuffer, want string) {
 // other Gateways, and ends cleanly when its context does.
 func TestListWatch(t *testing.T) {
 	ns := env.Namespace(t, nil)
+	// first is held not ready until released, when istiod programs it.
+	release := env.HoldWaypoint(t, ns, "first")
 	env.Waypoint(t, ns, "first", nil)
+	env.WaitNotProgrammed(t, ns, "first")
 
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	streams := &IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: errOut}
@@ -69,10 +72,11 @@ func TestListWatch(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- o.Run(ctx) }()
 
-	waitFor(t, out, "NAME    REVISION   TRAFFIC TYPE   PROGRAMMED\nfirst   default    service        Unknown\n")
+	waitFor(t, out, "NAME    REVISION   TRAFFIC TYPE   PROGRAMMED\nfirst   default    service        False\n")
+	// Revision canary: no istiod of it runs, so its status stays Unknown.
 	env.Waypoint(t, ns, "second", map[string]string{"istio.io/waypoint-for": "workload", "istio.io/rev": "canary"})
 	waitFor(t, out, "second   canary   workload   Unknown\n")
-	env.SetProgrammed(t, ns, "first", "10.96.0.11")
+	release()
 	waitFor(t, out, "first   default   service   True\n")
 
 	cancel()
