@@ -2,16 +2,16 @@ package testenv
 
 import (
 	"context"
-
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // Resources whose conditions istiod writes, for WaitForCondition.
@@ -90,7 +90,7 @@ func (e *Env) WaitForCondition(t testing.TB, gvr schema.GroupVersionResource, ns
 		if err != nil {
 			return false, nil
 		}
-		last = Conditions(obj)
+		last = kube.Conditions(obj)
 		found = meta.FindStatusCondition(last, condType)
 		return found != nil && (done == nil || done(*found)), nil
 	})
@@ -98,31 +98,4 @@ func (e *Env) WaitForCondition(t testing.TB, gvr schema.GroupVersionResource, ns
 		t.Fatalf("waiting for condition %s on %s %s/%s: %v; conditions: %+v", condType, gvr.Resource, ns, name, err, last)
 	}
 	return *found
-}
-
-// Conditions reads status.conditions of any object.
-func Conditions(obj *unstructured.Unstructured) []metav1.Condition {
-	list, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	var out []metav1.Condition
-	for _, item := range list {
-		m, ok := item.(map[string]any)
-		if !ok {
-			continue
-		}
-		str := func(k string) string { s, _ := m[k].(string); return s }
-		c := metav1.Condition{
-			Type:    str("type"),
-			Status:  metav1.ConditionStatus(str("status")),
-			Reason:  str("reason"),
-			Message: str("message"),
-		}
-		if g, ok := m["observedGeneration"].(int64); ok {
-			c.ObservedGeneration = g
-		}
-		if ts, err := time.Parse(time.RFC3339, str("lastTransitionTime")); err == nil {
-			c.LastTransitionTime = metav1.NewTime(ts)
-		}
-		out = append(out, c)
-	}
-	return out
 }

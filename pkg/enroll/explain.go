@@ -8,8 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
@@ -168,7 +168,7 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 		if err != nil {
 			return nil, kube.Describe("read "+string(kind)+" "+namespace+"/"+name, err)
 		}
-		subj.Labels, subj.Annotations, conds = obj.GetLabels(), obj.GetAnnotations(), unstructuredConditions(obj)
+		subj.Labels, subj.Annotations, conds = obj.GetLabels(), obj.GetAnnotations(), kube.Conditions(obj)
 	default:
 		return nil, fmt.Errorf("cannot explain kind %q", kind)
 	}
@@ -177,7 +177,7 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 	if err != nil {
 		return nil, err
 	}
-	ex := &Explanation{Resolution: res, Condition: findCondition(conds, ConditionWaypointBound)}
+	ex := &Explanation{Resolution: res, Condition: meta.FindStatusCondition(conds, ConditionWaypointBound)}
 	ex.compare()
 	if pod != nil {
 		ex.Services, err = r.podServices(ctx, pod)
@@ -207,7 +207,7 @@ func (r *Reader) podServices(ctx context.Context, pod *corev1.Pod) ([]Explanatio
 			if err != nil {
 				return nil, err
 			}
-			ex := Explanation{Resolution: res, Condition: findCondition(svc.Status.Conditions, ConditionWaypointBound)}
+			ex := Explanation{Resolution: res, Condition: meta.FindStatusCondition(svc.Status.Conditions, ConditionWaypointBound)}
 			ex.compare()
 			out = append(out, ex)
 		}
@@ -514,45 +514,4 @@ func kindOrder(k Kind) int {
 func splitKey(key string) (ns, name string) {
 	ns, name, _ = strings.Cut(key, "/")
 	return ns, name
-}
-
-func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == typ {
-			c := conds[i]
-			return &c
-		}
-	}
-	return nil
-}
-
-// unstructuredConditions reads status.conditions of an Istio object, which
-// have the fields of a metav1.Condition (and a few more).
-func unstructuredConditions(obj *unstructured.Unstructured) []metav1.Condition {
-	items, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	var out []metav1.Condition
-	for _, item := range items {
-		m, ok := item.(map[string]any)
-		if !ok {
-			continue
-		}
-		str := func(k string) string { s, _ := m[k].(string); return s }
-		c := metav1.Condition{
-			Type:    str("type"),
-			Status:  metav1.ConditionStatus(str("status")),
-			Reason:  str("reason"),
-			Message: str("message"),
-		}
-		if t := str("lastTransitionTime"); t != "" {
-			_ = c.LastTransitionTime.UnmarshalQueryParameter(t)
-		}
-		switch g := m["observedGeneration"].(type) {
-		case int64:
-			c.ObservedGeneration = g
-		case float64:
-			c.ObservedGeneration = int64(g)
-		}
-		out = append(out, c)
-	}
-	return out
 }

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
@@ -155,15 +153,4 @@ func Flatten(as []Attachment) (enforced bool, reason, message string) {
 		message = "not enforced for " + strings.Join(unbound, ", ")
 	}
 	return enforced, reason, message
-}
-
-// findCondition returns the condition of type typ, nil when there is none.
-func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == typ {
-			c := conds[i]
-			return &c
-		}
-	}
-	return nil
 }

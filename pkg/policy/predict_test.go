@@ -124,20 +124,6 @@ func TestRefs(t *testing.T) {
 	}
 }
 
-func TestConditionGeneration(t *testing.T) {
-	obj := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{
-		"observedGeneration": "3",
-		"conditions": []any{
-			map[string]any{"type": ConditionWaypointAccepted, "status": "True", "reason": ReasonAccepted},
-			map[string]any{"type": "Other", "status": "True", "observedGeneration": int64(2)},
-		},
-	}}}
-	conds := unstructuredConditions(obj)
-	if len(conds) != 2 || conds[0].ObservedGeneration != 3 || conds[1].ObservedGeneration != 2 {
-		t.Errorf("got %+v", conds)
-	}
-}
-
 func TestApplying(t *testing.T) {
 	on := func(kind, ns, name string) Attachment {
 		return Attachment{Target: Target{Kind: kind, Namespace: ns, Name: name}}

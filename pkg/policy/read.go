@@ -3,8 +3,8 @@ package policy
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sort"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -188,7 +188,7 @@ func (r *Reader) policy(ctx context.Context, k Kind, obj *unstructured.Unstructu
 	}
 	p.Enforced, p.Reason, p.Message = Flatten(p.Attachments)
 	if !k.Route {
-		p.Condition = findCondition(unstructuredConditions(obj), ConditionWaypointAccepted)
+		p.Condition = meta.FindStatusCondition(kube.Conditions(obj), ConditionWaypointAccepted)
 		if c := p.Condition; c != nil && c.ObservedGeneration == p.Generation && c.Reason != p.Reason {
 			p.Disagreement = fmt.Sprintf("istiod reports %s=%s (%s) where the rules say %s: trusting istiod (it may not have seen the latest change yet)",
 				c.Type, c.Status, c.Reason, p.Reason)
@@ -382,45 +382,6 @@ func refTarget(m map[string]any, namespace string) Target {
 	}
 	// istiod matches a target by its kind alone, whatever its group.
 	return t
-}
-
-// unstructuredConditions reads status.conditions of an Istio object. istiod
-// writes the generation it saw in status.observedGeneration (a string, as
-// protobuf JSON writes int64), not in each condition: a condition without
-// its own takes that one.
-func unstructuredConditions(obj *unstructured.Unstructured) []metav1.Condition {
-	items, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	status, _, _ := unstructured.NestedMap(obj.Object, "status")
-	statusGen := generation(status["observedGeneration"])
-	var out []metav1.Condition
-	for _, item := range items {
-		m, ok := item.(map[string]any)
-		if !ok {
-			continue
-		}
-		str := func(k string) string { s, _ := m[k].(string); return s }
-		c := metav1.Condition{Type: str("type"), Status: metav1.ConditionStatus(str("status")), Reason: str("reason"), Message: str("message")}
-		c.ObservedGeneration = generation(m["observedGeneration"])
-		if c.ObservedGeneration == 0 {
-			c.ObservedGeneration = statusGen
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-// generation reads a generation written as a number or a string.
-func generation(v any) int64 {
-	switch g := v.(type) {
-	case int64:
-		return g
-	case float64:
-		return int64(g)
-	case string:
-		n, _ := strconv.ParseInt(g, 10, 64)
-		return n
-	}
-	return 0
 }
 
 // Applying returns the policies that apply to the traffic of one Service,
