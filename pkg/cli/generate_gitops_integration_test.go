@@ -48,13 +48,11 @@ func TestGenerateGitOpsMatchesApply(t *testing.T) {
 	}
 	kustomize := func() string {
 		t.Helper()
-		cmd := exec.Command(env.KubectlPath, "--kubeconfig", env.Kubeconfig, "apply", "--server-side", "-k", dir)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("kubectl apply --server-side -k: %v\n%s%s", err, out.String(), errOut.String())
+		out, err := kubectlKustomize(dir)
+		if err != nil {
+			t.Fatalf("kubectl apply --server-side -k: %v\n%s", err, out)
 		}
-		return out.String()
+		return out
 	}
 	out := kustomize()
 	for _, ns := range byKubectl {
@@ -113,6 +111,42 @@ func TestGenerateGitOpsMatchesApply(t *testing.T) {
 				b.gw.ResourceVersion, a.gw.ResourceVersion, b.ns.ResourceVersion, a.ns.ResourceVersion)
 		}
 	}
+}
+
+// TestGenerateGitOpsConflict: a namespace that another field manager has
+// enrolled into another waypoint is not taken over by kubectl's
+// server-side apply (as apply refuses without --overwrite), and
+// --force-conflicts, the counterpart of --overwrite, takes the label over
+// and keeps the namespace's other labels.
+func TestGenerateGitOpsConflict(t *testing.T) {
+	ns := env.Namespace(t, map[string]string{istio.LabelUseWaypoint: "other", "team": "payments"})
+	dir := filepath.Join(t.TempDir(), "waypoints")
+	if _, stderr, code := run(t, false, "generate", "-n", ns, "--name", "edge", "-r", "gitops-test", "--enroll-namespace", "--output-dir", dir); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	out, err := kubectlKustomize(dir)
+	if err == nil || !strings.Contains(out, "conflict") || !strings.Contains(out, ".metadata.labels."+istio.LabelUseWaypoint) {
+		t.Errorf("kubectl apply -k over another manager's label: %v\n%s", err, out)
+	}
+	if got := read(t, ns).ns.Labels[istio.LabelUseWaypoint]; got != "other" {
+		t.Errorf("the refused apply changed use-waypoint to %q", got)
+	}
+	if out, err := kubectlKustomize(dir, "--force-conflicts"); err != nil {
+		t.Fatalf("--force-conflicts: %v\n%s", err, out)
+	}
+	if labels := read(t, ns).ns.Labels; labels[istio.LabelUseWaypoint] != "edge" || labels["team"] != "payments" {
+		t.Errorf("after --force-conflicts the labels are %v, want use-waypoint=edge and team=payments", labels)
+	}
+}
+
+// kubectlKustomize runs the real `kubectl apply --server-side -k dir` (plus
+// args) and returns its stdout and stderr together.
+func kubectlKustomize(dir string, args ...string) (string, error) {
+	cmd := exec.Command(env.KubectlPath, append([]string{"--kubeconfig", env.Kubeconfig, "apply", "--server-side", "-k", dir}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
 }
 
 // objects are the Gateway edge and the Namespace of a test namespace.
