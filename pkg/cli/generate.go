@@ -33,7 +33,8 @@ func newGenerateCommand(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "generate [flags]",
 		Short: "Print a waypoint Gateway as YAML or JSON",
-		Long: `Print the Gateway API Gateway of a waypoint without contacting a cluster.
+		Long: `Print the Gateway API Gateway of a waypoint. No cluster is contacted, unless
+--namespace-selector is given.
 
 For the flags istioctl also has, the output is byte for byte what
 "istioctl waypoint generate" prints. metadata.namespace is set only when

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // TestUnitGenerateManyNamespaces: several -n, without a cluster, print one
@@ -118,4 +121,99 @@ func TestUnitGenerateGitOpsUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnitFleetDocGitOps holds the GitOps section of docs/fleet.md to what
+// it shows: every YAML block parses and names its kind, the Namespace patch
+// is what generate writes, the Argo CD and Flux examples are there (Flux
+// without targetNamespace), and every generate command that needs no
+// cluster runs.
+func TestUnitFleetDocGitOps(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "fleet.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut("\n"+string(doc), "\n## GitOps\n")
+	if !ok {
+		t.Fatal("docs/fleet.md has no section ## GitOps")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+
+	kinds := map[string]map[string]any{}
+	for _, block := range fencedBlocks(section, "yaml") {
+		for _, d := range strings.Split(block, "\n---\n") {
+			var obj map[string]any
+			if err := yaml.UnmarshalStrict([]byte(d), &obj); err != nil {
+				t.Fatalf("a YAML block does not parse: %v\n%s", err, d)
+			}
+			if obj["apiVersion"] == nil || obj["kind"] == nil {
+				t.Errorf("a YAML block names no apiVersion or kind:\n%s", d)
+			}
+			kinds[fmt.Sprint(obj["apiVersion"], " ", obj["kind"])] = obj
+		}
+	}
+	for _, want := range []string{"v1 Namespace", "argoproj.io/v1alpha1 ApplicationSet", "kustomize.toolkit.fluxcd.io/v1 Kustomization"} {
+		if kinds[want] == nil {
+			t.Errorf("no %s example in the GitOps section", want)
+		}
+	}
+	if flux := kinds["kustomize.toolkit.fluxcd.io/v1 Kustomization"]; flux != nil {
+		if spec, _ := flux["spec"].(map[string]any); spec == nil || spec["targetNamespace"] != nil || spec["prune"] != true {
+			t.Errorf("the Flux example must prune and set no targetNamespace: %v", spec)
+		}
+	}
+
+	ran := 0
+	for _, block := range fencedBlocks(section, "sh") {
+		for _, line := range strings.Split(block, "\n") {
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, "kubectl waypoint generate ") || strings.ContainsAny(line, "$\\") || strings.Contains(line, "--namespace-selector") {
+				continue
+			}
+			cmd, _, _ := strings.Cut(line, " | ")
+			args := strings.Fields(strings.TrimPrefix(cmd, "kubectl waypoint "))
+			for i, a := range args {
+				if a == "--output-dir" && i+1 < len(args) {
+					args[i+1] = filepath.Join(t.TempDir(), args[i+1])
+				}
+			}
+			stdout, stderr, code := run(t, false, args...)
+			if code != 0 {
+				t.Errorf("%s: exit %d, %s", line, code, stderr)
+			}
+			if strings.Contains(line, "--enroll-namespace") && !strings.Contains(line, "--output-dir") {
+				// The patch the doc shows is what generate prints.
+				if !strings.Contains(stdout, "---\n"+kindsYAML(t, kinds["v1 Namespace"])) {
+					t.Errorf("the doc's Namespace patch is not in what %s prints:\n%s", line, stdout)
+				}
+			}
+			ran++
+		}
+	}
+	if ran < 2 {
+		t.Errorf("ran %d generate commands of the GitOps section, want at least 2", ran)
+	}
+}
+
+// fencedBlocks returns the bodies of the ```lang blocks of a Markdown text.
+func fencedBlocks(text, lang string) []string {
+	var out []string
+	for {
+		_, rest, ok := strings.Cut(text, "```"+lang+"\n")
+		if !ok {
+			return out
+		}
+		body, after, _ := strings.Cut(rest, "```")
+		out = append(out, body)
+		text = after
+	}
+}
+
+func kindsYAML(t *testing.T, obj map[string]any) string {
+	t.Helper()
+	b, err := yaml.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
