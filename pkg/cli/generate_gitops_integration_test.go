@@ -185,7 +185,7 @@ func checkAppliedFields(t *testing.T, ns *corev1.Namespace) {
 		if mf.Manager != "kubectl" || mf.Operation != metav1.ManagedFieldsOperationApply {
 			continue
 		}
-		fields := string(mf.FieldsV1.Raw)
+		fields := mf.FieldsV1.GetRawString()
 		for _, want := range []string{`"f:istio.io/use-waypoint"`, `"f:argocd.argoproj.io/sync-options"`, `"f:kustomize.toolkit.fluxcd.io/prune"`} {
 			if !strings.Contains(fields, want) {
 				t.Errorf("namespace %s: kubectl's applied fields %s lack %s", ns.Name, fields, want)
