@@ -43,7 +43,9 @@ func (o *ApplyOptions) guardUsers(ctx context.Context, gws []*gatewayv1.Gateway)
 		if now.SameBinding(next) {
 			continue
 		}
+		reader.Gaps = nil
 		cut, err := reader.CutOff(ctx, now.Key(), &next)
+		warnListGaps(o.IO, reader.Gaps, now.Key())
 		if err != nil {
 			return err
 		}

@@ -158,6 +158,8 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 	reader := enroll.NewReader(o.clients)
 	if o.waypoint {
 		users, err := reader.ExplainWaypoint(ctx, o.namespace, o.Name)
+		warnListGaps(o.IO, reader.Gaps, o.namespace+"/"+o.Name)
+		warnUnreadClasses(o.IO, reader.Classes)
 		var notWaypoint *enroll.NotAWaypointError
 		if errors.As(err, &notWaypoint) {
 			return usageError(err)
@@ -171,6 +173,7 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 		return o.printWaypointUsers(users)
 	}
 	ex, err := reader.Explain(ctx, o.kind, o.namespace, o.Name)
+	warnUnreadClasses(o.IO, reader.Classes)
 	if err != nil {
 		return err
 	}

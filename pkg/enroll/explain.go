@@ -3,6 +3,7 @@ package enroll
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -109,6 +110,26 @@ type Reader struct {
 	externalName map[string]map[string]bool
 	visibility   *mesh.Visibility
 	visRead      bool
+
+	// Gaps are the lists that RBAC kept the reader from making while it
+	// looked for the users of a waypoint: each in the order met, once.
+	Gaps []ListGap
+}
+
+// ListGap is a list of one kind that the user may not make. Namespace ""
+// is the list across the cluster: the reader then searched Instead, the
+// waypoint's namespace, in its place; otherwise that namespace was not
+// searched at all for the kind.
+type ListGap struct {
+	Kind      Kind
+	Namespace string
+	Instead   string
+}
+
+func (r *Reader) gap(g ListGap) {
+	if !slices.Contains(r.Gaps, g) {
+		r.Gaps = append(r.Gaps, g)
+	}
 }
 
 // NewReader returns a Reader over the clients.
@@ -399,7 +420,6 @@ type userTarget struct {
 // waypointTargets lists the objects whose labels name the waypoint key,
 // and those that inherit it from a namespace that names it.
 func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoint) ([]userTarget, error) {
-	_, name := splitKey(key)
 	traffic := istio.TrafficService
 	if w != nil {
 		traffic = w.TrafficType
@@ -409,23 +429,38 @@ func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoi
 			traffic = istio.TrafficType(v)
 		}
 	}
+	wns, name := splitKey(key)
+	selector := istio.LabelUseWaypoint + "=" + name
 	var direct []userTarget
 	for _, kind := range Kinds {
-		err := eachMetadata(ctx, r.Clients, kind, "", istio.LabelUseWaypoint+"="+name, func(m *metav1.PartialObjectMetadata) {
-			own := m.Namespace
-			if kind == KindNamespace {
-				own = m.Name
-			}
-			if k, _, _ := useWaypoint(m.Labels, own); k == key {
-				direct = append(direct, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}})
-			}
+		var found []userTarget
+		// Across the cluster; a user who may not gets the waypoint's own
+		// namespace searched instead (the fallback of delete's search).
+		read := readEverywhere(ctx, []string{wns}, 1, func(ctx context.Context, ns string) error {
+			found = nil
+			return eachMetadataIn(ctx, r.Clients, kind, ns, selector, func(m *metav1.PartialObjectMetadata) {
+				own := m.Namespace
+				if kind == KindNamespace {
+					own = m.Name
+				}
+				if k, _, _ := useWaypoint(m.Labels, own); k == key {
+					found = append(found, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}})
+				}
+			})
 		})
-		if err != nil {
-			if kind.IsIstio() && kube.IsMissingType(err) {
-				continue
-			}
-			return nil, kube.Describe("list the "+kind.Plural()+" that use waypoint "+key, err)
+		if read.Narrowed && read.Failed[wns] == nil {
+			r.gap(ListGap{Kind: kind, Instead: wns})
 		}
+		for ns, err := range read.Failed {
+			switch {
+			case kind.IsIstio() && kube.IsMissingType(err):
+			case ns != "" && apierrors.IsForbidden(err):
+				r.gap(ListGap{Kind: kind, Namespace: ns})
+			default:
+				return nil, kube.Describe("list the "+kind.Plural()+" that use waypoint "+key, err)
+			}
+		}
+		direct = append(direct, found...)
 	}
 	var inherited []userTarget
 	for _, t := range direct {
@@ -440,10 +475,12 @@ func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoi
 			err := eachMetadata(ctx, r.Clients, kind, t.Name, "!"+istio.LabelUseWaypoint, func(m *metav1.PartialObjectMetadata) {
 				inherited = append(inherited, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}, inherited: true})
 			})
-			if err != nil {
-				if kind.IsIstio() && kube.IsMissingType(err) {
-					continue
-				}
+			switch {
+			case err == nil:
+			case kind.IsIstio() && kube.IsMissingType(err):
+			case apierrors.IsForbidden(err):
+				r.gap(ListGap{Kind: kind, Namespace: t.Name})
+			default:
 				return nil, kube.Describe("list the "+kind.Plural()+" of namespace "+t.Name, err)
 			}
 		}
