@@ -31,6 +31,7 @@ func (o *ApplyOptions) guardUsers(ctx context.Context, gws []*gatewayv1.Gateway)
 		return nil
 	}
 	reader := enroll.NewReader(o.clients)
+	defer warnUnreadClasses(o.IO, reader.Classes)
 	var lines []string
 	for _, gw := range gws {
 		cur := existing[gw.Namespace]

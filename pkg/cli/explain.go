@@ -159,7 +159,7 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 	if o.waypoint {
 		users, err := reader.ExplainWaypoint(ctx, o.namespace, o.Name)
 		warnListGaps(o.IO, reader.Gaps, o.namespace+"/"+o.Name)
-		warnUnreadClasses(o.IO, reader.Classes)
+		warnAssumed(o.IO, reader)
 		var notWaypoint *enroll.NotAWaypointError
 		if errors.As(err, &notWaypoint) {
 			return usageError(err)
@@ -173,7 +173,7 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 		return o.printWaypointUsers(users)
 	}
 	ex, err := reader.Explain(ctx, o.kind, o.namespace, o.Name)
-	warnUnreadClasses(o.IO, reader.Classes)
+	warnAssumed(o.IO, reader)
 	if err != nil {
 		return err
 	}

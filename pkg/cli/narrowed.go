@@ -12,6 +12,16 @@ import (
 // The warnings of a user whose rights do not reach what an answer needs:
 // one line each, saying what could not be read and what was assumed.
 
+// warnAssumed warns about what the reader could not read and assumed: the
+// GatewayClasses, and the mesh config's serviceEntryVisibility.
+func warnAssumed(io *IOStreams, reader *enroll.Reader) {
+	warnUnreadClasses(io, reader.Classes)
+	if reader.VisibilityUnread {
+		io.Warnf("cannot read the mesh config (ConfigMap %s/%s): assumed it sets no serviceEntryVisibility, so every ServiceEntry is PUBLIC",
+			mesh.MeshConfigNamespace, mesh.MeshConfigMap)
+	}
+}
+
 // warnUnreadClasses warns about each GatewayClass that could not be read:
 // its waypoints were taken to get no traffic type or inbound binding from it.
 func warnUnreadClasses(io *IOStreams, classes *mesh.Classes) {

@@ -110,6 +110,10 @@ type Reader struct {
 	externalName map[string]map[string]bool
 	visibility   *mesh.Visibility
 	visRead      bool
+	// VisibilityUnread says the mesh config was needed (for a
+	// ServiceEntry) and could not be read: every ServiceEntry was taken
+	// to be PUBLIC.
+	VisibilityUnread bool
 
 	// Gaps are the lists that RBAC kept the reader from making while it
 	// looked for the users of a waypoint: each in the order met, once.
@@ -316,6 +320,8 @@ func (r *Reader) meshVisibility(ctx context.Context) *mesh.Visibility {
 		r.visRead = true
 		if v, ok := mesh.ReadVisibility(ctx, r.Clients.Kube); ok {
 			r.visibility = &v
+		} else {
+			r.VisibilityUnread = true
 		}
 	}
 	return r.visibility
