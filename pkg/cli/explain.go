@@ -177,6 +177,7 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	warnUnreadWaypoints(o.IO, ex)
 	policies, ok := o.policies(ctx, ex)
 	if o.Output == render.FormatJSON {
 		if ok {
@@ -286,7 +287,7 @@ func (o *ExplainOptions) printExplanation(w io.Writer, ex *enroll.Explanation, i
 	for _, s := range r.Steps {
 		fmt.Fprintf(w, "%s  - %s\n", indent, s)
 	}
-	if fix := o.fix(r); fix != "" {
+	if fix := o.fix(r); fix != "" && ex.UnreadWaypoint == "" {
 		fmt.Fprintf(w, "%s  fix: %s\n", indent, strings.ReplaceAll(fix, "\n", "\n"+indent+"  "))
 	}
 	if c := r.Canary; c != nil {

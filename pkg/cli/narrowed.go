@@ -22,6 +22,19 @@ func warnAssumed(io *IOStreams, reader *enroll.Reader) {
 	}
 }
 
+// warnUnreadWaypoints warns about each waypoint of an explanation (and of
+// a pod's services) that the user may not read: istiod's condition on the
+// object was taken as the answer.
+func warnUnreadWaypoints(io *IOStreams, ex *enroll.Explanation) {
+	seen := map[string]bool{}
+	for _, e := range append([]enroll.Explanation{*ex}, ex.Services...) {
+		if e.UnreadWaypoint != "" && !seen[e.UnreadWaypoint] {
+			seen[e.UnreadWaypoint] = true
+			io.Warnf("cannot read waypoint %s (forbidden): took istiod's %s condition as the answer", e.UnreadWaypoint, enroll.ConditionWaypointBound)
+		}
+	}
+}
+
 // warnUnreadClasses warns about each GatewayClass that could not be read:
 // its waypoints were taken to get no traffic type or inbound binding from it.
 func warnUnreadClasses(io *IOStreams, classes *mesh.Classes) {

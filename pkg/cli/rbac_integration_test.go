@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 )
 
 // rbacGuide reads the Roles and ClusterRoles of docs/rbac.md, by name. Every
@@ -180,6 +182,31 @@ func TestRBACGuide(t *testing.T) {
 		// Its rights end at its namespace.
 		forbiddenAs(t, kc, "read namespace "+other, "enroll", "svc", "reviews", "-n", other, "--waypoint", "waypoint")
 
+		t.Run("a waypoint of another namespace", func(t *testing.T) {
+			// The platform team's shared waypoint, which the team may not read.
+			infra := env.Namespace(t, testenv.AmbientLabels())
+			if _, stderr, code := runKube(t, "apply", "-n", infra, "--name", "shared", "--allow-all-namespaces", "--wait", "--timeout", "60s"); code != 0 {
+				t.Fatalf("apply: %s", stderr)
+			}
+			env.Service(t, ns, "ratings", nil)
+			stdout, stderr, code := run(t, false, "enroll", "svc", "ratings", "-n", ns, "--waypoint", "shared", "--waypoint-namespace", infra, "--kubeconfig", kc)
+			if code != 0 || !strings.Contains(stdout, "enrolled in waypoint "+infra+"/shared") ||
+				!strings.HasPrefix(stderr, "Warning: cannot read waypoint "+infra+"/shared to check it (") || strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("enroll: exit %d, stderr %q", code, stderr)
+			}
+			env.WaitForCondition(t, testenv.ServiceResource, ns, "ratings", enroll.ConditionWaypointBound,
+				func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
+			stdout, stderr, code = run(t, false, "explain", "svc", "ratings", "-n", ns, "--kubeconfig", kc)
+			if code != 0 || !strings.Contains(stdout, "uses waypoint "+infra+"/shared, says istiod") {
+				t.Fatalf("explain: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			// (Nor may it list the policies of the waypoint's namespace.)
+			lines := strings.Split(stderr, "\n")
+			if len(lines) != 3 || lines[0] != "Warning: cannot read waypoint "+infra+"/shared (forbidden): took istiod's istio.io/WaypointBound condition as the answer" ||
+				!strings.HasPrefix(lines[1], "Warning: cannot list the L7 policies on its traffic: ") {
+				t.Errorf("explain: stderr %q\n%s", stderr, stdout)
+			}
+		})
 		t.Run("without patch on services", func(t *testing.T) {
 			kc := env.UserWithRole(t, "rbac-app-nopatch", withoutVerb(t, rules, "", "services", "patch"), ns)
 			forbiddenAs(t, kc, "label service "+ns+"/reviews", "enroll", "svc", "reviews", "-n", ns, "--waypoint", "waypoint")

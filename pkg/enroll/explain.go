@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -42,6 +43,19 @@ func (e *NotAWaypointError) Error() string {
 	return fmt.Sprintf("gateway %s is not a waypoint: its class is %q, not %s or %s", e.Key, e.Class, istio.ClassWaypoint, istio.ClassAgentgatewayWaypoint)
 }
 
+// WaypointForbiddenError says the user may not read a waypoint that an
+// answer needs.
+type WaypointForbiddenError struct {
+	Key string
+	Err error
+}
+
+func (e *WaypointForbiddenError) Error() string {
+	return kube.Describe("read waypoint "+e.Key, e.Err).Error()
+}
+
+func (e *WaypointForbiddenError) Unwrap() error { return e.Err }
+
 // Explanation is a Resolution with what istiod itself reported.
 type Explanation struct {
 	Resolution
@@ -58,6 +72,9 @@ type Explanation struct {
 	// Services are, for a pod, the services of its namespace whose selector
 	// matches it, each with the waypoint that traffic addressed to it uses.
 	Services []Explanation `json:"services,omitempty"`
+	// UnreadWaypoint is the waypoint the user may not read; the answer is
+	// then istiod's condition alone.
+	UnreadWaypoint string `json:"unreadWaypoint,omitempty"`
 }
 
 // HasCondition reports whether istiod writes istio.io/WaypointBound on
@@ -198,11 +215,16 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 		return nil, fmt.Errorf("cannot explain kind %q", kind)
 	}
 
+	cond := meta.FindStatusCondition(conds, ConditionWaypointBound)
 	res, err := r.Resolve(ctx, subj)
+	var forbidden *WaypointForbiddenError
+	if errors.As(err, &forbidden) && cond != nil {
+		return istiodsAnswer(subj, cond, forbidden.Key), nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	ex := &Explanation{Resolution: res, Condition: meta.FindStatusCondition(conds, ConditionWaypointBound)}
+	ex := &Explanation{Resolution: res, Condition: cond}
 	ex.compare()
 	if pod != nil {
 		ex.Services, err = r.podServices(ctx, pod)
@@ -211,6 +233,23 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 		}
 	}
 	return ex, nil
+}
+
+// istiodsAnswer explains an object whose waypoint the user may not read by
+// istiod's istio.io/WaypointBound condition on it alone.
+func istiodsAnswer(s Subject, cond *metav1.Condition, key string) *Explanation {
+	uses := cond.Status == metav1.ConditionTrue
+	res := Resolution{Kind: s.Kind, Namespace: s.Namespace, Name: s.Name, Waypoint: key, Uses: uses, Reason: cond.Reason,
+		Problem: !uses && cond.Reason != ReasonNoWaypoint,
+		Steps:   []string{"waypoint " + key + " could not be read (forbidden): this is istiod's own answer, from the " + ConditionWaypointBound + " condition"}}
+	res.Message = "uses no waypoint, says istiod"
+	if uses {
+		res.Message = "uses waypoint " + key + ", says istiod"
+	}
+	if cond.Message != "" {
+		res.Message += ": " + cond.Message
+	}
+	return &Explanation{Resolution: res, Condition: cond, Verdict: cond.Reason, UnreadWaypoint: key}
 }
 
 // podServices resolves the services in the pod's namespace that select it.
@@ -227,12 +266,19 @@ func (r *Reader) podServices(ctx context.Context, pod *corev1.Pod) ([]Explanatio
 			if len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
 				continue
 			}
-			res, err := r.Resolve(ctx, Subject{Kind: KindService, Namespace: svc.Namespace, Name: svc.Name,
-				Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName})
+			subj := Subject{Kind: KindService, Namespace: svc.Namespace, Name: svc.Name,
+				Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName}
+			cond := meta.FindStatusCondition(svc.Status.Conditions, ConditionWaypointBound)
+			res, err := r.Resolve(ctx, subj)
+			var forbidden *WaypointForbiddenError
+			if errors.As(err, &forbidden) && cond != nil {
+				out = append(out, *istiodsAnswer(subj, cond, forbidden.Key))
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
-			ex := Explanation{Resolution: res, Condition: meta.FindStatusCondition(svc.Status.Conditions, ConditionWaypointBound)}
+			ex := Explanation{Resolution: res, Condition: cond}
 			ex.compare()
 			out = append(out, ex)
 		}
@@ -362,6 +408,8 @@ func (r *Reader) Waypoint(ctx context.Context, key string) (*mesh.Waypoint, erro
 	case apierrors.IsNotFound(err) || kube.IsMissingType(err):
 		r.waypoints[key] = nil
 		return nil, nil
+	case apierrors.IsForbidden(err):
+		return nil, &WaypointForbiddenError{Key: key, Err: err}
 	case err != nil:
 		return nil, kube.Describe("read waypoint "+key, err)
 	}
