@@ -31,6 +31,7 @@ func (o *ApplyOptions) guardUsers(ctx context.Context, gws []*gatewayv1.Gateway)
 		return nil
 	}
 	reader := enroll.NewReader(o.clients)
+	defer warnUnreadClasses(o.IO, reader.Classes)
 	var lines []string
 	for _, gw := range gws {
 		cur := existing[gw.Namespace]
@@ -43,7 +44,9 @@ func (o *ApplyOptions) guardUsers(ctx context.Context, gws []*gatewayv1.Gateway)
 		if now.SameBinding(next) {
 			continue
 		}
+		reader.Gaps = nil
 		cut, err := reader.CutOff(ctx, now.Key(), &next)
+		warnListGaps(o.IO, reader.Gaps, now.Key())
 		if err != nil {
 			return err
 		}

@@ -420,7 +420,9 @@ func (o *EnrollOptions) report(out enroll.Outcome) {
 // It returns, by namespace of the targets, the faults that kept a
 // waypoint from being read: those targets must not be written.
 func (o *EnrollOptions) check(ctx context.Context, name string, targets []enroll.Target, nsLabels map[string]map[string]string) (map[string]error, error) {
-	checks := enroll.CheckWaypoints(ctx, o.clients, mesh.NewClasses(o.clients.Gateway), o.kind, name, o.WaypointNamespace, targets, nsLabels, o.Concurrency)
+	classes := mesh.NewClasses(o.clients.Gateway)
+	checks := enroll.CheckWaypoints(ctx, o.clients, classes, o.kind, name, o.WaypointNamespace, targets, nsLabels, o.Concurrency)
+	warnUnreadClasses(o.IO, classes)
 	unchecked := map[string]error{}
 	var problems []problem
 	for _, g := range checks {

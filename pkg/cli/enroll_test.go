@@ -128,6 +128,10 @@ func TestEnrollForbidden(t *testing.T) {
 		{APIGroups: []string{""}, Resources: []string{"services", "namespaces"}, Verbs: []string{"get", "list"}},
 		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"get"}},
 	}, ns)
+	// GatewayClasses are cluster-scoped (without them, a warning).
+	env.UserWithRole(t, "enroll-reader", []rbacv1.PolicyRule{
+		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gatewayclasses"}, Verbs: []string{"get"}},
+	}, "")
 	_, stderr, code := run(t, false, "enroll", "svc", "reviews", "--waypoint", "waypoint", "-n", ns, "--kubeconfig", kc)
 	// One line: the fault itself; no summary line repeats it.
 	if code != ExitFailed || !strings.Contains(stderr, "forbidden") || strings.Count(stderr, "\n") != 1 {

@@ -158,6 +158,8 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 	reader := enroll.NewReader(o.clients)
 	if o.waypoint {
 		users, err := reader.ExplainWaypoint(ctx, o.namespace, o.Name)
+		warnListGaps(o.IO, reader.Gaps, o.namespace+"/"+o.Name)
+		warnAssumed(o.IO, reader)
 		var notWaypoint *enroll.NotAWaypointError
 		if errors.As(err, &notWaypoint) {
 			return usageError(err)
@@ -171,9 +173,11 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 		return o.printWaypointUsers(users)
 	}
 	ex, err := reader.Explain(ctx, o.kind, o.namespace, o.Name)
+	warnAssumed(o.IO, reader)
 	if err != nil {
 		return err
 	}
+	warnUnreadWaypoints(o.IO, ex)
 	policies, ok := o.policies(ctx, ex)
 	if o.Output == render.FormatJSON {
 		if ok {
@@ -283,7 +287,7 @@ func (o *ExplainOptions) printExplanation(w io.Writer, ex *enroll.Explanation, i
 	for _, s := range r.Steps {
 		fmt.Fprintf(w, "%s  - %s\n", indent, s)
 	}
-	if fix := o.fix(r); fix != "" {
+	if fix := o.fix(r); fix != "" && ex.UnreadWaypoint == "" {
 		fmt.Fprintf(w, "%s  fix: %s\n", indent, strings.ReplaceAll(fix, "\n", "\n"+indent+"  "))
 	}
 	if c := r.Canary; c != nil {

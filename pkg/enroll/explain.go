@@ -2,7 +2,9 @@ package enroll
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,6 +43,19 @@ func (e *NotAWaypointError) Error() string {
 	return fmt.Sprintf("gateway %s is not a waypoint: its class is %q, not %s or %s", e.Key, e.Class, istio.ClassWaypoint, istio.ClassAgentgatewayWaypoint)
 }
 
+// WaypointForbiddenError says the user may not read a waypoint that an
+// answer needs.
+type WaypointForbiddenError struct {
+	Key string
+	Err error
+}
+
+func (e *WaypointForbiddenError) Error() string {
+	return kube.Describe("read waypoint "+e.Key, e.Err).Error()
+}
+
+func (e *WaypointForbiddenError) Unwrap() error { return e.Err }
+
 // Explanation is a Resolution with what istiod itself reported.
 type Explanation struct {
 	Resolution
@@ -57,6 +72,9 @@ type Explanation struct {
 	// Services are, for a pod, the services of its namespace whose selector
 	// matches it, each with the waypoint that traffic addressed to it uses.
 	Services []Explanation `json:"services,omitempty"`
+	// UnreadWaypoint is the waypoint the user may not read; the answer is
+	// then istiod's condition alone.
+	UnreadWaypoint string `json:"unreadWaypoint,omitempty"`
 }
 
 // HasCondition reports whether istiod writes istio.io/WaypointBound on
@@ -109,6 +127,30 @@ type Reader struct {
 	externalName map[string]map[string]bool
 	visibility   *mesh.Visibility
 	visRead      bool
+	// VisibilityUnread says the mesh config was needed (for a
+	// ServiceEntry) and could not be read: every ServiceEntry was taken
+	// to be PUBLIC.
+	VisibilityUnread bool
+
+	// Gaps are the lists that RBAC kept the reader from making while it
+	// looked for the users of a waypoint: each in the order met, once.
+	Gaps []ListGap
+}
+
+// ListGap is a list of one kind that the user may not make. Namespace ""
+// is the list across the cluster: the reader then searched Instead, the
+// waypoint's namespace, in its place; otherwise that namespace was not
+// searched at all for the kind.
+type ListGap struct {
+	Kind      Kind
+	Namespace string
+	Instead   string
+}
+
+func (r *Reader) gap(g ListGap) {
+	if !slices.Contains(r.Gaps, g) {
+		r.Gaps = append(r.Gaps, g)
+	}
 }
 
 // NewReader returns a Reader over the clients.
@@ -173,11 +215,16 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 		return nil, fmt.Errorf("cannot explain kind %q", kind)
 	}
 
+	cond := meta.FindStatusCondition(conds, ConditionWaypointBound)
 	res, err := r.Resolve(ctx, subj)
+	var forbidden *WaypointForbiddenError
+	if errors.As(err, &forbidden) && cond != nil {
+		return istiodsAnswer(subj, cond, forbidden.Key), nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	ex := &Explanation{Resolution: res, Condition: meta.FindStatusCondition(conds, ConditionWaypointBound)}
+	ex := &Explanation{Resolution: res, Condition: cond}
 	ex.compare()
 	if pod != nil {
 		ex.Services, err = r.podServices(ctx, pod)
@@ -186,6 +233,23 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 		}
 	}
 	return ex, nil
+}
+
+// istiodsAnswer explains an object whose waypoint the user may not read by
+// istiod's istio.io/WaypointBound condition on it alone.
+func istiodsAnswer(s Subject, cond *metav1.Condition, key string) *Explanation {
+	uses := cond.Status == metav1.ConditionTrue
+	res := Resolution{Kind: s.Kind, Namespace: s.Namespace, Name: s.Name, Waypoint: key, Uses: uses, Reason: cond.Reason,
+		Problem: !uses && cond.Reason != ReasonNoWaypoint,
+		Steps:   []string{"waypoint " + key + " could not be read (forbidden): this is istiod's own answer, from the " + ConditionWaypointBound + " condition"}}
+	res.Message = "uses no waypoint, says istiod"
+	if uses {
+		res.Message = "uses waypoint " + key + ", says istiod"
+	}
+	if cond.Message != "" {
+		res.Message += ": " + cond.Message
+	}
+	return &Explanation{Resolution: res, Condition: cond, Verdict: cond.Reason, UnreadWaypoint: key}
 }
 
 // podServices resolves the services in the pod's namespace that select it.
@@ -202,12 +266,19 @@ func (r *Reader) podServices(ctx context.Context, pod *corev1.Pod) ([]Explanatio
 			if len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
 				continue
 			}
-			res, err := r.Resolve(ctx, Subject{Kind: KindService, Namespace: svc.Namespace, Name: svc.Name,
-				Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName})
+			subj := Subject{Kind: KindService, Namespace: svc.Namespace, Name: svc.Name,
+				Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName}
+			cond := meta.FindStatusCondition(svc.Status.Conditions, ConditionWaypointBound)
+			res, err := r.Resolve(ctx, subj)
+			var forbidden *WaypointForbiddenError
+			if errors.As(err, &forbidden) && cond != nil {
+				out = append(out, *istiodsAnswer(subj, cond, forbidden.Key))
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
-			ex := Explanation{Resolution: res, Condition: meta.FindStatusCondition(svc.Status.Conditions, ConditionWaypointBound)}
+			ex := Explanation{Resolution: res, Condition: cond}
 			ex.compare()
 			out = append(out, ex)
 		}
@@ -295,6 +366,8 @@ func (r *Reader) meshVisibility(ctx context.Context) *mesh.Visibility {
 		r.visRead = true
 		if v, ok := mesh.ReadVisibility(ctx, r.Clients.Kube); ok {
 			r.visibility = &v
+		} else {
+			r.VisibilityUnread = true
 		}
 	}
 	return r.visibility
@@ -335,6 +408,8 @@ func (r *Reader) Waypoint(ctx context.Context, key string) (*mesh.Waypoint, erro
 	case apierrors.IsNotFound(err) || kube.IsMissingType(err):
 		r.waypoints[key] = nil
 		return nil, nil
+	case apierrors.IsForbidden(err):
+		return nil, &WaypointForbiddenError{Key: key, Err: err}
 	case err != nil:
 		return nil, kube.Describe("read waypoint "+key, err)
 	}
@@ -399,7 +474,6 @@ type userTarget struct {
 // waypointTargets lists the objects whose labels name the waypoint key,
 // and those that inherit it from a namespace that names it.
 func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoint) ([]userTarget, error) {
-	_, name := splitKey(key)
 	traffic := istio.TrafficService
 	if w != nil {
 		traffic = w.TrafficType
@@ -409,23 +483,38 @@ func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoi
 			traffic = istio.TrafficType(v)
 		}
 	}
+	wns, name := splitKey(key)
+	selector := istio.LabelUseWaypoint + "=" + name
 	var direct []userTarget
 	for _, kind := range Kinds {
-		err := eachMetadata(ctx, r.Clients, kind, "", istio.LabelUseWaypoint+"="+name, func(m *metav1.PartialObjectMetadata) {
-			own := m.Namespace
-			if kind == KindNamespace {
-				own = m.Name
-			}
-			if k, _, _ := useWaypoint(m.Labels, own); k == key {
-				direct = append(direct, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}})
-			}
+		var found []userTarget
+		// Across the cluster; a user who may not gets the waypoint's own
+		// namespace searched instead (the fallback of delete's search).
+		read := readEverywhere(ctx, []string{wns}, 1, func(ctx context.Context, ns string) error {
+			found = nil
+			return eachMetadataIn(ctx, r.Clients, kind, ns, selector, func(m *metav1.PartialObjectMetadata) {
+				own := m.Namespace
+				if kind == KindNamespace {
+					own = m.Name
+				}
+				if k, _, _ := useWaypoint(m.Labels, own); k == key {
+					found = append(found, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}})
+				}
+			})
 		})
-		if err != nil {
-			if kind.IsIstio() && kube.IsMissingType(err) {
-				continue
-			}
-			return nil, kube.Describe("list the "+kind.Plural()+" that use waypoint "+key, err)
+		if read.Narrowed && read.Failed[wns] == nil {
+			r.gap(ListGap{Kind: kind, Instead: wns})
 		}
+		for ns, err := range read.Failed {
+			switch {
+			case kind.IsIstio() && kube.IsMissingType(err):
+			case ns != "" && apierrors.IsForbidden(err):
+				r.gap(ListGap{Kind: kind, Namespace: ns})
+			default:
+				return nil, kube.Describe("list the "+kind.Plural()+" that use waypoint "+key, err)
+			}
+		}
+		direct = append(direct, found...)
 	}
 	var inherited []userTarget
 	for _, t := range direct {
@@ -440,10 +529,12 @@ func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoi
 			err := eachMetadata(ctx, r.Clients, kind, t.Name, "!"+istio.LabelUseWaypoint, func(m *metav1.PartialObjectMetadata) {
 				inherited = append(inherited, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}, inherited: true})
 			})
-			if err != nil {
-				if kind.IsIstio() && kube.IsMissingType(err) {
-					continue
-				}
+			switch {
+			case err == nil:
+			case kind.IsIstio() && kube.IsMissingType(err):
+			case apierrors.IsForbidden(err):
+				r.gap(ListGap{Kind: kind, Namespace: t.Name})
+			default:
 				return nil, kube.Describe("list the "+kind.Plural()+" of namespace "+t.Name, err)
 			}
 		}

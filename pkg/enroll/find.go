@@ -9,7 +9,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
@@ -147,18 +146,11 @@ func readEverywhere(ctx context.Context, namespaces []string, concurrency int, r
 // readNamespace reads one namespace's metadata and keeps it when its labels
 // match selector.
 func readNamespace(ctx context.Context, c *kube.Clients, name, selector string) ([]Resource, error) {
-	m, err := c.Metadata.Resource(KindNamespace.GVR()).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	sel, err := labels.Parse(selector)
-	if err != nil || !sel.Matches(labels.Set(m.Labels)) {
-		return nil, err
-	}
-	return []Resource{{Kind: KindNamespace, Name: m.Name, Enrollment: EnrollmentOf(m.Labels), ResourceVersion: m.ResourceVersion}}, nil
+	var out []Resource
+	err := eachMetadataIn(ctx, c, KindNamespace, name, selector, func(m *metav1.PartialObjectMetadata) {
+		out = append(out, Resource{Kind: KindNamespace, Name: m.Name, Enrollment: EnrollmentOf(m.Labels), ResourceVersion: m.ResourceVersion})
+	})
+	return out, err
 }
 
 // GVR is the API resource of the kind.

@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
@@ -147,6 +148,30 @@ func eachMetadata(ctx context.Context, c *kube.Clients, kind Kind, namespace, se
 		}
 		opts.Continue = list.Continue
 	}
+}
+
+// eachMetadataIn is eachMetadata, except that namespaces "in" a namespace
+// are that namespace alone, read on its own (a Role in a namespace may let
+// a user read it, never list namespaces).
+func eachMetadataIn(ctx context.Context, c *kube.Clients, kind Kind, namespace, selector string, fn func(*metav1.PartialObjectMetadata)) error {
+	if kind.Namespaced() || namespace == "" {
+		return eachMetadata(ctx, c, kind, namespace, selector, fn)
+	}
+	m, err := c.Metadata.Resource(kind.GVR()).Get(ctx, namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return err
+	}
+	if sel.Matches(labels.Set(m.Labels)) {
+		fn(m)
+	}
+	return nil
 }
 
 // Outcome is what happened to one target.

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,16 +16,17 @@ import (
 type Classes struct {
 	client gatewayclient.Interface
 	byName map[string]*Class
+	unread map[string]error
 }
 
 // NewClasses reads GatewayClasses through client.
 func NewClasses(client gatewayclient.Interface) *Classes {
-	return &Classes{client: client, byName: map[string]*Class{}}
+	return &Classes{client: client, byName: map[string]*Class{}, unread: map[string]error{}}
 }
 
 // StaticClasses answers from the given classes without a cluster.
 func StaticClasses(classes ...*Class) *Classes {
-	c := &Classes{byName: map[string]*Class{}}
+	c := &Classes{byName: map[string]*Class{}, unread: map[string]error{}}
 	for _, cl := range classes {
 		c.byName[cl.Name] = cl
 	}
@@ -45,6 +47,7 @@ func (c *Classes) Get(ctx context.Context, name string) *Class {
 		cl = ClassOf(gc)
 	} else if !apierrors.IsNotFound(err) {
 		cl = nil // unreadable: istiod's defaults are the best guess
+		c.unread[name] = err
 	}
 	c.byName[name] = cl
 	return cl
@@ -53,4 +56,25 @@ func (c *Classes) Get(ctx context.Context, name string) *Class {
 // Parse reads a Gateway with its class.
 func (c *Classes) Parse(ctx context.Context, gw *gatewayv1.Gateway) Waypoint {
 	return Parse(gw, c.Get(ctx, string(gw.Spec.GatewayClassName)))
+}
+
+// UnreadClass is a GatewayClass that exists, or may, but could not be read
+// (forbidden, or a fault): its Gateways were parsed as if it set no traffic
+// type and no inbound binding.
+type UnreadClass struct {
+	Name string
+	Err  error
+}
+
+// Unread lists, sorted by name, the classes Get could not read.
+func (c *Classes) Unread() []UnreadClass {
+	if c == nil {
+		return nil
+	}
+	out := make([]UnreadClass, 0, len(c.unread))
+	for name, err := range c.unread {
+		out = append(out, UnreadClass{Name: name, Err: err})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }

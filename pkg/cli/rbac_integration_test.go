@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+)
+
+// rbacGuide reads the Roles and ClusterRoles of docs/rbac.md, by name. Every
+// YAML document of the page must decode strictly as the RBAC object it
+// says it is, so what users apply is what the tests bind.
+func rbacGuide(t *testing.T) map[string][]rbacv1.PolicyRule {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "rbac.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string][]rbacv1.PolicyRule{}
+	for _, block := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
+		for _, part := range strings.Split(block[1], "\n---\n") {
+			var head struct{ Kind string }
+			if err := yaml.Unmarshal([]byte(part), &head); err != nil {
+				t.Fatalf("docs/rbac.md: %v\n%s", err, part)
+			}
+			var obj any
+			switch head.Kind {
+			case "ClusterRole":
+				obj = &rbacv1.ClusterRole{}
+			case "Role":
+				obj = &rbacv1.Role{}
+			case "ClusterRoleBinding":
+				obj = &rbacv1.ClusterRoleBinding{}
+			case "RoleBinding":
+				obj = &rbacv1.RoleBinding{}
+			default:
+				t.Fatalf("docs/rbac.md: unexpected kind %q in\n%s", head.Kind, part)
+			}
+			if err := yaml.UnmarshalStrict([]byte(part), obj); err != nil {
+				t.Fatalf("docs/rbac.md: %s: %v\n%s", head.Kind, err, part)
+			}
+			switch o := obj.(type) {
+			case *rbacv1.ClusterRole:
+				roles[o.Name] = o.Rules
+			case *rbacv1.Role:
+				roles[o.Name] = o.Rules
+			}
+		}
+	}
+	for _, name := range []string{"waypoint-admin", "waypoint-app-team", "waypoint-class-reader", "waypoint-ci"} {
+		if len(roles[name]) == 0 {
+			t.Fatalf("docs/rbac.md has no rules for %s", name)
+		}
+	}
+	return roles
+}
+
+// withoutVerb is rules with verb taken off resource of group; the rule
+// must be there, so that the docs cannot lose it unnoticed.
+func withoutVerb(t *testing.T, rules []rbacv1.PolicyRule, group, resource, verb string) []rbacv1.PolicyRule {
+	t.Helper()
+	var out []rbacv1.PolicyRule
+	found := false
+	for _, r := range rules {
+		if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
+			found = true
+			if len(r.Resources) > 1 {
+				// The other resources of the rule keep the verb.
+				rest := *r.DeepCopy()
+				rest.Resources = slices.DeleteFunc(slices.Clone(r.Resources), func(s string) bool { return s == resource })
+				out = append(out, rest)
+			}
+			one := *r.DeepCopy()
+			one.Resources = []string{resource}
+			one.Verbs = slices.DeleteFunc(slices.Clone(r.Verbs), func(s string) bool { return s == verb })
+			if len(one.Verbs) > 0 {
+				out = append(out, one)
+			}
+			continue
+		}
+		out = append(out, *r.DeepCopy())
+	}
+	if !found {
+		t.Fatalf("no rule gives %s on %s.%s", verb, resource, group)
+	}
+	return out
+}
+
+// asUser runs the tool as the user of kubeconfig and fails the test unless
+// it exits 0 with no request forbidden, and stdout holds want.
+func asUser(t *testing.T, kubeconfig, want string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	stdout, stderr, code := run(t, false, append(args, "--kubeconfig", kubeconfig)...)
+	if code != 0 || !strings.Contains(stdout, want) || strings.Contains(stderr, ": forbidden: ") {
+		t.Fatalf("%v: exit %d, want %q in stdout\nstdout:\n%s\nstderr:\n%s", args, code, want, stdout, stderr)
+	}
+	return stdout, stderr
+}
+
+// forbiddenAs runs the tool as the user of kubeconfig and fails the test
+// unless it exits 1 with the forbidden line that names what it could not do.
+func forbiddenAs(t *testing.T, kubeconfig, what string, args ...string) {
+	t.Helper()
+	_, stderr, code := run(t, false, append(args, "--kubeconfig", kubeconfig)...)
+	if code != ExitFailed || !strings.Contains(stderr, "cannot "+what+": forbidden: ") || !strings.Contains(stderr, "ask your cluster admin for that permission") {
+		t.Fatalf("%v: exit %d, want %q forbidden\nstderr:\n%s", args, code, what, stderr)
+	}
+}
+
+// TestRBACGuide runs the commands of each user of docs/rbac.md with the
+// rights the page gives, and again with one rule fewer.
+func TestRBACGuide(t *testing.T) {
+	roles := rbacGuide(t)
+
+	t.Run("platform admin", func(t *testing.T) {
+		t.Parallel()
+		team := "rbac-admin"
+		a := env.Namespace(t, map[string]string{"team": team, testenv.DataplaneModeLabel: testenv.DataplaneModeAmbient})
+		b := env.Namespace(t, map[string]string{"team": team, testenv.DataplaneModeLabel: testenv.DataplaneModeAmbient})
+		env.Service(t, a, "reviews", nil)
+		kc := env.UserWithRole(t, "rbac-admin", roles["waypoint-admin"], "")
+		both := a + "," + b
+
+		asUser(t, kc, "2 namespaces: 2 enrolled", "apply", "-n", both, "--enroll-namespace", "--for", "all", "--wait", "--timeout", "60s")
+		asUser(t, kc, a, "list", "-A")
+		asUser(t, kc, "waypoint", "status", "-A")
+		asUser(t, kc, "service "+a+"/reviews enrolled in waypoint "+a+"/waypoint", "enroll", "svc", "reviews", "-n", a, "--waypoint", "waypoint")
+		asUser(t, kc, "reviews", "explain", "svc", "reviews", "-n", a)
+		_, stderr := asUser(t, kc, "reviews", "explain", "waypoint", "waypoint", "-n", a)
+		if stderr != "" {
+			t.Errorf("explain waypoint warned a cluster admin: %q", stderr)
+		}
+		asUser(t, kc, "2 gateways: 2 deleted", "delete", "--all", "-n", both, "--unenroll")
+		if got := nsLabels(t, a)["istio.io/use-waypoint"]; got != "" {
+			t.Errorf("delete --unenroll left namespace %s enrolled in %q", a, got)
+		}
+
+		t.Run("without patch on namespaces", func(t *testing.T) {
+			kc := env.UserWithRole(t, "rbac-admin-nopatch", withoutVerb(t, roles["waypoint-admin"], "", "namespaces", "patch"), "")
+			forbiddenAs(t, kc, "label namespace "+a, "enroll", "ns", a, "--waypoint", "waypoint")
+		})
+	})
+
+	t.Run("app team", func(t *testing.T) {
+		t.Parallel()
+		ns := env.Namespace(t, testenv.AmbientLabels())
+		other := env.Namespace(t, testenv.AmbientLabels())
+		env.Waypoint(t, ns, "waypoint", map[string]string{"istio.io/waypoint-for": "all"})
+		env.Service(t, ns, "reviews", nil)
+		env.Pod(t, ns, "reviews-v1", map[string]string{"app": "reviews"})
+		env.Service(t, other, "reviews", nil)
+		rules := roles["waypoint-app-team"]
+		kc := env.UserWithRole(t, "rbac-app-team", rules, ns)
+		env.UserWithRole(t, "rbac-app-team", roles["waypoint-class-reader"], "")
+
+		asUser(t, kc, "waypoint", "list", "-n", ns)
+		asUser(t, kc, "waypoint", "status", "-n", ns, "--wait", "--timeout", "60s")
+		asUser(t, kc, "service "+ns+"/reviews enrolled in waypoint "+ns+"/waypoint", "enroll", "svc", "reviews", "-n", ns, "--waypoint", "waypoint")
+		asUser(t, kc, "pod "+ns+"/reviews-v1 enrolled in waypoint "+ns+"/waypoint", "enroll", "pod", "-l", "app=reviews", "-n", ns, "--waypoint", "waypoint")
+		asUser(t, kc, "WaypointAccepted", "explain", "svc", "reviews", "-n", ns)
+		asUser(t, kc, "traffic addressed to its services", "explain", "pod", "reviews-v1", "-n", ns)
+		stdout, stderr := asUser(t, kc, "reviews-v1", "explain", "waypoint", "waypoint", "-n", ns)
+		// It may not list across the cluster, nor ServiceEntries at all.
+		wantErr := "Warning: you may not list namespaces, services, pods across the cluster: only namespace " + ns +
+			" was searched; resources of other namespaces may also use waypoint " + ns + "/waypoint\n" +
+			"Warning: you may not list serviceentries, workloadentries in namespace " + ns +
+			": they were not searched for resources that use waypoint " + ns + "/waypoint\n"
+		if !strings.Contains(stdout, "reviews") || stderr != wantErr {
+			t.Errorf("explain waypoint: stdout\n%s\nstderr %q", stdout, stderr)
+		}
+		asUser(t, kc, "service "+ns+"/reviews unenrolled", "unenroll", "svc", "reviews", "-n", ns)
+		asUser(t, kc, "pod "+ns+"/reviews-v1 unenrolled", "unenroll", "pod", "-l", "app=reviews", "-n", ns)
+		// Its rights end at its namespace.
+		forbiddenAs(t, kc, "read namespace "+other, "enroll", "svc", "reviews", "-n", other, "--waypoint", "waypoint")
+
+		t.Run("a waypoint of another namespace", func(t *testing.T) {
+			// The platform team's shared waypoint, which the team may not read.
+			infra := env.Namespace(t, testenv.AmbientLabels())
+			if _, stderr, code := runKube(t, "apply", "-n", infra, "--name", "shared", "--allow-all-namespaces", "--wait", "--timeout", "60s"); code != 0 {
+				t.Fatalf("apply: %s", stderr)
+			}
+			env.Service(t, ns, "ratings", nil)
+			stdout, stderr, code := run(t, false, "enroll", "svc", "ratings", "-n", ns, "--waypoint", "shared", "--waypoint-namespace", infra, "--kubeconfig", kc)
+			if code != 0 || !strings.Contains(stdout, "enrolled in waypoint "+infra+"/shared") ||
+				!strings.HasPrefix(stderr, "Warning: cannot read waypoint "+infra+"/shared to check it (") || strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("enroll: exit %d, stderr %q", code, stderr)
+			}
+			env.WaitForCondition(t, testenv.ServiceResource, ns, "ratings", enroll.ConditionWaypointBound,
+				func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
+			stdout, stderr, code = run(t, false, "explain", "svc", "ratings", "-n", ns, "--kubeconfig", kc)
+			if code != 0 || !strings.Contains(stdout, "uses waypoint "+infra+"/shared, says istiod") {
+				t.Fatalf("explain: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			// (Nor may it list the policies of the waypoint's namespace.)
+			lines := strings.Split(stderr, "\n")
+			if len(lines) != 3 || lines[0] != "Warning: cannot read waypoint "+infra+"/shared (forbidden): took istiod's istio.io/WaypointBound condition as the answer" ||
+				!strings.HasPrefix(lines[1], "Warning: cannot list the L7 policies on its traffic: ") {
+				t.Errorf("explain: stderr %q\n%s", stderr, stdout)
+			}
+		})
+		t.Run("without patch on services", func(t *testing.T) {
+			kc := env.UserWithRole(t, "rbac-app-nopatch", withoutVerb(t, rules, "", "services", "patch"), ns)
+			forbiddenAs(t, kc, "label service "+ns+"/reviews", "enroll", "svc", "reviews", "-n", ns, "--waypoint", "waypoint")
+		})
+		t.Run("without the class reader", func(t *testing.T) {
+			kc := env.UserWithRole(t, "rbac-app-noclass", rules, ns)
+			// The class is not read: a warning, and the enrollment is done.
+			_, stderr := asUser(t, kc, "enrolled in waypoint", "enroll", "svc", "reviews", "-n", ns, "--waypoint", "waypoint")
+			want := "Warning: cannot read GatewayClass istio-waypoint (forbidden): assumed it sets no traffic type or inbound binding of its own\n"
+			if stderr != want {
+				t.Errorf("enroll: stderr %q", stderr)
+			}
+			if _, stderr = asUser(t, kc, "WaypointAccepted", "explain", "svc", "reviews", "-n", ns); stderr != want {
+				t.Errorf("explain: stderr %q", stderr)
+			}
+		})
+	})
+
+	t.Run("CI pipeline", func(t *testing.T) {
+		t.Parallel()
+		team := "rbac-ci"
+		a := env.Namespace(t, map[string]string{"team": team, testenv.DataplaneModeLabel: testenv.DataplaneModeAmbient})
+		env.Namespace(t, map[string]string{"team": team, testenv.DataplaneModeLabel: testenv.DataplaneModeAmbient})
+		env.Service(t, a, "reviews", map[string]string{"istio.io/use-waypoint": "waypoint"})
+		rules := roles["waypoint-ci"]
+		kc := env.UserWithRole(t, "rbac-ci", rules, "")
+
+		asUser(t, kc, "2 namespaces: 2 enrolled", "apply", "--namespace-selector", "team="+team, "--enroll-namespace", "--wait", "--timeout", "60s")
+		asUser(t, kc, "2 unchanged", "enroll", "ns", "--namespace-selector", "team="+team, "--waypoint", "waypoint")
+		t.Run("without list on namespaces", func(t *testing.T) {
+			kc := env.UserWithRole(t, "rbac-ci-nolist", withoutVerb(t, rules, "", "namespaces", "list"), "")
+			forbiddenAs(t, kc, "list namespaces matching team="+team, "apply", "--namespace-selector", "team="+team)
+		})
+		t.Run("without delete on gateways", func(t *testing.T) {
+			kc := env.UserWithRole(t, "rbac-ci-nodelete", withoutVerb(t, rules, "gateway.networking.k8s.io", "gateways", "delete"), "")
+			forbiddenAs(t, kc, "delete waypoint "+a+"/waypoint", "delete", "waypoint", "-n", a)
+		})
+		stdout, stderr := asUser(t, kc, "2 gateways: 2 deleted", "delete", "--all", "--namespace-selector", "team="+team)
+		// It may read, not change, the team's service: delete names it.
+		if !strings.Contains(stderr, "kubectl label service reviews -n "+a) {
+			t.Errorf("delete did not name the service still enrolled:\n%s\n%s", stdout, stderr)
+		}
+		asUser(t, kc, "namespaces: 2 unenrolled", "unenroll", "ns", "--namespace-selector", "team="+team)
+
+	})
+}
