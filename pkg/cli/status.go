@@ -61,6 +61,7 @@ kubectl-waypoint status -A --wait --timeout 2m`),
 	o.addOutputFlags(cmd, render.ObjectFormats...)
 	o.Wait.addFlags(cmd.Flags(), "every waypoint is")
 	addNameFlag(cmd, f, &o.Names)
+	addCompareFlag(cmd)
 	cmd.ValidArgsFunction = completeWaypointArgs(f)
 	return cmd
 }
@@ -91,6 +92,9 @@ func (o *StatusOptions) Validate() error {
 
 // WaypointStatus is one row of status, as printed with -o json|yaml.
 type WaypointStatus struct {
+	// Context is the kubeconfig context of the cluster, when status read
+	// several; empty otherwise.
+	Context   string `json:"context,omitempty"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Ready     bool   `json:"ready"`
@@ -117,6 +121,9 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 				return fmt.Errorf("waypoint %s/%s not found", o.namespace, n)
 			}
 		}
+	}
+	if o.IO.fleet.comparing() {
+		return o.IO.fleet.snapshot(ctx, o.clients, o.namespace, wps)
 	}
 	if len(wps) == 0 {
 		o.IO.noneFound("waypoints", o.namespace)
@@ -187,5 +194,5 @@ func (o *StatusOptions) print(wps []mesh.Waypoint) error {
 		}
 		t.Append(row...)
 	}
-	return t.Render(o.IO.Out)
+	return o.IO.renderTable(t)
 }
