@@ -66,6 +66,7 @@ func (v contextsValue) Set(s string) error {
 // addContextFlag adds --context, kubectl's flag taking several contexts.
 func (f *Factory) addContextFlag(fs *pflag.FlagSet) {
 	fs.Var(contextsValue{f}, "context", "The name of the kubeconfig context to use; apply, delete, enroll, unenroll, list, status and explain take several (repeat the flag or separate with commas) and work on each cluster")
+	fs.Lookup("context").DefValue = "" // unset, as kubectl shows it
 }
 
 // addFleetFlags adds the other flags that choose clusters.
@@ -219,8 +220,12 @@ type fleetMember struct {
 }
 
 // errValidated ends the command line check of a fleet run where the
-// command would first need a cluster.
-var errValidated = errors.New("command line checked")
+// command would first need a cluster; it is never printed.
+var errValidated error = validatedError{}
+
+type validatedError struct{}
+
+func (validatedError) Error() string { return "the command line was checked" }
 
 func (m *fleetMember) validating() bool { return m != nil && m.validate }
 func (m *fleetMember) comparing() bool  { return m != nil && m.compare }

@@ -39,13 +39,22 @@ the table, showing which are not ready and why, and exits with code 3.
 
 Ready means programmed (Programmed=True) with an address. BOUND is whether the
 waypoint has an address at all: istiod sends traffic to it then, even when it
-is not programmed (an address stays after the proxy degrades).`,
+is not programmed (an address stays after the proxy degrades).
+
+With several clusters (--context a,b, --all-contexts, --context-selector) the
+table gets a CONTEXT column; --compare instead prints where the clusters
+differ (a waypoint missing in one, its class, traffic type, revision or
+allowed namespaces, a namespace enrolled in one and not another) and exits 1
+when they do.`,
 		Example: examples(f.Name, `
 # Show the status of the waypoints of namespace default
 kubectl-waypoint status -n default
 
 # Wait up to two minutes for every waypoint in the cluster to be ready
-kubectl-waypoint status -A --wait --timeout 2m`),
+kubectl-waypoint status -A --wait --timeout 2m
+
+# Gate a pipeline on drift: exit 1 when the clusters' waypoints or enrolled namespaces differ
+kubectl-waypoint status -A --context prod-eu,prod-us --compare`),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = append(o.Names, args...)
 			if err := o.Validate(); err != nil {
