@@ -119,7 +119,7 @@ type WaypointStatus struct {
 
 // Run reads the waypoints, waits if asked, and prints their status.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: true})
+	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: !o.IO.fleet.comparing()})
 	if err != nil {
 		return kube.Describe("list waypoints", err)
 	}

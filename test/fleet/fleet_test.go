@@ -122,6 +122,37 @@ func TestFleetApplyListStatus(t *testing.T) {
 	if len(status) != 3 || status[0].Context != "east" || status[1].Context != "north" || status[2].Context != "west" {
 		t.Errorf("status -o json: want one row per context, in order: %s", out)
 	}
+
+	out, errOut, code = run(t, kc, "explain", "namespace", "fleet-apply-a", "--all-contexts")
+	if code != 0 || lines(out, "[east] ") == 0 || lines(out, "[west] ") == 0 || lines(out, "[north] ") == 0 {
+		t.Errorf("explain: exit %d, want every cluster's lines, prefixed:\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = run(t, kc, "explain", "namespace", "fleet-apply-a", "--all-contexts", "-o", "json")
+	var explained struct{ Contexts map[string]any }
+	if err := json.Unmarshal([]byte(out), &explained); code != 0 || err != nil || len(explained.Contexts) != 3 {
+		t.Errorf("explain -o json: exit %d, %v, want a document per context:\n%s\n%s", code, err, out, errOut)
+	}
+
+	// Unenroll one namespace, then delete everything, in every cluster.
+	out, errOut, code = run(t, kc, "unenroll", "namespace", "fleet-apply-b", "--all-contexts")
+	if code != 0 || lines(out, "[") != 3+3 || !strings.HasSuffix(out, "total of 3 contexts: 3 namespaces: 3 unenrolled; 0 failed\n") {
+		t.Errorf("unenroll: exit %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = run(t, kc, "delete", "--all", "--unenroll", "-n", "fleet-apply-a,fleet-apply-b", "--all-contexts")
+	if code != 0 || !strings.Contains(out, "total of 3 contexts: 6 gateways: 6 deleted") {
+		t.Errorf("delete: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, c := range contexts {
+		gws, err := envs[c].Gateway.GatewayV1().Gateways("").List(ctx(t), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, gw := range gws.Items {
+			if strings.HasPrefix(gw.Namespace, "fleet-apply-") {
+				t.Errorf("%s: gateway %s/%s left after delete", c, gw.Namespace, gw.Name)
+			}
+		}
+	}
 }
 
 // TestFleetWait waits on all clusters at once: istiod programs the waypoint
