@@ -112,8 +112,11 @@ func run(n, rounds int, latency time.Duration) error {
 			}
 		}
 	}
+	// lastCPU is the CPU time (user and system) of the calls of the last
+	// round of a measurement: the client's share of the work.
+	var lastCPU float64
 	tool := func(args ...string) (secs float64, rssKiB int, err error) {
-		cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%e %M", bin, "--kubeconfig", kubeconfig}, args...)...)
+		cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%e %M %U %S", bin, "--kubeconfig", kubeconfig}, args...)...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {
@@ -123,6 +126,9 @@ func run(n, rounds int, latency time.Duration) error {
 		f := strings.Fields(lines[len(lines)-1])
 		secs, _ = strconv.ParseFloat(f[0], 64)
 		rssKiB, _ = strconv.Atoi(f[1])
+		user, _ := strconv.ParseFloat(f[2], 64)
+		sys, _ := strconv.ParseFloat(f[3], 64)
+		lastCPU += user + sys
 		return secs, rssKiB, nil
 	}
 	reset := func() error {
@@ -165,6 +171,7 @@ func run(n, rounds int, latency time.Duration) error {
 			if err := reset(); err != nil {
 				return 0, 0, nil, err
 			}
+			lastCPU = 0
 			before, err := requests()
 			if err != nil {
 				return 0, 0, nil, err
@@ -204,17 +211,17 @@ func run(n, rounds int, latency time.Duration) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("three calls one after another: %.2f s, peak RSS %d KiB, requests per cluster %v\n", seqSecs, seqRSS, seqReqs)
+	fmt.Printf("three calls one after another: %.2f s, peak RSS %d KiB, client CPU %.2f s, requests per cluster %v\n", seqSecs, seqRSS, lastCPU, seqReqs)
 	oneSecs, oneRSS, oneReqs, err := measure(apply("size=small", "--all-contexts"))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("one call over 3 clusters: %.2f s (%.2fx), peak RSS %d KiB, requests per cluster %v\n", oneSecs, oneSecs/seqSecs, oneRSS, oneReqs)
+	fmt.Printf("one call over 3 clusters: %.2f s (%.2fx), peak RSS %d KiB, client CPU %.2f s, requests per cluster %v\n", oneSecs, oneSecs/seqSecs, oneRSS, lastCPU, oneReqs)
 	aloneSecs, aloneRSS, aloneReqs, err := measure(apply("size=small", "--context", contexts[0]))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("one cluster alone: %.2f s, peak RSS %d KiB, requests %v\n", aloneSecs, aloneRSS, aloneReqs[:1])
+	fmt.Printf("one cluster alone: %.2f s, peak RSS %d KiB, client CPU %.2f s, requests %v\n", aloneSecs, aloneRSS, lastCPU, aloneReqs[:1])
 	bigAloneSecs, bigAloneRSS, _, err := measure(apply("bench=fleet", "--context", contexts[0]))
 	if err != nil {
 		return err
