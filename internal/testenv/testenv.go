@@ -97,6 +97,10 @@ type Options struct {
 	Pins string
 }
 
+// startMu makes Envs of one process start their processes one at a time,
+// so that each knows which of the running children are its own.
+var startMu sync.Mutex
+
 // ServiceCIDR is the range of the cluster IPs of Services.
 const ServiceCIDR = "10.96.0.0/17"
 
@@ -194,9 +198,11 @@ func StartWithOptions(opts Options) (_ *Env, err error) {
 	}
 	// The processes this Env starts are the children running from binDir
 	// that were not there before (another Env of this process may run).
+	startMu.Lock()
 	before := childProcesses(binDir)
 	cfg, err := e.env.Start()
 	e.started = newProcesses(before, childProcesses(binDir))
+	startMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("starting the control plane from %s: %w (run with TESTENV_VERBOSE=1 to see its output)", binDir, err)
 	}

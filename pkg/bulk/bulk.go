@@ -35,6 +35,9 @@ const (
 
 // Record is the outcome for one object, as printed by -o json|yaml.
 type Record struct {
+	// Context is the kubeconfig context of the cluster, when one call
+	// worked on several; empty otherwise.
+	Context   string `json:"context,omitempty"`
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
@@ -62,12 +65,27 @@ type Report struct {
 	Records []Record `json:"records"`
 	Summary Summary  `json:"summary"`
 	DryRun  string   `json:"dryRun,omitempty"`
+	// Contexts are the summaries of each cluster, when one call worked on
+	// several; Summary is then their total.
+	Contexts []ContextSummary `json:"contexts,omitempty"`
 }
 
-// NewReport sorts the records by kind, namespace and name and sums them up.
+// ContextSummary is the summary of one cluster of a call that worked on
+// several, and the error that ended its work early, if any.
+type ContextSummary struct {
+	Context string  `json:"context"`
+	Summary Summary `json:"summary"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// NewReport sorts the records by context, kind, namespace and name and
+// sums them up.
 func NewReport(records []Record) *Report {
 	sort.SliceStable(records, func(i, j int) bool {
 		a, b := records[i], records[j]
+		if a.Context != b.Context {
+			return a.Context < b.Context
+		}
 		if a.Kind != b.Kind {
 			return a.Kind < b.Kind
 		}

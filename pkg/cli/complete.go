@@ -133,7 +133,19 @@ func registerRootCompletions(root *cobra.Command, f *Factory) {
 	_ = root.RegisterFlagCompletionFunc("namespace", func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		return noFiles(c.namespaces(toComplete))
 	})
-	for _, flag := range []string{"context", "cluster", "user"} {
+	// --context takes several, separated by commas: complete the last.
+	_ = root.RegisterFlagCompletionFunc("context", func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		i := strings.LastIndex(toComplete, ",")
+		done := strings.Split(toComplete[:i+1], ",")
+		var out []string
+		for _, name := range c.kubeconfig("context", toComplete[i+1:]) {
+			if !slices.Contains(done, name) {
+				out = append(out, toComplete[:i+1]+name)
+			}
+		}
+		return noFiles(out)
+	})
+	for _, flag := range []string{"cluster", "user"} {
 		_ = root.RegisterFlagCompletionFunc(flag, func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			return noFiles(c.kubeconfig(flag, toComplete))
 		})

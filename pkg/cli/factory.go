@@ -40,6 +40,18 @@ type Factory struct {
 	qps        float32
 	burst      int
 
+	// contexts are the values of --context: kubectl's flag, which here may
+	// be repeated or hold a comma-separated list (fleet.go); context is the
+	// one ConfigFlags uses, the first of them or a fleet member's own.
+	contexts []string
+	context  string
+	// fleet holds the flags that choose many clusters; member is set on the
+	// factory of one cluster of a fleet run.
+	fleet  fleetFlags
+	member *fleetMember
+	// args are the command line, for a fleet run to give each cluster.
+	args []string
+
 	// started is set once cobra has accepted the command line.
 	started bool
 	// connectionFlags are kubectl's flags from ConfigFlags, where an empty
@@ -60,6 +72,8 @@ func NewFactory(streams *IOStreams, name string) *Factory {
 	flags := genericclioptions.NewConfigFlags(true)
 	// -n is ours: the same flag, but it takes several namespaces.
 	flags.Namespace = nil
+	// So is --context: it takes several clusters (fleet.go).
+	flags.Context = nil
 	return &Factory{
 		IO:          streams,
 		ConfigFlags: flags,
@@ -71,8 +85,11 @@ func NewFactory(streams *IOStreams, name string) *Factory {
 // addFlags adds kubectl's connection flags and ours to the root command.
 func (f *Factory) addFlags(fs *pflag.FlagSet) {
 	f.ConfigFlags.AddFlags(fs)
+	f.ConfigFlags.Context = &f.context
+	f.addContextFlag(fs)
 	f.connectionFlags = map[string]bool{}
 	fs.VisitAll(func(fl *pflag.Flag) { f.connectionFlags[fl.Name] = true })
+	f.addFleetFlags(fs)
 	fs.StringSliceVarP(&f.namespaces, "namespace", "n", nil, "If present, the namespace scope for this CLI request; apply, delete, enroll and unenroll take several (repeat the flag or separate with commas)")
 	fs.Float32Var(&f.qps, "qps", 1000, "Requests per second the client may send to the API server (its own API Priority and Fairness still applies)")
 	fs.IntVar(&f.burst, "burst", 2000, "Requests the client may send at once above --qps")
@@ -196,6 +213,9 @@ func (f *Factory) Namespace() (string, error) {
 	if err := f.checkKubeconfig(); err != nil {
 		return "", err
 	}
+	if f.member.validating() {
+		return "default", nil // each cluster reads its own
+	}
 	ns, _, err := f.ConfigFlags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return "", usageErrorf("invalid kubeconfig: %v", err)
@@ -272,6 +292,9 @@ func kubeconfigPlaces(loader clientcmd.ClientConfig) string {
 // Clients returns the API clients, building them on first use. A
 // kubeconfig that cannot be read or used is invalid input (exit 2).
 func (f *Factory) Clients() (*kube.Clients, error) {
+	if f.member.validating() {
+		return nil, errValidated
+	}
 	f.once.Do(func() {
 		if f.err = f.checkKubeconfig(); f.err != nil {
 			return

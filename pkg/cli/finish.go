@@ -18,6 +18,10 @@ func finishBulk(io *IOStreams, output string, dryRun kube.DryRun, records []bulk
 	if dryRun != kube.DryRunNone {
 		report.DryRun = string(dryRun)
 	}
+	// One cluster of many always prints its summary, and hands its report
+	// to the fleet's total.
+	summary = summary || io.fleet != nil
+	io.fleet.addReport(report)
 	if output != "" {
 		if err := render.Object(io.Out, output, report); err != nil {
 			return report, err

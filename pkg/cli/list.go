@@ -181,7 +181,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		}
 		t.Append(row...)
 	}
-	return t.Render(o.IO.Out)
+	return o.IO.renderTable(t)
 }
 
 // enrolled counts the resources labelled to use each waypoint, with one

@@ -56,7 +56,8 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 				return err
 			}
 			f.started = true
-			return nil
+			// Several clusters: the command runs once per cluster.
+			return f.startFleet(cmd)
 		},
 	}
 	root.SetIn(f.IO.In)
@@ -124,15 +125,22 @@ func Execute(f *Factory, args []string) int {
 // ExecuteContext is Execute under ctx, which may carry the stop of an
 // interrupt (bulk.WithStop): bulk work then reports and exits 130.
 func ExecuteContext(ctx context.Context, f *Factory, args []string) int {
+	f.args = args
 	root := NewRootCommand(f)
 	root.SetArgs(args)
 	if err := checkHelpTarget(root, args); err != nil {
 		f.IO.Errorf("%s", err)
 		return ExitUsage
 	}
+	return ExitCode(f.execute(ctx, root))
+}
+
+// execute runs root under ctx and prints its error, if any, as one line
+// on stderr; it returns the error for the exit code.
+func (f *Factory) execute(ctx context.Context, root *cobra.Command) error {
 	_, err := root.ExecuteContextC(ctx)
 	if err == nil {
-		return ExitOK
+		return nil
 	}
 	var ee *ExitError
 	if !errors.As(err, &ee) && !f.started {
@@ -146,5 +154,5 @@ func ExecuteContext(ctx context.Context, f *Factory, args []string) int {
 	if !errors.As(err, &ee) || !ee.Silent {
 		f.IO.Errorf("%s", err)
 	}
-	return ExitCode(err)
+	return err
 }

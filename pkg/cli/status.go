@@ -39,13 +39,22 @@ the table, showing which are not ready and why, and exits with code 3.
 
 Ready means programmed (Programmed=True) with an address. BOUND is whether the
 waypoint has an address at all: istiod sends traffic to it then, even when it
-is not programmed (an address stays after the proxy degrades).`,
+is not programmed (an address stays after the proxy degrades).
+
+With several clusters (--context a,b, --all-contexts, --context-selector) the
+table gets a CONTEXT column; --compare instead prints where the clusters
+differ (a waypoint missing in one, its class, traffic type, revision or
+allowed namespaces, a namespace enrolled in one and not another) and exits 1
+when they do.`,
 		Example: examples(f.Name, `
 # Show the status of the waypoints of namespace default
 kubectl-waypoint status -n default
 
 # Wait up to two minutes for every waypoint in the cluster to be ready
-kubectl-waypoint status -A --wait --timeout 2m`),
+kubectl-waypoint status -A --wait --timeout 2m
+
+# Gate a pipeline on drift: exit 1 when the clusters' waypoints or enrolled namespaces differ
+kubectl-waypoint status -A --context prod-eu,prod-us --compare`),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = append(o.Names, args...)
 			if err := o.Validate(); err != nil {
@@ -61,6 +70,7 @@ kubectl-waypoint status -A --wait --timeout 2m`),
 	o.addOutputFlags(cmd, render.ObjectFormats...)
 	o.Wait.addFlags(cmd.Flags(), "every waypoint is")
 	addNameFlag(cmd, f, &o.Names)
+	addCompareFlag(cmd)
 	cmd.ValidArgsFunction = completeWaypointArgs(f)
 	return cmd
 }
@@ -91,6 +101,9 @@ func (o *StatusOptions) Validate() error {
 
 // WaypointStatus is one row of status, as printed with -o json|yaml.
 type WaypointStatus struct {
+	// Context is the kubeconfig context of the cluster, when status read
+	// several; empty otherwise.
+	Context   string `json:"context,omitempty"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Ready     bool   `json:"ready"`
@@ -106,7 +119,7 @@ type WaypointStatus struct {
 
 // Run reads the waypoints, waits if asked, and prints their status.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: true})
+	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: !o.IO.fleet.comparing()})
 	if err != nil {
 		return kube.Describe("list waypoints", err)
 	}
@@ -117,6 +130,9 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 				return fmt.Errorf("waypoint %s/%s not found", o.namespace, n)
 			}
 		}
+	}
+	if o.IO.fleet.comparing() {
+		return o.IO.fleet.snapshot(ctx, o.clients, o.namespace, wps)
 	}
 	if len(wps) == 0 {
 		o.IO.noneFound("waypoints", o.namespace)
@@ -187,5 +203,5 @@ func (o *StatusOptions) print(wps []mesh.Waypoint) error {
 		}
 		t.Append(row...)
 	}
-	return t.Render(o.IO.Out)
+	return o.IO.renderTable(t)
 }

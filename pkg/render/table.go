@@ -30,6 +30,12 @@ func (t *Table) Append(cells ...string) {
 	t.rows = append(t.rows, cells)
 }
 
+// Header is the table's column headers.
+func (t *Table) Header() []string { return t.header }
+
+// Rows are the rows appended so far.
+func (t *Table) Rows() [][]string { return t.rows }
+
 // Render writes the table to w.
 func (t *Table) Render(w io.Writer) error {
 	// Three blanks after every column but the last, as kubectl does.

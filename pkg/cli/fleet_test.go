@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// fleetKubeconfig writes a kubeconfig with the named contexts, whose
+// servers answer nothing: enough for what needs no cluster.
+func fleetKubeconfig(t *testing.T, names ...string) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	for _, n := range names {
+		kc.Clusters[n] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1"}
+		kc.AuthInfos[n] = &clientcmdapi.AuthInfo{Token: "t"}
+		kc.Contexts[n] = &clientcmdapi.Context{Cluster: n, AuthInfo: n}
+	}
+	kc.CurrentContext = names[0]
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestUnitFleetCompletesContexts(t *testing.T) {
+	kc := fleetKubeconfig(t, "prod-eu", "prod-us", "staging")
+	for _, tc := range []struct {
+		word string
+		want []string
+	}{
+		{"prod", []string{"prod-eu", "prod-us"}},
+		{"prod-eu,", []string{"prod-eu,prod-us", "prod-eu,staging"}},
+		{"prod-eu,st", []string{"prod-eu,staging"}},
+	} {
+		out, _, code := run(t, false, "__complete", "--kubeconfig", kc, "list", "--context", tc.word)
+		if code != 0 {
+			t.Fatalf("%q: exit %d", tc.word, code)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if got := lines[:len(lines)-1]; strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("completing --context %q: %q, want %q", tc.word, got, tc.want)
+		}
+	}
+}
+
+// TestUnitFleetUsageOnce: bad input over several clusters is said once,
+// before any cluster is asked anything (their servers answer nothing).
+func TestUnitFleetUsageOnce(t *testing.T) {
+	kc := fleetKubeconfig(t, "a", "b", "c")
+	for _, tty := range []bool{false, true} {
+		out, errOut, code := run(t, tty, "--kubeconfig", kc, "apply", "--all-contexts", "--name", "none")
+		if code != ExitUsage || out != "" || strings.Count(errOut, "\n") != 1 || strings.Contains(errOut, "[a]") {
+			t.Errorf("tty %v: exit %d, stdout %q, stderr %q; want exit 2 and one unprefixed line", tty, code, out, errOut)
+		}
+	}
+	// One context is kubectl's flag, as ever: no fan-out, no prefix.
+	_, errOut, code := run(t, false, "--kubeconfig", kc, "list", "--context", "b", "--request-timeout", "2s")
+	if code != ExitFailed || strings.Contains(errOut, "[b]") || !strings.Contains(errOut, "unreachable") {
+		t.Errorf("one context: exit %d, stderr %q; want exit 1, unreachable, no prefix", code, errOut)
+	}
+}
+
+// TestUnitFleetUnreachable: every cluster unreachable fails each, named.
+func TestUnitFleetUnreachable(t *testing.T) {
+	kc := fleetKubeconfig(t, "a", "b")
+	out, errOut, code := run(t, false, "--kubeconfig", kc, "list", "--context", "a,b", "--request-timeout", "2s")
+	if code != ExitFailed || out != "" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+	for _, want := range []string{"[a] error: cannot list waypoints: the API server at https://127.0.0.1:1 is unreachable", "[b] error: ", "error: 2 of 2 contexts failed: a (exit 1), b (exit 1)\n"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestUnitFleetPrefixWriter(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	a, b := newPrefixWriter(&buf, &mu, "a"), newPrefixWriter(&buf, &mu, "b")
+	_, _ = a.Write([]byte("one\ntw"))
+	_, _ = b.Write([]byte("x\n"))
+	_, _ = a.Write([]byte("o\nthree"))
+	a.flush()
+	b.flush()
+	if want := "[a] one\n[b] x\n[a] two\n[a] three\n"; buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+}
+
+func TestUnitFleetOutcome(t *testing.T) {
+	m := func(name string, err error) *fleetMember {
+		return &fleetMember{context: name, err: err, finished: true}
+	}
+	timeout := timeoutError(errors.New("timed out"))
+	for _, tc := range []struct {
+		members []*fleetMember
+		code    int
+		msg     string
+	}{
+		{[]*fleetMember{m("a", nil), m("b", nil)}, ExitOK, ""},
+		{[]*fleetMember{m("a", nil), m("b", errors.New("x"))}, ExitFailed, "1 of 2 contexts failed: b (exit 1)"},
+		{[]*fleetMember{m("a", timeout), m("b", timeout)}, ExitTimeout, "2 of 2 contexts failed: a (exit 3), b (exit 3)"},
+		{[]*fleetMember{m("a", timeout), m("b", errors.New("x"))}, ExitFailed, "2 of 2 contexts failed: a (exit 3), b (exit 1)"},
+		{[]*fleetMember{m("a", nil), {context: "b"}}, ExitInterrupted, "interrupted; contexts not started: b; run the same command again to finish the rest"},
+	} {
+		err := fleetOutcome(tc.members)
+		if ExitCode(err) != tc.code || (err != nil && err.Error() != tc.msg) {
+			t.Errorf("got %v (exit %d), want %q (exit %d)", err, ExitCode(err), tc.msg, tc.code)
+		}
+	}
+}
+
+func TestUnitFleetKubeconfigErrors(t *testing.T) {
+	kc := fleetKubeconfig(t, "a", "b")
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kubeconfig", empty, "list", "--all-contexts"}, "error: --all-contexts: the kubeconfig has no contexts\n"},
+		{[]string{"--kubeconfig", kc, "generate", "--context", "a,b"}, "error: kubectl-waypoint generate works on one cluster: give one --context\n"},
+		{[]string{"--kubeconfig", kc, "status", "--all-contexts", "--compare", "--wait"}, "error: --compare and --wait do not go together: --compare shows where the clusters differ now\n"},
+	} {
+		out, errOut, code := run(t, false, tc.args...)
+		if code != ExitUsage || out != "" || errOut != tc.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2, %q", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}
