@@ -17,7 +17,12 @@ import (
 func Existing(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string) (map[string]*gatewayv1.Gateway, error) {
 	out := map[string]*gatewayv1.Gateway{}
 	err := InNamespaces(namespaces, func(ns string) error {
-		list, err := client.GatewayV1().Gateways(ns).List(ctx, byName(name))
+		// Retried like a write: one lost answer must not stop the apply.
+		var list *gatewayv1.GatewayList
+		err := kube.Retry(ctx, func() (err error) {
+			list, err = client.GatewayV1().Gateways(ns).List(ctx, byName(name))
+			return err
+		})
 		if err != nil {
 			return err
 		}
