@@ -15,7 +15,7 @@ TOOLS         := $(CURDIR)/bin/tools
 GOLANGCI_LINT := $(TOOLS)/golangci-lint
 GREMLINS      := $(TOOLS)/gremlins
 # The domain packages whose own tests `make mutation` measures.
-MUTATION_PKGS ?= render enroll istio bulk kube
+MUTATION_PKGS ?= render enroll istio bulk kube gitops
 
 all: build
 
@@ -25,7 +25,7 @@ build:
 
 ## test: formatting, vet, and every test (unit and integration against a real kube-apiserver and istiod)
 test: lint controlplane
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 40m ./...
 
 ## unit: the tests that need no API server: the domain packages, and pkg/cli's TestUnit... tests
 unit:

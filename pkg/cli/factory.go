@@ -90,7 +90,7 @@ func (f *Factory) addFlags(fs *pflag.FlagSet) {
 	f.connectionFlags = map[string]bool{}
 	fs.VisitAll(func(fl *pflag.Flag) { f.connectionFlags[fl.Name] = true })
 	f.addFleetFlags(fs)
-	fs.StringSliceVarP(&f.namespaces, "namespace", "n", nil, "If present, the namespace scope for this CLI request; apply, delete, enroll and unenroll take several (repeat the flag or separate with commas)")
+	fs.StringSliceVarP(&f.namespaces, "namespace", "n", nil, "If present, the namespace scope for this CLI request; apply, delete, enroll, unenroll and generate take several (repeat the flag or separate with commas)")
 	fs.Float32Var(&f.qps, "qps", 1000, "Requests per second the client may send to the API server (its own API Priority and Fairness still applies)")
 	fs.IntVar(&f.burst, "burst", 2000, "Requests the client may send at once above --qps")
 }
