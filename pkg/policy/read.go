@@ -89,6 +89,14 @@ type Reader struct {
 	services       map[string]map[string]*corev1.Service
 	serviceEntries map[string]map[string]*unstructured.Unstructured
 	classes        map[string]*string
+	// allServices and allServiceEntries say the maps above hold every
+	// namespace's (see prefetch): a namespace not there has none.
+	allServices, allServiceEntries bool
+	// labels are the labels objects would have after a change (see
+	// Change); nil for the cluster as it is.
+	labels map[Object]map[string]string
+	// prefetched says the cluster-wide lists were made.
+	prefetched bool
 }
 
 // NewReader returns a Reader over the clients.
@@ -105,7 +113,8 @@ func NewReader(c *kube.Clients) *Reader {
 // parents are Gateways that are not waypoints are left out.
 func (r *Reader) List(ctx context.Context, namespace string) (*Result, error) {
 	res := &Result{Policies: []Policy{}}
-	for _, k := range Kinds {
+	byKind := make([][]unstructured.Unstructured, len(Kinds))
+	for i, k := range Kinds {
 		items, found, err := r.list(ctx, k, namespace)
 		if err != nil {
 			return nil, err
@@ -114,6 +123,13 @@ func (r *Reader) List(ctx context.Context, namespace string) (*Result, error) {
 			res.Absent = append(res.Absent, k.Name)
 			continue
 		}
+		byKind[i] = items
+	}
+	if namespace == "" {
+		r.prefetch(ctx, byKind)
+	}
+	for ki, k := range Kinds {
+		items := byKind[ki]
 		for i := range items {
 			p, ok, err := r.policy(ctx, k, &items[i])
 			if err != nil {
@@ -144,7 +160,11 @@ func (r *Reader) list(ctx context.Context, k Kind, namespace string) (items []un
 		opts := metav1.ListOptions{Limit: 500}
 		items = nil
 		for {
-			page, err := r.Clients.Dynamic.Resource(g).Namespace(namespace).List(ctx, opts)
+			var page *unstructured.UnstructuredList
+			err := kube.Retry(ctx, func() (err error) {
+				page, err = r.Clients.Dynamic.Resource(g).Namespace(namespace).List(ctx, opts)
+				return err
+			})
 			if kube.IsMissingType(err) || (apierrors.IsNotFound(err) && len(items) == 0) {
 				break
 			}
@@ -221,38 +241,54 @@ func (r *Reader) state(ctx context.Context, t Target) (TargetState, error) {
 			return TargetState{}, err
 		}
 		return TargetState{Exists: true, ClassController: *c}, nil
-	case "Service":
-		svcs, err := r.servicesIn(ctx, t.Namespace)
-		if err != nil {
+	case "Service", "ServiceEntry":
+		res, err := r.resolve(ctx, Object{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name})
+		if err != nil || res == nil {
 			return TargetState{}, err
 		}
-		svc := svcs[t.Name]
-		if svc == nil {
-			return TargetState{}, nil
-		}
-		res, err := r.Enroll.Resolve(ctx, enroll.Subject{Kind: enroll.KindService, Namespace: svc.Namespace, Name: svc.Name,
-			Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName})
-		if err != nil {
-			return TargetState{}, err
-		}
-		return TargetState{Exists: true, Resolution: &res}, nil
-	case "ServiceEntry":
-		ses, err := r.serviceEntriesIn(ctx, t.Namespace)
-		if err != nil {
-			return TargetState{}, err
-		}
-		se := ses[t.Name]
-		if se == nil {
-			return TargetState{}, nil
-		}
-		res, err := r.Enroll.Resolve(ctx, enroll.Subject{Kind: enroll.KindServiceEntry, Namespace: se.GetNamespace(), Name: se.GetName(),
-			Labels: se.GetLabels(), Annotations: se.GetAnnotations()})
-		if err != nil {
-			return TargetState{}, err
-		}
-		return TargetState{Exists: true, Resolution: &res}, nil
+		return TargetState{Exists: true, Resolution: res}, nil
 	}
 	return TargetState{}, nil
+}
+
+// resolve resolves the waypoint of a Service or ServiceEntry (with the
+// labels of a change, when there is one); nil when it does not exist.
+func (r *Reader) resolve(ctx context.Context, o Object) (*enroll.Resolution, error) {
+	var s enroll.Subject
+	switch o.Kind {
+	case "Service":
+		svcs, err := r.servicesIn(ctx, o.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		svc := svcs[o.Name]
+		if svc == nil {
+			return nil, nil
+		}
+		s = enroll.Subject{Kind: enroll.KindService, Namespace: svc.Namespace, Name: svc.Name,
+			Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName}
+	case "ServiceEntry":
+		ses, err := r.serviceEntriesIn(ctx, o.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		se := ses[o.Name]
+		if se == nil {
+			return nil, nil
+		}
+		s = enroll.Subject{Kind: enroll.KindServiceEntry, Namespace: se.GetNamespace(), Name: se.GetName(),
+			Labels: se.GetLabels(), Annotations: se.GetAnnotations()}
+	default:
+		return nil, nil
+	}
+	if l, ok := r.labels[o]; ok {
+		s.Labels = l
+	}
+	res, err := r.Enroll.Resolve(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 func (r *Reader) class(ctx context.Context, name string) (*string, error) {
@@ -277,10 +313,17 @@ func (r *Reader) servicesIn(ctx context.Context, ns string) (map[string]*corev1.
 	if m, ok := r.services[ns]; ok {
 		return m, nil
 	}
+	if r.allServices {
+		return nil, nil
+	}
 	m := map[string]*corev1.Service{}
 	opts := metav1.ListOptions{Limit: 500}
 	for {
-		list, err := r.Clients.Kube.CoreV1().Services(ns).List(ctx, opts)
+		var list *corev1.ServiceList
+		err := kube.Retry(ctx, func() (err error) {
+			list, err = r.Clients.Kube.CoreV1().Services(ns).List(ctx, opts)
+			return err
+		})
 		if err != nil {
 			return nil, kube.Describe("list the services of namespace "+ns, err)
 		}
@@ -302,10 +345,17 @@ func (r *Reader) serviceEntriesIn(ctx context.Context, ns string) (map[string]*u
 	if m, ok := r.serviceEntries[ns]; ok {
 		return m, nil
 	}
+	if r.allServiceEntries {
+		return nil, nil
+	}
 	m := map[string]*unstructured.Unstructured{}
 	opts := metav1.ListOptions{Limit: 500}
 	for {
-		list, err := r.Clients.Dynamic.Resource(enroll.ServiceEntryGVR).Namespace(ns).List(ctx, opts)
+		var list *unstructured.UnstructuredList
+		err := kube.Retry(ctx, func() (err error) {
+			list, err = r.Clients.Dynamic.Resource(enroll.ServiceEntryGVR).Namespace(ns).List(ctx, opts)
+			return err
+		})
 		if kube.IsMissingType(err) {
 			break
 		}
