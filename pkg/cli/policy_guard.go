@@ -38,8 +38,10 @@ func (g policyGuard) check(ctx context.Context, ch policy.Change) (map[policy.Ob
 		im, err = policy.NewReader(g.clients).Impact(ctx, g.scope, ch)
 	}
 	if err != nil {
-		if g.force {
-			g.io.Warnf("cannot check which L7 policies would no longer be enforced (%v); --force: %s without the check", err, gerund(g.verb))
+		// May not read the policies at all: RBAC keeps them from this
+		// user, and the change goes ahead with a warning.
+		if g.force || apierrors.IsForbidden(err) {
+			g.io.Warnf("cannot check which L7 policies would no longer be enforced (%v); %s without the check", err, gerund(g.verb))
 			return nil, nil
 		}
 		return nil, fmt.Errorf("cannot check which L7 policies would no longer be enforced: %w; add --force to %s without the check", err, g.verb)

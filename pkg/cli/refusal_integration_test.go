@@ -192,10 +192,14 @@ func TestRefusalsAgainstIstiod(t *testing.T) {
 		restore []string
 	}{
 		{[]string{"enroll", "service", "reviews", "-n", ns, "--waypoint", "none"},
-			func() policy.Change { return (&EnrollOptions{Waypoint: "none"}).relabelChange(targets(enroll.KindService, "reviews")) },
+			func() policy.Change {
+				return (&EnrollOptions{Waypoint: "none"}).relabelChange(targets(enroll.KindService, "reviews"))
+			},
 			[]string{"unenroll", "service", "reviews", "-n", ns}},
 		{[]string{"enroll", "service", "reviews", "-n", ns, "--waypoint", "wl"},
-			func() policy.Change { return (&EnrollOptions{Waypoint: "wl"}).relabelChange(targets(enroll.KindService, "reviews")) },
+			func() policy.Change {
+				return (&EnrollOptions{Waypoint: "wl"}).relabelChange(targets(enroll.KindService, "reviews"))
+			},
 			[]string{"unenroll", "service", "reviews", "-n", ns}},
 		{[]string{"apply", "-n", ns, "--for", "workload"}, applyChange, []string{"apply", "-n", ns}},
 		{[]string{"unenroll", "namespace", ns},

@@ -169,7 +169,7 @@ func (r *Reader) list(ctx context.Context, k Kind, namespace string) (items []un
 				break
 			}
 			if err != nil {
-				return nil, false, kube.Describe("list "+g.Resource, err)
+				return nil, false, describe("list "+g.Resource, err)
 			}
 			found = true
 			items = append(items, page.Items...)
@@ -205,6 +205,12 @@ func (r *Reader) policy(ctx context.Context, k Kind, obj *unstructured.Unstructu
 	}
 	if len(p.Attachments) == 0 {
 		return p, false, nil
+	}
+	if k.Route {
+		parents := routeParents(obj)
+		for i := range p.Attachments {
+			p.Attachments[i].Parent = parents[p.Attachments[i].Target]
+		}
 	}
 	p.Enforced, p.Reason, p.Message = Flatten(p.Attachments)
 	if !k.Route {
@@ -325,7 +331,7 @@ func (r *Reader) servicesIn(ctx context.Context, ns string) (map[string]*corev1.
 			return err
 		})
 		if err != nil {
-			return nil, kube.Describe("list the services of namespace "+ns, err)
+			return nil, describe("list the services of namespace "+ns, err)
 		}
 		for i := range list.Items {
 			m[list.Items[i].Name] = &list.Items[i]
@@ -360,7 +366,7 @@ func (r *Reader) serviceEntriesIn(ctx context.Context, ns string) (map[string]*u
 			break
 		}
 		if err != nil {
-			return nil, kube.Describe("list the ServiceEntries of namespace "+ns, err)
+			return nil, describe("list the ServiceEntries of namespace "+ns, err)
 		}
 		for i := range list.Items {
 			m[list.Items[i].GetName()] = &list.Items[i]
@@ -423,6 +429,44 @@ func parentRefs(obj *unstructured.Unstructured) []Target {
 	}
 	return out
 }
+
+// routeParents reads status.parents of a route, by parentRef as
+// parentRefs reads them; of several controllers, istiod's is kept.
+func routeParents(obj *unstructured.Unstructured) map[Target]*ParentStatus {
+	items, _, _ := unstructured.NestedSlice(obj.Object, "status", "parents")
+	out := map[Target]*ParentStatus{}
+	for _, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		ref, _ := m["parentRef"].(map[string]any)
+		if ref == nil {
+			continue
+		}
+		t := refTarget(ref, obj.GetNamespace())
+		if t.Kind == "" {
+			t.Kind = "Gateway"
+		}
+		if _, has := ref["group"]; !has && t.Kind == "Gateway" {
+			t.Group = gatewayGroup
+		}
+		ps := &ParentStatus{}
+		ps.Controller, _ = m["controllerName"].(string)
+		if prev := out[t]; prev != nil && prev.Controller == IstioController {
+			continue
+		}
+		conds := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"conditions": m["conditions"]}}}
+		cs := unstructuredConditions(conds)
+		ps.Accepted, ps.ResolvedRefs = findCondition(cs, "Accepted"), findCondition(cs, "ResolvedRefs")
+		ps.ResolvedWaypoints = findCondition(cs, "ResolvedWaypoints")
+		out[t] = ps
+	}
+	return out
+}
+
+// IstioController is the controller name istiod writes in route status.
+const IstioController = "istio.io/gateway-controller"
 
 func refTarget(m map[string]any, namespace string) Target {
 	str := func(k string) string { s, _ := m[k].(string); return s }
@@ -514,4 +558,17 @@ func (r *Reader) ListFor(ctx context.Context, kind, namespace, name, waypoint st
 		all = append(all, res.Policies...)
 	}
 	return Applying(all, kind, namespace, name, waypoint), nil
+}
+
+// describedError is an API fault described for the user that still
+// answers apierrors.IsForbidden and the like, so that callers can fall
+// back to a narrower read.
+type describedError struct{ described, cause error }
+
+func (e *describedError) Error() string { return e.described.Error() }
+func (e *describedError) Unwrap() error { return e.cause }
+
+// describe is kube.Describe that keeps the API error underneath.
+func describe(what string, err error) error {
+	return &describedError{described: kube.Describe(what, err), cause: err}
 }
