@@ -301,6 +301,68 @@ step "The condition as istiod wrote it" \
 	kubectl get service reviews -n default \
 	-o 'jsonpath={range .status.conditions[*]}{.type}={.status}, reason {.reason}: {.message}{"\n"}{end}'
 
+have_policies=false
+if $have_enroll && has_command policies; then
+	have_policies=true
+	section "L7 policies take effect only through a waypoint (docs/policies.md)"
+	step "Let service reviews use the namespace's waypoint again" \
+		kubectl waypoint unenroll service reviews -n default
+	step_stdin "The seeds' viewer AuthorizationPolicy on the waypoint: only GET" \
+		kubectl apply -f - <<'EOF'
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata:
+  name: viewer
+  namespace: default
+spec:
+  targetRefs:
+  - kind: Gateway
+    group: gateway.networking.k8s.io
+    name: waypoint
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        namespaces: ["default", "istio-system"]
+    to:
+    - operation:
+        methods: ["GET"]
+EOF
+	step_stdin "The seeds' reviews HTTPRoute on the reviews service" \
+		kubectl apply -n default -f - <<'EOF'
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata:
+  name: reviews
+spec:
+  parentRefs:
+  - group: ""
+    kind: Service
+    name: reviews
+    port: 9080
+  rules:
+  - backendRefs:
+    - name: reviews-v1
+      port: 9080
+      weight: 90
+    - name: reviews-v2
+      port: 9080
+      weight: 10
+EOF
+	step "istiod accepts the policy on the waypoint" \
+		kubectl wait --for=condition=WaypointAccepted authorizationpolicy/viewer -n default --timeout 60s
+	step "explain lists both on the traffic of service reviews, enforced by the waypoint" \
+		kubectl waypoint explain service reviews -n default
+	step "Every L7 policy of the namespace, and whether a waypoint enforces it" \
+		kubectl waypoint policies -n default --all
+	step_fails 2 "Deleting the waypoint would switch both off: refused, and they are named" \
+		kubectl waypoint delete waypoint -n default
+	step_fails 2 "So would unenrolling the namespace" \
+		kubectl waypoint unenroll namespace default
+	step_fails 1 "In bulk, the waypoint is skipped and the rest is done (a dry run here)" \
+		kubectl waypoint delete --all -n default --dry-run=server
+fi
+
 section "Many namespaces in one call, as a CI pipeline does (docs/ci.md)"
 step "Three namespaces of team payments, in the ambient mesh" \
 	bash -c 'for n in 1 2 3; do kubectl create namespace payments-$n && kubectl label namespace payments-$n team=payments istio.io/dataplane-mode=ambient; done'
@@ -314,6 +376,10 @@ step "Delete them and their enrollment in one call" \
 	kubectl waypoint delete --all --unenroll --namespace-selector team=payments
 
 section "Clean-up"
+if $have_policies; then
+	step "Remove the L7 policies first (or delete with --force)" \
+		kubectl delete authorizationpolicy/viewer httproute/reviews -n default
+fi
 if $have_enroll; then
 	step "Delete every waypoint of namespace default and unenroll what used them" \
 		kubectl waypoint delete --all -n default --unenroll

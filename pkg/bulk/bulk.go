@@ -46,6 +46,9 @@ type Record struct {
 	Before map[string]string `json:"before,omitzero"`
 	After  map[string]string `json:"after,omitzero"`
 	Error  string            `json:"error,omitempty"`
+	// Refused marks a skipped object whose change was refused because it
+	// would switch off what protects it (L7 policies); Error says why.
+	Refused bool `json:"refused,omitempty"`
 	// Err is the error itself, for callers that tell kinds of failure apart.
 	Err error `json:"-"`
 }
@@ -55,6 +58,8 @@ type Summary struct {
 	Total  int            `json:"total"`
 	Counts map[Action]int `json:"counts"`
 	Failed int            `json:"failed"`
+	// Refused counts the records refused (skipped, Refused).
+	Refused int `json:"refused,omitempty"`
 	// Interrupted says the user stopped the work; NotStarted records say
 	// what is left for a re-run.
 	Interrupted bool `json:"interrupted,omitempty"`
@@ -103,6 +108,9 @@ func NewReport(records []Record) *Report {
 		case NotStarted:
 			s.Interrupted = true
 		}
+		if r.Refused {
+			s.Refused++
+		}
 	}
 	if records == nil {
 		records = []Record{}
@@ -122,7 +130,8 @@ func (e *FailedError) Error() string {
 }
 
 // Outcome is the report's verdict: ErrInterrupted when the user stopped
-// the work, a *FailedError when any object failed, else nil. Commands take
+// the work, a *FailedError when any object failed, a *RefusedError when
+// any was refused, else nil. Commands take
 // their exit code from it alone.
 func (r *Report) Outcome() error {
 	switch {
@@ -130,8 +139,30 @@ func (r *Report) Outcome() error {
 		return ErrInterrupted
 	case r.Summary.Failed > 0:
 		return &FailedError{Failed: r.Summary.Failed, Total: r.Summary.Total}
+	case r.Summary.Refused > 0:
+		e := &RefusedError{Refused: r.Summary.Refused, Total: r.Summary.Total}
+		for _, rec := range r.Records {
+			switch rec.Action {
+			case Created, Configured, Deleted, Enrolled, Unenrolled:
+				e.Changed = true
+			}
+		}
+		return e
 	}
 	return nil
+}
+
+// RefusedError says how many objects of a report were refused, and whether
+// the rest changed anything.
+type RefusedError struct {
+	Refused, Total int
+	// Changed is true when other objects were created, configured,
+	// deleted, enrolled or unenrolled.
+	Changed bool
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%d of %d objects refused", e.Refused, e.Total)
 }
 
 // actionOrder is the order in which Line names the actions.
@@ -167,6 +198,9 @@ func (r *Report) Line() string {
 		parts = append(parts, fmt.Sprintf("%d %s: %s", total, name, strings.Join(counts, ", ")))
 	}
 	parts = append(parts, fmt.Sprintf("%d failed", r.Summary.Failed))
+	if r.Summary.Refused > 0 {
+		parts = append(parts, fmt.Sprintf("%d refused", r.Summary.Refused))
+	}
 	if r.Summary.Interrupted {
 		parts = append(parts, fmt.Sprintf("interrupted: %d not started; run the command again to finish", r.Summary.Counts[NotStarted]))
 	}

@@ -2,16 +2,20 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
@@ -29,11 +33,15 @@ type DeleteOptions struct {
 	FieldManager   string
 	DryRunFlag     string
 	Output         string
+
+	Force bool
 	bulkFlags
 
 	namespaces []string // empty with -A
 	dryRun     kube.DryRun
 	clients    *kube.Clients
+	// refused are the losses of the waypoints the guard left alone.
+	refused map[string][]policy.Loss
 }
 
 func newDeleteCommand(f *Factory) *cobra.Command {
@@ -47,7 +55,12 @@ Gateways are ever deleted: a named Gateway of another class is refused.
 
 Afterwards it looks for namespaces, services, pods and ServiceEntries whose
 istio.io/use-waypoint label still points at a deleted waypoint and prints the
-command that unenrolls them; --unenroll removes those labels itself.`,
+command that unenrolls them; --unenroll removes those labels itself.
+
+A waypoint whose deletion would stop istiod enforcing L7 policies (on the
+waypoint, or on the services and ServiceEntries that use it) is left alone
+and the policies are named; --force deletes it anyway. When others are
+deleted the exit code is 1; when nothing was, 2. See docs/policies.md.`,
 		Example: examples(f.Name, `
 # Delete the waypoint named waypoint in namespace default
 kubectl-waypoint delete waypoint -n default
@@ -80,6 +93,7 @@ kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o j
 	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "With --all or --revision, act on every namespace")
 	fs.BoolVar(&o.Unenroll, "unenroll", false, "Remove the enrollment labels that still name a deleted waypoint")
 	fs.BoolVar(&o.IgnoreNotFound, "ignore-not-found", false, "Treat a named waypoint that does not exist as deleted")
+	fs.BoolVar(&o.Force, "force", false, "Delete even when L7 policies on the waypoint or on what uses it would no longer be enforced")
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
 	o.addBulkFlags(fs)
 	addNameFlag(cmd, f, &o.Names)
@@ -157,6 +171,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		Unenroll:       o.Unenroll,
 		Concurrency:    o.Concurrency,
 		Progress:       progress,
+		Guard:          o.guard,
 	})
 	if err != nil {
 		return err
@@ -188,6 +203,9 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 				o.IO.Errorf("waypoint %s/%s not found", r.Namespace, r.Name)
 			case r.Action == bulk.Failed:
 				o.IO.Errorf("%s", r.Error)
+			case r.Refused:
+				gateways++
+				o.policyGuard().refuse(fmt.Sprintf("waypoint %s/%s", r.Namespace, r.Name), o.refused[r.Namespace+"/"+r.Name])
 			case r.Action == bulk.Skipped && r.Error != waypoint.NotFoundMessage:
 				o.IO.Infof("waypoint %s/%s %s", r.Namespace, r.Name, r.Error)
 			}
@@ -226,6 +244,46 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 			o.IO.Infof("  %s", c)
 		}
 	}
+}
+
+func (o *DeleteOptions) policyGuard() policyGuard {
+	return policyGuard{io: o.IO, clients: o.clients, force: o.Force, verb: "delete", scope: o.namespaces}
+}
+
+// guard refuses to delete the waypoints whose L7 policies, or those of
+// their users, would no longer be enforced: one check for all of them.
+func (o *DeleteOptions) guard(ctx context.Context, gws []*gatewayv1.Gateway) (map[string]string, error) {
+	keys := make([]string, len(gws))
+	for i, gw := range gws {
+		keys[i] = gw.Namespace + "/" + gw.Name
+	}
+	ch := deleteChange(keys)
+	byObject, err := o.policyGuard().check(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	o.refused = map[string][]policy.Loss{}
+	for obj, losses := range byObject {
+		key := obj.Namespace + "/" + obj.Name
+		if _, ok := ch.Waypoints[key]; obj.Kind != "Gateway" || !ok {
+			continue
+		}
+		o.refused[key] = losses
+		out[key] = refusedRecord(bulk.Record{}, losses).Error
+	}
+	return out, nil
+}
+
+// deleteChange is the deletion of the waypoints namespace/name, for the
+// policy check.
+func deleteChange(keys []string) policy.Change {
+	ch := policy.Change{Waypoints: map[string]*mesh.Waypoint{}, Causes: map[policy.Object]string{}}
+	for _, key := range keys {
+		ch.Waypoints[key] = nil
+		ch.Causes[policy.WaypointObject(key)] = "waypoint " + key + " deleted"
+	}
+	return ch
 }
 
 // what is what delete --all or --revision looks for, for "No ... found".

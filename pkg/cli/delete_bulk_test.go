@@ -39,9 +39,10 @@ func TestDeleteManyNamespaces(t *testing.T) {
 	if !gatewayExists(t, outside, "waypoint") {
 		t.Errorf("a namespace outside the selector lost its waypoint")
 	}
-	// One namespace list, one Gateway list, five lists of enrolled
+	// One namespace list, one Gateway list, eight lists of L7 policies
+	// (one per kind, for the policy check), five lists of enrolled
 	// resources, and per namespace a delete and a label patch.
-	if len(reqs) > 7+2*n {
+	if len(reqs) > 15+2*n {
 		t.Errorf("%d requests for %d namespaces: %v", len(reqs), n, reqs)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 )
 
@@ -79,7 +80,13 @@ workload or all), and a
 waypoint in another namespace must allow the resources' namespace. Either
 failure stops the command with exit code 2 and the command that fixes it;
 --force enrolls anyway. A waypoint that does not exist yet is only a warning,
-so pipelines may enroll first.`,
+so pipelines may enroll first.
+
+A change that would stop istiod enforcing L7 policies (an HTTPRoute or
+AuthorizationPolicy on the service, or on the waypoint it leaves) is refused
+and names each of them; --force enrolls anyway. With several objects, those
+are skipped and the rest is done (exit code 1); exit code 2 when nothing was
+changed. See docs/policies.md.`,
 		Example: examples(f.Name, `
 # Enroll the reviews service into the waypoint reviews-svc-waypoint
 kubectl-waypoint enroll service reviews --waypoint reviews-svc-waypoint -n default
@@ -112,7 +119,7 @@ kubectl-waypoint enroll pod -l app=reviews --waypoint reviews-v2-pod-waypoint --
 	fs.StringVar(&o.WaypointNamespace, "waypoint-namespace", "", "Namespace of the waypoint, when it is not the resources' own")
 	fs.StringVar(&o.Canary, "canary", "", "Name of a canary waypoint, in the waypoint's namespace, that takes --canary-weight percent of the traffic of services and ServiceEntries")
 	fs.IntVar(&o.CanaryWeight, "canary-weight", 0, "Percent of the traffic, 0 to 100, that goes to the --canary waypoint")
-	fs.BoolVar(&o.Force, "force", false, "Enroll even when the waypoint's traffic type or allowed namespaces do not fit")
+	fs.BoolVar(&o.Force, "force", false, "Enroll even when the waypoint's traffic type or allowed namespaces do not fit, or L7 policies would no longer be enforced")
 	_ = cmd.RegisterFlagCompletionFunc("waypoint", completeWaypointFlag(f, "waypoint-namespace"))
 	_ = cmd.RegisterFlagCompletionFunc("waypoint-namespace", completeNamespaceFlag(f))
 	return cmd
@@ -271,22 +278,42 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 		_, err := finishBulk(o.IO, o.Output, o.dryRun, nil, false)
 		return err
 	}
-	change := func(t enroll.Target) enroll.LabelChange {
-		if o.Unenroll {
-			return enroll.UnenrollChange()
-		}
-		c := enroll.EnrollChange(t.Own(), o.Waypoint, o.WaypointNamespace)
-		if o.Canary != "" {
-			c = enroll.CanaryChange(c, t.Own(), o.Canary, o.WaypointNamespace, o.CanaryWeight)
-		}
-		return c
-	}
+	change := o.labelChange
 	// The checks guard writes: when every object is already as asked, there
 	// is nothing to check.
 	var toChange []enroll.Target
 	for _, t := range targets {
 		if change(t).NeededFor(t.Labels, t.Annotations) {
 			toChange = append(toChange, t)
+		}
+	}
+	if len(toChange) > 0 {
+		refused, err := o.guardPolicies(ctx, toChange)
+		if err != nil {
+			return err
+		}
+		if len(refused) > 0 {
+			keep := func(ts []enroll.Target) []enroll.Target {
+				var kept []enroll.Target
+				for _, t := range ts {
+					if _, ok := refused[policyObject(t)]; !ok {
+						kept = append(kept, t)
+					}
+				}
+				return kept
+			}
+			for _, t := range toChange {
+				losses, ok := refused[policyObject(t)]
+				if !ok {
+					continue
+				}
+				records = append(records, refusedRecord(bulk.Record{Kind: t.Kind.APIKind(), Namespace: t.Namespace, Name: t.Name,
+					Before: nonNil(enroll.EnrollmentLabels(t.Labels))}, losses))
+				if human {
+					o.policyGuard().refuse(describeResource(t.Resource()), losses)
+				}
+			}
+			targets, toChange = keep(targets), keep(toChange)
 		}
 	}
 	if !o.Unenroll && o.Waypoint != istio.NoWaypoint && len(toChange) > 0 {
@@ -465,6 +492,64 @@ func (o *EnrollOptions) check(ctx context.Context, name string, targets []enroll
 		msgs[i] = p.what + "; " + p.fix + "\nor add --force to enroll anyway"
 	}
 	return nil, usageErrorf("%s", strings.Join(msgs, "\n"))
+}
+
+func (o *EnrollOptions) policyGuard() policyGuard {
+	return policyGuard{io: o.IO, clients: o.clients, force: o.Force, verb: o.verb(), scope: o.namespaces}
+}
+
+// policyObject is a target as a policy.Change names it; empty Kind for
+// the kinds no L7 policy targets (pods, WorkloadEntries).
+func policyObject(t enroll.Target) policy.Object {
+	return policy.Object{Kind: policy.ChangeOf(t.Kind), Namespace: t.Namespace, Name: t.Name}
+}
+
+// labelChange is the change of labels the command makes on a target.
+func (o *EnrollOptions) labelChange(t enroll.Target) enroll.LabelChange {
+	if o.Unenroll {
+		return enroll.UnenrollChange()
+	}
+	c := enroll.EnrollChange(t.Own(), o.Waypoint, o.WaypointNamespace)
+	if o.Canary != "" {
+		c = enroll.CanaryChange(c, t.Own(), o.Canary, o.WaypointNamespace, o.CanaryWeight)
+	}
+	return c
+}
+
+// guardPolicies refuses the targets whose new labels would stop istiod
+// enforcing L7 policies: on them, on their namespace's services, or on the
+// waypoint they leave. One check for all targets.
+func (o *EnrollOptions) guardPolicies(ctx context.Context, targets []enroll.Target) (map[policy.Object][]policy.Loss, error) {
+	ch := o.relabelChange(targets)
+	if len(ch.Labels) == 0 {
+		return nil, nil
+	}
+	return o.policyGuard().check(ctx, ch)
+}
+
+// relabelChange is the change the command makes to the targets, for the
+// policy check: their labels after it, and in words.
+func (o *EnrollOptions) relabelChange(targets []enroll.Target) policy.Change {
+	ch := policy.Change{Labels: map[policy.Object]map[string]string{}, Before: map[policy.Object]map[string]string{}, Causes: map[policy.Object]string{}}
+	for _, t := range targets {
+		obj := policyObject(t)
+		if obj.Kind == "" {
+			continue
+		}
+		ch.Labels[obj], ch.Before[obj] = o.labelChange(t).Apply(t.Labels), t.Labels
+		after := enroll.EnrollmentOf(ch.Labels[obj])
+		cause := describeResource(t.Resource())
+		switch {
+		case o.Unenroll:
+			cause += " unenrolled"
+		case after.Waypoint == istio.NoWaypoint:
+			cause += " opted out of waypoints"
+		default:
+			cause += " enrolled in waypoint " + after.WaypointNamespace(t.Own()) + "/" + after.Waypoint
+		}
+		ch.Causes[obj] = cause
+	}
+	return ch
 }
 
 // problem is a failed check: what is wrong, and how to fix it.

@@ -251,6 +251,12 @@ func (o *ExplainOptions) printPolicies(w io.Writer, ex *enroll.Explanation, ps [
 			if c := p.Condition; c != nil && c.ObservedGeneration == p.Generation {
 				line += fmt.Sprintf("; istiod reports %s=%s, reason %s", c.Type, c.Status, c.Reason)
 			}
+			if a.Parent != nil {
+				line += "; istiod reports the route " + a.Parent.String()
+				if w := a.Parent.ResolvedWaypoints; w != nil && w.Message != "" {
+					line += " (" + w.Message + ")"
+				}
+			}
 			fmt.Fprintln(w, line)
 		}
 	}

@@ -33,7 +33,8 @@ func finishBulk(io *IOStreams, output string, dryRun kube.DryRun, records []bulk
 }
 
 // outcomeError turns a report's outcome into the command's error: exit 130
-// when interrupted, 1 when any object failed. The failures have had their
+// when interrupted, 1 when any object failed; for objects refused (see
+// refusedError), 2 when nothing else changed, else 1. The failures have had their
 // lines (or records) already, so that error is silent.
 func outcomeError(err error, human bool) error {
 	var failed *bulk.FailedError
@@ -42,6 +43,10 @@ func outcomeError(err error, human bool) error {
 		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted: stopped starting new work and let what was in flight finish; run the same command again to finish the rest")}
 	case errors.As(err, &failed):
 		return &ExitError{Code: ExitFailed, Err: err, Silent: human}
+	}
+	var refused *bulk.RefusedError
+	if errors.As(err, &refused) {
+		return refusedError(refused, human)
 	}
 	return err
 }

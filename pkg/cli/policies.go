@@ -44,7 +44,10 @@ traffic, by the rules explain applies. On an AuthorizationPolicy istiod writes
 the WaypointAccepted condition; when it has one for the current generation,
 ENFORCED and REASON are istiod's. REASON is Accepted, AncestorNotBound (the
 target uses no waypoint), TargetNotFound, Invalid or PartiallyInvalid (some
-targets are not enforced).
+targets are not enforced). ISTIOD is what istiod wrote: WaypointAccepted on
+an AuthorizationPolicy, and on a route its status for that parent (Accepted,
+ResolvedRefs); istiod accepts a route on a Service that uses no waypoint,
+which is then not enforced all the same.
 
 The exit code is 1 when any policy in the scope is not enforced, so that the
 command can gate a pipeline; 0 when every one is.`,
@@ -138,7 +141,7 @@ func (o *PoliciesOptions) print(records []policyRecord) error {
 		}
 		return nil
 	}
-	header := []string{"POLICY", "KIND", "TARGET", "WAYPOINT", "ENFORCED", "REASON"}
+	header := []string{"POLICY", "KIND", "TARGET", "WAYPOINT", "ENFORCED", "REASON", "ISTIOD"}
 	if o.AllNamespaces {
 		header = append([]string{"NAMESPACE"}, header...)
 	}
@@ -153,7 +156,7 @@ func (o *PoliciesOptions) print(records []policyRecord) error {
 			if len(r.Attachments) == 1 {
 				reason = r.VerdictReason
 			}
-			row := []string{r.Name, r.Kind, a.Target.String(), orDefault(a.Waypoint, "<none>"), enforced, reason}
+			row := []string{r.Name, r.Kind, a.Target.String(), orDefault(a.Waypoint, "<none>"), enforced, reason, istiodStatus(r.Policy, a)}
 			if o.AllNamespaces {
 				row = append([]string{r.Namespace}, row...)
 			}
@@ -161,4 +164,17 @@ func (o *PoliciesOptions) print(records []policyRecord) error {
 		}
 	}
 	return t.Render(o.IO.Out)
+}
+
+// istiodStatus is what istiod wrote on a policy for one target: its
+// WaypointAccepted on an AuthorizationPolicy, the route's parent
+// conditions on a route; <none> when it wrote nothing.
+func istiodStatus(p policy.Policy, a policy.Attachment) string {
+	if a.Parent != nil {
+		return a.Parent.String()
+	}
+	if c := p.Condition; c != nil && c.ObservedGeneration == p.Generation {
+		return c.Type + "=" + string(c.Status)
+	}
+	return "<none>"
 }

@@ -132,7 +132,7 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 	createPolicy(t, telemetryGVR, "Telemetry", ns, "tel-bound", ref("Service", "bound"))
 	createPolicy(t, reqAuthnGVR, "RequestAuthentication", ns, "ra-unbound", ref("Service", "unbound"))
 	// Routes on a Service (the prediction only: route parent status is not read yet).
-	for name, parent := range map[string]string{"route-bound": "bound", "route-unbound": "unbound"} {
+	for name, parent := range map[string]string{"route-bound": "bound", "route-unbound": "unbound", "route-nosvc": "nosvc"} {
 		route := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
 			"metadata": map[string]any{"name": name, "namespace": ns},
@@ -243,12 +243,43 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 		}
 	}
 
+	// Route parent status: istiod accepts a route on a Service that exists,
+	// bound to a waypoint or not (then warning in ResolvedWaypoints that
+	// the route will not be respected), and refuses one on a Service that
+	// does not exist (NoMatchingParent), where we predict TargetNotFound.
+	routes := map[string]policy.Attachment{}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		for _, p := range read()[ns].Policies {
+			if p.Kind == "HTTPRoute" && len(p.Attachments) == 1 {
+				routes[p.Name] = p.Attachments[0]
+			}
+		}
+		if (routes["route-bound"].Parent != nil && routes["route-unbound"].Parent != nil && routes["route-nosvc"].Parent != nil) || time.Now().After(deadline) {
+			break
+		}
+	}
+	for name, a := range routes {
+		ps := a.Parent
+		if ps == nil || ps.Accepted == nil || ps.Controller != policy.IstioController {
+			t.Errorf("%s: istiod wrote no parent status: %+v", name, ps)
+			continue
+		}
+		if accepted := ps.Accepted.Status == metav1.ConditionTrue; accepted != (a.Reason != policy.ReasonTargetNotFound) {
+			t.Errorf("%s: istiod says Accepted=%s (%s), we predict %s", name, ps.Accepted.Status, ps.Accepted.Reason, a.Reason)
+		}
+		t.Logf("%s: predicted %s; istiod: %s (ResolvedWaypoints: %+v)", name, a.Reason, ps, ps.ResolvedWaypoints)
+	}
+	if w := routes["route-unbound"].Parent; w == nil || w.ResolvedWaypoints == nil || !strings.Contains(w.ResolvedWaypoints.Message, "will not be respected") {
+		t.Errorf("route-unbound: istiod's ResolvedWaypoints does not warn: %+v", w)
+	}
+
 	// The table: only what is not enforced, exit 1, the columns.
 	stdout, stderr, code := runKube(t, "policies", "-n", ns)
 	if code != ExitFailed || !strings.Contains(stderr, "are not enforced") {
 		t.Errorf("policies -n %s: exit %d, %q", ns, code, stderr)
 	}
-	for _, want := range []string{"POLICY", "KIND", "TARGET", "WAYPOINT", "ENFORCED", "REASON", "on-unbound", "Service/" + ns + "/unbound", "AncestorNotBound", "ra-unbound", "route-unbound"} {
+	for _, want := range []string{"POLICY", "KIND", "TARGET", "WAYPOINT", "ENFORCED", "REASON", "ISTIOD", "on-unbound", "Service/" + ns + "/unbound", "AncestorNotBound", "ra-unbound", "route-unbound",
+		"WaypointAccepted=False", "Accepted=True ResolvedRefs=True", "Accepted=False (NoMatchingParent)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("policies table lacks %q:\n%s", want, stdout)
 		}
@@ -272,6 +303,7 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 		{[]string{"service", "unbound"}, []string{
 			"AuthorizationPolicy " + ns + "/on-unbound on Service/" + ns + "/unbound: not enforced: unbound uses no waypoint (AncestorNotBound); istiod reports WaypointAccepted=False",
 			"RequestAuthentication " + ns + "/ra-unbound on Service/" + ns + "/unbound: not enforced: unbound uses no waypoint",
+			"HTTPRoute " + ns + "/route-unbound on Service/" + ns + "/unbound: not enforced: unbound uses no waypoint (AncestorNotBound); istiod reports the route Accepted=True ResolvedRefs=True (istio.io/use-waypoint label missing",
 		}, []string{"on-waypoint", "on-bound"}},
 		{[]string{"service", "wrongtype"}, []string{"on-wrongtype on Service/" + ns + "/wrongtype: not enforced: wrongtype uses no waypoint"}, []string{"on-wl-waypoint"}},
 		{[]string{"se", "se-bound"}, []string{"on-se-bound on ServiceEntry/" + ns + "/se-bound: enforced by " + ns + "/svc-wp", "on-waypoint"}, nil},

@@ -75,10 +75,13 @@ func TestRequestCounts(t *testing.T) {
 	if strings.Join(reqs, ",") != "GET gateways" {
 		t.Errorf("status made %v", reqs)
 	}
-	// delete by name: a read (to check the class), a delete, and one
-	// metadata list per enrollable kind to find what still uses it.
+	// delete by name: a read (to check the class), one list per L7 policy
+	// kind across the cluster (the policy check: none here, so nothing
+	// more), a delete, and one metadata list per enrollable kind to find
+	// what still uses it.
 	_, reqs = runCounted(t, "delete", "-n", ns, "labelled")
-	if strings.Join(reqs, ",") != "DELETE labelled,GET labelled,GET namespaces,GET pods,GET serviceentries,GET services,GET workloadentries" {
+	if strings.Join(reqs, ",") != "DELETE labelled,GET authorizationpolicies,GET grpcroutes,GET httproutes,GET labelled,GET namespaces,GET pods,"+
+		"GET requestauthentications,GET serviceentries,GET services,GET tcproutes,GET telemetries,GET tlsroutes,GET wasmplugins,GET workloadentries" {
 		t.Errorf("delete made %v", reqs)
 	}
 }

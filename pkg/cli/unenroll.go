@@ -18,7 +18,13 @@ same command again changes nothing.
 For namespaces, NAME is the namespace; without NAME or -l it is the current
 namespace (or those of several -n). For the other kinds, NAME... or -l select
 them in the namespace of -n, or in each of several. The short names ns, svc,
-po, se and we work too.`,
+po, se and we work too.
+
+Unenrolling what L7 policies protect (an HTTPRoute or AuthorizationPolicy on
+the service, or on the waypoint it leaves) is refused, naming each policy
+that would no longer be enforced; --force unenrolls anyway. With several
+objects, those are skipped and the rest is done (exit code 1); exit code 2
+when nothing was changed. See docs/policies.md.`,
 		Example: examples(f.Name, `
 # Stop the reviews service from using its waypoint
 kubectl-waypoint unenroll service reviews -n default
@@ -37,5 +43,6 @@ kubectl-waypoint unenroll se istio-site -n cross-namespace-waypoint-consumer --d
 		},
 	}
 	o.addFlags(cmd)
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Unenroll even when L7 policies would no longer be enforced")
 	return cmd
 }

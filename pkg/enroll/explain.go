@@ -135,6 +135,13 @@ type Reader struct {
 	// Gaps are the lists that RBAC kept the reader from making while it
 	// looked for the users of a waypoint: each in the order met, once.
 	Gaps []ListGap
+
+	// allWaypoints and allNamespaces say the caches hold every Gateway
+	// and namespace (see preload.go): what is not there does not exist.
+	allWaypoints, allNamespaces bool
+	// nsLabels replace the labels of namespaces, for a reader of the
+	// cluster as it would be after a change (see With).
+	nsLabels map[string]map[string]string
 }
 
 // ListGap is a list of one kind that the user may not make. Namespace ""
@@ -376,8 +383,19 @@ func (r *Reader) meshVisibility(ctx context.Context) *mesh.Visibility {
 // namespace reads a namespace's labels and annotations once; a namespace
 // that does not exist has none.
 func (r *Reader) namespace(ctx context.Context, name string) (*namespaceMeta, error) {
+	m, err := r.readNamespace(ctx, name)
+	if l, ok := r.nsLabels[name]; ok && err == nil {
+		return &namespaceMeta{l, m.annotations}, nil
+	}
+	return m, err
+}
+
+func (r *Reader) readNamespace(ctx context.Context, name string) (*namespaceMeta, error) {
 	if m, ok := r.namespaces[name]; ok {
 		return m, nil
+	}
+	if r.allNamespaces {
+		return &namespaceMeta{}, nil
 	}
 	ns, err := r.Clients.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	switch {
@@ -399,7 +417,7 @@ func (r *Reader) Waypoint(ctx context.Context, key string) (*mesh.Waypoint, erro
 		return w, nil
 	}
 	ns, name := splitKey(key)
-	if ns == "" || name == "" {
+	if ns == "" || name == "" || r.allWaypoints {
 		r.waypoints[key] = nil
 		return nil, nil
 	}

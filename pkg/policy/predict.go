@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
@@ -79,6 +81,45 @@ type Attachment struct {
 	Enforced bool   `json:"enforced"`
 	Reason   string `json:"reason"`
 	Message  string `json:"message"`
+	// Parent is, for a route, what the controllers wrote in its
+	// status.parents for this parentRef; nil when none wrote anything.
+	Parent *ParentStatus `json:"routeParent,omitempty"`
+}
+
+// ParentStatus is a route's status for one parentRef, as a controller
+// (istiod: istio.io/gateway-controller) wrote it.
+type ParentStatus struct {
+	Controller string `json:"controller"`
+	// Accepted and ResolvedRefs are the two conditions of the Gateway API;
+	// nil when not written. istiod writes Accepted=False (NoMatchingParent)
+	// for a parent Service that does not exist, and Accepted=True for one
+	// that exists, bound to a waypoint or not.
+	Accepted     *metav1.Condition `json:"accepted,omitempty"`
+	ResolvedRefs *metav1.Condition `json:"resolvedRefs,omitempty"`
+	// ResolvedWaypoints is istiod's own: always True, its message says
+	// when the parent has no istio.io/use-waypoint label ("in ambient mode,
+	// route will not be respected"); it does not check the waypoint.
+	ResolvedWaypoints *metav1.Condition `json:"resolvedWaypoints,omitempty"`
+}
+
+// String sums the conditions up: "Accepted=True ResolvedRefs=True", or
+// with the reason of each that is not True.
+func (ps *ParentStatus) String() string {
+	if ps == nil {
+		return "<none>"
+	}
+	var parts []string
+	for _, c := range []*metav1.Condition{ps.Accepted, ps.ResolvedRefs} {
+		if c == nil {
+			continue
+		}
+		part := c.Type + "=" + string(c.Status)
+		if c.Status != metav1.ConditionTrue && c.Reason != "" {
+			part += " (" + c.Reason + ")"
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, " ")
 }
 
 // Predict applies istiod's rules to one target of a policy in namespace

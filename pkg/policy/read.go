@@ -89,6 +89,14 @@ type Reader struct {
 	services       map[string]map[string]*corev1.Service
 	serviceEntries map[string]map[string]*unstructured.Unstructured
 	classes        map[string]*string
+	// allServices and allServiceEntries say the maps above hold every
+	// namespace's (see prefetch): a namespace not there has none.
+	allServices, allServiceEntries bool
+	// labels are the labels objects would have after a change (see
+	// Change); nil for the cluster as it is.
+	labels map[Object]map[string]string
+	// prefetched says the cluster-wide lists were made.
+	prefetched bool
 }
 
 // NewReader returns a Reader over the clients.
@@ -105,7 +113,8 @@ func NewReader(c *kube.Clients) *Reader {
 // parents are Gateways that are not waypoints are left out.
 func (r *Reader) List(ctx context.Context, namespace string) (*Result, error) {
 	res := &Result{Policies: []Policy{}}
-	for _, k := range Kinds {
+	byKind := make([][]unstructured.Unstructured, len(Kinds))
+	for i, k := range Kinds {
 		items, found, err := r.list(ctx, k, namespace)
 		if err != nil {
 			return nil, err
@@ -114,6 +123,13 @@ func (r *Reader) List(ctx context.Context, namespace string) (*Result, error) {
 			res.Absent = append(res.Absent, k.Name)
 			continue
 		}
+		byKind[i] = items
+	}
+	if namespace == "" {
+		r.prefetch(ctx, byKind)
+	}
+	for ki, k := range Kinds {
+		items := byKind[ki]
 		for i := range items {
 			p, ok, err := r.policy(ctx, k, &items[i])
 			if err != nil {
@@ -144,12 +160,16 @@ func (r *Reader) list(ctx context.Context, k Kind, namespace string) (items []un
 		opts := metav1.ListOptions{Limit: 500}
 		items = nil
 		for {
-			page, err := r.Clients.Dynamic.Resource(g).Namespace(namespace).List(ctx, opts)
+			var page *unstructured.UnstructuredList
+			err := kube.Retry(ctx, func() (err error) {
+				page, err = r.Clients.Dynamic.Resource(g).Namespace(namespace).List(ctx, opts)
+				return err
+			})
 			if kube.IsMissingType(err) || (apierrors.IsNotFound(err) && len(items) == 0) {
 				break
 			}
 			if err != nil {
-				return nil, false, kube.Describe("list "+g.Resource, err)
+				return nil, false, describe("list "+g.Resource, err)
 			}
 			found = true
 			items = append(items, page.Items...)
@@ -186,6 +206,12 @@ func (r *Reader) policy(ctx context.Context, k Kind, obj *unstructured.Unstructu
 	if len(p.Attachments) == 0 {
 		return p, false, nil
 	}
+	if k.Route {
+		parents := routeParents(obj)
+		for i := range p.Attachments {
+			p.Attachments[i].Parent = parents[p.Attachments[i].Target]
+		}
+	}
 	p.Enforced, p.Reason, p.Message = Flatten(p.Attachments)
 	if !k.Route {
 		p.Condition = meta.FindStatusCondition(kube.Conditions(obj), ConditionWaypointAccepted)
@@ -221,38 +247,54 @@ func (r *Reader) state(ctx context.Context, t Target) (TargetState, error) {
 			return TargetState{}, err
 		}
 		return TargetState{Exists: true, ClassController: *c}, nil
-	case "Service":
-		svcs, err := r.servicesIn(ctx, t.Namespace)
-		if err != nil {
+	case "Service", "ServiceEntry":
+		res, err := r.resolve(ctx, Object{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name})
+		if err != nil || res == nil {
 			return TargetState{}, err
 		}
-		svc := svcs[t.Name]
-		if svc == nil {
-			return TargetState{}, nil
-		}
-		res, err := r.Enroll.Resolve(ctx, enroll.Subject{Kind: enroll.KindService, Namespace: svc.Namespace, Name: svc.Name,
-			Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName})
-		if err != nil {
-			return TargetState{}, err
-		}
-		return TargetState{Exists: true, Resolution: &res}, nil
-	case "ServiceEntry":
-		ses, err := r.serviceEntriesIn(ctx, t.Namespace)
-		if err != nil {
-			return TargetState{}, err
-		}
-		se := ses[t.Name]
-		if se == nil {
-			return TargetState{}, nil
-		}
-		res, err := r.Enroll.Resolve(ctx, enroll.Subject{Kind: enroll.KindServiceEntry, Namespace: se.GetNamespace(), Name: se.GetName(),
-			Labels: se.GetLabels(), Annotations: se.GetAnnotations()})
-		if err != nil {
-			return TargetState{}, err
-		}
-		return TargetState{Exists: true, Resolution: &res}, nil
+		return TargetState{Exists: true, Resolution: res}, nil
 	}
 	return TargetState{}, nil
+}
+
+// resolve resolves the waypoint of a Service or ServiceEntry (with the
+// labels of a change, when there is one); nil when it does not exist.
+func (r *Reader) resolve(ctx context.Context, o Object) (*enroll.Resolution, error) {
+	var s enroll.Subject
+	switch o.Kind {
+	case "Service":
+		svcs, err := r.servicesIn(ctx, o.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		svc := svcs[o.Name]
+		if svc == nil {
+			return nil, nil
+		}
+		s = enroll.Subject{Kind: enroll.KindService, Namespace: svc.Namespace, Name: svc.Name,
+			Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName}
+	case "ServiceEntry":
+		ses, err := r.serviceEntriesIn(ctx, o.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		se := ses[o.Name]
+		if se == nil {
+			return nil, nil
+		}
+		s = enroll.Subject{Kind: enroll.KindServiceEntry, Namespace: se.GetNamespace(), Name: se.GetName(),
+			Labels: se.GetLabels(), Annotations: se.GetAnnotations()}
+	default:
+		return nil, nil
+	}
+	if l, ok := r.labels[o]; ok {
+		s.Labels = l
+	}
+	res, err := r.Enroll.Resolve(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 func (r *Reader) class(ctx context.Context, name string) (*string, error) {
@@ -277,12 +319,19 @@ func (r *Reader) servicesIn(ctx context.Context, ns string) (map[string]*corev1.
 	if m, ok := r.services[ns]; ok {
 		return m, nil
 	}
+	if r.allServices {
+		return nil, nil
+	}
 	m := map[string]*corev1.Service{}
 	opts := metav1.ListOptions{Limit: 500}
 	for {
-		list, err := r.Clients.Kube.CoreV1().Services(ns).List(ctx, opts)
+		var list *corev1.ServiceList
+		err := kube.Retry(ctx, func() (err error) {
+			list, err = r.Clients.Kube.CoreV1().Services(ns).List(ctx, opts)
+			return err
+		})
 		if err != nil {
-			return nil, kube.Describe("list the services of namespace "+ns, err)
+			return nil, describe("list the services of namespace "+ns, err)
 		}
 		for i := range list.Items {
 			m[list.Items[i].Name] = &list.Items[i]
@@ -302,15 +351,22 @@ func (r *Reader) serviceEntriesIn(ctx context.Context, ns string) (map[string]*u
 	if m, ok := r.serviceEntries[ns]; ok {
 		return m, nil
 	}
+	if r.allServiceEntries {
+		return nil, nil
+	}
 	m := map[string]*unstructured.Unstructured{}
 	opts := metav1.ListOptions{Limit: 500}
 	for {
-		list, err := r.Clients.Dynamic.Resource(enroll.ServiceEntryGVR).Namespace(ns).List(ctx, opts)
+		var list *unstructured.UnstructuredList
+		err := kube.Retry(ctx, func() (err error) {
+			list, err = r.Clients.Dynamic.Resource(enroll.ServiceEntryGVR).Namespace(ns).List(ctx, opts)
+			return err
+		})
 		if kube.IsMissingType(err) {
 			break
 		}
 		if err != nil {
-			return nil, kube.Describe("list the ServiceEntries of namespace "+ns, err)
+			return nil, describe("list the ServiceEntries of namespace "+ns, err)
 		}
 		for i := range list.Items {
 			m[list.Items[i].GetName()] = &list.Items[i]
@@ -374,6 +430,44 @@ func parentRefs(obj *unstructured.Unstructured) []Target {
 	return out
 }
 
+// routeParents reads status.parents of a route, by parentRef as
+// parentRefs reads them; of several controllers, istiod's is kept.
+func routeParents(obj *unstructured.Unstructured) map[Target]*ParentStatus {
+	items, _, _ := unstructured.NestedSlice(obj.Object, "status", "parents")
+	out := map[Target]*ParentStatus{}
+	for _, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		ref, _ := m["parentRef"].(map[string]any)
+		if ref == nil {
+			continue
+		}
+		t := refTarget(ref, obj.GetNamespace())
+		if t.Kind == "" {
+			t.Kind = "Gateway"
+		}
+		if _, has := ref["group"]; !has && t.Kind == "Gateway" {
+			t.Group = gatewayGroup
+		}
+		ps := &ParentStatus{}
+		ps.Controller, _ = m["controllerName"].(string)
+		if prev := out[t]; prev != nil && prev.Controller == IstioController {
+			continue
+		}
+		conds := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"conditions": m["conditions"]}}}
+		cs := kube.Conditions(conds)
+		ps.Accepted, ps.ResolvedRefs = meta.FindStatusCondition(cs, "Accepted"), meta.FindStatusCondition(cs, "ResolvedRefs")
+		ps.ResolvedWaypoints = meta.FindStatusCondition(cs, "ResolvedWaypoints")
+		out[t] = ps
+	}
+	return out
+}
+
+// IstioController is the controller name istiod writes in route status.
+const IstioController = "istio.io/gateway-controller"
+
 func refTarget(m map[string]any, namespace string) Target {
 	str := func(k string) string { s, _ := m[k].(string); return s }
 	t := Target{Kind: str("kind"), Group: str("group"), Namespace: str("namespace"), Name: str("name")}
@@ -425,4 +519,17 @@ func (r *Reader) ListFor(ctx context.Context, kind, namespace, name, waypoint st
 		all = append(all, res.Policies...)
 	}
 	return Applying(all, kind, namespace, name, waypoint), nil
+}
+
+// describedError is an API fault described for the user that still
+// answers apierrors.IsForbidden and the like, so that callers can fall
+// back to a narrower read.
+type describedError struct{ described, cause error }
+
+func (e *describedError) Error() string { return e.described.Error() }
+func (e *describedError) Unwrap() error { return e.cause }
+
+// describe is kube.Describe that keeps the API error underneath.
+func describe(what string, err error) error {
+	return &describedError{described: kube.Describe(what, err), cause: err}
 }

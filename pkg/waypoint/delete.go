@@ -38,6 +38,10 @@ type DeleteRequest struct {
 	Concurrency int
 	// Progress, when set, is told how many deletes are done.
 	Progress func(done, total int)
+	// Guard, when set, is asked before anything is deleted which of the
+	// waypoints must be left alone, and why (by namespace/name); those are
+	// recorded as skipped and refused. An error stops the delete.
+	Guard func(ctx context.Context, gws []*gatewayv1.Gateway) (refused map[string]string, err error)
 }
 
 // Record actions' messages that the command layer recognises.
@@ -72,6 +76,21 @@ type DeleteResult struct {
 func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteResult, error) {
 	d := &deletion{req: req, c: c, res: &DeleteResult{}, existing: map[string]bool{}}
 	targets := d.targets(ctx)
+	if req.Guard != nil && len(targets) > 0 {
+		refused, err := req.Guard(ctx, targets)
+		if err != nil {
+			return nil, err
+		}
+		kept := make([]*gatewayv1.Gateway, 0, len(targets))
+		for _, gw := range targets {
+			if why, ok := refused[gw.Namespace+"/"+gw.Name]; ok {
+				d.rec.Add(bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Action: bulk.Skipped, Refused: true, Error: why})
+				continue
+			}
+			kept = append(kept, gw)
+		}
+		targets = kept
+	}
 	d.deleteAll(ctx, targets)
 	if !bulk.Stopped(ctx) {
 		d.leftovers(ctx)
