@@ -15,7 +15,7 @@ TOOLS         := $(CURDIR)/bin/tools
 GOLANGCI_LINT := $(TOOLS)/golangci-lint
 GREMLINS      := $(TOOLS)/gremlins
 # The domain packages whose own tests `make mutation` measures.
-MUTATION_PKGS ?= render enroll istio bulk kube gitops
+MUTATION_PKGS ?= render enroll istio bulk kube mesh policy gitops
 
 all: build
 

@@ -44,3 +44,23 @@ func TestConditions(t *testing.T) {
 		t.Errorf("no status gives no conditions, got %+v", c)
 	}
 }
+
+func TestGeneration(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want int64
+	}{
+		{int64(7), 7}, {float64(8), 8}, {"9", 9}, {"x", 0}, {nil, 0}, {true, 0},
+	} {
+		if got := generation(tc.v); got != tc.want {
+			t.Errorf("generation(%#v) = %d, want %d", tc.v, got, tc.want)
+		}
+	}
+	// No generation anywhere, and a time that is not RFC 3339: both zero.
+	conds := Conditions(&unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"conditions": []any{
+		map[string]any{"type": "Other", "lastTransitionTime": "garbage"},
+	}}}})
+	if len(conds) != 1 || conds[0].ObservedGeneration != 0 || !conds[0].LastTransitionTime.IsZero() {
+		t.Errorf("got %+v", conds)
+	}
+}

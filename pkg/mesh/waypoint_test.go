@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -242,5 +244,297 @@ serviceEntryVisibility:
 	none, _ := ParseVisibility("defaultConfig: {}\n")
 	if none.Configured || none.For(nil) != VisibilityPublic {
 		t.Error("no setting: everything PUBLIC")
+	}
+}
+
+func TestIstioNames(t *testing.T) {
+	// The names istiod reads, spelled out: a typo in pkg/istio would
+	// otherwise only ever be compared with itself.
+	for got, want := range map[string]string{
+		istio.LabelWaypointFor:         "istio.io/waypoint-for",
+		istio.LabelRev:                 "istio.io/rev",
+		istio.AnnotationInboundBinding: "ambient.istio.io/waypoint-inbound-binding",
+		istio.ListenerProtocolProxy:    "istio.io/PROXY",
+		istio.ListenerProtocol:         "HBONE",
+		istio.LabelNamespaceName:       "kubernetes.io/metadata.name",
+		istio.ClassWaypoint:            "istio-waypoint",
+		FromGateway:                    "gateway",
+		FromClass:                      "class",
+		FromDefault:                    "default",
+	} {
+		if got != want {
+			t.Errorf("%q, want %q", got, want)
+		}
+	}
+	if istio.ListenerPort != 15008 {
+		t.Errorf("HBONE port %d", istio.ListenerPort)
+	}
+}
+
+func TestParseFacts(t *testing.T) {
+	gw := gateway(label(istio.LabelRev, "canary"), func(gw *gatewayv1.Gateway) {
+		gw.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.1"}, {Value: "fd00::1"}}
+		gw.Status.Conditions = []metav1.Condition{
+			{Type: "Accepted", Status: metav1.ConditionTrue},
+			{Type: "Programmed", Status: metav1.ConditionFalse, Reason: "Pending", Message: "no pod"},
+		}
+	})
+	w := Parse(gw, nil)
+	if w.Namespace != "infra" || w.Name != "wp" || w.Key() != "infra/wp" || w.Class != istio.ClassWaypoint || w.Revision != "canary" {
+		t.Errorf("identity: %+v", w)
+	}
+	if len(w.Addresses) != 2 || w.Addresses[0] != "10.0.0.1" || w.Addresses[1] != "fd00::1" || !w.Bound {
+		t.Errorf("addresses %v bound %v", w.Addresses, w.Bound)
+	}
+	if w.Programmed == nil || w.Programmed.Reason != "Pending" {
+		t.Fatalf("Programmed %+v", w.Programmed)
+	}
+	gw.Status.Conditions[1].Reason = "Changed"
+	if w.Programmed.Reason != "Pending" {
+		t.Error("the Waypoint keeps a copy of the condition, not the Gateway's")
+	}
+	if !w.IsWaypointClass() || !IsWaypointGateway(gw) {
+		t.Error("istio-waypoint is a waypoint class")
+	}
+	gw.Spec.GatewayClassName = "istio"
+	if Parse(gw, nil).IsWaypointClass() || IsWaypointGateway(gw) {
+		t.Error("class istio is not a waypoint class")
+	}
+	gw.Spec.GatewayClassName = istio.ClassAgentgatewayWaypoint
+	if !Parse(gw, nil).IsWaypointClass() || !IsWaypointGateway(gw) {
+		t.Error("the agentgateway class is a waypoint class")
+	}
+}
+
+func TestStatusTexts(t *testing.T) {
+	addr := func(gw *gatewayv1.Gateway) {
+		gw.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.1"}, {Value: "10.0.0.2"}}
+	}
+	prog := func(s metav1.ConditionStatus) func(*gatewayv1.Gateway) {
+		return func(gw *gatewayv1.Gateway) {
+			gw.Status.Conditions = []metav1.Condition{{Type: "Programmed", Status: s, Reason: "Why", Message: "because"}}
+		}
+	}
+	cases := []struct {
+		name                    string
+		gw                      *gatewayv1.Gateway
+		programmedReason, ready string
+		state                   string
+	}{
+		{"nothing yet", gateway(), "no Programmed condition yet (is istiod running?)", "no Programmed condition yet (is istiod running?)",
+			"not bound: no address yet, istiod sends it no traffic; not programmed (no Programmed condition yet (is istiod running?))"},
+		{"address, Programmed=False", gateway(addr, prog(metav1.ConditionFalse)), "Programmed=False, reason Why: because", "Programmed=False, reason Why: because",
+			"bound: address 10.0.0.1, 10.0.0.2; not programmed (Programmed=False, reason Why: because)"},
+		{"Programmed=Unknown", gateway(prog(metav1.ConditionUnknown)), "Programmed=Unknown, reason Why: because", "Programmed=Unknown, reason Why: because",
+			"not bound: no address yet, istiod sends it no traffic; not programmed (Programmed=Unknown, reason Why: because)"},
+		{"programmed without address", gateway(prog(metav1.ConditionTrue)), "", "Programmed=True but no address yet",
+			"not bound: no address yet, istiod sends it no traffic; programmed"},
+		{"ready", gateway(addr, prog(metav1.ConditionTrue)), "", "", "bound: address 10.0.0.1, 10.0.0.2; programmed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := Parse(tc.gw, nil)
+			if got := w.ProgrammedReason(); got != tc.programmedReason {
+				t.Errorf("ProgrammedReason %q", got)
+			}
+			if got := w.NotReadyReason(); got != tc.ready {
+				t.Errorf("NotReadyReason %q", got)
+			}
+			if got := w.StateText(); got != tc.state {
+				t.Errorf("StateText %q", got)
+			}
+		})
+	}
+	if got := Parse(gateway(prog(metav1.ConditionUnknown)), nil).ProgrammedText(); got != "Unknown" {
+		t.Errorf("ProgrammedText of Unknown: %s", got)
+	}
+}
+
+func TestUpdateStatus(t *testing.T) {
+	old := Parse(gateway(label(istio.LabelWaypointFor, "all"), meshRoutes(routes(gatewayv1.NamespacesFromAll, nil))), nil)
+	newer := gateway(func(gw *gatewayv1.Gateway) {
+		gw.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.9"}}
+		gw.Status.Conditions = []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue}}
+	})
+	w := old
+	w.UpdateStatus(newer)
+	if !w.Ready() || len(w.Addresses) != 1 || w.Addresses[0] != "10.0.0.9" || !w.Bound {
+		t.Errorf("status not taken: %+v", w)
+	}
+	if w.TrafficType != "all" || w.AllowedFrom != "All" {
+		t.Errorf("UpdateStatus took more than the status: %s %s", w.TrafficType, w.AllowedFrom)
+	}
+	w.UpdateStatus(gateway())
+	if w.Bound || w.Programmed != nil || len(w.Addresses) != 0 {
+		t.Errorf("a status that went away: %+v", w)
+	}
+}
+
+func TestListenerText(t *testing.T) {
+	all := routes(gatewayv1.NamespacesFromAll, nil)
+	proxyClass := &Class{Name: istio.ClassWaypoint, Annotations: map[string]string{istio.AnnotationInboundBinding: "PROXY/15088"}}
+	cases := []struct {
+		name  string
+		gw    *gatewayv1.Gateway
+		class *Class
+		want  string
+	}{
+		{"HBONE", gateway(), nil, "HBONE listener mesh"},
+		{"none", gateway(func(gw *gatewayv1.Gateway) { gw.Spec.Listeners = nil }), nil, "no HBONE listener on 15008"},
+		{"by the Gateway's binding", gateway(annotate(istio.AnnotationInboundBinding, "PROXY/15088"), listener("proxy", 15088, "TCP", all)), nil,
+			"listener proxy (bound by the Gateway's ambient.istio.io/waypoint-inbound-binding=PROXY/15088)"},
+		{"by the class's binding", gateway(listener("proxy", 15088, "TCP", all)), proxyClass,
+			"listener proxy (bound by GatewayClass istio-waypoint's ambient.istio.io/waypoint-inbound-binding=PROXY/15088)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Parse(tc.gw, tc.class).ListenerText(); got != tc.want {
+				t.Errorf("got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestInboundBindingPorts(t *testing.T) {
+	// The Gateway has an HBONE listener (Same), a PROXY-protocol one
+	// (Selector) and one on the bound port (All): which one istiod reads
+	// shows in AllowedFrom.
+	sel := routes(gatewayv1.NamespacesFromSelector, &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}})
+	all := routes(gatewayv1.NamespacesFromAll, nil)
+	cases := []struct {
+		binding  string
+		port     int32
+		listener string
+		from     string
+	}{
+		{"PROXY/15080", 15080, "bound", "All"},
+		{"PROXY/15090", 15090, "bound", "All"},
+		{"PROXY/9", 9, "bound", "All"},
+		{"NONE/15088", 15088, "bound", "All"},
+		{"PROXY", 15088, "proxy", "Selector(team=a)"},
+		{"PROXY/", 15088, "proxy", "Selector(team=a)"},
+		{"PROXY/15x88", 15088, "proxy", "Selector(team=a)"},
+		{"PROXY/-1", 15088, "proxy", "Selector(team=a)"},
+		{"PROXY/4294967295", 15088, "mesh", "Same"},
+		{"NONE", 15088, "mesh", "Same"},
+		{"NONE/x", 15088, "mesh", "Same"},
+		{"PROXY/15088/1", 15088, "mesh", "Same"},
+		{"proxy/15088", 15088, "mesh", "Same"},
+		{"", 15088, "mesh", "Same"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.binding, func(t *testing.T) {
+			gw := gateway(annotate(istio.AnnotationInboundBinding, tc.binding),
+				listener("proxy", 15001, istio.ListenerProtocolProxy, sel), listener("bound", tc.port, "TCP", all))
+			w := Parse(gw, nil)
+			if w.Listener != tc.listener || w.AllowedFrom != tc.from || w.ListenerByBinding != (tc.listener != "mesh") {
+				t.Errorf("listener %q (by binding %v) from %s, want %q from %s", w.Listener, w.ListenerByBinding, w.AllowedFrom, tc.listener, tc.from)
+			}
+			if w.Binding != tc.binding || w.BindingFrom != FromGateway {
+				t.Errorf("binding %q from %q", w.Binding, w.BindingFrom)
+			}
+		})
+	}
+}
+
+func TestHBONEListenerNeedsPortAndProtocol(t *testing.T) {
+	all := routes(gatewayv1.NamespacesFromAll, nil)
+	gw := gateway(func(gw *gatewayv1.Gateway) { gw.Spec.Listeners = nil },
+		listener("tcp", 15008, "TCP", all), listener("other", 15009, "HBONE", all), listener("real", 15008, "HBONE", all), listener("later", 15008, "HBONE", nil))
+	if w := Parse(gw, nil); w.Listener != "real" || w.AllowedFrom != "All" {
+		t.Errorf("the first HBONE listener on 15008: %q from %s", w.Listener, w.AllowedFrom)
+	}
+	gw.Spec.Listeners = gw.Spec.Listeners[:2]
+	if w := Parse(gw, nil); w.Listener != "" || w.From != gatewayv1.NamespacesFromSame || w.AllowedFrom != "Same" {
+		t.Errorf("no HBONE listener on 15008: %q from %s", w.Listener, w.AllowedFrom)
+	}
+	// allowedRoutes without namespaces: Same.
+	gw = gateway(meshRoutes(&gatewayv1.AllowedRoutes{}))
+	if w := Parse(gw, nil); w.Listener != "mesh" || w.AllowedFrom != "Same" || w.Allows("other", nil) {
+		t.Errorf("allowedRoutes without namespaces: %q from %s", w.Listener, w.AllowedFrom)
+	}
+}
+
+func TestSelectorViews(t *testing.T) {
+	sel := func(s *metav1.LabelSelector) Waypoint {
+		return Parse(gateway(meshRoutes(routes(gatewayv1.NamespacesFromSelector, s))), nil)
+	}
+	expr := func(key string, op metav1.LabelSelectorOperator, values ...string) *metav1.LabelSelector {
+		return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: key, Operator: op, Values: values}}}
+	}
+	cases := []struct {
+		name     string
+		w        Waypoint
+		names    []string // nil: AllowedNames not ok
+		match    map[string]string
+		selector string
+	}{
+		{"names by In, sorted", sel(expr(istio.LabelNamespaceName, metav1.LabelSelectorOpIn, "b", "a")), []string{"a", "b"}, nil, "kubernetes.io/metadata.name in (a,b)"},
+		{"name by matchLabels", sel(&metav1.LabelSelector{MatchLabels: map[string]string{istio.LabelNamespaceName: "a"}}), []string{"a"},
+			map[string]string{istio.LabelNamespaceName: "a"}, "kubernetes.io/metadata.name=a"},
+		{"NotIn names no namespace", sel(expr(istio.LabelNamespaceName, metav1.LabelSelectorOpNotIn, "a")), nil, nil, "kubernetes.io/metadata.name notin (a)"},
+		{"Exists names no namespace", sel(expr(istio.LabelNamespaceName, metav1.LabelSelectorOpExists)), nil, nil, "kubernetes.io/metadata.name"},
+		{"another key", sel(&metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}), nil, map[string]string{"team": "a"}, "team=a"},
+		{"two requirements", sel(&metav1.LabelSelector{MatchLabels: map[string]string{istio.LabelNamespaceName: "a", "team": "a"}}), nil,
+			map[string]string{istio.LabelNamespaceName: "a", "team": "a"}, "kubernetes.io/metadata.name=a,team=a"},
+		{"labels and expressions", sel(&metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"},
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpExists}}}), nil, nil, "team=a,tier"},
+		{"empty selector", sel(&metav1.LabelSelector{}), nil, nil, ""},
+		{"no selector", sel(nil), nil, nil, ""},
+		{"invalid selector", sel(expr("team", "Bogus")), nil, nil, ""},
+		{"All", Parse(gateway(meshRoutes(routes(gatewayv1.NamespacesFromAll, &metav1.LabelSelector{MatchLabels: map[string]string{istio.LabelNamespaceName: "a"}}))), nil), nil, nil, ""},
+		{"Same", Parse(gateway(meshRoutes(routes(gatewayv1.NamespacesFromSame, &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}))), nil), nil, nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			names, ok := tc.w.AllowedNames()
+			if ok != (tc.names != nil) || !slices.Equal(names, tc.names) {
+				t.Errorf("AllowedNames %v %v, want %v", names, ok, tc.names)
+			}
+			m, ok := tc.w.MatchLabels()
+			if ok != (tc.match != nil) || !maps.Equal(m, tc.match) {
+				t.Errorf("MatchLabels %v %v, want %v", m, ok, tc.match)
+			}
+			if got := tc.w.Selector(); got != tc.selector {
+				t.Errorf("Selector %q, want %q", got, tc.selector)
+			}
+		})
+	}
+}
+
+func TestSameBinding(t *testing.T) {
+	bound := func(gw *gatewayv1.Gateway) {
+		gw.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.1"}}
+	}
+	base := Parse(gateway(bound), nil)
+	cases := []struct {
+		name  string
+		other Waypoint
+		same  bool
+	}{
+		{"itself", base, true},
+		{"another address, programmed", Parse(gateway(func(gw *gatewayv1.Gateway) {
+			gw.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.2"}}
+			gw.Status.Conditions = []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue}}
+		}), nil), true},
+		{"other traffic type", Parse(gateway(bound, label(istio.LabelWaypointFor, "all")), nil), false},
+		{"other from", Parse(gateway(bound, meshRoutes(routes(gatewayv1.NamespacesFromAll, nil))), nil), false},
+		{"other selector", Parse(gateway(bound, meshRoutes(routes(gatewayv1.NamespacesFromSelector, &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}))), nil), false},
+		{"not bound", Parse(gateway(), nil), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := base.SameBinding(tc.other); got != tc.same {
+				t.Errorf("SameBinding %v", got)
+			}
+			if got := tc.other.SameBinding(base); got != tc.same {
+				t.Errorf("SameBinding the other way %v", got)
+			}
+		})
+	}
+	a := Parse(gateway(bound, meshRoutes(routes(gatewayv1.NamespacesFromSelector, &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}))), nil)
+	b := Parse(gateway(bound, meshRoutes(routes(gatewayv1.NamespacesFromSelector, &metav1.LabelSelector{MatchLabels: map[string]string{"a": "c"}}))), nil)
+	if a.SameBinding(b) {
+		t.Error("two selectors that differ")
 	}
 }
