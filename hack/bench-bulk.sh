@@ -4,10 +4,14 @@
 # (see docs/performance.md).
 #
 #   hack/bench-bulk.sh [NAMESPACES]     default 200
+#   BENCH_LOOP_ROUNDS=0 BENCH_CALL_ROUNDS=5 hack/bench-bulk.sh 2000
+#                                       one calls only (peak memory at scale)
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 n=${1:-200}
+loop_rounds=${BENCH_LOOP_ROUNDS:-2}
+call_rounds=${BENCH_CALL_ROUNDS:-5}
 make -s build
 
 script=$(mktemp)
@@ -23,10 +27,10 @@ secs() { local s=\$(date +%s%N); "\$@" >/dev/null; echo "scale=2; (\$(date +%s%N
 loop_apply() { for ns in \$nss; do kubectl-waypoint apply -n "\$ns" --enroll-namespace --for all; done; }
 loop_delete() { for ns in \$nss; do kubectl-waypoint delete --all -n "\$ns" --unenroll; done; }
 echo "namespaces: $n"
-for round in 1 2; do
+for round in \$(seq 1 $loop_rounds); do
   echo "shell loop, round \$round: apply --enroll-namespace --for all \$(secs loop_apply) s; delete --all --unenroll \$(secs loop_delete) s"
 done
-for round in 1 2 3 4 5; do
+for round in \$(seq 1 $call_rounds); do
   /usr/bin/time -f "one call, round \$round: apply --enroll-namespace --for all %e s, max RSS %M KiB" \
     kubectl-waypoint apply --namespace-selector bench=bulk --enroll-namespace --for all >/dev/null
   /usr/bin/time -f "one call, round \$round: delete --all --unenroll %e s, max RSS %M KiB" \

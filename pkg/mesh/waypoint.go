@@ -21,6 +21,7 @@ package mesh
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -156,26 +157,17 @@ func Parse(gw *gatewayv1.Gateway, class *Class) Waypoint {
 
 // inboundBinding parses the annotation as istiod does: "<protocol>" or
 // "<protocol>/<port>", the protocol NONE or PROXY. ok is false when it does
-// not parse; a port that does not parse counts as 0.
+// not parse. The port is what strconv.ParseUint gives istiod, which logs the
+// error and keeps the value: 0 when it is not a number, 4294967295 when it
+// is one beyond 32 bits (so no listener has it).
 func inboundBinding(v string) (protocol string, port int, ok bool) {
 	parts := strings.Split(v, "/")
 	if len(parts) > 2 || (parts[0] != "NONE" && parts[0] != "PROXY") {
 		return "", 0, false
 	}
 	if len(parts) == 2 {
-		n := 0
-		for _, c := range parts[1] {
-			if c < '0' || c > '9' {
-				n = 0
-				break
-			}
-			n = n*10 + int(c-'0')
-			if n > 1<<32-1 {
-				n = 0
-				break
-			}
-		}
-		port = n
+		n, _ := strconv.ParseUint(parts[1], 10, 32)
+		port = int(n)
 	}
 	return parts[0], port, true
 }
