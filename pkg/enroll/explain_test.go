@@ -298,7 +298,9 @@ func TestMeshConfigUnreadable(t *testing.T) {
 	if err != nil || res.Reason != ReasonAccepted || !slices.ContainsFunc(res.Steps, func(s string) bool { return strings.Contains(s, "could not be read") }) {
 		t.Errorf("an unreadable mesh config: PUBLIC, said: %+v, %v", res, err)
 	}
-	r.Resolve(context.Background(), Subject{Kind: KindServiceEntry, Namespace: "plain", Name: "far"})
+	if _, err := r.Resolve(context.Background(), Subject{Kind: KindServiceEntry, Namespace: "plain", Name: "far"}); err != nil {
+		t.Fatal(err)
+	}
 	if n := c.requests("get", "configmaps"); n != 1 {
 		t.Errorf("an unreadable mesh config is tried once, not %d times", n)
 	}
