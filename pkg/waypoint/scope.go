@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
@@ -103,7 +104,13 @@ func Namespaces(ctx context.Context, client kubernetes.Interface, names []string
 // waypoint keeps its old one, which may be too old to watch from.
 func WaitNamed(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string, waiting map[string]*mesh.Waypoint) error {
 	return InNamespaces(namespaces, func(ns string) error {
-		list, err := client.GatewayV1().Gateways(ns).List(ctx, byName(name))
+		var list *gatewayv1.GatewayList
+		// The list is retried like every read: one lost answer must not end
+		// a wait that the watch would have finished.
+		err := kube.Retry(ctx, func() (err error) {
+			list, err = client.GatewayV1().Gateways(ns).List(ctx, byName(name))
+			return err
+		})
 		if err != nil {
 			return err
 		}
