@@ -77,7 +77,7 @@ func TestVersionMatrix(t *testing.T) {
 				matrixGoldenCases(t, e)
 			})
 			t.Run("walkthrough", func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 				defer cancel()
 				cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "hack", "demo.sh"))
 				// A port and a TMPDIR (the sandbox binary, the kubeconfig)
