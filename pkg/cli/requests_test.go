@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
@@ -83,5 +86,31 @@ func TestRequestCounts(t *testing.T) {
 	if strings.Join(reqs, ",") != "DELETE labelled,GET authorizationpolicies,GET grpcroutes,GET httproutes,GET labelled,GET namespaces,GET pods,"+
 		"GET requestauthentications,GET serviceentries,GET services,GET tcproutes,GET telemetries,GET tlsroutes,GET wasmplugins,GET workloadentries" {
 		t.Errorf("delete made %v", reqs)
+	}
+}
+
+// TestMissingTypeIsAskedOnce: a list of a type the API server does not serve
+// (a Gateway API route kind left out of the standard channel, such as
+// TCPRoute under v1.2.0) is answered with a plain 404 page, which client-go
+// marks as an unexpected response. It is final: read once, never retried
+// (it once cost every policy check about 7 s per missing version).
+func TestMissingTypeIsAskedOnce(t *testing.T) {
+	log := &requestLog{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(log.RoundTrip)
+	c, err := kube.NewClients(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "nosuchroutes"}
+	err = kube.Retry(context.Background(), func() error {
+		_, err := c.Dynamic.Resource(gvr).Namespace("default").List(context.Background(), metav1.ListOptions{})
+		return err
+	})
+	if !kube.IsMissingType(err) {
+		t.Fatalf("list of %s: %v, want the missing-type 404", gvr, err)
+	}
+	if len(log.reqs) != 1 {
+		t.Errorf("list of a type that is not served made %d requests, want 1: %v", len(log.reqs), log.reqs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,8 +27,14 @@ func Retryable(err error) bool {
 	case err == nil:
 		return false
 	case apierrors.IsTooManyRequests(err), apierrors.IsServerTimeout(err), apierrors.IsTimeout(err),
-		apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err), apierrors.IsUnexpectedServerError(err):
+		apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err):
 		return true
+	case apierrors.IsUnexpectedServerError(err):
+		// An answer that was not a Status object: client-go marks a plain
+		// 404 page (a type the server does not serve) so too, and that is
+		// final. Only a server-side failure is worth another try.
+		var status apierrors.APIStatus
+		return errors.As(err, &status) && status.Status().Code >= http.StatusInternalServerError
 	case apierrors.IsConflict(err):
 		return false
 	}

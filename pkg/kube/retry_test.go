@@ -31,6 +31,10 @@ func TestRetry(t *testing.T) {
 		{"failed precondition is final", apierrors.NewConflict(gr, "x", errors.New("Precondition failed: UID in precondition: 1, UID in object meta: 2")), 1},
 		{"replaced object is final", apierrors.NewConflict(gr, "x", errors.New("the UID in the precondition (1) does not match the UID in record (2). The object might have been deleted and then recreated")), 1},
 		{"forbidden is final", apierrors.NewForbidden(gr, "x", errors.New("no")), 1},
+		// What client-go makes of a plain-text 404 page (a type the server
+		// does not serve): marked unexpected, but a 4xx is final.
+		{"a type that is not served is final", apierrors.NewGenericServerResponse(404, "list", gr, "", "404 page not found", 0, true), 1},
+		{"an unexpected 502 page is retried", apierrors.NewGenericServerResponse(502, "list", gr, "", "<html>bad gateway</html>", 0, true), 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
