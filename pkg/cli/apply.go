@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -36,8 +37,11 @@ type ApplyOptions struct {
 	bulkFlags
 
 	namespaces []string
-	dryRun     kube.DryRun
-	clients    *kube.Clients
+	// listed are the namespaces --namespace-selector read, for enrollment:
+	// no second list.
+	listed  map[string]*corev1.Namespace
+	dryRun  kube.DryRun
+	clients *kube.Clients
 }
 
 func newApplyCommand(f *Factory) *cobra.Command {
@@ -132,6 +136,7 @@ func (o *ApplyOptions) Complete(ctx context.Context, f *Factory) error {
 	if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
 		return err
 	}
+	o.listed = f.listedNamespaces
 	if o.dryRun == kube.DryRunClient && !o.EnrollNamespace && o.Output == "" {
 		return nil // nothing to read or write
 	}
@@ -170,6 +175,7 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 		Overwrite:         o.Overwrite,
 		Concurrency:       o.Concurrency,
 		NamespaceSelector: o.NamespaceSelector,
+		Namespaces:        o.listed,
 		// A report tells unchanged from configured: one more list.
 		KnowPrevious: !single || !o.human(),
 		Events:       o.events(single),

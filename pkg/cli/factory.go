@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
 // Factory gives commands what they need from their environment: streams, the
@@ -37,8 +39,11 @@ type Factory struct {
 	// namespaces are the values of -n/--namespace: kubectl's flag, which
 	// here may be repeated or hold a comma-separated list for bulk work.
 	namespaces []string
-	qps        float32
-	burst      int
+	// listedNamespaces are the namespaces --namespace-selector listed, by
+	// name, as little as enrollment reads of them.
+	listedNamespaces map[string]*corev1.Namespace
+	qps              float32
+	burst            int
 
 	// contexts are the values of --context: kubectl's flag, which here may
 	// be repeated or hold a comma-separated list (fleet.go); context is the
@@ -224,8 +229,9 @@ func (f *Factory) Namespace() (string, error) {
 }
 
 // Namespaces are the namespaces a bulk command works in: those of
-// --namespace-selector (one list request), else every -n, else the current
-// one. They come back sorted and without duplicates.
+// --namespace-selector (one list request, whose namespaces stay in
+// listedNamespaces for the command to reuse), else every -n, else the
+// current one. They come back sorted and without duplicates.
 func (f *Factory) Namespaces(ctx context.Context, selector string) ([]string, error) {
 	if err := f.checkNamespaces(false); err != nil {
 		return nil, err
@@ -243,8 +249,10 @@ func (f *Factory) Namespaces(ctx context.Context, selector string) ([]string, er
 			return nil, kube.Describe("list namespaces matching "+selector, err)
 		}
 		var out []string
-		for _, ns := range list.Items {
-			out = append(out, ns.Name)
+		f.listedNamespaces = make(map[string]*corev1.Namespace, len(list.Items))
+		for i := range list.Items {
+			out = append(out, list.Items[i].Name)
+			f.listedNamespaces[list.Items[i].Name] = waypoint.Slim(&list.Items[i])
 		}
 		if len(out) == 0 {
 			return nil, fmt.Errorf("no namespace matches --namespace-selector %q", selector)

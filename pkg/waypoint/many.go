@@ -33,6 +33,10 @@ type ApplyManyRequest struct {
 	// NamespaceSelector chose the namespaces, if a selector did; with it the
 	// namespaces are read in one list.
 	NamespaceSelector string
+	// Namespaces, when not nil, are the namespaces already read (by the
+	// list that resolved the selector), by name: no second list. A
+	// namespace missing from it is reported as not found.
+	Namespaces map[string]*corev1.Namespace
 	// KnowPrevious reads the existing Gateways first (one list), so that the
 	// records tell configured from unchanged.
 	KnowPrevious bool
@@ -55,7 +59,9 @@ type ApplyManyEvents struct {
 type ApplyManyResult struct {
 	Records []bulk.Record
 	// Applied are the Gateways as the server returned them (as rendered for a
-	// client dry run).
+	// client dry run), kept only for a client dry run, which prints them,
+	// and for a wait: a record is all the rest needs, and a whole Gateway
+	// per namespace would make memory grow with the namespaces.
 	Applied []*gatewayv1.Gateway
 }
 
@@ -85,8 +91,8 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 	for i, gw := range req.Gateways {
 		namespaces[i] = gw.Namespace
 	}
-	var nsObjects map[string]*corev1.Namespace
-	if len(namespaces) > 1 && req.EnrollNamespace {
+	nsObjects := req.Namespaces
+	if nsObjects == nil && len(namespaces) > 1 && req.EnrollNamespace {
 		// Without it (no right to list, or the list failed) each apply
 		// reads its own namespace.
 		nsObjects, _ = Namespaces(ctx, c.Kube, namespaces, req.NamespaceSelector)
@@ -191,7 +197,9 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 	rec.Action = gatewayAction(res)
 	r.mu.Lock()
 	r.records = append(r.records, rec)
-	r.applied = append(r.applied, res.Gateway)
+	if r.keepApplied() {
+		r.applied = append(r.applied, res.Gateway)
+	}
 	r.mu.Unlock()
 	if !r.req.EnrollNamespace {
 		return
@@ -206,6 +214,12 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		return
 	}
 	r.recordEnrolled(res.Gateway, res.Enrolled)
+}
+
+// keepApplied says whether the applied Gateways are needed after their
+// apply: to print them (client dry run) or to wait for them.
+func (r *applyMany) keepApplied() bool {
+	return r.req.DryRun == kube.DryRunClient || (r.req.Wait > 0 && r.req.DryRun == kube.DryRunNone)
 }
 
 func namespaceNotFound(ns string) error {

@@ -88,13 +88,24 @@ func Namespaces(ctx context.Context, client kubernetes.Interface, names []string
 	if err != nil {
 		return nil, err
 	}
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
 	out := map[string]*corev1.Namespace{}
 	for i := range list.Items {
-		if slices.Contains(names, list.Items[i].Name) {
-			out[list.Items[i].Name] = &list.Items[i]
+		if want[list.Items[i].Name] {
+			out[list.Items[i].Name] = Slim(&list.Items[i])
 		}
 	}
 	return out, nil
+}
+
+// Slim is ns with only what enrollment reads (name, labels, version): the
+// managed fields, annotations and status of every namespace of a bulk
+// run would otherwise stay in memory until its end.
+func Slim(ns *corev1.Namespace) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name, Labels: ns.Labels, ResourceVersion: ns.ResourceVersion}}
 }
 
 // WaitNamed waits until every waypoint of waiting, all called name in
