@@ -121,12 +121,14 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		return o.runWatch(ctx)
 	}
 	keep := o.Output == render.FormatYAML || o.Output == render.FormatJSON || o.needsObjects()
+	classes := mesh.NewClasses(o.clients.Gateway)
 	wps, _, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{
-		Namespace: o.namespace, LabelSelector: o.Selector, PageSize: o.PageSize, KeepGateway: keep,
+		Namespace: o.namespace, LabelSelector: o.Selector, PageSize: o.PageSize, KeepGateway: keep, Classes: classes,
 	})
 	if err != nil {
 		return kube.Describe("list waypoints", err)
 	}
+	warnUnreadClasses(o.IO, classes)
 	if len(o.Names) > 0 {
 		wps = slices.DeleteFunc(wps, func(w mesh.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
 	}

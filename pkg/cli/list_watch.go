@@ -35,17 +35,18 @@ func (o *ListOptions) validateWatch() error {
 // ends (the user interrupts). A watch the server closes is opened again
 // from the last change seen.
 func (o *ListOptions) runWatch(ctx context.Context) error {
+	classes := mesh.NewClasses(o.clients.Gateway)
 	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{
-		Namespace: o.namespace, LabelSelector: o.Selector, PageSize: o.PageSize,
+		Namespace: o.namespace, LabelSelector: o.Selector, PageSize: o.PageSize, Classes: classes,
 	})
 	if err != nil {
 		return kube.Describe("list waypoints", err)
 	}
+	warnUnreadClasses(o.IO, classes)
 	wps = slices.DeleteFunc(wps, func(w mesh.Waypoint) bool { return !o.named(w.Name) })
 	if err := o.printWatchRows(wps, !o.NoHeaders); err != nil {
 		return err
 	}
-	classes := mesh.NewClasses(o.clients.Gateway)
 	for {
 		w, err := o.clients.Gateway.GatewayV1().Gateways(o.namespace).Watch(ctx, metav1.ListOptions{
 			ResourceVersion: rv, LabelSelector: o.Selector, AllowWatchBookmarks: true,

@@ -222,6 +222,11 @@ func TestRBACGuide(t *testing.T) {
 			if _, stderr = asUser(t, kc, "WaypointAccepted", "explain", "svc", "reviews", "-n", ns); stderr != want {
 				t.Errorf("explain: stderr %q", stderr)
 			}
+			// list reads the class for the traffic type and the inbound
+			// binding: it says what it assumed, as enroll does.
+			if _, stderr = asUser(t, kc, "waypoint", "list", "-n", ns); stderr != want {
+				t.Errorf("list: stderr %q", stderr)
+			}
 		})
 	})
 

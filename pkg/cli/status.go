@@ -119,10 +119,12 @@ type WaypointStatus struct {
 
 // Run reads the waypoints, waits if asked, and prints their status.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: !o.IO.fleet.comparing()})
+	classes := mesh.NewClasses(o.clients.Gateway)
+	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: !o.IO.fleet.comparing(), Classes: classes})
 	if err != nil {
 		return kube.Describe("list waypoints", err)
 	}
+	warnUnreadClasses(o.IO, classes)
 	if len(o.Names) > 0 {
 		wps = slices.DeleteFunc(wps, func(w mesh.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
 		for _, n := range o.Names {

@@ -23,6 +23,9 @@ type ListOptions struct {
 	// SkipClasses does not read the GatewayClasses, for callers that need
 	// neither the traffic type nor who may attach (status).
 	SkipClasses bool
+	// Classes reads the GatewayClasses; nil reads them afresh. A caller
+	// that passes its own can ask it afterwards which could not be read.
+	Classes *mesh.Classes
 }
 
 // List returns the waypoints in scope, sorted by namespace and name, as the
@@ -31,7 +34,10 @@ type ListOptions struct {
 // only waypoints. It also returns the resourceVersion of the list, from which
 // a watch can start.
 func List(ctx context.Context, client gatewayclient.Interface, opts ListOptions) ([]mesh.Waypoint, string, error) {
-	classes := mesh.NewClasses(client)
+	classes := opts.Classes
+	if classes == nil {
+		classes = mesh.NewClasses(client)
+	}
 	var out []mesh.Waypoint
 	rv, err := EachGateway(ctx, client, opts, func(gw *gatewayv1.Gateway) {
 		if !mesh.IsWaypointGateway(gw) {
