@@ -30,6 +30,10 @@ func warnUnreadWaypoints(io *IOStreams, ex *enroll.Explanation) {
 	for _, e := range append([]enroll.Explanation{*ex}, ex.Services...) {
 		if e.UnreadWaypoint != "" && !seen[e.UnreadWaypoint] {
 			seen[e.UnreadWaypoint] = true
+			if e.Condition == nil {
+				io.Warnf("cannot read waypoint %s (forbidden): answered from the labels alone; whether the waypoint takes this traffic was not checked", e.UnreadWaypoint)
+				continue
+			}
 			io.Warnf("cannot read waypoint %s (forbidden): took istiod's %s condition as the answer", e.UnreadWaypoint, enroll.ConditionWaypointBound)
 		}
 	}

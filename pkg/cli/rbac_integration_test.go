@@ -206,6 +206,15 @@ func TestRBACGuide(t *testing.T) {
 				!strings.HasPrefix(lines[1], "Warning: cannot list the L7 policies on its traffic: ") {
 				t.Errorf("explain: stderr %q\n%s", stderr, stdout)
 			}
+			// A pod gets no condition from istiod: the answer comes from
+			// its labels, with a warning, not a failure.
+			env.Pod(t, ns, "ratings-v1", map[string]string{"app": "ratings",
+				"istio.io/use-waypoint": "shared", "istio.io/use-waypoint-namespace": infra})
+			stdout, stderr, code = run(t, false, "explain", "pod", "ratings-v1", "-n", ns, "--kubeconfig", kc)
+			wantWarn := "Warning: cannot read waypoint " + infra + "/shared (forbidden): answered from the labels alone; whether the waypoint takes this traffic was not checked\n"
+			if code != 0 || !strings.Contains(stdout, "names waypoint "+infra+"/shared, which you may not read") || stderr != wantWarn {
+				t.Errorf("explain pod: exit %d\nstdout:\n%s\nstderr: %q", code, stdout, stderr)
+			}
 		})
 		t.Run("without patch on services", func(t *testing.T) {
 			kc := env.UserWithRole(t, "rbac-app-nopatch", withoutVerb(t, rules, "", "services", "patch"), ns)

@@ -225,14 +225,20 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 	cond := meta.FindStatusCondition(conds, ConditionWaypointBound)
 	res, err := r.Resolve(ctx, subj)
 	var forbidden *WaypointForbiddenError
-	if errors.As(err, &forbidden) && cond != nil {
+	var ex *Explanation
+	switch {
+	case errors.As(err, &forbidden) && cond != nil:
 		return istiodsAnswer(subj, cond, forbidden.Key), nil
-	}
-	if err != nil {
+	case errors.As(err, &forbidden):
+		// No condition to go by (a pod, or istiod has not written it yet):
+		// what the labels name is all there is to say.
+		ex = labelsAnswer(subj, forbidden.Key)
+	case err != nil:
 		return nil, err
+	default:
+		ex = &Explanation{Resolution: res, Condition: cond}
+		ex.compare()
 	}
-	ex := &Explanation{Resolution: res, Condition: cond}
-	ex.compare()
 	if pod != nil {
 		ex.Services, err = r.podServices(ctx, pod)
 		if err != nil {
@@ -257,6 +263,16 @@ func istiodsAnswer(s Subject, cond *metav1.Condition, key string) *Explanation {
 		res.Message += ": " + cond.Message
 	}
 	return &Explanation{Resolution: res, Condition: cond, Verdict: cond.Reason, UnreadWaypoint: key}
+}
+
+// labelsAnswer explains an object whose waypoint the user may not read and
+// on which istiod wrote no condition: the labels name the waypoint, and
+// whether it takes the traffic is left unsaid.
+func labelsAnswer(s Subject, key string) *Explanation {
+	res := Resolution{Kind: s.Kind, Namespace: s.Namespace, Name: s.Name, Waypoint: key, Reason: ReasonWaypointUnread,
+		Message: "names waypoint " + key + ", which you may not read: whether it takes this traffic was not checked",
+		Steps:   []string{"waypoint " + key + " could not be read (forbidden), and istiod wrote no " + ConditionWaypointBound + " condition here: only the labels were read"}}
+	return &Explanation{Resolution: res, Verdict: ReasonWaypointUnread, UnreadWaypoint: key}
 }
 
 // podServices resolves the services in the pod's namespace that select it.

@@ -35,6 +35,9 @@ const (
 	// ReasonNotVisible: the mesh config's serviceEntryVisibility makes the
 	// ServiceEntry NONE: istiod configures nothing for it.
 	ReasonNotVisible = "NotVisible"
+	// ReasonWaypointUnread: the labels name a waypoint the user may not
+	// read, and istiod wrote no condition to answer instead.
+	ReasonWaypointUnread = "WaypointUnread"
 )
 
 // IsIstiodReason reports whether istiod writes reason in an
