@@ -229,7 +229,7 @@ func TestIsIstiodReason(t *testing.T) {
 			t.Errorf("%s", r)
 		}
 	}
-	for _, r := range []string{ReasonNoWaypoint, ReasonOptedOut, ReasonIsWaypoint, ReasonIsEastWestGateway, ReasonExternalName, ReasonNotVisible} {
+	for _, r := range []string{ReasonNoWaypoint, ReasonOptedOut, ReasonIsWaypoint, ReasonIsEastWestGateway, ReasonExternalName, ReasonNotVisible, ReasonWaypointUnread} {
 		if IsIstiodReason(r) {
 			t.Errorf("%s", r)
 		}
@@ -263,5 +263,14 @@ func TestExplanationCompare(t *testing.T) {
 				t.Errorf("verdict %s, disagreement %q", ex.Verdict, ex.Disagreement)
 			}
 		})
+	}
+}
+
+func TestLabelsAnswer(t *testing.T) {
+	ex := labelsAnswer(Subject{Kind: KindPod, Namespace: "app", Name: "p"}, "infra/shared")
+	if ex.Uses || ex.Problem || ex.Condition != nil || ex.Verdict != ReasonWaypointUnread || ex.Reason != ReasonWaypointUnread ||
+		ex.Waypoint != "infra/shared" || ex.UnreadWaypoint != "infra/shared" || ex.Kind != KindPod || ex.Namespace != "app" || ex.Name != "p" ||
+		ex.Message != "names waypoint infra/shared, which you may not read: whether it takes this traffic was not checked" || len(ex.Steps) != 1 {
+		t.Errorf("%+v", ex)
 	}
 }
