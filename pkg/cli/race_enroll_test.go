@@ -65,7 +65,9 @@ func (f *serviceFlipper) stop() {
 // namespaces (neither has --wait; apply's is TestBulkConcurrentWriter):
 // the other writer's team label always survives, enroll never replaces its
 // enrollment (no --overwrite), unenroll never puts ours back, and every
-// record of a service it did not touch matches the cluster.
+// record of a service it did not touch matches the cluster. Both replace
+// or remove a value they read, as asked; what matters is a value written
+// after the read, which the record's Before tells apart.
 func TestBulkEnrollConcurrentWriter(t *testing.T) {
 	fx := newFaultFixture(t)
 	if rep, code, stderr := fx.run(t, "apply"); code != 0 {
@@ -75,13 +77,17 @@ func TestBulkEnrollConcurrentWriter(t *testing.T) {
 	w := flipServices(fx.namespaces)
 	rep, _, _ := fx.run(t, "enroll", "service", "app", "--waypoint", "waypoint")
 	w.stop()
+	before := readBefore(rep)
 	for _, ns := range fx.namespaces {
 		st := fx.read(t, ns)
 		if want, ok := w.team[ns]; ok && st.svcTeam != want {
 			t.Errorf("enroll: %s: team %q, the other writer last wrote %q", ns, st.svcTeam, want)
 		}
-		if want, ok := w.touched[ns]; ok && st.svcWaypoint != want {
-			t.Errorf("enroll: %s: use-waypoint %q, the other writer last wrote %q and no --overwrite was given", ns, st.svcWaypoint, want)
+		// enroll replaces a value it read (that is what it is for), never
+		// one written after its read.
+		if want, ok := w.touched[ns]; ok && st.svcWaypoint != want &&
+			(st.svcWaypoint != "waypoint" || before[ns] != want) {
+			t.Errorf("enroll: %s: use-waypoint %q; the other writer last wrote %q, after enroll read %q", ns, st.svcWaypoint, want, before[ns])
 		}
 	}
 	checked := 0
@@ -108,6 +114,7 @@ func TestBulkEnrollConcurrentWriter(t *testing.T) {
 	w = flipServices(fx.namespaces)
 	rep, _, _ = fx.run(t, "unenroll", "service", "app")
 	w.stop()
+	before = readBefore(rep)
 	for _, ns := range fx.namespaces {
 		st := fx.read(t, ns)
 		if want, ok := w.team[ns]; ok && st.svcTeam != want {
@@ -115,8 +122,8 @@ func TestBulkEnrollConcurrentWriter(t *testing.T) {
 		}
 		// What the writer set after unenroll read the service stays; what
 		// it set before, unenroll was asked to remove.
-		if want, ok := w.touched[ns]; ok && st.svcWaypoint != want && st.svcHas {
-			t.Errorf("unenroll: %s: use-waypoint %q, want the other writer's %q or none", ns, st.svcWaypoint, want)
+		if want, ok := w.touched[ns]; ok && st.svcWaypoint != want && (st.svcHas || before[ns] != want) {
+			t.Errorf("unenroll: %s: use-waypoint %q (set: %v); the other writer last wrote %q, after unenroll read %q", ns, st.svcWaypoint, st.svcHas, want, before[ns])
 		}
 	}
 	checked = 0
@@ -132,4 +139,16 @@ func TestBulkEnrollConcurrentWriter(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no record of an untouched service was unenrolled")
 	}
+}
+
+// readBefore is, per namespace, the istio.io/use-waypoint of its service
+// as the command read it (its record's Before).
+func readBefore(rep *bulk.Report) map[string]string {
+	out := map[string]string{}
+	for _, r := range rep.Records {
+		if r.Kind == "Service" {
+			out[r.Namespace] = r.Before["istio.io/use-waypoint"]
+		}
+	}
+	return out
 }
