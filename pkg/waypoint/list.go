@@ -7,6 +7,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
@@ -58,7 +59,8 @@ func List(ctx context.Context, client gatewayclient.Interface, opts ListOptions)
 }
 
 // EachGateway calls fn for every Gateway in scope, one page at a time, and
-// returns the resourceVersion of the list.
+// returns the resourceVersion of the list. Each page is retried on faults
+// worth another try, like every read.
 func EachGateway(ctx context.Context, client gatewayclient.Interface, opts ListOptions, fn func(*gatewayv1.Gateway)) (string, error) {
 	size := opts.PageSize
 	if size <= 0 {
@@ -67,7 +69,11 @@ func EachGateway(ctx context.Context, client gatewayclient.Interface, opts ListO
 	lo := metav1.ListOptions{LabelSelector: opts.LabelSelector, Limit: size}
 	var rv string
 	for {
-		page, err := client.GatewayV1().Gateways(opts.Namespace).List(ctx, lo)
+		var page *gatewayv1.GatewayList
+		err := kube.Retry(ctx, func() (err error) {
+			page, err = client.GatewayV1().Gateways(opts.Namespace).List(ctx, lo)
+			return err
+		})
 		if err != nil {
 			return "", err
 		}
