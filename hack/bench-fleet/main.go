@@ -113,8 +113,9 @@ func run(n, rounds int, latency time.Duration) error {
 		}
 	}
 	// lastCPU is the CPU time (user and system) of the calls of the last
-	// round of a measurement: the client's share of the work.
-	var lastCPU float64
+	// round of a measurement: the client's share of the work; serverCPU is
+	// that of the API servers and etcds in the same round.
+	var lastCPU, serverCPU float64
 	tool := func(args ...string) (secs float64, rssKiB int, err error) {
 		cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%e %M %U %S", bin, "--kubeconfig", kubeconfig}, args...)...)
 		var stderr strings.Builder
@@ -176,6 +177,7 @@ func run(n, rounds int, latency time.Duration) error {
 			if err != nil {
 				return 0, 0, nil, err
 			}
+			serverBefore := controlPlaneCPU(envs[0].BinDir)
 			total, peak := 0.0, 0
 			for _, c := range calls {
 				s, r, err := tool(c...)
@@ -185,6 +187,7 @@ func run(n, rounds int, latency time.Duration) error {
 				total += s
 				peak = max(peak, r)
 			}
+			serverCPU = controlPlaneCPU(envs[0].BinDir) - serverBefore
 			after, err := requests()
 			if err != nil {
 				return 0, 0, nil, err
@@ -203,6 +206,9 @@ func run(n, rounds int, latency time.Duration) error {
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("clusters: %d, namespaces per cluster: %d, rounds: %d, latency per request: %s, started %s, load average %s\n",
 		len(contexts), n, rounds, latency, time.Now().UTC().Format(time.RFC3339), strings.Join(strings.Fields(string(load))[:3], " "))
+	idle := controlPlaneCPU(envs[0].BinDir)
+	time.Sleep(5 * time.Second)
+	fmt.Printf("the API servers and etcds at rest: %.2f CPU-seconds per second\n", (controlPlaneCPU(envs[0].BinDir)-idle)/5)
 	var seq [][]string
 	for _, c := range contexts {
 		seq = append(seq, apply("size=small", "--context", c))
@@ -211,17 +217,17 @@ func run(n, rounds int, latency time.Duration) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("three calls one after another: %.2f s, peak RSS %d KiB, client CPU %.2f s, requests per cluster %v\n", seqSecs, seqRSS, lastCPU, seqReqs)
+	fmt.Printf("three calls one after another: %.2f s, peak RSS %d KiB, client CPU %.2f s, servers' CPU %.2f s, requests per cluster %v\n", seqSecs, seqRSS, lastCPU, serverCPU, seqReqs)
 	oneSecs, oneRSS, oneReqs, err := measure(apply("size=small", "--all-contexts"))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("one call over 3 clusters: %.2f s (%.2fx), peak RSS %d KiB, client CPU %.2f s, requests per cluster %v\n", oneSecs, oneSecs/seqSecs, oneRSS, lastCPU, oneReqs)
+	fmt.Printf("one call over 3 clusters: %.2f s (%.2fx), peak RSS %d KiB, client CPU %.2f s, servers' CPU %.2f s, requests per cluster %v\n", oneSecs, oneSecs/seqSecs, oneRSS, lastCPU, serverCPU, oneReqs)
 	aloneSecs, aloneRSS, aloneReqs, err := measure(apply("size=small", "--context", contexts[0]))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("one cluster alone: %.2f s, peak RSS %d KiB, client CPU %.2f s, requests %v\n", aloneSecs, aloneRSS, lastCPU, aloneReqs[:1])
+	fmt.Printf("one cluster alone: %.2f s, peak RSS %d KiB, client CPU %.2f s, servers' CPU %.2f s, requests %v\n", aloneSecs, aloneRSS, lastCPU, serverCPU, aloneReqs[:1])
 	bigAloneSecs, bigAloneRSS, _, err := measure(apply("bench=fleet", "--context", contexts[0]))
 	if err != nil {
 		return err
@@ -233,4 +239,35 @@ func run(n, rounds int, latency time.Duration) error {
 	}
 	fmt.Printf("3 clusters, %d namespaces each: %.2f s, peak RSS %d KiB\n", 3*n, bigSecs, bigRSS)
 	return nil
+}
+
+// controlPlaneCPU is the CPU time (user and system, in seconds) used so far
+// by the running processes whose executable lives in binDir: the API servers
+// and etcds of every cluster, which all run the same binaries. Linux only.
+func controlPlaneCPU(binDir string) float64 {
+	dirs, _ := os.ReadDir("/proc")
+	var ticks float64
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		exe, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe"))
+		if err != nil || filepath.Dir(exe) != filepath.Clean(binDir) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis: utime and
+		// stime are the 12th and 13th of them.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseFloat(f[11], 64)
+		s, _ := strconv.ParseFloat(f[12], 64)
+		ticks += u + s
+	}
+	return ticks / 100 // USER_HZ, 100 on Linux
 }
