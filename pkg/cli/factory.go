@@ -244,15 +244,17 @@ func (f *Factory) Namespaces(ctx context.Context, selector string) ([]string, er
 		if err != nil {
 			return nil, err
 		}
-		list, err := c.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
+		var out []string
+		f.listedNamespaces = map[string]*corev1.Namespace{}
+		err = kube.EachPage(ctx, metav1.ListOptions{LabelSelector: selector}, kube.NamespacePage(c.Kube), func(items []corev1.Namespace) error {
+			for i := range items {
+				out = append(out, items[i].Name)
+				f.listedNamespaces[items[i].Name] = waypoint.Slim(&items[i])
+			}
+			return nil
+		})
 		if err != nil {
 			return nil, kube.Describe("list namespaces matching "+selector, err)
-		}
-		var out []string
-		f.listedNamespaces = make(map[string]*corev1.Namespace, len(list.Items))
-		for i := range list.Items {
-			out = append(out, list.Items[i].Name)
-			f.listedNamespaces[list.Items[i].Name] = waypoint.Slim(&list.Items[i])
 		}
 		if len(out) == 0 {
 			return nil, fmt.Errorf("no namespace matches --namespace-selector %q", selector)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/fleet"
@@ -35,16 +36,18 @@ func (m *fleetMember) snapshot(ctx context.Context, c *kube.Clients, namespace s
 	if namespace != "" {
 		opts.FieldSelector = "metadata.name=" + namespace
 	}
-	list, err := c.Kube.CoreV1().Namespaces().List(ctx, opts)
+	err := kube.EachPage(ctx, opts, kube.NamespacePage(c.Kube), func(items []corev1.Namespace) error {
+		for _, ns := range items {
+			use := ns.Labels[istio.LabelUseWaypoint]
+			if other := ns.Labels[istio.LabelUseWaypointNamespace]; other != "" && other != ns.Name {
+				use = other + "/" + use
+			}
+			snap.Namespaces[ns.Name] = use
+		}
+		return nil
+	})
 	if err != nil {
 		return kube.Describe("list the enrolled namespaces", err)
-	}
-	for _, ns := range list.Items {
-		use := ns.Labels[istio.LabelUseWaypoint]
-		if other := ns.Labels[istio.LabelUseWaypointNamespace]; other != "" && other != ns.Name {
-			use = other + "/" + use
-		}
-		snap.Namespaces[ns.Name] = use
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

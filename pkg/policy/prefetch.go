@@ -49,13 +49,7 @@ func (r *Reader) prefetch(ctx context.Context, byKind [][]unstructured.Unstructu
 		}
 	}
 	if len(svcNS) > prefetchAbove {
-		if items, ok := listAll(ctx, func(opts metav1.ListOptions) ([]corev1.Service, string, error) {
-			l, err := r.Clients.Kube.CoreV1().Services("").List(ctx, opts)
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		}); ok {
+		if items, err := kube.ListAll(ctx, metav1.ListOptions{}, kube.ServicePage(r.Clients.Kube, "")); err == nil {
 			for i := range items {
 				s := &items[i]
 				if r.services[s.Namespace] == nil {
@@ -67,16 +61,7 @@ func (r *Reader) prefetch(ctx context.Context, byKind [][]unstructured.Unstructu
 		}
 	}
 	if len(seNS) > prefetchAbove {
-		if items, ok := listAll(ctx, func(opts metav1.ListOptions) ([]unstructured.Unstructured, string, error) {
-			l, err := r.Clients.Dynamic.Resource(enroll.ServiceEntryGVR).List(ctx, opts)
-			if kube.IsMissingType(err) {
-				return nil, "", nil
-			}
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.GetContinue(), nil
-		}); ok {
+		if items, err := kube.ListAll(ctx, metav1.ListOptions{}, unstructuredPage(r.Clients.Dynamic.Resource(enroll.ServiceEntryGVR))); err == nil || kube.IsMissingType(err) {
 			for i := range items {
 				se := &items[i]
 				if r.serviceEntries[se.GetNamespace()] == nil {
@@ -88,52 +73,19 @@ func (r *Reader) prefetch(ctx context.Context, byKind [][]unstructured.Unstructu
 		}
 	}
 	if len(gws)+len(all) > prefetchAbove {
-		if items, ok := listAll(ctx, func(opts metav1.ListOptions) ([]gatewayv1.Gateway, string, error) {
+		if items, err := kube.ListAll(ctx, metav1.ListOptions{}, func(ctx context.Context, opts metav1.ListOptions) ([]gatewayv1.Gateway, string, error) {
 			l, err := r.Clients.Gateway.GatewayV1().Gateways("").List(ctx, opts)
-			if kube.IsMissingType(err) {
-				return nil, "", nil
-			}
 			if err != nil {
 				return nil, "", err
 			}
 			return l.Items, l.Continue, nil
-		}); ok {
+		}); err == nil || kube.IsMissingType(err) {
 			r.Enroll.KnowAllWaypoints(ctx, items)
 		}
 	}
 	if len(all) > prefetchAbove {
-		if items, ok := listAll(ctx, func(opts metav1.ListOptions) ([]corev1.Namespace, string, error) {
-			l, err := r.Clients.Kube.CoreV1().Namespaces().List(ctx, opts)
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		}); ok {
+		if items, err := kube.ListAll(ctx, metav1.ListOptions{}, kube.NamespacePage(r.Clients.Kube)); err == nil {
 			r.Enroll.KnowAllNamespaces(items)
 		}
-	}
-}
-
-// listAll lists every page; ok is false when a page fails.
-func listAll[T any](ctx context.Context, page func(metav1.ListOptions) ([]T, string, error)) (items []T, ok bool) {
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		if ctx.Err() != nil {
-			return nil, false
-		}
-		var got []T
-		var cont string
-		err := kube.Retry(ctx, func() (err error) {
-			got, cont, err = page(opts)
-			return err
-		})
-		if err != nil {
-			return nil, false
-		}
-		items = append(items, got...)
-		if cont == "" {
-			return items, true
-		}
-		opts.Continue = cont
 	}
 }

@@ -3,15 +3,16 @@ package policy
 import (
 	"context"
 	"fmt"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
@@ -157,29 +158,28 @@ func (r *Reader) List(ctx context.Context, namespace string) (*Result, error) {
 // is served.
 func (r *Reader) list(ctx context.Context, k Kind, namespace string) (items []unstructured.Unstructured, found bool, err error) {
 	for _, g := range k.GVRs {
-		opts := metav1.ListOptions{Limit: 500}
-		items = nil
-		for {
-			var page *unstructured.UnstructuredList
-			err := kube.Retry(ctx, func() (err error) {
-				page, err = r.Clients.Dynamic.Resource(g).Namespace(namespace).List(ctx, opts)
-				return err
-			})
-			if kube.IsMissingType(err) || (apierrors.IsNotFound(err) && len(items) == 0) {
-				break
-			}
-			if err != nil {
-				return nil, false, describe("list "+g.Resource, err)
-			}
-			found = true
-			items = append(items, page.Items...)
-			if page.GetContinue() == "" {
-				return items, true, nil
-			}
-			opts.Continue = page.GetContinue()
+		items, err = kube.ListAll(ctx, metav1.ListOptions{}, unstructuredPage(r.Clients.Dynamic.Resource(g).Namespace(namespace)))
+		if kube.IsMissingType(err) || (apierrors.IsNotFound(err) && len(items) == 0) {
+			continue
 		}
+		if err != nil {
+			return nil, false, describe("list "+g.Resource, err)
+		}
+		return items, true, nil
 	}
 	return nil, false, nil
+}
+
+// unstructuredPage reads one page of a kind through the dynamic client, for
+// kube.EachPage.
+func unstructuredPage(c dynamic.ResourceInterface) kube.Page[unstructured.Unstructured] {
+	return func(ctx context.Context, opts metav1.ListOptions) ([]unstructured.Unstructured, string, error) {
+		list, err := c.List(ctx, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		return list.Items, list.GetContinue(), nil
+	}
 }
 
 // policy reads one object; ok is false when it attaches through no waypoint.
@@ -322,24 +322,13 @@ func (r *Reader) servicesIn(ctx context.Context, ns string) (map[string]*corev1.
 	if r.allServices {
 		return nil, nil
 	}
-	m := map[string]*corev1.Service{}
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		var list *corev1.ServiceList
-		err := kube.Retry(ctx, func() (err error) {
-			list, err = r.Clients.Kube.CoreV1().Services(ns).List(ctx, opts)
-			return err
-		})
-		if err != nil {
-			return nil, describe("list the services of namespace "+ns, err)
-		}
-		for i := range list.Items {
-			m[list.Items[i].Name] = &list.Items[i]
-		}
-		if list.Continue == "" {
-			break
-		}
-		opts.Continue = list.Continue
+	items, err := kube.ListAll(ctx, metav1.ListOptions{}, kube.ServicePage(r.Clients.Kube, ns))
+	if err != nil {
+		return nil, describe("list the services of namespace "+ns, err)
+	}
+	m := make(map[string]*corev1.Service, len(items))
+	for i := range items {
+		m[items[i].Name] = &items[i]
 	}
 	r.services[ns] = m
 	return m, nil
@@ -354,27 +343,13 @@ func (r *Reader) serviceEntriesIn(ctx context.Context, ns string) (map[string]*u
 	if r.allServiceEntries {
 		return nil, nil
 	}
-	m := map[string]*unstructured.Unstructured{}
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		var list *unstructured.UnstructuredList
-		err := kube.Retry(ctx, func() (err error) {
-			list, err = r.Clients.Dynamic.Resource(enroll.ServiceEntryGVR).Namespace(ns).List(ctx, opts)
-			return err
-		})
-		if kube.IsMissingType(err) {
-			break
-		}
-		if err != nil {
-			return nil, describe("list the ServiceEntries of namespace "+ns, err)
-		}
-		for i := range list.Items {
-			m[list.Items[i].GetName()] = &list.Items[i]
-		}
-		if list.GetContinue() == "" {
-			break
-		}
-		opts.Continue = list.GetContinue()
+	items, err := kube.ListAll(ctx, metav1.ListOptions{}, unstructuredPage(r.Clients.Dynamic.Resource(enroll.ServiceEntryGVR).Namespace(ns)))
+	if err != nil && !kube.IsMissingType(err) {
+		return nil, describe("list the ServiceEntries of namespace "+ns, err)
+	}
+	m := make(map[string]*unstructured.Unstructured, len(items))
+	for i := range items {
+		m[items[i].GetName()] = &items[i]
 	}
 	r.serviceEntries[ns] = m
 	return m, nil

@@ -66,27 +66,27 @@ func EachGateway(ctx context.Context, client gatewayclient.Interface, opts ListO
 	if size <= 0 {
 		size = DefaultPageSize
 	}
-	lo := metav1.ListOptions{LabelSelector: opts.LabelSelector, Limit: size}
 	var rv string
-	for {
-		var page *gatewayv1.GatewayList
-		err := kube.Retry(ctx, func() (err error) {
-			page, err = client.GatewayV1().Gateways(opts.Namespace).List(ctx, lo)
-			return err
+	err := kube.EachPage(ctx, metav1.ListOptions{LabelSelector: opts.LabelSelector, Limit: size},
+		func(ctx context.Context, lo metav1.ListOptions) ([]gatewayv1.Gateway, string, error) {
+			page, err := client.GatewayV1().Gateways(opts.Namespace).List(ctx, lo)
+			if err != nil {
+				return nil, "", err
+			}
+			if rv == "" {
+				// The first page fixes the snapshot the following pages read.
+				rv = page.ResourceVersion
+			}
+			return page.Items, page.Continue, nil
+		},
+		func(items []gatewayv1.Gateway) error {
+			for i := range items {
+				fn(&items[i])
+			}
+			return nil
 		})
-		if err != nil {
-			return "", err
-		}
-		if rv == "" {
-			// The first page fixes the snapshot the following pages read.
-			rv = page.ResourceVersion
-		}
-		for i := range page.Items {
-			fn(&page.Items[i])
-		}
-		if page.Continue == "" {
-			return rv, nil
-		}
-		lo.Continue = page.Continue
+	if err != nil {
+		return "", err
 	}
+	return rv, nil
 }

@@ -77,26 +77,24 @@ func Versions(ctx context.Context, client gatewayclient.Interface, namespaces []
 // given). It returns nil, and no error, when the user may not list
 // namespaces: each apply then reads its own.
 func Namespaces(ctx context.Context, client kubernetes.Interface, names []string, selector string) (map[string]*corev1.Namespace, error) {
-	var list *corev1.NamespaceList
-	err := kube.Retry(ctx, func() (err error) {
-		list, err = client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
-		return err
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]*corev1.Namespace{}
+	err := kube.EachPage(ctx, metav1.ListOptions{LabelSelector: selector}, kube.NamespacePage(client), func(items []corev1.Namespace) error {
+		for i := range items {
+			if want[items[i].Name] {
+				out[items[i].Name] = Slim(&items[i])
+			}
+		}
+		return nil
 	})
 	if apierrors.IsForbidden(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	want := make(map[string]bool, len(names))
-	for _, n := range names {
-		want[n] = true
-	}
-	out := map[string]*corev1.Namespace{}
-	for i := range list.Items {
-		if want[list.Items[i].Name] {
-			out[list.Items[i].Name] = Slim(&list.Items[i])
-		}
 	}
 	return out, nil
 }

@@ -3,8 +3,10 @@
 // prints nothing.
 package waypoint
 
+import "github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+
 // DefaultPageSize is how many Gateways one list request asks for.
-const DefaultPageSize = 500
+const DefaultPageSize = kube.PageSize
 
 // Ref names one waypoint.
 type Ref struct {
