@@ -11,11 +11,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
@@ -403,8 +405,13 @@ func TestApplyWarnsWithoutIstio(t *testing.T) {
 
 func TestUnitThrottled(t *testing.T) {
 	url := faultServer(t, http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, "too many requests")
+	// Every try is answered 429: the whole backoff runs, at a millisecond
+	// a step.
+	ctx := kube.WithBackoff(context.Background(), wait.Backoff{Steps: kube.Backoff.Steps, Duration: time.Millisecond})
 	for _, args := range [][]string{{"apply", "-n", "default"}, {"list", "-A"}, {"status", "-n", "default"}, {"delete", "--all"}} {
-		_, stderr, code := run(t, false, append(args, "--server", url)...)
+		streams, _, errOut := TestStreams(false)
+		code := ExecuteContext(ctx, NewFactory(streams, "kubectl-waypoint"), append(args, "--server", url))
+		stderr := errOut.String()
 		if code != 1 || !strings.Contains(stderr, "throttling") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}

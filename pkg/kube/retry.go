@@ -59,6 +59,15 @@ func mayHaveWorked(err error) bool {
 	return Retryable(err) && !apierrors.IsTooManyRequests(err)
 }
 
+type backoffKey struct{}
+
+// WithBackoff makes Retry and RetryTracked under ctx space their attempts by
+// b instead of Backoff: tests of faults run the whole retry path without
+// waiting out the real one.
+func WithBackoff(ctx context.Context, b wait.Backoff) context.Context {
+	return context.WithValue(ctx, backoffKey{}, b)
+}
+
 // Retry calls fn until it succeeds, fails with an error that is not
 // Retryable, the backoff runs out, or ctx ends.
 func Retry(ctx context.Context, fn func() error) error {
@@ -72,6 +81,9 @@ func Retry(ctx context.Context, fn func() error) error {
 // after a conditional patch).
 func RetryTracked(ctx context.Context, fn func() error) (maybeDone bool, err error) {
 	b := Backoff
+	if v, ok := ctx.Value(backoffKey{}).(wait.Backoff); ok {
+		b = v
+	}
 	for {
 		err = fn()
 		if err == nil || !Retryable(err) || b.Steps <= 1 {

@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 func TestRetry(t *testing.T) {
@@ -83,5 +84,17 @@ func TestRetryTracked(t *testing.T) {
 		if err != nil || maybe != tc.want {
 			t.Errorf("%v: err %v, maybe done %v, want %v", tc.err, err, maybe, tc.want)
 		}
+	}
+}
+
+func TestWithBackoff(t *testing.T) {
+	calls := 0
+	ctx := WithBackoff(context.Background(), wait.Backoff{Steps: 2, Duration: time.Millisecond})
+	err := Retry(ctx, func() error {
+		calls++
+		return apierrors.NewServiceUnavailable("down")
+	})
+	if !apierrors.IsServiceUnavailable(err) || calls != 2 {
+		t.Errorf("%v after %d calls; want the 503 after the context's 2 tries (Backoff has %d)", err, calls, Backoff.Steps)
 	}
 }
