@@ -13,8 +13,15 @@
 # loaded machine into kills. It reads the coefficient only from its flag (an
 # environment value is ignored). go vet is make lint's business, not each
 # mutant's (-vet=off).
+#
+# A mutant can make a page loop endless (the continue token's test turned
+# round): its test then allocates until the machine has no memory left (a
+# pkg/policy mutant took 14 GiB in two minutes). Every process of the run is
+# held to MUTATION_MEMORY_KB of address space (default 4 GiB): such a test
+# dies of it and the mutant counts as killed, as it is.
 set -euo pipefail
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-vet=off"
+ulimit -v "${MUTATION_MEMORY_KB:-4194304}"
 
 gremlins=$1
 shift
