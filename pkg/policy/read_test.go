@@ -535,3 +535,85 @@ func TestListFor(t *testing.T) {
 		t.Error("a failing list: no error")
 	}
 }
+
+func TestRouteParents(t *testing.T) {
+	cond := func(typ, status, reason string) map[string]any {
+		return map[string]any{"type": typ, "status": status, "reason": reason}
+	}
+	parent := func(ref map[string]any, controller string, conds ...map[string]any) any {
+		l := make([]any, len(conds))
+		for i, c := range conds {
+			l[i] = c
+		}
+		return map[string]any{"parentRef": ref, "controllerName": controller, "conditions": l}
+	}
+	route := withStatus(obj(routeV1, "HTTPRoute", "app", "r", 1, nil), map[string]any{"parents": []any{
+		// istiod's answer for the waypoint, then another controller's: istiod's is kept.
+		parent(map[string]any{"name": "wp", "namespace": "infra"}, IstioController,
+			cond("Accepted", "True", "Accepted"), cond("ResolvedRefs", "False", "BackendNotFound")),
+		parent(map[string]any{"name": "wp", "namespace": "infra"}, "example.com/other", cond("Accepted", "False", "NotAllowed")),
+		// another controller first, then istiod's: istiod's replaces it.
+		parent(ref("Service", "reviews"), "example.com/other", cond("Accepted", "False", "NotAllowed")),
+		parent(ref("Service", "reviews"), IstioController, cond("Accepted", "True", "Accepted"), cond("ResolvedWaypoints", "True", "Resolved")),
+		"not a map",
+		map[string]any{"controllerName": IstioController}, // no parentRef
+	}})
+	got := routeParents(route)
+	if len(got) != 2 {
+		t.Fatalf("%d parents, want 2: %v", len(got), got)
+	}
+	wp := got[Target{Kind: "Gateway", Group: gatewayGroup, Namespace: "infra", Name: "wp"}]
+	if wp == nil || wp.Controller != IstioController || wp.String() != "Accepted=True ResolvedRefs=False (BackendNotFound)" {
+		t.Errorf("waypoint parent %+v: %q", wp, wp.String())
+	}
+	svc := got[Target{Kind: "Service", Namespace: "app", Name: "reviews"}]
+	if svc == nil || svc.Controller != IstioController || svc.String() != "Accepted=True" || svc.ResolvedWaypoints == nil || svc.ResolvedWaypoints.Reason != "Resolved" {
+		t.Errorf("service parent %+v", svc)
+	}
+	var none *ParentStatus
+	if none.String() != "<none>" {
+		t.Errorf("nil parent status: %q", none.String())
+	}
+}
+
+func TestListPrefetchesAcrossTheCluster(t *testing.T) {
+	// Ten namespaces, each with a Service on waypoint infra/wp and a policy
+	// on that Service: more than prefetchAbove, so the targets are read
+	// with one list per kind across the cluster, not one read each (no
+	// ServiceEntry is a target: they are not listed).
+	typed := []runtime.Object{namespace("infra")}
+	var dyn []runtime.Object
+	for i := range 10 {
+		ns := fmt.Sprintf("team-%d", i)
+		typed = append(typed, namespace(ns), service(ns, "api", useInfra, false))
+		dyn = append(dyn, obj(apV1, "AuthorizationPolicy", ns, "on-api", 1, targets(ref("Service", "api"))))
+	}
+	wp := waypointGateway("infra", "wp", "istio-waypoint", true)
+	c := newCluster(typed, []runtime.Object{wp, gatewayClass("istio-waypoint", "istio.io/mesh-controller")}, dyn)
+	c.gateway.PrependReactor("list", "gateways", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, &gatewayv1.GatewayList{Items: []gatewayv1.Gateway{*wp.DeepCopy()}}, nil
+	})
+	res, err := NewReader(c.clients()).List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Policies) != 10 {
+		t.Fatalf("%d policies, want 10", len(res.Policies))
+	}
+	for _, p := range res.Policies {
+		if !p.Enforced || len(p.Attachments) != 1 || p.Attachments[0].Waypoint != "infra/wp" {
+			t.Errorf("%s: enforced %v (%s), attachments %+v", p.Key(), p.Enforced, p.Reason, p.Attachments)
+		}
+	}
+	for _, tc := range []struct {
+		verb, resource string
+		n              int
+	}{
+		{"list", "services", 1}, {"list", "serviceentries", 0}, {"list", "gateways", 1}, {"list", "namespaces", 1},
+		{"get", "gateways", 0}, {"get", "namespaces", 0},
+	} {
+		if n := c.count(tc.verb, tc.resource); n != tc.n {
+			t.Errorf("%s %s: %d requests, want %d", tc.verb, tc.resource, n, tc.n)
+		}
+	}
+}
