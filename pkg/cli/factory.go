@@ -245,17 +245,18 @@ func (f *Factory) Namespaces(ctx context.Context, selector string) ([]string, er
 			return nil, err
 		}
 		var out []string
-		f.listedNamespaces = map[string]*corev1.Namespace{}
+		listed := map[string]*corev1.Namespace{}
 		err = kube.EachPage(ctx, metav1.ListOptions{LabelSelector: selector}, kube.NamespacePage(c.Kube), func(items []corev1.Namespace) error {
 			for i := range items {
 				out = append(out, items[i].Name)
-				f.listedNamespaces[items[i].Name] = waypoint.Slim(&items[i])
+				listed[items[i].Name] = waypoint.Slim(&items[i])
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, kube.Describe("list namespaces matching "+selector, err)
 		}
+		f.listedNamespaces = listed
 		if len(out) == 0 {
 			return nil, fmt.Errorf("no namespace matches --namespace-selector %q", selector)
 		}
