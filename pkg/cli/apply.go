@@ -9,8 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
@@ -163,13 +161,11 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if o.dryRun == kube.DryRunClient && o.human() && !o.EnrollNamespace {
 		return printObjects(o.IO, gws)
 	}
-	if err := o.guardUsers(ctx, gws); err != nil {
-		return err
-	}
 	single := len(gws) == 1
 	req := waypoint.ApplyManyRequest{
 		Gateways:          gws,
-		Force:             o.ForceConflicts,
+		ForceConflicts:    o.ForceConflicts,
+		Force:             o.Force,
 		DryRun:            o.dryRun,
 		EnrollNamespace:   o.EnrollNamespace,
 		Overwrite:         o.Overwrite,
@@ -183,10 +179,11 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	if o.Wait.wait {
 		req.Wait = o.Wait.timeout
 	}
-	if o.dryRun != kube.DryRunClient {
-		o.checkIstio(ctx)
-	}
 	res, err := waypoint.ApplyMany(ctx, o.clients, req)
+	var inUse *waypoint.InUseError
+	if errors.As(err, &inUse) {
+		return usageError(err)
+	}
 	if res == nil {
 		return err
 	}
@@ -198,19 +195,13 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	return o.finish(res, err)
 }
 
-// checkIstio warns when the GatewayClass of waypoints does not exist: istiod
-// creates it, so without it nothing deploys the waypoint. One request per
-// command; a class that cannot be read (RBAC) is not reported.
-func (o *ApplyOptions) checkIstio(ctx context.Context) {
-	_, err := o.clients.Gateway.GatewayV1().GatewayClasses().Get(ctx, istio.ClassWaypoint, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) && !kube.IsMissingType(err) {
-		o.IO.Warnf("GatewayClass %s does not exist: Istio is not installed in ambient mode, or istiod is not ready; no proxy is deployed for the waypoint until it is", istio.ClassWaypoint)
-	}
-}
-
 // events prints what happens as it happens, unless a report was asked for.
 func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
 	ev := waypoint.ApplyManyEvents{
+		Guarded: o.printGuard,
+		NoWaypointClass: func() {
+			o.IO.Warnf("GatewayClass %s does not exist: Istio is not installed in ambient mode, or istiod is not ready; no proxy is deployed for the waypoint until it is", istio.ClassWaypoint)
+		},
 		NotAmbient: func(ns string) {
 			o.IO.Warnf("namespace %s is not in ambient mode; to add it to the mesh run: kubectl label namespace %s %s=%s",
 				ns, ns, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
@@ -248,6 +239,23 @@ func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
 		ev.Failed = func(err error) { o.IO.Errorf("%v", err) }
 	}
 	return ev
+}
+
+// printGuard prints what apply's guard found: the lists and classes it
+// could not read, and with --force what it let through.
+func (o *ApplyOptions) printGuard(v waypoint.UsersVerdict) {
+	for _, g := range v.Gaps {
+		warnListGaps(o.IO, g.Gaps, g.Key)
+	}
+	if v.Classes != nil {
+		warnUnreadClasses(o.IO, v.Classes)
+	}
+	policyGuard{io: o.IO, verb: "apply"}.warn(v.Policies)
+	if o.Force {
+		for _, l := range v.Lost {
+			o.IO.Warnf("%s (--force: applying anyway)", l)
+		}
+	}
 }
 
 // finish prints the report or the summary and picks the exit code.

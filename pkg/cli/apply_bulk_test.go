@@ -3,10 +3,11 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"strings"
 	"testing"
 	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"

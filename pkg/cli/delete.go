@@ -8,13 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
@@ -40,8 +38,6 @@ type DeleteOptions struct {
 	namespaces []string // empty with -A
 	dryRun     kube.DryRun
 	clients    *kube.Clients
-	// refused are the losses of the waypoints the guard left alone.
-	refused map[string][]policy.Loss
 }
 
 func newDeleteCommand(f *Factory) *cobra.Command {
@@ -171,11 +167,12 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		Unenroll:       o.Unenroll,
 		Concurrency:    o.Concurrency,
 		Progress:       progress,
-		Guard:          o.guard,
+		Force:          o.Force,
 	})
 	if err != nil {
 		return err
 	}
+	o.policyGuard().warn(res.Policies)
 	if res.Narrowed {
 		o.IO.Warnf("you may not read across the cluster: only namespaces %s were searched; resources of other namespaces may still name these waypoints", strings.Join(o.namespaces, ", "))
 	}
@@ -205,7 +202,7 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 				o.IO.Errorf("%s", r.Error)
 			case r.Refused:
 				gateways++
-				o.policyGuard().refuse(fmt.Sprintf("waypoint %s/%s", r.Namespace, r.Name), o.refused[r.Namespace+"/"+r.Name])
+				o.policyGuard().refuse(fmt.Sprintf("waypoint %s/%s", r.Namespace, r.Name), res.Policies.Refused[policy.WaypointObject(r.Namespace+"/"+r.Name)])
 			case r.Action == bulk.Skipped && r.Error != waypoint.NotFoundMessage:
 				o.IO.Infof("waypoint %s/%s %s", r.Namespace, r.Name, r.Error)
 			}
@@ -247,43 +244,7 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 }
 
 func (o *DeleteOptions) policyGuard() policyGuard {
-	return policyGuard{io: o.IO, clients: o.clients, force: o.Force, verb: "delete", scope: o.namespaces}
-}
-
-// guard refuses to delete the waypoints whose L7 policies, or those of
-// their users, would no longer be enforced: one check for all of them.
-func (o *DeleteOptions) guard(ctx context.Context, gws []*gatewayv1.Gateway) (map[string]string, error) {
-	keys := make([]string, len(gws))
-	for i, gw := range gws {
-		keys[i] = gw.Namespace + "/" + gw.Name
-	}
-	ch := deleteChange(keys)
-	byObject, err := o.policyGuard().check(ctx, ch)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	o.refused = map[string][]policy.Loss{}
-	for obj, losses := range byObject {
-		key := obj.Namespace + "/" + obj.Name
-		if _, ok := ch.Waypoints[key]; obj.Kind != "Gateway" || !ok {
-			continue
-		}
-		o.refused[key] = losses
-		out[key] = refusedRecord(bulk.Record{}, losses).Error
-	}
-	return out, nil
-}
-
-// deleteChange is the deletion of the waypoints namespace/name, for the
-// policy check.
-func deleteChange(keys []string) policy.Change {
-	ch := policy.Change{Waypoints: map[string]*mesh.Waypoint{}, Causes: map[policy.Object]string{}}
-	for _, key := range keys {
-		ch.Waypoints[key] = nil
-		ch.Causes[policy.WaypointObject(key)] = "waypoint " + key + " deleted"
-	}
-	return ch
+	return policyGuard{io: o.IO, verb: "delete"}
 }
 
 // what is what delete --all or --revision looks for, for "No ... found".
@@ -309,14 +270,6 @@ func describeRecord(r bulk.Record) string {
 		return kind + " " + r.Name
 	}
 	return kind + " " + r.Namespace + "/" + r.Name
-}
-
-// describeResource names a resource as the messages do: "service default/reviews".
-func describeResource(r enroll.Resource) string {
-	if r.Kind == enroll.KindNamespace {
-		return "namespace " + r.Name
-	}
-	return string(r.Kind) + " " + r.Namespace + "/" + r.Name
 }
 
 // unlabelCommands groups resources by kind and namespace into the kubectl

@@ -14,9 +14,9 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
 // EnrollOptions enrolls namespaces, services, pods, ServiceEntries or
@@ -248,26 +248,22 @@ func (o *EnrollOptions) Complete(ctx context.Context, f *Factory) error {
 	return err
 }
 
-// Run selects the objects, checks the waypoint, patches the labels and
-// reports object by object.
+// Run enrolls (or unenrolls) through waypoint.Enroll and prints its
+// records: a line per object, or the report.
 func (o *EnrollOptions) Run(ctx context.Context) error {
-	sel := enroll.SelectIn(ctx, o.clients, o.kind, o.namespaces, o.Names, o.Selector, o.Concurrency)
-	targets, missing := sel.Targets, sel.Missing
+	req := o.request()
+	req.Progress = o.IO.Progress(o.verb() + "ing")
+	res, err := waypoint.Enroll(ctx, o.clients, req)
 	human := o.Output == ""
-	var records []bulk.Record
-	fail := func(rec bulk.Record, err error) {
-		rec.Action, rec.Error = bulk.Failed, err.Error()
-		if errors.Is(err, bulk.ErrInterrupted) {
-			rec.Action, rec.Error = bulk.NotStarted, ""
-		} else if human {
-			o.IO.Errorf("%v", err)
+	o.printStages(res, human)
+	if err != nil {
+		var failed *waypoint.CheckFailedError
+		if errors.As(err, &failed) {
+			return o.checkFailed(failed)
 		}
-		records = append(records, rec)
+		return err
 	}
-	for _, f := range sel.Failed {
-		fail(bulk.Record{Kind: o.kind.APIKind(), Namespace: f.Namespace, Name: f.Name}, f.Err)
-	}
-	if len(targets) == 0 && len(missing) == 0 && len(sel.Failed) == 0 {
+	if res.None {
 		if human {
 			scope := ""
 			if o.kind.Namespaced() {
@@ -278,278 +274,159 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 		_, err := finishBulk(o.IO, o.Output, o.dryRun, nil, false)
 		return err
 	}
-	change := o.labelChange
-	// The checks guard writes: when every object is already as asked, there
-	// is nothing to check.
-	var toChange []enroll.Target
-	for _, t := range targets {
-		if change(t).NeededFor(t.Labels, t.Annotations) {
-			toChange = append(toChange, t)
-		}
-	}
-	if len(toChange) > 0 {
-		refused, err := o.guardPolicies(ctx, toChange)
-		if err != nil {
-			return err
-		}
-		if len(refused) > 0 {
-			keep := func(ts []enroll.Target) []enroll.Target {
-				var kept []enroll.Target
-				for _, t := range ts {
-					if _, ok := refused[policyObject(t)]; !ok {
-						kept = append(kept, t)
-					}
-				}
-				return kept
-			}
-			for _, t := range toChange {
-				losses, ok := refused[policyObject(t)]
-				if !ok {
-					continue
-				}
-				records = append(records, refusedRecord(bulk.Record{Kind: t.Kind.APIKind(), Namespace: t.Namespace, Name: t.Name,
-					Before: nonNil(enroll.EnrollmentLabels(t.Labels))}, losses))
-				if human {
-					o.policyGuard().refuse(describeResource(t.Resource()), losses)
-				}
-			}
-			targets, toChange = keep(targets), keep(toChange)
-		}
-	}
-	if !o.Unenroll && o.Waypoint != istio.NoWaypoint && len(toChange) > 0 {
-		unchecked, err := o.check(ctx, o.Waypoint, toChange, sel.NamespaceLabels)
-		if err != nil {
-			return err
-		}
-		if o.Canary != "" {
-			more, err := o.check(ctx, o.Canary, toChange, sel.NamespaceLabels)
-			if err != nil {
-				return err
-			}
-			for ns, e := range more {
-				unchecked[ns] = e
-			}
-		}
-		// Targets whose waypoint could not be read are not written unchecked.
-		var kept []enroll.Target
-		for _, t := range targets {
-			if err, ok := unchecked[t.Own()]; ok && change(t).Needed(t.Labels) {
-				fail(bulk.Record{Kind: t.Kind.APIKind(), Namespace: t.Namespace, Name: t.Name}, err)
-				continue
-			}
-			kept = append(kept, t)
-		}
-		targets = kept
-	}
-	for _, m := range missing {
-		fail(bulk.Record{Kind: o.kind.APIKind(), Namespace: m.Namespace, Name: m.Name}, o.notFound(m))
-	}
-	var progress func(int, int)
-	if len(targets) > 1 {
-		progress = o.IO.Progress(o.verb() + "ing")
-	}
-	outcomes := enroll.ChangeAll(ctx, o.clients, targets, change, o.dryRun, o.Concurrency, progress)
-	for _, out := range outcomes {
-		records = append(records, o.record(out))
-		if human && !out.NotStarted {
-			o.report(out)
-		}
-	}
-	_, err := finishBulk(o.IO, o.Output, o.dryRun, records, len(o.namespaces) > 1)
+	_, err = finishBulk(o.IO, o.Output, o.dryRun, res.Records(), len(o.namespaces) > 1)
 	return err
 }
 
-func (o *EnrollOptions) notFound(m enroll.Missing) error {
-	if o.kind == enroll.KindNamespace {
-		return fmt.Errorf("namespace %q not found", m.Name)
+// request is the operation the flags ask for.
+func (o *EnrollOptions) request() waypoint.EnrollRequest {
+	return waypoint.EnrollRequest{
+		Kind: o.kind, Unenroll: o.Unenroll,
+		Namespaces: o.namespaces, Names: o.Names, Selector: o.Selector,
+		Waypoint: o.Waypoint, WaypointNamespace: o.WaypointNamespace,
+		Canary: o.Canary, CanaryWeight: o.CanaryWeight,
+		Force: o.Force, DryRun: o.dryRun, Concurrency: o.Concurrency,
 	}
-	return fmt.Errorf("%s %q not found in namespace %s", o.kind, m.Name, m.Namespace)
 }
 
-func (o *EnrollOptions) record(out enroll.Outcome) bulk.Record {
-	rec := bulk.Record{Kind: out.Target.Kind.APIKind(), Namespace: out.Target.Namespace, Name: out.Target.Name,
-		Before: nonNil(out.Before), After: nonNil(out.After), Action: bulk.Unchanged}
-	switch {
-	case out.NotStarted:
-		rec.Action = bulk.NotStarted
-	case out.Err != nil:
-		rec.Action, rec.Error = bulk.Failed, out.Err.Error()
-	case out.Changed && o.Unenroll:
-		rec.Action = bulk.Unenrolled
-	case out.Changed:
-		rec.Action = bulk.Enrolled
+// printStages prints, stage by stage, what the operation did: the reads
+// that failed, the guard's warnings and refusals, the checks of the
+// waypoint, the objects not found, and a line per object written. Without
+// human only the warnings: the report holds the rest.
+func (o *EnrollOptions) printStages(res *waypoint.EnrollResult, human bool) {
+	errorLines := func(stage []bulk.Record) {
+		for _, r := range stage {
+			if human && r.Action == bulk.Failed {
+				o.IO.Errorf("%s", r.Error)
+			}
+		}
 	}
-	return rec
+	errorLines(res.ReadFailed)
+	o.policyGuard().warn(res.Policies)
+	for _, r := range res.Refused {
+		if human {
+			o.policyGuard().refuse(describeRecord(r), res.Policies.Refused[policy.Object{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}])
+		}
+	}
+	o.printChecks(res)
+	errorLines(res.Unchecked)
+	errorLines(res.Missing)
+	for _, r := range res.Written {
+		if human && r.Action != bulk.NotStarted {
+			o.report(r)
+		}
+	}
 }
 
-func nonNil(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
-// report prints the line of one object, in the style of the Istio docs.
-func (o *EnrollOptions) report(out enroll.Outcome) {
-	if out.Err != nil {
-		o.IO.Errorf("%v", out.Err)
+// report prints the line of one object written (or found as asked), in
+// the style of the Istio docs.
+func (o *EnrollOptions) report(r bulk.Record) {
+	if r.Action == bulk.Failed {
+		o.IO.Errorf("%s", r.Error)
 		return
 	}
-	t := out.Target
-	subject := describeResource(t.Resource())
+	subject := describeRecord(r)
+	own := r.Namespace
+	if r.Kind == "Namespace" {
+		own = r.Name
+	}
+	changed := r.Action != bulk.Unchanged
 	suffix := o.dryRun.Suffix()
-	before := enroll.EnrollmentOf(out.Before)
-	after := enroll.EnrollmentOf(out.After)
+	before := enroll.EnrollmentOf(r.Before)
+	after := enroll.EnrollmentOf(r.After)
 	if o.Unenroll {
 		switch {
-		case !out.Changed:
+		case !changed:
 			o.IO.Successf("%s unchanged (not enrolled)%s", subject, suffix)
 		case before.Waypoint == istio.NoWaypoint:
 			o.IO.Successf("%s no longer opts out of waypoints%s", subject, suffix)
 		case before.IsSet():
-			o.IO.Successf("%s unenrolled from waypoint %s/%s%s", subject, before.WaypointNamespace(t.Own()), before.Waypoint, suffix)
+			o.IO.Successf("%s unenrolled from waypoint %s/%s%s", subject, before.WaypointNamespace(own), before.Waypoint, suffix)
 		default:
 			o.IO.Successf("%s unlabeled %q%s", subject, istio.LabelUseWaypointNamespace, suffix)
 		}
 		return
 	}
-	if t.Kind == enroll.KindNamespace {
+	if r.Kind == "Namespace" {
 		verb := "labeled"
-		if !out.Changed {
+		if !changed {
 			verb = "already labeled"
 		}
 		labels := fmt.Sprintf("%q", istio.LabelUseWaypoint+": "+after.Waypoint)
 		if after.Namespace != "" {
 			labels += fmt.Sprintf(" and %q", istio.LabelUseWaypointNamespace+": "+after.Namespace)
 		}
-		o.IO.Successf("namespace %s %s with %s%s", t.Name, verb, labels, suffix)
+		o.IO.Successf("namespace %s %s with %s%s", r.Name, verb, labels, suffix)
 		return
 	}
-	key := after.WaypointNamespace(t.Own()) + "/" + after.Waypoint
+	key := after.WaypointNamespace(own) + "/" + after.Waypoint
 	if o.Canary != "" {
-		key += fmt.Sprintf(" (%d%% to canary %s/%s)", o.CanaryWeight, after.WaypointNamespace(t.Own()), o.Canary)
+		key += fmt.Sprintf(" (%d%% to canary %s/%s)", o.CanaryWeight, after.WaypointNamespace(own), o.Canary)
 	}
 	switch {
-	case after.Waypoint == istio.NoWaypoint && out.Changed:
+	case after.Waypoint == istio.NoWaypoint && changed:
 		o.IO.Successf("%s opted out of waypoints (%q)%s", subject, istio.LabelUseWaypoint+": "+istio.NoWaypoint, suffix)
 	case after.Waypoint == istio.NoWaypoint:
 		o.IO.Successf("%s unchanged (already opted out of waypoints)%s", subject, suffix)
-	case out.Changed:
+	case changed:
 		o.IO.Successf("%s enrolled in waypoint %s%s", subject, key, suffix)
 	default:
 		o.IO.Successf("%s unchanged (already enrolled in waypoint %s)%s", subject, key, suffix)
 	}
 }
 
-// check runs the checks before anything is written: per waypoint the
-// targets name (one, unless namespaces each get their own), its traffic
-// type, who it lets in, and whether enrolled namespaces are in the mesh.
-// It returns, by namespace of the targets, the faults that kept a
-// waypoint from being read: those targets must not be written.
-func (o *EnrollOptions) check(ctx context.Context, name string, targets []enroll.Target, nsLabels map[string]map[string]string) (map[string]error, error) {
-	classes := mesh.NewClasses(o.clients.Gateway)
-	checks := enroll.CheckWaypoints(ctx, o.clients, classes, o.kind, name, o.WaypointNamespace, targets, nsLabels, o.Concurrency)
-	warnUnreadClasses(o.IO, classes)
-	unchecked := map[string]error{}
-	var problems []problem
-	for _, g := range checks {
+// printChecks prints what the checks of the waypoint found: what could
+// not be read, namespaces not in the mesh, a waypoint that does not exist
+// yet or takes no traffic, and, with --force, the failures let through.
+func (o *EnrollOptions) printChecks(res *waypoint.EnrollResult) {
+	if res.Classes != nil {
+		warnUnreadClasses(o.IO, res.Classes)
+	}
+	var forced []problem
+	for _, g := range res.Checks {
 		if g.Err != nil {
-			for ns := range g.Namespaces {
-				unchecked[ns] = g.Err
-			}
 			continue
 		}
 		if g.ReadErr != nil {
 			o.IO.Warnf("cannot read waypoint %s to check it (%v); %sing without the checks", g.Key, g.ReadErr, o.verb())
 			continue
 		}
-		res := g.Result
-		for _, ns := range res.NotAmbient {
+		r := g.Result
+		for _, ns := range r.NotAmbient {
 			o.IO.Warnf("namespace %s is not in ambient mode; to add it to the mesh run: kubectl label namespace %s %s=%s",
 				ns, ns, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
 		}
-		if res.Missing {
+		if r.Missing {
 			o.IO.Warnf("waypoint %s does not exist yet; the %s use it once it is applied and ready:\n  %s",
 				g.Key, o.kind.Plural(), applyForMissing(o.Tool, o.kind, g.Namespace, g.Name, sortedKeys(g.Namespaces)))
 			continue
 		}
-		if res.NoTraffic {
+		if r.NoTraffic {
 			o.IO.Warnf("waypoint %s has traffic type none: no traffic of the enrolled namespaces will go through it", g.Key)
 		}
-		problems = append(problems, o.describeProblems(res)...)
-	}
-	if len(problems) == 0 {
-		return unchecked, nil
-	}
-	if o.Force {
-		for _, p := range problems {
-			o.IO.Warnf("%s (--force: enrolling anyway)", p.what)
+		if o.Force && r.Blocking() {
+			forced = append(forced, o.describeProblems(r)...)
 		}
-		return unchecked, nil
 	}
-	msgs := make([]string, len(problems))
-	for i, p := range problems {
-		msgs[i] = p.what + "; " + p.fix + "\nor add --force to enroll anyway"
+	for _, p := range forced {
+		o.IO.Warnf("%s (--force: enrolling anyway)", p.what)
 	}
-	return nil, usageErrorf("%s", strings.Join(msgs, "\n"))
+}
+
+// checkFailed is the error of checks that stop the enrollment: each
+// problem with the command that fixes it.
+func (o *EnrollOptions) checkFailed(e *waypoint.CheckFailedError) error {
+	var msgs []string
+	for _, g := range e.Checks {
+		for _, p := range o.describeProblems(g.Result) {
+			msgs = append(msgs, p.what+"; "+p.fix+"\nor add --force to enroll anyway")
+		}
+	}
+	return usageErrorf("%s", strings.Join(msgs, "\n"))
 }
 
 func (o *EnrollOptions) policyGuard() policyGuard {
-	return policyGuard{io: o.IO, clients: o.clients, force: o.Force, verb: o.verb(), scope: o.namespaces}
-}
-
-// policyObject is a target as a policy.Change names it; empty Kind for
-// the kinds no L7 policy targets (pods, WorkloadEntries).
-func policyObject(t enroll.Target) policy.Object {
-	return policy.Object{Kind: policy.ChangeOf(t.Kind), Namespace: t.Namespace, Name: t.Name}
-}
-
-// labelChange is the change of labels the command makes on a target.
-func (o *EnrollOptions) labelChange(t enroll.Target) enroll.LabelChange {
-	if o.Unenroll {
-		return enroll.UnenrollChange()
-	}
-	c := enroll.EnrollChange(t.Own(), o.Waypoint, o.WaypointNamespace)
-	if o.Canary != "" {
-		c = enroll.CanaryChange(c, t.Own(), o.Canary, o.WaypointNamespace, o.CanaryWeight)
-	}
-	return c
-}
-
-// guardPolicies refuses the targets whose new labels would stop istiod
-// enforcing L7 policies: on them, on their namespace's services, or on the
-// waypoint they leave. One check for all targets.
-func (o *EnrollOptions) guardPolicies(ctx context.Context, targets []enroll.Target) (map[policy.Object][]policy.Loss, error) {
-	ch := o.relabelChange(targets)
-	if len(ch.Labels) == 0 {
-		return nil, nil
-	}
-	return o.policyGuard().check(ctx, ch)
-}
-
-// relabelChange is the change the command makes to the targets, for the
-// policy check: their labels after it, and in words.
-func (o *EnrollOptions) relabelChange(targets []enroll.Target) policy.Change {
-	ch := policy.Change{Labels: map[policy.Object]map[string]string{}, Before: map[policy.Object]map[string]string{}, Causes: map[policy.Object]string{}}
-	for _, t := range targets {
-		obj := policyObject(t)
-		if obj.Kind == "" {
-			continue
-		}
-		ch.Labels[obj], ch.Before[obj] = o.labelChange(t).Apply(t.Labels), t.Labels
-		after := enroll.EnrollmentOf(ch.Labels[obj])
-		cause := describeResource(t.Resource())
-		switch {
-		case o.Unenroll:
-			cause += " unenrolled"
-		case after.Waypoint == istio.NoWaypoint:
-			cause += " opted out of waypoints"
-		default:
-			cause += " enrolled in waypoint " + after.WaypointNamespace(t.Own()) + "/" + after.Waypoint
-		}
-		ch.Causes[obj] = cause
-	}
-	return ch
+	return policyGuard{io: o.IO, verb: o.verb()}
 }
 
 // problem is a failed check: what is wrong, and how to fix it.

@@ -274,7 +274,7 @@ func verdictText(ex *enroll.Explanation) string {
 }
 
 func subjectOf(r enroll.Resolution) string {
-	return describeResource(enroll.Resource{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name})
+	return enroll.Describe(r.Kind, r.Namespace, r.Name)
 }
 
 // printExplanation writes an explanation as text, each line prefixed by indent.

@@ -20,6 +20,7 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
 // BenchmarkDeletePolicyCheck is the figure of docs/performance.md: what
@@ -136,7 +137,7 @@ func BenchmarkDeletePolicyCheck(b *testing.B) {
 		}
 		log.reset()
 		t0 = time.Now()
-		im, err := policy.NewReader(c).Impact(ctx, nil, deleteChange(keys))
+		im, err := policy.NewReader(c).Impact(ctx, nil, waypoint.DeleteChange(keys))
 		checkTime, checkReqs := time.Since(t0), log.count()
 		if err != nil || len(im.Losses) != 4*nsCount {
 			b.Fatalf("%v: %d losses, want %d", err, len(im.Losses), 4*nsCount)

@@ -20,6 +20,7 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
 // createServiceRoute creates an HTTPRoute whose parent is the Service
@@ -180,7 +181,7 @@ func TestRefusalsAgainstIstiod(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, ch, err := o.cutOff(context.Background(), []*gatewayv1.Gateway{gw})
+		ch, err := waypoint.ApplyChange(context.Background(), c, []*gatewayv1.Gateway{gw}, []string{ns})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,21 +194,21 @@ func TestRefusalsAgainstIstiod(t *testing.T) {
 	}{
 		{[]string{"enroll", "service", "reviews", "-n", ns, "--waypoint", "none"},
 			func() policy.Change {
-				return (&EnrollOptions{Waypoint: "none"}).relabelChange(targets(enroll.KindService, "reviews"))
+				return (waypoint.EnrollRequest{Kind: enroll.KindService, Waypoint: "none"}).PolicyChange(targets(enroll.KindService, "reviews"))
 			},
 			[]string{"unenroll", "service", "reviews", "-n", ns}},
 		{[]string{"enroll", "service", "reviews", "-n", ns, "--waypoint", "wl"},
 			func() policy.Change {
-				return (&EnrollOptions{Waypoint: "wl"}).relabelChange(targets(enroll.KindService, "reviews"))
+				return (waypoint.EnrollRequest{Kind: enroll.KindService, Waypoint: "wl"}).PolicyChange(targets(enroll.KindService, "reviews"))
 			},
 			[]string{"unenroll", "service", "reviews", "-n", ns}},
 		{[]string{"apply", "-n", ns, "--for", "workload"}, applyChange, []string{"apply", "-n", ns}},
 		{[]string{"unenroll", "namespace", ns},
 			func() policy.Change {
-				return (&EnrollOptions{Unenroll: true}).relabelChange(targets(enroll.KindNamespace, ns))
+				return (waypoint.EnrollRequest{Kind: enroll.KindNamespace, Unenroll: true}).PolicyChange(targets(enroll.KindNamespace, ns))
 			},
 			[]string{"enroll", "namespace", ns, "--waypoint", "waypoint"}},
-		{[]string{"delete", "waypoint", "-n", ns}, func() policy.Change { return deleteChange([]string{ns + "/waypoint"}) }, nil},
+		{[]string{"delete", "waypoint", "-n", ns}, func() policy.Change { return waypoint.DeleteChange([]string{ns + "/waypoint"}) }, nil},
 	} {
 		im, err := policy.NewReader(c).Impact(context.Background(), []string{ns}, step.change())
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 )
 
 // DeleteRequest chooses the waypoints to delete: by name in each of
@@ -38,10 +39,10 @@ type DeleteRequest struct {
 	Concurrency int
 	// Progress, when set, is told how many deletes are done.
 	Progress func(done, total int)
-	// Guard, when set, is asked before anything is deleted which of the
-	// waypoints must be left alone, and why (by namespace/name); those are
-	// recorded as skipped and refused. An error stops the delete.
-	Guard func(ctx context.Context, gws []*gatewayv1.Gateway) (refused map[string]string, err error)
+	// Force deletes the waypoints whose deletion would stop istiod
+	// enforcing L7 policies; without it they are left alone and recorded
+	// as refused.
+	Force bool
 }
 
 // Record actions' messages that the command layer recognises.
@@ -67,6 +68,9 @@ type DeleteResult struct {
 	// Narrowed says the user may not read across the cluster, so only the
 	// namespaces of the command were read (for gateways or for leftovers).
 	Narrowed bool
+	// Policies is the L7 policy guard's verdict; its Refused holds the
+	// losses of each waypoint left alone (by policy.WaypointObject).
+	Policies policy.Verdict
 }
 
 // Delete deletes waypoints, and only waypoints: a named Gateway of another
@@ -76,20 +80,11 @@ type DeleteResult struct {
 func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteResult, error) {
 	d := &deletion{req: req, c: c, res: &DeleteResult{}, existing: map[string]bool{}}
 	targets := d.targets(ctx)
-	if req.Guard != nil && len(targets) > 0 {
-		refused, err := req.Guard(ctx, targets)
-		if err != nil {
+	if len(targets) > 0 {
+		var err error
+		if targets, err = d.guard(ctx, targets); err != nil {
 			return nil, err
 		}
-		kept := make([]*gatewayv1.Gateway, 0, len(targets))
-		for _, gw := range targets {
-			if why, ok := refused[gw.Namespace+"/"+gw.Name]; ok {
-				d.rec.Add(bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Action: bulk.Skipped, Refused: true, Error: why})
-				continue
-			}
-			kept = append(kept, gw)
-		}
-		targets = kept
 	}
 	d.deleteAll(ctx, targets)
 	if !bulk.Stopped(ctx) {
@@ -97,6 +92,41 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 	}
 	d.res.Records = bulk.NewReport(d.rec.Records()).Records
 	return d.res, nil
+}
+
+// guard runs the L7 policy guard on the deletion of gws, one check for all
+// of them, records the waypoints it refuses and returns the others.
+func (d *deletion) guard(ctx context.Context, gws []*gatewayv1.Gateway) ([]*gatewayv1.Gateway, error) {
+	keys := make([]string, len(gws))
+	for i, gw := range gws {
+		keys[i] = gw.Namespace + "/" + gw.Name
+	}
+	g := policy.Guard{Clients: d.c, Force: d.req.Force, Verb: "delete", Scope: d.req.Namespaces}
+	v, err := g.Check(ctx, DeleteChange(keys))
+	if err != nil {
+		return nil, err
+	}
+	d.res.Policies = v
+	kept := make([]*gatewayv1.Gateway, 0, len(gws))
+	for _, gw := range gws {
+		if losses, ok := v.Refused[policy.WaypointObject(gw.Namespace+"/"+gw.Name)]; ok {
+			d.rec.Add(policy.Refuse(gatewayRecord(gw.Namespace, gw.Name), losses))
+			continue
+		}
+		kept = append(kept, gw)
+	}
+	return kept, nil
+}
+
+// DeleteChange is the deletion of the waypoints namespace/name, for the L7
+// policy guard.
+func DeleteChange(keys []string) policy.Change {
+	ch := policy.Change{Waypoints: map[string]*mesh.Waypoint{}, Causes: map[policy.Object]string{}}
+	for _, key := range keys {
+		ch.Waypoints[key] = nil
+		ch.Causes[policy.WaypointObject(key)] = "waypoint " + key + " deleted"
+	}
+	return ch
 }
 
 // deletion is the state of one Delete.

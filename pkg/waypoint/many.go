@@ -10,9 +10,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
@@ -20,7 +23,11 @@ import (
 // ApplyManyRequest applies one rendered waypoint per namespace.
 type ApplyManyRequest struct {
 	// Gateways are the rendered waypoints, one per namespace, all of one name.
-	Gateways        []*gatewayv1.Gateway
+	Gateways []*gatewayv1.Gateway
+	// ForceConflicts takes over the fields other managers own.
+	ForceConflicts bool
+	// Force applies even when users of the existing waypoints would be
+	// cut off or L7 policies would no longer be enforced (see GuardUsers).
 	Force           bool
 	DryRun          kube.DryRun
 	EnrollNamespace bool
@@ -46,11 +53,17 @@ type ApplyManyRequest struct {
 // ApplyManyEvents are told what happens as it happens, from several
 // goroutines; each may be nil.
 type ApplyManyEvents struct {
-	Applied    func(gw *gatewayv1.Gateway)
-	NotAmbient func(namespace string)
-	Enrolled   func(gw *gatewayv1.Gateway, changed bool)
-	Ready      func(key string)
-	Failed     func(err error)
+	// Guarded hears what the guard found, before anything is written (also
+	// when it refuses the apply).
+	Guarded func(UsersVerdict)
+	// NoWaypointClass hears, before anything is written, that the
+	// GatewayClass of waypoints does not exist.
+	NoWaypointClass func()
+	Applied         func(gw *gatewayv1.Gateway)
+	NotAmbient      func(namespace string)
+	Enrolled        func(gw *gatewayv1.Gateway, changed bool)
+	Ready           func(key string)
+	Failed          func(err error)
 	// ApplyProgress and EnrollProgress hear how many are done.
 	ApplyProgress, EnrollProgress func(done, total int)
 }
@@ -81,7 +94,9 @@ func (e *WaitTimeoutError) Error() string {
 }
 
 // ApplyMany applies the waypoints with bounded concurrency and, when asked,
-// waits for them and enrolls their namespaces. A failure of one namespace is
+// waits for them and enrolls their namespaces. First GuardUsers refuses
+// the whole apply (nothing written) when it would cut off users of the
+// existing waypoints, unless Force. A failure of one namespace is
 // recorded (with its error in Record.Err) and does not stop the others; the
 // returned error is for the call as a whole: a read it needed, or a
 // *WaitTimeoutError.
@@ -90,6 +105,16 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 	namespaces := make([]string, len(req.Gateways))
 	for i, gw := range req.Gateways {
 		namespaces[i] = gw.Namespace
+	}
+	users, err := GuardUsers(ctx, c, req.Gateways, namespaces, req.Force)
+	if req.Events.Guarded != nil {
+		req.Events.Guarded(users)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.DryRun != kube.DryRunClient && req.Events.NoWaypointClass != nil && !waypointClassExists(ctx, c) {
+		req.Events.NoWaypointClass()
 	}
 	nsObjects := req.Namespaces
 	if nsObjects == nil && len(namespaces) > 1 && req.EnrollNamespace {
@@ -119,7 +144,6 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 		run.record(bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Action: bulk.NotStarted})
 	}
 
-	var err error
 	if req.Wait > 0 && req.DryRun == kube.DryRunNone {
 		err = run.waitAll(ctx, namespaces)
 		run.enrollPending(ctx)
@@ -162,7 +186,7 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 	}
 	res, err := Apply(ctx, r.c, ApplyRequest{
 		Gateway:                 gw,
-		Force:                   r.req.Force,
+		Force:                   r.req.ForceConflicts,
 		DryRun:                  r.req.DryRun,
 		EnrollNamespace:         r.req.EnrollNamespace,
 		Overwrite:               r.req.Overwrite,
@@ -317,4 +341,13 @@ func (r *applyMany) enrollPending(ctx context.Context) {
 	for _, res := range list[started:] {
 		r.record(bulk.Record{Kind: "Namespace", Name: res.Gateway.Namespace, Action: bulk.NotStarted})
 	}
+}
+
+// waypointClassExists says whether the GatewayClass of waypoints exists:
+// istiod creates it, so without it nothing deploys a waypoint. A class that
+// cannot be read (RBAC, no Gateway API) counts as existing: apply itself
+// says what is missing.
+func waypointClassExists(ctx context.Context, c *kube.Clients) bool {
+	_, err := c.Gateway.GatewayV1().GatewayClasses().Get(ctx, istio.ClassWaypoint, metav1.GetOptions{})
+	return !apierrors.IsNotFound(err) || kube.IsMissingType(err)
 }

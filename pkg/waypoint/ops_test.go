@@ -1,0 +1,318 @@
+package waypoint
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/fakecluster"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
+)
+
+// The objects of the operations' unit tests: namespace app with waypoint
+// app/wp (bound, service traffic) and app/pods (bound, workload traffic),
+// Services reviews (enrolled in wp), ratings (not enrolled), and an
+// AuthorizationPolicy on reviews that only wp enforces.
+
+func testCluster(extra ...runtime.Object) *fakecluster.Cluster {
+	kinds := map[schema.GroupVersionResource]string{}
+	for _, k := range policy.Kinds {
+		for _, g := range k.GVRs {
+			kinds[g] = k.Name + "List"
+		}
+	}
+	objs := []runtime.Object{
+		testNamespace("app", map[string]string{istio.LabelDataplaneMode: istio.DataplaneModeAmbient}),
+		testWaypoint("app", "wp", ""),
+		testWaypoint("app", "pods", "workload"),
+		&gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: istio.ClassWaypoint},
+			Spec: gatewayv1.GatewayClassSpec{ControllerName: "istio.io/mesh-controller"}},
+		testService("app", "reviews", map[string]string{istio.LabelUseWaypoint: "wp"}),
+		testService("app", "ratings", nil),
+	}
+	return fakecluster.New(kinds, append(objs, extra...)...)
+}
+
+func testNamespace(name string, labels map[string]string) *corev1.Namespace {
+	l := map[string]string{"kubernetes.io/metadata.name": name}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l, ResourceVersion: "1"}}
+}
+
+func testService(ns, name string, labels map[string]string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, ResourceVersion: "1"}}
+}
+
+// testWaypoint is a bound waypoint, for traffic ("" for the default).
+func testWaypoint(ns, name, traffic string) *gatewayv1.Gateway {
+	g := &gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + name), ResourceVersion: "1"},
+		Spec: gatewayv1.GatewaySpec{GatewayClassName: istio.ClassWaypoint, Listeners: []gatewayv1.Listener{
+			{Name: "mesh", Port: 15008, Protocol: "HBONE"},
+		}},
+		Status: gatewayv1.GatewayStatus{
+			Addresses:  []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.1"}},
+			Conditions: []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}},
+		},
+	}
+	if traffic != "" {
+		g.Labels = map[string]string{istio.LabelWaypointFor: traffic}
+	}
+	return g
+}
+
+// onReviews is an AuthorizationPolicy with targetRefs to Service app/reviews.
+func onReviews() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{
+		"targetRefs": []any{map[string]any{"kind": "Service", "group": "", "name": "reviews"}},
+	}}}
+	u.SetAPIVersion("security.istio.io/v1")
+	u.SetKind("AuthorizationPolicy")
+	u.SetNamespace("app")
+	u.SetName("on-reviews")
+	u.SetGeneration(1)
+	return u
+}
+
+// actions are the records as "Kind ns/name action".
+func actions(recs []bulk.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.Kind + " " + r.Namespace + "/" + r.Name + " " + string(r.Action)
+	}
+	return out
+}
+
+func sameList(got, want []string) bool {
+	return strings.Join(got, "\n") == strings.Join(want, "\n")
+}
+
+func TestEnroll(t *testing.T) {
+	ctx := context.Background()
+	svc := func(names ...string) EnrollRequest {
+		return EnrollRequest{Kind: "service", Namespaces: []string{"app"}, Names: names}
+	}
+	for _, tc := range []struct {
+		name    string
+		extra   []runtime.Object
+		req     EnrollRequest
+		want    []string // records, in stage order
+		writes  int
+		wantErr bool
+		// policyLists is whether the guard listed the policies.
+		policyLists bool
+		check       func(t *testing.T, res *EnrollResult)
+	}{
+		{
+			name: "enroll: one written, one already as asked, one missing",
+			req:  func() EnrollRequest { r := svc("ratings", "reviews", "gone"); r.Waypoint = "wp"; return r }(),
+			want: []string{"Service app/gone failed", "Service app/ratings enrolled", "Service app/reviews unchanged"},
+			// ratings relabelled: the guard reads the policies once.
+			writes: 1, policyLists: true,
+			check: func(t *testing.T, res *EnrollResult) {
+				if len(res.Checks) != 1 || res.Checks[0].Key != "app/wp" || res.Checks[0].Result.Missing || res.Checks[0].Result.Blocking() {
+					t.Errorf("checks %+v", res.Checks)
+				}
+			},
+		},
+		{
+			name: "nothing to change: no guard, no check, no write",
+			req:  func() EnrollRequest { r := svc("reviews"); r.Waypoint = "wp"; return r }(),
+			want: []string{"Service app/reviews unchanged"},
+			check: func(t *testing.T, res *EnrollResult) {
+				if len(res.Checks) != 0 {
+					t.Errorf("checks %+v", res.Checks)
+				}
+			},
+		},
+		{
+			name:  "opting out a service whose policy only its waypoint enforces is refused",
+			extra: []runtime.Object{onReviews()},
+			req:   func() EnrollRequest { r := svc("reviews"); r.Waypoint = istio.NoWaypoint; return r }(),
+			want:  []string{"Service app/reviews skipped"}, policyLists: true,
+			check: func(t *testing.T, res *EnrollResult) {
+				r := res.Refused[0]
+				if !r.Refused || !strings.Contains(r.Error, "AuthorizationPolicy app/on-reviews would no longer be enforced") ||
+					len(res.Policies.Refused[policy.Object{Kind: "Service", Namespace: "app", Name: "reviews"}]) != 1 {
+					t.Errorf("refused %+v, verdict %+v", r, res.Policies)
+				}
+			},
+		},
+		{
+			name:  "--force opts it out and names the loss",
+			extra: []runtime.Object{onReviews()},
+			req: func() EnrollRequest {
+				r := svc("reviews")
+				r.Waypoint, r.Force = istio.NoWaypoint, true
+				return r
+			}(),
+			want: []string{"Service app/reviews enrolled"}, writes: 1, policyLists: true,
+			check: func(t *testing.T, res *EnrollResult) {
+				if len(res.Policies.Forced) != 1 || len(res.Policies.Refused) != 0 {
+					t.Errorf("verdict %+v", res.Policies)
+				}
+			},
+		},
+		{
+			name:    "a waypoint for workloads does not take a service: nothing written",
+			req:     func() EnrollRequest { r := svc("ratings"); r.Waypoint = "pods"; return r }(),
+			wantErr: true, policyLists: true,
+			check: func(t *testing.T, res *EnrollResult) {
+				if len(res.Checks) != 1 || !res.Checks[0].Result.TrafficMismatch {
+					t.Errorf("checks %+v", res.Checks)
+				}
+			},
+		},
+		{
+			name: "--force enrolls it anyway",
+			req: func() EnrollRequest {
+				r := svc("ratings")
+				r.Waypoint, r.Force = "pods", true
+				return r
+			}(),
+			want: []string{"Service app/ratings enrolled"}, writes: 1, policyLists: true,
+		},
+		{
+			name: "a waypoint that does not exist yet is no failure",
+			req:  func() EnrollRequest { r := svc("ratings"); r.Waypoint = "later"; return r }(),
+			want: []string{"Service app/ratings enrolled"}, writes: 1, policyLists: true,
+			check: func(t *testing.T, res *EnrollResult) {
+				if len(res.Checks) != 1 || !res.Checks[0].Result.Missing {
+					t.Errorf("checks %+v", res.Checks)
+				}
+			},
+		},
+		{
+			name: "unenroll",
+			req:  func() EnrollRequest { r := svc("reviews", "ratings"); r.Unenroll = true; return r }(),
+			want: []string{"Service app/ratings unchanged", "Service app/reviews unenrolled"}, writes: 1, policyLists: true,
+		},
+		{
+			name: "nothing selected",
+			req:  EnrollRequest{Kind: "service", Namespaces: []string{"app"}, Selector: "app=none", Waypoint: "wp"},
+			check: func(t *testing.T, res *EnrollResult) {
+				if !res.None {
+					t.Errorf("None is false")
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCluster(tc.extra...)
+			res, err := Enroll(ctx, c.Clients(), tc.req)
+			var failed *CheckFailedError
+			if tc.wantErr != errors.As(err, &failed) || (err != nil && !tc.wantErr) {
+				t.Fatalf("error %v", err)
+			}
+			if got := actions(res.Records()); !sameList(got, tc.want) {
+				t.Errorf("records\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if got := c.Writes(); got != tc.writes {
+				t.Errorf("%d writes, want %d", got, tc.writes)
+			}
+			if got := c.Requests("list", "authorizationpolicies") > 0; got != tc.policyLists {
+				t.Errorf("policies listed: %v, want %v", got, tc.policyLists)
+			}
+			if tc.check != nil {
+				tc.check(t, res)
+			}
+		})
+	}
+}
+
+func TestEnrollUncheckedWaypoint(t *testing.T) {
+	// A waypoint that cannot be read (not for want of rights) is not
+	// enrolled into unchecked.
+	c := testCluster()
+	c.Fail("get", "gateways", apierrors.NewBadRequest("gateways broke"))
+	res, err := Enroll(context.Background(), c.Clients(), EnrollRequest{Kind: "service", Namespaces: []string{"app"}, Names: []string{"ratings"}, Waypoint: "wp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(res.Records()); !sameList(got, []string{"Service app/ratings failed"}) || len(res.Unchecked) != 1 || c.Writes() != 0 {
+		t.Errorf("records %v, unchecked %v, %d writes", got, res.Unchecked, c.Writes())
+	}
+}
+
+func TestDeleteGuard(t *testing.T) {
+	ctx := context.Background()
+	req := DeleteRequest{Namespaces: []string{"app"}, Names: []string{"wp", "pods"}}
+	c := testCluster(onReviews())
+	res, err := Delete(ctx, c.Clients(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gws []string
+	for _, r := range res.Records {
+		if r.Kind == "Gateway" {
+			gws = append(gws, r.Name+" "+string(r.Action))
+		}
+	}
+	if !sameList(gws, []string{"pods deleted", "wp skipped"}) || c.GatewayNamed("app", "wp") == nil || c.GatewayNamed("app", "pods") != nil {
+		t.Errorf("gateways %v", gws)
+	}
+	if l := res.Policies.Refused[policy.WaypointObject("app/wp")]; len(l) != 1 || l[0].Policy.Name != "on-reviews" {
+		t.Errorf("verdict %+v", res.Policies)
+	}
+
+	req.Force = true
+	c = testCluster(onReviews())
+	if res, err = Delete(ctx, c.Clients(), req); err != nil {
+		t.Fatal(err)
+	}
+	if c.GatewayNamed("app", "wp") != nil || len(res.Policies.Forced) != 1 {
+		t.Errorf("--force: wp left, or verdict %+v", res.Policies)
+	}
+}
+
+func TestApplyManyGuardsUsers(t *testing.T) {
+	// Applying app/wp for workloads would cut reviews off: refused whole,
+	// nothing written.
+	ctx := context.Background()
+	c := testCluster(onReviews())
+	gw := testWaypoint("app", "wp", "workload")
+	gw.Status = gatewayv1.GatewayStatus{}
+	var heard UsersVerdict
+	_, err := ApplyMany(ctx, c.Clients(), ApplyManyRequest{Gateways: []*gatewayv1.Gateway{gw},
+		Events: ApplyManyEvents{Guarded: func(v UsersVerdict) { heard = v }}})
+	var inUse *InUseError
+	if !errors.As(err, &inUse) || c.Writes() != 0 {
+		t.Fatalf("error %v, %d writes", err, c.Writes())
+	}
+	want := []string{
+		"service app/reviews would lose waypoint app/wp",
+		"AuthorizationPolicy app/on-reviews would no longer be enforced",
+	}
+	if len(heard.Lost) != len(want) {
+		t.Fatalf("lost %q", heard.Lost)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(heard.Lost[i], w) {
+			t.Errorf("lost[%d] = %q, want %q...", i, heard.Lost[i], w)
+		}
+	}
+	// The same traffic type: nobody is cut off, nothing is refused.
+	v, err := GuardUsers(ctx, c.Clients(), []*gatewayv1.Gateway{testWaypoint("app", "wp", "")}, []string{"app"}, false)
+	if err != nil || len(v.Lost) != 0 {
+		t.Errorf("unchanged binding: %v, %q", err, v.Lost)
+	}
+	// --force lets it through and names what is lost.
+	v, err = GuardUsers(ctx, c.Clients(), []*gatewayv1.Gateway{gw}, []string{"app"}, true)
+	if err != nil || len(v.Lost) != 1 || len(v.Policies.Forced) != 1 {
+		t.Errorf("--force: %v, %q, %+v", err, v.Lost, v.Policies)
+	}
+}
