@@ -12,7 +12,7 @@ import (
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
 // Dynamic shell completion: names read from the cluster and the kubeconfig.
@@ -81,15 +81,14 @@ func (c completer) waypoints(toComplete, ns string) []string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
 	defer cancel()
-	list, err := clients.Gateway.GatewayV1().Gateways(ns).List(ctx, metav1.ListOptions{})
+	wps, _, err := waypoint.List(ctx, clients.Gateway, waypoint.ListOptions{Namespace: ns, SkipClasses: true})
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for i := range list.Items {
-		gw := &list.Items[i]
-		if mesh.IsWaypointGateway(gw) && strings.HasPrefix(gw.Name, toComplete) {
-			out = append(out, gw.Name)
+	for _, w := range wps {
+		if strings.HasPrefix(w.Name, toComplete) {
+			out = append(out, w.Name)
 		}
 	}
 	sort.Strings(out)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -47,50 +45,22 @@ func (o *ListOptions) runWatch(ctx context.Context) error {
 	if err := o.printWatchRows(wps, !o.NoHeaders); err != nil {
 		return err
 	}
-	for {
-		w, err := o.clients.Gateway.GatewayV1().Gateways(o.namespace).Watch(ctx, metav1.ListOptions{
-			ResourceVersion: rv, LabelSelector: o.Selector, AllowWatchBookmarks: true,
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return kube.Describe("watch waypoints", err)
-		}
-		for ev := range w.ResultChan() {
-			switch ev.Type {
-			case watch.Error:
-				w.Stop()
-				if ctx.Err() != nil {
-					// The stream ends with an error event when interrupted.
-					return nil
-				}
-				return kube.Describe("watch waypoints", apierrors.FromObject(ev.Object))
-			case watch.Bookmark:
-				if gw, ok := ev.Object.(*gatewayv1.Gateway); ok {
-					rv = gw.ResourceVersion
-				}
-				continue
-			}
-			gw, ok := ev.Object.(*gatewayv1.Gateway)
-			if !ok {
-				continue
-			}
-			rv = gw.ResourceVersion
+	var printErr error
+	err = waypoint.Watch(ctx, o.clients.Gateway, waypoint.WatchScope{Namespace: o.namespace, LabelSelector: o.Selector, ResourceVersion: rv},
+		func(_ watch.EventType, gw *gatewayv1.Gateway) (bool, error) {
 			if !mesh.IsWaypointGateway(gw) || !o.named(gw.Name) {
-				continue
+				return false, nil
 			}
-			wp := classes.Parse(ctx, gw)
-			if err := o.printWatchRows([]mesh.Waypoint{wp}, false); err != nil {
-				w.Stop()
-				return err
-			}
-		}
-		w.Stop()
-		if ctx.Err() != nil {
-			return nil
-		}
+			printErr = o.printWatchRows([]mesh.Waypoint{classes.Parse(ctx, gw)}, false)
+			return false, printErr
+		})
+	switch {
+	case printErr != nil:
+		return printErr
+	case ctx.Err() != nil:
+		return nil // the user interrupted
 	}
+	return kube.Describe("watch waypoints", err)
 }
 
 // named says whether --name (or the names given) lets name through.
