@@ -398,22 +398,22 @@ func (o *EnrollOptions) report(out enroll.Outcome) {
 	t := out.Target
 	subject := describeResource(t.Resource())
 	suffix := o.dryRun.Suffix()
-	before := enroll.EnrollmentOf(out.Before)
-	after := enroll.EnrollmentOf(out.After)
 	if o.Unenroll {
+		before := enroll.UseOf(out.Before, t.Own())
 		switch {
 		case !out.Changed:
 			o.IO.Successf("%s unchanged (not enrolled)%s", subject, suffix)
-		case before.Waypoint == istio.NoWaypoint:
+		case before.None:
 			o.IO.Successf("%s no longer opts out of waypoints%s", subject, suffix)
-		case before.IsSet():
-			o.IO.Successf("%s unenrolled from waypoint %s/%s%s", subject, before.WaypointNamespace(t.Own()), before.Waypoint, suffix)
+		case before.Set:
+			o.IO.Successf("%s unenrolled from waypoint %s%s", subject, before, suffix)
 		default:
 			o.IO.Successf("%s unlabeled %q%s", subject, istio.LabelUseWaypointNamespace, suffix)
 		}
 		return
 	}
 	if t.Kind == enroll.KindNamespace {
+		after := enroll.EnrollmentOf(out.After)
 		verb := "labeled"
 		if !out.Changed {
 			verb = "already labeled"
@@ -425,14 +425,15 @@ func (o *EnrollOptions) report(out enroll.Outcome) {
 		o.IO.Successf("namespace %s %s with %s%s", t.Name, verb, labels, suffix)
 		return
 	}
-	key := after.WaypointNamespace(t.Own()) + "/" + after.Waypoint
+	after := enroll.UseOf(out.After, t.Own())
+	key := after.String()
 	if o.Canary != "" {
-		key += fmt.Sprintf(" (%d%% to canary %s/%s)", o.CanaryWeight, after.WaypointNamespace(t.Own()), o.Canary)
+		key += fmt.Sprintf(" (%d%% to canary %s/%s)", o.CanaryWeight, after.Namespace, o.Canary)
 	}
 	switch {
-	case after.Waypoint == istio.NoWaypoint && out.Changed:
+	case after.None && out.Changed:
 		o.IO.Successf("%s opted out of waypoints (%q)%s", subject, istio.LabelUseWaypoint+": "+istio.NoWaypoint, suffix)
-	case after.Waypoint == istio.NoWaypoint:
+	case after.None:
 		o.IO.Successf("%s unchanged (already opted out of waypoints)%s", subject, suffix)
 	case out.Changed:
 		o.IO.Successf("%s enrolled in waypoint %s%s", subject, key, suffix)
@@ -537,15 +538,15 @@ func (o *EnrollOptions) relabelChange(targets []enroll.Target) policy.Change {
 			continue
 		}
 		ch.Labels[obj], ch.Before[obj] = o.labelChange(t).Apply(t.Labels), t.Labels
-		after := enroll.EnrollmentOf(ch.Labels[obj])
+		after := enroll.UseOf(ch.Labels[obj], t.Own())
 		cause := describeResource(t.Resource())
 		switch {
 		case o.Unenroll:
 			cause += " unenrolled"
-		case after.Waypoint == istio.NoWaypoint:
+		case after.None:
 			cause += " opted out of waypoints"
 		default:
-			cause += " enrolled in waypoint " + after.WaypointNamespace(t.Own()) + "/" + after.Waypoint
+			cause += " enrolled in waypoint " + after.String()
 		}
 		ch.Causes[obj] = cause
 	}

@@ -148,18 +148,6 @@ func (e Enrollment) Labels() map[string]string {
 	return labels
 }
 
-// WaypointNamespace is the namespace of the named waypoint for a resource in
-// namespace own: the namespace label if set and not empty, else own.
-//
-// Deprecated: it takes an empty namespace label for own, which istiod does
-// not; read through Use.
-func (e Enrollment) WaypointNamespace(own string) string {
-	if e.Namespace != "" {
-		return e.Namespace
-	}
-	return own
-}
-
 // Use is what one object's enrollment labels tell it, read as istiod's
 // GetUseWaypoint reads them (pilot/pkg/serviceregistry/ambient/waypoints.go):
 //
