@@ -212,10 +212,9 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 		if r.Kind == "Namespace" {
 			own = r.Name
 		}
-		before := enroll.EnrollmentOf(r.Before)
 		switch r.Action {
 		case bulk.Unenrolled:
-			o.IO.Successf("%s unenrolled from waypoint %s/%s%s", describeRecord(r), before.WaypointNamespace(own), before.Waypoint, suffix)
+			o.IO.Successf("%s unenrolled from waypoint %s%s", describeRecord(r), enroll.UseOf(r.Before, own), suffix)
 		case bulk.Unchanged:
 			o.IO.Successf("%s unchanged (no longer enrolled)%s", describeRecord(r), suffix)
 		case bulk.Failed:

@@ -332,22 +332,22 @@ func (o *EnrollOptions) report(r bulk.Record) {
 	}
 	changed := r.Action != bulk.Unchanged
 	suffix := o.dryRun.Suffix()
-	before := enroll.EnrollmentOf(r.Before)
-	after := enroll.EnrollmentOf(r.After)
 	if o.Unenroll {
+		before := enroll.UseOf(r.Before, own)
 		switch {
 		case !changed:
 			o.IO.Successf("%s unchanged (not enrolled)%s", subject, suffix)
-		case before.Waypoint == istio.NoWaypoint:
+		case before.None:
 			o.IO.Successf("%s no longer opts out of waypoints%s", subject, suffix)
-		case before.IsSet():
-			o.IO.Successf("%s unenrolled from waypoint %s/%s%s", subject, before.WaypointNamespace(own), before.Waypoint, suffix)
+		case before.Set:
+			o.IO.Successf("%s unenrolled from waypoint %s%s", subject, before, suffix)
 		default:
 			o.IO.Successf("%s unlabeled %q%s", subject, istio.LabelUseWaypointNamespace, suffix)
 		}
 		return
 	}
 	if r.Kind == "Namespace" {
+		after := enroll.EnrollmentOf(r.After)
 		verb := "labeled"
 		if !changed {
 			verb = "already labeled"
@@ -359,14 +359,15 @@ func (o *EnrollOptions) report(r bulk.Record) {
 		o.IO.Successf("namespace %s %s with %s%s", r.Name, verb, labels, suffix)
 		return
 	}
-	key := after.WaypointNamespace(own) + "/" + after.Waypoint
+	after := enroll.UseOf(r.After, own)
+	key := after.String()
 	if o.Canary != "" {
-		key += fmt.Sprintf(" (%d%% to canary %s/%s)", o.CanaryWeight, after.WaypointNamespace(own), o.Canary)
+		key += fmt.Sprintf(" (%d%% to canary %s/%s)", o.CanaryWeight, after.Namespace, o.Canary)
 	}
 	switch {
-	case after.Waypoint == istio.NoWaypoint && changed:
+	case after.None && changed:
 		o.IO.Successf("%s opted out of waypoints (%q)%s", subject, istio.LabelUseWaypoint+": "+istio.NoWaypoint, suffix)
-	case after.Waypoint == istio.NoWaypoint:
+	case after.None:
 		o.IO.Successf("%s unchanged (already opted out of waypoints)%s", subject, suffix)
 	case changed:
 		o.IO.Successf("%s enrolled in waypoint %s%s", subject, key, suffix)

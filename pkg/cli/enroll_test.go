@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 )
 
@@ -169,5 +170,39 @@ func TestEnrollRequests(t *testing.T) {
 func TestUnitCountsString(t *testing.T) {
 	if got := (enroll.Counts{Namespaces: 1, Services: 2}).String(); got != "ns:1 svc:2 po:0 se:0" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestUnitEnrollReportReadsLabels: the lines of enroll and unenroll name
+// the waypoint as istiod reads the labels (enroll.Use). A label with an
+// empty use-waypoint-namespace named waypoint NS/NAME in them; it names
+// "NAME" in namespace "", and an empty use-waypoint is a label that was
+// there (it read as "unlabeled istio.io/use-waypoint-namespace").
+func TestUnitEnrollReportReadsLabels(t *testing.T) {
+	for _, tc := range []struct {
+		unenroll      bool
+		before, after map[string]string
+		want          string
+	}{
+		{true, map[string]string{"istio.io/use-waypoint": "wp"}, nil, "service app/reviews unenrolled from waypoint app/wp\n"},
+		{true, map[string]string{"istio.io/use-waypoint": "wp", "istio.io/use-waypoint-namespace": "infra"}, nil, "service app/reviews unenrolled from waypoint infra/wp\n"},
+		{true, map[string]string{"istio.io/use-waypoint": "wp", "istio.io/use-waypoint-namespace": ""}, nil, `service app/reviews unenrolled from waypoint "wp" in namespace ""` + "\n"},
+		{true, map[string]string{"istio.io/use-waypoint": ""}, nil, `service app/reviews unenrolled from waypoint "" in namespace "app"` + "\n"},
+		{true, map[string]string{"istio.io/use-waypoint": "none"}, nil, "service app/reviews no longer opts out of waypoints\n"},
+		{true, map[string]string{"istio.io/use-waypoint-namespace": "infra"}, nil, `service app/reviews unlabeled "istio.io/use-waypoint-namespace"` + "\n"},
+		{false, nil, map[string]string{"istio.io/use-waypoint": "wp"}, "service app/reviews enrolled in waypoint app/wp\n"},
+		{false, nil, map[string]string{"istio.io/use-waypoint": "wp", "istio.io/use-waypoint-namespace": "infra"}, "service app/reviews enrolled in waypoint infra/wp\n"},
+		{false, nil, map[string]string{"istio.io/use-waypoint": "none"}, `service app/reviews opted out of waypoints ("istio.io/use-waypoint: none")` + "\n"},
+	} {
+		io, out, _ := TestStreams(false)
+		o := &EnrollOptions{IO: io, Unenroll: tc.unenroll}
+		action := bulk.Enrolled
+		if tc.unenroll {
+			action = bulk.Unenrolled
+		}
+		o.report(bulk.Record{Kind: "Service", Namespace: "app", Name: "reviews", Before: tc.before, After: tc.after, Action: action})
+		if out.String() != tc.want {
+			t.Errorf("%v -> %v: %q, want %q", tc.before, tc.after, out.String(), tc.want)
+		}
 	}
 }

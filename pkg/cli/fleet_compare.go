@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/fleet"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
@@ -38,11 +39,7 @@ func (m *fleetMember) snapshot(ctx context.Context, c *kube.Clients, namespace s
 	}
 	err := kube.EachPage(ctx, opts, kube.NamespacePage(c.Kube), func(items []corev1.Namespace) error {
 		for _, ns := range items {
-			use := ns.Labels[istio.LabelUseWaypoint]
-			if other := ns.Labels[istio.LabelUseWaypointNamespace]; other != "" && other != ns.Name {
-				use = other + "/" + use
-			}
-			snap.Namespaces[ns.Name] = use
+			snap.Namespaces[ns.Name] = enroll.UseOf(ns.Labels, ns.Name).Relative(ns.Name)
 		}
 		return nil
 	})

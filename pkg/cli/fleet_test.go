@@ -2,15 +2,23 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // fleetKubeconfig writes a kubeconfig with the named contexts, whose
@@ -138,5 +146,34 @@ func TestUnitFleetKubeconfigErrors(t *testing.T) {
 		if code != ExitUsage || out != "" || errOut != tc.want {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2, %q", tc.args, code, out, errOut, tc.want)
 		}
+	}
+}
+
+// TestUnitFleetSnapshotLabels: the drift gate reads each namespace's labels
+// as istiod does (enroll.Use). An empty use-waypoint-namespace names
+// waypoint "/NAME", which a cluster where the label is absent does not
+// use (the gate read "NAME" and saw no drift), and "none" opts out
+// whatever namespace label stands beside it (the gate read "infra/none").
+func TestUnitFleetSnapshotLabels(t *testing.T) {
+	ns := func(name string, labels map[string]string) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	}
+	c := &kube.Clients{Kube: kubefake.NewSimpleClientset(
+		ns("own", map[string]string{istio.LabelUseWaypoint: "wp"}),
+		ns("own-named", map[string]string{istio.LabelUseWaypoint: "wp", istio.LabelUseWaypointNamespace: "own-named"}),
+		ns("across", map[string]string{istio.LabelUseWaypoint: "wp", istio.LabelUseWaypointNamespace: "infra"}),
+		ns("empty-namespace", map[string]string{istio.LabelUseWaypoint: "wp", istio.LabelUseWaypointNamespace: ""}),
+		ns("opted-out", map[string]string{istio.LabelUseWaypoint: "none", istio.LabelUseWaypointNamespace: "infra"}),
+		ns("capital", map[string]string{istio.LabelUseWaypoint: "None"}),
+		ns("namespace-label-only", map[string]string{istio.LabelUseWaypointNamespace: "infra"}),
+		ns("plain", nil),
+	)}
+	m := &fleetMember{}
+	if err := m.snapshot(context.Background(), c, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"own": "wp", "own-named": "wp", "across": "infra/wp", "empty-namespace": "/wp", "opted-out": "none", "capital": "None"}
+	if !maps.Equal(m.snap.Namespaces, want) {
+		t.Errorf("namespaces %v, want %v", m.snap.Namespaces, want)
 	}
 }

@@ -82,7 +82,7 @@ func CountEnrolled(ctx context.Context, c *kube.Clients, keys []string) (map[str
 			if kind == KindNamespace {
 				own = m.Name
 			}
-			if key, _, _ := useWaypoint(m.Labels, own); counts[key] != nil {
+			if key := UseOf(m.Labels, own).Key(); counts[key] != nil {
 				counts[key].add(kind)
 			}
 		})

@@ -531,7 +531,7 @@ func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoi
 				if kind == KindNamespace {
 					own = m.Name
 				}
-				if k, _, _ := useWaypoint(m.Labels, own); k == key {
+				if UseOf(m.Labels, own).Key() == key {
 					found = append(found, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}})
 				}
 			})

@@ -25,26 +25,21 @@ type Resource struct {
 	ResourceVersion string
 }
 
-// WaypointKey is namespace/name of the waypoint the resource names.
-func (r Resource) WaypointKey() string {
+// Use is what the resource's enrollment labels tell it, read as istiod does.
+func (r Resource) Use() Use {
 	own := r.Namespace
 	if r.Kind == KindNamespace {
 		own = r.Name
 	}
-	return r.Enrollment.WaypointNamespace(own) + "/" + r.Enrollment.Waypoint
+	return r.Enrollment.Use(own)
 }
 
+// WaypointKey is namespace/name of the waypoint the resource's labels
+// name; empty when they name none.
+func (r Resource) WaypointKey() string { return r.Use().Key() }
+
 // Labels are the resource's enrollment labels as read.
-func (r Resource) Labels() map[string]string {
-	labels := map[string]string{}
-	if r.Enrollment.Waypoint != "" {
-		labels[istio.LabelUseWaypoint] = r.Enrollment.Waypoint
-	}
-	if r.Enrollment.Namespace != "" {
-		labels[istio.LabelUseWaypointNamespace] = r.Enrollment.Namespace
-	}
-	return labels
-}
+func (r Resource) Labels() map[string]string { return r.Enrollment.Labels() }
 
 // UnenrollWrite removes the resource's enrollment labels, on the condition
 // that they still hold what was read.
@@ -95,7 +90,7 @@ func FindDangling(ctx context.Context, c *kube.Clients, names, namespaces []stri
 			mu.Lock()
 			defer mu.Unlock()
 			for _, r := range got {
-				if r.Enrollment.Waypoint != istio.NoWaypoint && match(r.WaypointKey()) {
+				if u := r.Use(); u.Names() && match(u.Key()) {
 					found = append(found, r)
 				}
 			}

@@ -25,9 +25,17 @@ func TestResourceViews(t *testing.T) {
 		{Resource{Kind: KindService, Namespace: "app", Name: "s", Enrollment: Enrollment{Waypoint: "wp"}}, "app/wp", map[string]string{istio.LabelUseWaypoint: "wp"}},
 		{Resource{Kind: KindPod, Namespace: "app", Name: "p", Enrollment: Enrollment{Waypoint: "wp", Namespace: "infra"}}, "infra/wp",
 			map[string]string{istio.LabelUseWaypoint: "wp", istio.LabelUseWaypointNamespace: "infra"}},
-		{Resource{Kind: KindService, Namespace: "app", Name: "s", Enrollment: Enrollment{Namespace: "infra"}}, "infra/",
+		// Without istio.io/use-waypoint the labels name no waypoint, whatever
+		// the namespace label says (the first reading gave "infra/" and "app/").
+		{Resource{Kind: KindService, Namespace: "app", Name: "s", Enrollment: Enrollment{Namespace: "infra"}}, "",
 			map[string]string{istio.LabelUseWaypointNamespace: "infra"}},
-		{Resource{Kind: KindService, Namespace: "app", Name: "s"}, "app/", map[string]string{}},
+		{Resource{Kind: KindService, Namespace: "app", Name: "s"}, "", map[string]string{}},
+		{Resource{Kind: KindService, Namespace: "app", Name: "s", Enrollment: Enrollment{Waypoint: "none"}}, "", map[string]string{istio.LabelUseWaypoint: "none"}},
+		// An empty namespace label names namespace "" (the first reading
+		// gave "app/wp"); empty labels are kept for the conditional write.
+		{Resource{Kind: KindService, Namespace: "app", Name: "s", Enrollment: Enrollment{Waypoint: "wp", EmptyNamespace: true}}, "/wp",
+			map[string]string{istio.LabelUseWaypoint: "wp", istio.LabelUseWaypointNamespace: ""}},
+		{Resource{Kind: KindNamespace, Name: "app", Enrollment: Enrollment{EmptyWaypoint: true}}, "app/", map[string]string{istio.LabelUseWaypoint: ""}},
 	} {
 		if got := tc.r.WaypointKey(); got != tc.key {
 			t.Errorf("%+v: WaypointKey %q, want %q", tc.r, got, tc.key)
@@ -318,5 +326,30 @@ func TestEachMetadataPages(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"p1", "p2", "p3"}) || calls != 2 {
 		t.Errorf("pages: %v in %d lists", got, calls)
+	}
+}
+
+// TestFindDanglingEmptyNamespaceLabel: a label with an empty
+// istio.io/use-waypoint-namespace names waypoint "/gone", in no namespace
+// (istiod reads it so), not "a/gone": deleting a/gone leaves it alone,
+// and the search hands its true key to match. The first reading counted
+// it as a user of a/gone.
+func TestFindDanglingEmptyNamespaceLabel(t *testing.T) {
+	c := newFakeCluster(nsObj("a", nil),
+		svcObj("a", "uses", use("gone")), svcObj("a", "empty", useIn("gone", "")), podObj("a", "p", useIn("gone", "")))
+	var seen []string
+	found, failed, _ := FindDangling(context.Background(), c.clients(), []string{"gone"}, nil, 2, func(key string) bool {
+		seen = append(seen, key)
+		return key == "a/gone"
+	})
+	if !slices.Equal(keys(found), []string{"service a/uses"}) || len(failed) != 0 {
+		t.Errorf("found %v, failed %v", keys(found), failed)
+	}
+	slices.Sort(seen)
+	if !slices.Equal(seen, []string{"/gone", "/gone", "a/gone"}) {
+		t.Errorf("match saw %q", seen)
+	}
+	if got := (Resource{Kind: KindService, Namespace: "a", Name: "empty", Enrollment: EnrollmentOf(useIn("gone", ""))}).Labels(); !mapsEqual(got, useIn("gone", "")) {
+		t.Errorf("Labels %v: the empty namespace label must stay in the write's precondition", got)
 	}
 }

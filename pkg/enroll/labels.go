@@ -108,29 +108,144 @@ func (k Kind) Resource() string {
 	return string(k)
 }
 
-// Enrollment is what a resource's own labels say about its waypoint.
+// Enrollment is what a resource's own enrollment labels hold, as read. Use
+// reads it as istiod does; it is kept as read so that a conditional write
+// can tell whether the labels changed since.
 type Enrollment struct {
 	// Waypoint is the value of istio.io/use-waypoint; empty when unset.
 	Waypoint string
 	// Namespace is the value of istio.io/use-waypoint-namespace; empty when unset.
 	Namespace string
+	// EmptyWaypoint and EmptyNamespace say that the label is there with
+	// an empty value, which istiod tells from no label at all.
+	EmptyWaypoint, EmptyNamespace bool
 }
 
 // EnrollmentOf reads the enrollment labels.
 func EnrollmentOf(labels map[string]string) Enrollment {
-	return Enrollment{Waypoint: labels[istio.LabelUseWaypoint], Namespace: labels[istio.LabelUseWaypointNamespace]}
+	w, hasW := labels[istio.LabelUseWaypoint]
+	ns, hasNS := labels[istio.LabelUseWaypointNamespace]
+	return Enrollment{Waypoint: w, Namespace: ns, EmptyWaypoint: hasW && w == "", EmptyNamespace: hasNS && ns == ""}
 }
 
-// IsSet reports whether the resource names a waypoint (or opts out).
-func (e Enrollment) IsSet() bool { return e.Waypoint != "" }
+// IsSet reports whether istio.io/use-waypoint is there, even empty: the
+// resource then names a waypoint (or opts out) whatever its namespace says.
+func (e Enrollment) IsSet() bool { return e.Waypoint != "" || e.EmptyWaypoint }
 
-// WaypointNamespace is the namespace of the named waypoint for a resource in
-// namespace own: the namespace label if set, else own.
-func (e Enrollment) WaypointNamespace(own string) string {
-	if e.Namespace != "" {
-		return e.Namespace
+// hasNamespace reports whether istio.io/use-waypoint-namespace is there,
+// even empty.
+func (e Enrollment) hasNamespace() bool { return e.Namespace != "" || e.EmptyNamespace }
+
+// Labels are the enrollment labels as read, empty values included.
+func (e Enrollment) Labels() map[string]string {
+	labels := map[string]string{}
+	if e.IsSet() {
+		labels[istio.LabelUseWaypoint] = e.Waypoint
 	}
-	return own
+	if e.hasNamespace() {
+		labels[istio.LabelUseWaypointNamespace] = e.Namespace
+	}
+	return labels
+}
+
+// Use is what one object's enrollment labels tell it, read as istiod's
+// GetUseWaypoint reads them (pilot/pkg/serviceregistry/ambient/waypoints.go):
+//
+//   - istio.io/use-waypoint decides whether the object names a waypoint at
+//     all; present with an empty value, it names the waypoint "";
+//   - its value "none" (exactly: "None" is a name) opts the object out;
+//   - otherwise the waypoint's namespace is the value of
+//     istio.io/use-waypoint-namespace on the same object when that label is
+//     there, even empty (a waypoint in namespace "" does not exist), else
+//     the object's own namespace. A namespace label without
+//     istio.io/use-waypoint beside it is not read.
+//
+// DecidingUse picks the object's or its namespace's.
+type Use struct {
+	// Set is true when istio.io/use-waypoint is there, even empty.
+	Set bool
+	// None is true when it is "none": the object opts out.
+	None bool
+	// Name and Namespace are the waypoint named, when Set and not None.
+	Name, Namespace string
+	// NamespaceLabeled is true when Namespace comes from
+	// istio.io/use-waypoint-namespace rather than from the object's own.
+	NamespaceLabeled bool
+}
+
+// Use reads the enrollment as istiod does, for an object in namespace own
+// (a namespace's own name for a namespace).
+func (e Enrollment) Use(own string) Use {
+	switch {
+	case !e.IsSet():
+		return Use{}
+	case e.Waypoint == istio.NoWaypoint:
+		return Use{Set: true, None: true}
+	case e.hasNamespace():
+		return Use{Set: true, Name: e.Waypoint, Namespace: e.Namespace, NamespaceLabeled: true}
+	}
+	return Use{Set: true, Name: e.Waypoint, Namespace: own}
+}
+
+// UseOf reads labels of an object in namespace own as istiod does.
+func UseOf(labels map[string]string, own string) Use { return EnrollmentOf(labels).Use(own) }
+
+// DecidingUse is the use that decides the waypoint of an object in
+// namespace own, as istiod's fetchWaypointForTarget picks it: the object's
+// own when its istio.io/use-waypoint is there (even empty, even "none"),
+// else its namespace's, each read from its own labels only. The source
+// says which; SourceNone (and a zero Use) when neither is there. For a
+// namespace, pass its labels as both.
+func DecidingUse(labels, namespaceLabels map[string]string, own string) (Use, Source) {
+	if u := UseOf(labels, own); u.Set {
+		return u, SourceOwn
+	}
+	if u := UseOf(namespaceLabels, own); u.Set {
+		return u, SourceNamespace
+	}
+	return Use{}, SourceNone
+}
+
+// Names reports whether the use names a waypoint: set, and not "none".
+func (u Use) Names() bool { return u.Set && !u.None }
+
+// Key is namespace/name of the waypoint named, as istiod looks it up
+// (either part may be empty); empty when none is named.
+func (u Use) Key() string {
+	if !u.Names() {
+		return ""
+	}
+	return u.Namespace + "/" + u.Name
+}
+
+// String is the waypoint named, for messages: namespace/name, both parts
+// quoted when one is empty (no such waypoint can exist); "none" for an
+// object that opts out, empty when none is named.
+func (u Use) String() string {
+	switch {
+	case !u.Set:
+		return ""
+	case u.None:
+		return istio.NoWaypoint
+	case u.Name == "" || u.Namespace == "":
+		return fmt.Sprintf("%q in namespace %q", u.Name, u.Namespace)
+	}
+	return u.Key()
+}
+
+// Relative is the waypoint named as seen from namespace own: its name when
+// it lives in own, namespace/name otherwise; "none" for an object that
+// opts out, empty when none is named.
+func (u Use) Relative(own string) string {
+	switch {
+	case !u.Set:
+		return ""
+	case u.None:
+		return istio.NoWaypoint
+	case u.Namespace == own:
+		return u.Name
+	}
+	return u.Key()
 }
 
 // LabelChange is a change of labels: a value to set, or nil to remove. A

@@ -1,6 +1,8 @@
 package enroll
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
@@ -59,15 +61,25 @@ func TestKindNames(t *testing.T) {
 
 func TestEnrollment(t *testing.T) {
 	e := EnrollmentOf(map[string]string{"istio.io/use-waypoint": "wp", "istio.io/use-waypoint-namespace": "infra", "x": "y"})
-	if e != (Enrollment{Waypoint: "wp", Namespace: "infra"}) || !e.IsSet() || e.WaypointNamespace("app") != "infra" {
+	if e != (Enrollment{Waypoint: "wp", Namespace: "infra"}) || !e.IsSet() || e.Use("app").Namespace != "infra" || e.Use("app").Key() != "infra/wp" {
 		t.Errorf("EnrollmentOf %+v", e)
 	}
+	// istiod reads the namespace label only beside istio.io/use-waypoint:
+	// alone, it names nothing (the first reading took it as the namespace).
 	e = EnrollmentOf(map[string]string{"istio.io/use-waypoint-namespace": "infra"})
-	if e.IsSet() || e.WaypointNamespace("app") != "infra" {
+	if e.IsSet() || e.Use("app") != (Use{}) {
 		t.Errorf("a namespace label alone: %+v", e)
 	}
-	if e := EnrollmentOf(nil); e.IsSet() || e.WaypointNamespace("app") != "app" {
+	if e := EnrollmentOf(nil); e.IsSet() || e.Use("app") != (Use{}) {
 		t.Errorf("no labels: %+v", e)
+	}
+	e = EnrollmentOf(map[string]string{"istio.io/use-waypoint": "", "istio.io/use-waypoint-namespace": ""})
+	if e != (Enrollment{EmptyWaypoint: true, EmptyNamespace: true}) || !e.IsSet() ||
+		!mapsEqual(e.Labels(), map[string]string{"istio.io/use-waypoint": "", "istio.io/use-waypoint-namespace": ""}) {
+		t.Errorf("empty labels: %+v", e)
+	}
+	if e == (Enrollment{}) {
+		t.Error("empty labels read as no labels: a conditional write would miss their change")
 	}
 }
 
@@ -153,5 +165,149 @@ func TestApplyAndNeeded(t *testing.T) {
 	}
 	if (LabelChange{AnnotationKey("w"): nil}).NeededFor(nil, map[string]string{}) {
 		t.Error("an annotation to remove that is not there")
+	}
+}
+
+// absent marks a label that is not there, in the tables of the reader.
+const absent = "<absent>"
+
+// enrollmentLabels are the labels use-waypoint=use and
+// use-waypoint-namespace=ns, leaving out those that are absent.
+func enrollmentLabels(use, ns string) map[string]string {
+	labels := map[string]string{"app": "x"}
+	if use != absent {
+		labels[istio.LabelUseWaypoint] = use
+	}
+	if ns != absent {
+		labels[istio.LabelUseWaypointNamespace] = ns
+	}
+	return labels
+}
+
+// labelValues are the values each enrollment label takes in the tables:
+// absent, present but empty, a name, the opt-out, and its capitalised
+// spelling (a name to istiod, which compares with "none" exactly).
+var labelValues = []string{absent, "", "infra", "none", "None"}
+
+// useTable is what istiod's GetUseWaypoint makes of one object's labels,
+// for an object in namespace app: every pair of labelValues.
+var useTable = []struct {
+	use, ns string
+	want    Use
+}{
+	{absent, absent, Use{}},
+	{absent, "", Use{}},
+	{absent, "infra", Use{}},
+	{absent, "none", Use{}},
+	{absent, "None", Use{}},
+	{"", absent, Use{Set: true, Name: "", Namespace: "app"}},
+	{"", "", Use{Set: true, Name: "", Namespace: "", NamespaceLabeled: true}},
+	{"", "infra", Use{Set: true, Name: "", Namespace: "infra", NamespaceLabeled: true}},
+	{"", "none", Use{Set: true, Name: "", Namespace: "none", NamespaceLabeled: true}},
+	{"", "None", Use{Set: true, Name: "", Namespace: "None", NamespaceLabeled: true}},
+	{"infra", absent, Use{Set: true, Name: "infra", Namespace: "app"}},
+	{"infra", "", Use{Set: true, Name: "infra", Namespace: "", NamespaceLabeled: true}},
+	{"infra", "infra", Use{Set: true, Name: "infra", Namespace: "infra", NamespaceLabeled: true}},
+	{"infra", "none", Use{Set: true, Name: "infra", Namespace: "none", NamespaceLabeled: true}},
+	{"infra", "None", Use{Set: true, Name: "infra", Namespace: "None", NamespaceLabeled: true}},
+	{"none", absent, Use{Set: true, None: true}},
+	{"none", "", Use{Set: true, None: true}},
+	{"none", "infra", Use{Set: true, None: true}},
+	{"none", "none", Use{Set: true, None: true}},
+	{"none", "None", Use{Set: true, None: true}},
+	{"None", absent, Use{Set: true, Name: "None", Namespace: "app"}},
+	{"None", "", Use{Set: true, Name: "None", Namespace: "", NamespaceLabeled: true}},
+	{"None", "infra", Use{Set: true, Name: "None", Namespace: "infra", NamespaceLabeled: true}},
+	{"None", "none", Use{Set: true, Name: "None", Namespace: "none", NamespaceLabeled: true}},
+	{"None", "None", Use{Set: true, Name: "None", Namespace: "None", NamespaceLabeled: true}},
+}
+
+func lookupUse(t *testing.T, use, ns string) Use {
+	t.Helper()
+	for _, row := range useTable {
+		if row.use == use && row.ns == ns {
+			return row.want
+		}
+	}
+	t.Fatalf("no row for use-waypoint %q, use-waypoint-namespace %q", use, ns)
+	return Use{}
+}
+
+func TestUseOf(t *testing.T) {
+	if len(useTable) != len(labelValues)*len(labelValues) {
+		t.Fatalf("useTable has %d rows, want every pair of %d values", len(useTable), len(labelValues))
+	}
+	for _, row := range useTable {
+		if got := UseOf(enrollmentLabels(row.use, row.ns), "app"); got != row.want {
+			t.Errorf("use-waypoint %q, use-waypoint-namespace %q: %+v, want %+v", row.use, row.ns, got, row.want)
+		}
+	}
+}
+
+// TestDecidingUse reads every combination of the two labels on an object
+// and on its namespace: the object's own use-waypoint decides when it is
+// there (empty and "none" included), else the namespace's; each
+// use-waypoint-namespace is read only beside its own use-waypoint. Resolve
+// names the same waypoint from the same source.
+func TestDecidingUse(t *testing.T) {
+	for _, use := range labelValues {
+		for _, ns := range labelValues {
+			for _, nsUse := range labelValues {
+				for _, nsNS := range labelValues {
+					labels, nsLabels := enrollmentLabels(use, ns), enrollmentLabels(nsUse, nsNS)
+					want, wantSource := lookupUse(t, use, ns), SourceOwn
+					if !want.Set {
+						want, wantSource = lookupUse(t, nsUse, nsNS), SourceNamespace
+					}
+					if !want.Set {
+						wantSource = SourceNone
+					}
+					name := fmt.Sprintf("object %q/%q, namespace %q/%q", use, ns, nsUse, nsNS)
+					got, source := DecidingUse(labels, nsLabels, "app")
+					if got != want || source != wantSource {
+						t.Errorf("%s: %+v from %q, want %+v from %q", name, got, source, want, wantSource)
+					}
+					r := Resolve(ResolveInput{Kind: KindService, Namespace: "app", Name: "s", Labels: labels, NamespaceLabels: nsLabels})
+					wantReason := ReasonNotReady // no waypoint exists in this test
+					switch {
+					case !want.Set:
+						wantReason = ReasonNoWaypoint
+					case want.None:
+						wantReason = ReasonOptedOut
+					}
+					if r.Waypoint != want.Key() || r.Source != wantSource || r.Reason != wantReason {
+						t.Errorf("%s: Resolve names %q from %q (%s), want %q from %q (%s)", name, r.Waypoint, r.Source, r.Reason, want.Key(), wantSource, wantReason)
+					}
+					if wk := WantedWaypoints(ResolveInput{Kind: KindService, Namespace: "app", Name: "s", Labels: labels, NamespaceLabels: nsLabels}); want.Names() != slices.Contains(wk, want.Key()) {
+						t.Errorf("%s: WantedWaypoints %v", name, wk)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestUseViews(t *testing.T) {
+	for _, tc := range []struct {
+		u                   Use
+		key, text, relative string
+	}{
+		{Use{}, "", "", ""},
+		{Use{Set: true, None: true}, "", "none", "none"},
+		{Use{Set: true, Name: "wp", Namespace: "app"}, "app/wp", "app/wp", "wp"},
+		{Use{Set: true, Name: "wp", Namespace: "infra", NamespaceLabeled: true}, "infra/wp", "infra/wp", "infra/wp"},
+		{Use{Set: true, Name: "wp", Namespace: "", NamespaceLabeled: true}, "/wp", `"wp" in namespace ""`, "/wp"},
+		{Use{Set: true, Name: "", Namespace: "app"}, "app/", `"" in namespace "app"`, ""},
+		{Use{Set: true, Name: "None", Namespace: "app"}, "app/None", "app/None", "None"},
+	} {
+		if got := tc.u.Key(); got != tc.key {
+			t.Errorf("%+v: Key %q, want %q", tc.u, got, tc.key)
+		}
+		if got := tc.u.String(); got != tc.text {
+			t.Errorf("%+v: String %q, want %q", tc.u, got, tc.text)
+		}
+		if got := tc.u.Relative("app"); got != tc.relative {
+			t.Errorf("%+v: Relative %q, want %q", tc.u, got, tc.relative)
+		}
 	}
 }

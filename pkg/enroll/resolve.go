@@ -145,37 +145,13 @@ func (r Resolution) Key() string {
 	return r.Namespace + "/" + r.Name
 }
 
-// useWaypoint reads the enrollment labels as istiod does: the waypoint they
-// name (namespace/name, the namespace from istio.io/use-waypoint-namespace
-// when that label is there, even empty, else own), whether they opt out
-// with "none", and whether istio.io/use-waypoint is there at all.
-func useWaypoint(labels map[string]string, own string) (key string, none, set bool) {
-	return namedIn(labels, istio.LabelUseWaypoint, istio.LabelUseWaypointNamespace, own)
-}
-
-func namedIn(labels map[string]string, nameLabel, nsLabel, own string) (key string, none, set bool) {
-	name, ok := labels[nameLabel]
-	if !ok {
-		return "", false, false
-	}
-	if name == istio.NoWaypoint {
-		return "", true, true
-	}
-	ns := own
-	if override, ok := labels[nsLabel]; ok {
-		ns = override
-	}
-	return ns + "/" + name, false, true
-}
-
 // canaryOf reads the canary as istiod does: from the resource's labels, or
 // from its namespace's when the resource has no use-waypoint label of its
 // own and no canary label either; the weight annotation likewise. ok is
 // false when no canary is named ("" and none name none).
 func canaryOf(in ResolveInput) (key string, weight int, weightOK, ok bool) {
 	labels, annotations := in.Labels, in.Annotations
-	_, ownNone, ownSet := useWaypoint(in.Labels, in.Namespace)
-	inherit := !ownSet || ownNone
+	inherit := !UseOf(in.Labels, in.Namespace).Names()
 	if inherit {
 		if _, has := labels[istio.LabelUseWaypointCanary]; !has {
 			if _, nsHas := in.NamespaceLabels[istio.LabelUseWaypointCanary]; nsHas {
@@ -216,12 +192,8 @@ func WantedWaypoints(in ResolveInput) []string {
 			keys = append(keys, in.Namespace+"/"+gw)
 		}
 	}
-	key, _, set := useWaypoint(in.Labels, in.Namespace)
-	if !set && in.Kind != KindNamespace {
-		key, _, _ = useWaypoint(in.NamespaceLabels, in.Namespace)
-	}
-	if key != "" {
-		keys = append(keys, key)
+	if u, _ := DecidingUse(in.Labels, in.NamespaceLabels, in.Namespace); u.Names() {
+		keys = append(keys, u.Key())
 	}
 	if in.Kind.IsService() {
 		if c, _, _, ok := canaryOf(in); ok {
@@ -302,46 +274,40 @@ func Resolve(in ResolveInput) Resolution {
 			LabelGatewayName, in.Labels[LabelGatewayName], in.Namespace, what)
 	}
 
-	key, none, set := useWaypoint(in.Labels, in.Namespace)
-	r.Source = SourceOwn
+	u, source := DecidingUse(in.Labels, in.NamespaceLabels, in.Namespace)
+	r.Source = source
 	switch {
-	case set && none:
-		if in.Kind == KindNamespace {
-			step("the namespace's label %s=%s opts its resources out of waypoints, unless their own label names one", istio.LabelUseWaypoint, istio.NoWaypoint)
-			return stop(ReasonOptedOut, "opts its resources out of waypoints")
-		}
+	case source == SourceNone && in.Kind == KindNamespace:
+		step("the namespace has no %s label: its resources use a waypoint only when their own label names one", istio.LabelUseWaypoint)
+		return stop(ReasonNoWaypoint, "names no waypoint")
+	case source == SourceNone:
+		step("neither the %s nor namespace %s has an %s label", what, in.Namespace, istio.LabelUseWaypoint)
+		return stop(ReasonNoWaypoint, "uses no waypoint: none is named")
+	case source == SourceOwn && u.None && in.Kind == KindNamespace:
+		step("the namespace's label %s=%s opts its resources out of waypoints, unless their own label names one", istio.LabelUseWaypoint, istio.NoWaypoint)
+		return stop(ReasonOptedOut, "opts its resources out of waypoints")
+	case source == SourceOwn && u.None:
 		step("the %s's own label %s=%s opts it out of waypoints, whatever its namespace says", what, istio.LabelUseWaypoint, istio.NoWaypoint)
 		return stop(ReasonOptedOut, "uses no waypoint: opted out by its own label")
-	case set:
-		step("the %s's own label %s=%q names waypoint %s%s", what, istio.LabelUseWaypoint, in.Labels[istio.LabelUseWaypoint], key, namespaceLabelNote(in.Labels))
+	case source == SourceOwn:
+		step("the %s's own label %s=%q names waypoint %s%s", what, istio.LabelUseWaypoint, u.Name, u.Key(), namespaceLabelNote(u))
 		if in.Kind != KindNamespace {
-			if nsKey, nsNone, nsSet := useWaypoint(in.NamespaceLabels, in.Namespace); nsSet {
-				other := nsKey
-				if nsNone {
+			if ns := UseOf(in.NamespaceLabels, in.Namespace); ns.Set {
+				other := ns.Key()
+				if ns.None {
 					other = istio.NoWaypoint
 				}
 				step("it wins over the label of namespace %s (%s)", in.Namespace, other)
 			}
 		}
-	case in.Kind == KindNamespace:
-		r.Source = SourceNone
-		step("the namespace has no %s label: its resources use a waypoint only when their own label names one", istio.LabelUseWaypoint)
-		return stop(ReasonNoWaypoint, "names no waypoint")
+	case u.None:
+		step("the %s has no %s label of its own; namespace %s opts out with %s=%s", what, istio.LabelUseWaypoint, in.Namespace, istio.LabelUseWaypoint, istio.NoWaypoint)
+		return stop(ReasonOptedOut, "uses no waypoint: its namespace opts out")
 	default:
-		r.Source = SourceNamespace
-		key, none, set = useWaypoint(in.NamespaceLabels, in.Namespace)
-		switch {
-		case !set:
-			r.Source = SourceNone
-			step("neither the %s nor namespace %s has an %s label", what, in.Namespace, istio.LabelUseWaypoint)
-			return stop(ReasonNoWaypoint, "uses no waypoint: none is named")
-		case none:
-			step("the %s has no %s label of its own; namespace %s opts out with %s=%s", what, istio.LabelUseWaypoint, in.Namespace, istio.LabelUseWaypoint, istio.NoWaypoint)
-			return stop(ReasonOptedOut, "uses no waypoint: its namespace opts out")
-		}
 		step("the %s has no %s label of its own, so the label of namespace %s decides: %s=%q names waypoint %s%s",
-			what, istio.LabelUseWaypoint, in.Namespace, istio.LabelUseWaypoint, in.NamespaceLabels[istio.LabelUseWaypoint], key, namespaceLabelNote(in.NamespaceLabels))
+			what, istio.LabelUseWaypoint, in.Namespace, istio.LabelUseWaypoint, u.Name, u.Key(), namespaceLabelNote(u))
 	}
+	key := u.Key()
 	r.Waypoint = key
 	noFallback := func() {
 		if r.Source == SourceOwn && in.Kind != KindNamespace {
@@ -455,9 +421,9 @@ func resolveCanary(in ResolveInput, r *Resolution, step func(string, ...any)) {
 }
 
 // namespaceLabelNote mentions the namespace label when it placed the waypoint.
-func namespaceLabelNote(labels map[string]string) string {
-	if ns, ok := labels[istio.LabelUseWaypointNamespace]; ok {
-		return fmt.Sprintf(" (namespace from %s=%q)", istio.LabelUseWaypointNamespace, ns)
+func namespaceLabelNote(u Use) string {
+	if u.NamespaceLabeled {
+		return fmt.Sprintf(" (namespace from %s=%q)", istio.LabelUseWaypointNamespace, u.Namespace)
 	}
 	return ""
 }

@@ -331,3 +331,27 @@ func TestEnrollmentLabels(t *testing.T) {
 		t.Errorf("annotationsOf %v", got)
 	}
 }
+
+// TestWriteEmptyLabelIsAChange: an enrollment label set to "" after the
+// read is a change of enrollment (istiod reads use-waypoint="" as naming
+// waypoint "", and an empty use-waypoint-namespace as namespace ""), so
+// the write is left alone like any other change since the read. Before
+// Enrollment kept empty labels, both read as no label and were overwritten.
+func TestWriteEmptyLabelIsAChange(t *testing.T) {
+	for _, now := range []map[string]string{use(""), useIn("wp", "")} {
+		now = with(now, "app", "s")
+		c := newFakeCluster(svcObj("app", "s", now))
+		c.kube.PrependReactor("patch", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, conflict("services", "s")
+		})
+		read := map[string]string{"app": "s"}
+		if now[istio.LabelUseWaypoint] == "wp" {
+			read = with(use("wp"), "app", "s")
+		}
+		w := Write{Kind: KindService, Namespace: "app", Name: "s", Labels: read, ResourceVersion: "0", Change: EnrollChange("app", "mine", "")}
+		got, err := w.Do(context.Background(), c.clients())
+		if !errors.Is(err, ErrChangedSince) || got.Changed || len(patches(c, "services")) != 1 {
+			t.Errorf("read %v, now %v: %+v, %v", read, now, got, err)
+		}
+	}
+}

@@ -29,8 +29,10 @@ type Waypoint struct {
 type Snapshot struct {
 	// Waypoints are keyed by namespace/name.
 	Waypoints map[string]Waypoint
-	// Namespaces are the enrolled namespaces and the waypoint each uses
-	// ("name", or "namespace/name" across namespaces).
+	// Namespaces are the enrolled namespaces and the waypoint each names,
+	// read as istiod reads the labels (enroll.Use.Relative): "name",
+	// "namespace/name" across namespaces ("/name" for an empty
+	// use-waypoint-namespace), or "none".
 	Namespaces map[string]string
 }
 

@@ -258,8 +258,7 @@ func (r *Reader) users(ctx context.Context, ch Change, gateway map[string][]int)
 			add(o)
 		case "Namespace":
 			if before, ok := ch.Before[o]; ok {
-				e := enroll.EnrollmentOf(before)
-				if len(gateway[e.WaypointNamespace(o.Name)+"/"+e.Waypoint]) == 0 {
+				if len(gateway[enroll.UseOf(before, o.Name).Key()]) == 0 {
 					continue // what inherits from it uses no waypoint with policies
 				}
 			}

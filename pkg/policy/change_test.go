@@ -157,3 +157,37 @@ func TestChangeOf(t *testing.T) {
 		}
 	}
 }
+
+// TestImpactNamespaceBefore: a relabelled namespace whose label named no
+// waypoint with policies needs no list of its services. Its labels are
+// read as istiod reads them: an empty use-waypoint-namespace names
+// waypoint "/wp", which has none (the first reading took infra/wp, and
+// listed the services of infra for nothing: none of them used it).
+func TestImpactNamespaceBefore(t *testing.T) {
+	infra := Object{Kind: "Namespace", Name: "infra"}
+	for _, tc := range []struct {
+		name   string
+		before map[string]string
+		lists  int
+	}{
+		{"names infra/wp, which has a policy", map[string]string{"istio.io/use-waypoint": "wp"}, 1},
+		{"an empty use-waypoint-namespace names /wp", map[string]string{"istio.io/use-waypoint": "wp", "istio.io/use-waypoint-namespace": ""}, 0},
+		{"a use-waypoint-namespace alone names nothing", map[string]string{"istio.io/use-waypoint-namespace": "infra"}, 0},
+		{"opted out", map[string]string{"istio.io/use-waypoint": "none"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := smallMesh(obj(apV1, "AuthorizationPolicy", "infra", "on-wp", 1, targets(ref("Gateway", "wp"))))
+			ch := Change{Labels: map[Object]map[string]string{infra: {}}, Before: map[Object]map[string]string{infra: tc.before}}
+			im, err := NewReader(c.clients()).Impact(context.Background(), []string{"infra"}, ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(im.Losses) != 0 {
+				t.Errorf("losses %q", losses(im))
+			}
+			if got := c.count("list", "services"); got != tc.lists {
+				t.Errorf("%d lists of services, want %d", got, tc.lists)
+			}
+		})
+	}
+}

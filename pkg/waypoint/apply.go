@@ -68,13 +68,17 @@ type ApplyResult struct {
 // --overwrite was not given. Nothing was written.
 type EnrolledElsewhereError struct {
 	Namespace string
-	Current   enroll.Enrollment
-	Wanted    string
+	// Current is what the namespace's labels say now, read as istiod does.
+	Current enroll.Use
+	Wanted  string
 }
 
 func (e *EnrolledElsewhereError) Error() string {
-	return fmt.Sprintf("namespace %s already uses waypoint %s/%s; add --overwrite to switch it to %q",
-		e.Namespace, e.Current.WaypointNamespace(e.Namespace), e.Current.Waypoint, e.Wanted)
+	if e.Current.None {
+		return fmt.Sprintf("namespace %s opts out of waypoints (%s=%s); add --overwrite to switch it to %q",
+			e.Namespace, istio.LabelUseWaypoint, istio.NoWaypoint, e.Wanted)
+	}
+	return fmt.Sprintf("namespace %s already uses waypoint %s; add --overwrite to switch it to %q", e.Namespace, e.Current, e.Wanted)
 }
 
 // ErrNamespaceNotFound says the waypoint's namespace does not exist.
@@ -167,14 +171,13 @@ func EnrollNamespace(ctx context.Context, c *kube.Clients, w *enroll.Write) (boo
 	return out.Changed, kube.Describe("label namespace "+w.Name, err)
 }
 
-// checkNamespaceEnrollment refuses to replace another waypoint without
-// overwrite.
+// checkNamespaceEnrollment refuses, without overwrite, to replace what the
+// namespace's use-waypoint label says when it is there (even empty, or
+// none), unless istiod reads it as naming the namespace's own waypoint
+// name: an empty use-waypoint-namespace beside it names namespace "".
 func checkNamespaceEnrollment(ns string, labels map[string]string, name string, overwrite bool) error {
-	cur := enroll.EnrollmentOf(labels)
-	if !cur.IsSet() || overwrite {
-		return nil
-	}
-	if cur.Waypoint == name && cur.WaypointNamespace(ns) == ns {
+	cur := enroll.UseOf(labels, ns)
+	if !cur.Set || overwrite || cur.Key() == ns+"/"+name {
 		return nil
 	}
 	return &EnrolledElsewhereError{Namespace: ns, Current: cur, Wanted: name}

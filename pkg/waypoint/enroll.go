@@ -262,15 +262,15 @@ func (req EnrollRequest) PolicyChange(targets []enroll.Target) policy.Change {
 			continue
 		}
 		ch.Labels[obj], ch.Before[obj] = req.Change(t).Apply(t.Labels), t.Labels
-		after := enroll.EnrollmentOf(ch.Labels[obj])
+		after := enroll.UseOf(ch.Labels[obj], t.Own())
 		cause := t.String()
 		switch {
 		case req.Unenroll:
 			cause += " unenrolled"
-		case after.Waypoint == istio.NoWaypoint:
+		case after.None:
 			cause += " opted out of waypoints"
 		default:
-			cause += " enrolled in waypoint " + after.WaypointNamespace(t.Own()) + "/" + after.Waypoint
+			cause += " enrolled in waypoint " + after.String()
 		}
 		ch.Causes[obj] = cause
 	}
