@@ -27,10 +27,14 @@ build:
 test: lint controlplane
 	$(GO) test -count=1 -timeout 40m ./...
 
-## unit: the tests that need no API server: the domain packages, and pkg/cli's TestUnit... tests
+# The packages whose tests all need an API server, or some and some not
+# (their TestMain starts one unless -run selects only TestUnit... and Fuzz).
+SERVER_PKGS := $(PKG)/pkg/cli $(PKG)/internal/testenv $(PKG)/test/fleet
+
+## unit: every test that needs no API server: all of every package but those that start one, and their TestUnit... tests and fuzz seeds
 unit:
-	$(GO) test -count=1 $$($(GO) list ./pkg/... | grep -v /pkg/cli)
-	$(GO) test -count=1 -run '^TestUnit' ./pkg/cli
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -x $(foreach p,$(SERVER_PKGS),-e $(p)))
+	$(GO) test -count=1 -run '^(TestUnit|Fuzz)' ./pkg/cli ./internal/testenv
 
 ## lint: gofmt, go vet and golangci-lint (the linters of .golangci.yml)
 lint: $(GOLANGCI_LINT)

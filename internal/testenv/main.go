@@ -4,9 +4,19 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"testing"
 	"time"
 )
+
+// unitOnlyRun is a -run pattern that can select server-free tests only:
+// ^TestUnit..., ^Fuzz... or ^(TestUnit|Fuzz).
+var unitOnlyRun = regexp.MustCompile(`^\^(TestUnit[A-Za-z0-9_]*|Fuzz[A-Za-z0-9_]*|\(TestUnit\|Fuzz\))\$?(/.*)?$`)
+
+// UnitOnly says whether the -run pattern run selects only the tests that
+// need no server: those named TestUnit..., and the seeds of fuzz targets,
+// as `make unit` runs them (go test -run '^(TestUnit|Fuzz)').
+func UnitOnly(run string) bool { return unitOnlyRun.MatchString(run) }
 
 // RunMain is the body of a TestMain: it starts one control plane, with istiod
 // and the node stand-in, stores it in *env for the package's tests, runs them, stops the control plane and
@@ -17,9 +27,16 @@ import (
 //
 // When the control plane cannot start, no test runs and the package fails
 // with the reason: a missing cluster is a failure, never a skip.
+//
+// When -run selects only server-free tests (UnitOnly), it starts nothing
+// and *env stays nil, so a test named so that used the server would fail,
+// not pass.
 func RunMain(m *testing.M, env **Env) int {
 	if !flag.Parsed() {
 		flag.Parse()
+	}
+	if run := flag.Lookup("test.run"); run != nil && UnitOnly(run.Value.String()) {
+		return m.Run()
 	}
 	start := time.Now()
 	e, err := Start()

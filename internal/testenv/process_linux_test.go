@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// TestLeftoverCheck runs a stand-in for etcd from a bin directory and checks
+// TestUnitLeftoverCheck runs a stand-in for etcd from a bin directory and checks
 // that the leftover check finds it while it runs, and not once it is gone.
-func TestLeftoverCheck(t *testing.T) {
+func TestUnitLeftoverCheck(t *testing.T) {
 	binDir := t.TempDir()
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {

@@ -8,12 +8,12 @@ package bulk
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/fanout"
 )
 
 // Action is what happened to one object.
@@ -120,7 +120,7 @@ func NewReport(records []Record) *Report {
 
 // ErrInterrupted says the user interrupted the work; the report says what
 // was done and what was not started.
-var ErrInterrupted = errors.New("interrupted")
+var ErrInterrupted = fanout.ErrInterrupted
 
 // FailedError says how many objects of a report failed.
 type FailedError struct{ Failed, Total int }
@@ -218,47 +218,13 @@ func plural(kind string) string {
 }
 
 // DefaultConcurrency is how many operations run at once when not told.
-const DefaultConcurrency = 16
+const DefaultConcurrency = fanout.DefaultConcurrency
 
-// ForEach calls fn(ctx, i) for i in [0, n), in order, with at most limit
-// calls in flight (DefaultConcurrency when limit <= 0). Once ctx is Stopped
-// it starts no more calls, waits for those in flight, and returns how many
-// it started: the indices from there on were not. progress, when not nil,
-// is called after each call with the number done so far.
+// ForEach calls fn(ctx, i) for i in [0, n) with at most limit calls in
+// flight, and returns how many it started before ctx was Stopped; see
+// fanout.ForEach.
 func ForEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i int), progress func(done, total int)) (started int) {
-	if limit <= 0 {
-		limit = DefaultConcurrency
-	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	var done atomic.Int64
-	stop := stopOf(ctx)
-	for started = 0; started < n; started++ {
-		acquired := false
-		select {
-		case sem <- struct{}{}:
-			acquired = true
-		case <-stop:
-		}
-		if Stopped(ctx) {
-			if acquired {
-				<-sem
-			}
-			break
-		}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			fn(ctx, i)
-			d := done.Add(1)
-			if progress != nil {
-				progress(int(d), n)
-			}
-		}(started)
-	}
-	wg.Wait()
-	return started
+	return fanout.ForEach(ctx, n, limit, fn, progress)
 }
 
 // Recorder collects the records of bulk work from many goroutines.
@@ -287,46 +253,19 @@ func (r *Recorder) Records() []Record {
 	return append([]Record(nil), r.records...)
 }
 
-type stopKey struct{}
-
-// never is a stop channel that never closes.
-var never = make(chan struct{})
-
 // WithStop returns a context whose bulk work stops starting new objects
 // once stop is closed (the first interrupt). Requests in flight keep ctx
-// itself, so they finish.
+// itself, so they finish. pkg/kube's reads across namespaces stop with it
+// too.
 func WithStop(ctx context.Context, stop <-chan struct{}) context.Context {
-	return context.WithValue(ctx, stopKey{}, stop)
-}
-
-func stopOf(ctx context.Context) <-chan struct{} {
-	if s, ok := ctx.Value(stopKey{}).(<-chan struct{}); ok && s != nil {
-		return s
-	}
-	return never
+	return fanout.WithStop(ctx, stop)
 }
 
 // Stopped reports whether the work of ctx was asked to stop.
-func Stopped(ctx context.Context) bool {
-	select {
-	case <-stopOf(ctx):
-		return true
-	default:
-		return false
-	}
-}
+func Stopped(ctx context.Context) bool { return fanout.Stopped(ctx) }
 
 // UntilStopped is ctx, cancelled also when the work is asked to stop: for
 // waits, which hold no request that must finish.
 func UntilStopped(ctx context.Context) (context.Context, context.CancelFunc) {
-	c, cancel := context.WithCancel(ctx)
-	stop := stopOf(ctx)
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-c.Done():
-		}
-	}()
-	return c, cancel
+	return fanout.UntilStopped(ctx)
 }

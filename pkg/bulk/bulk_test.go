@@ -3,43 +3,32 @@ package bulk
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/fanout"
 )
 
-func TestForEachBoundsConcurrency(t *testing.T) {
-	var inFlight, peak atomic.Int64
-	var mu sync.Mutex
-	seen := map[int]bool{}
-	var last int
-	ForEach(context.Background(), 100, 4, func(_ context.Context, i int) {
-		n := inFlight.Add(1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
-			}
-		}
-		mu.Lock()
-		seen[i] = true
-		mu.Unlock()
-		inFlight.Add(-1)
-	}, func(done, total int) {
-		mu.Lock()
-		if done > last {
-			last = done
-		}
-		mu.Unlock()
-		if total != 100 {
-			t.Errorf("total %d", total)
-		}
-	})
-	if len(seen) != 100 || last != 100 {
-		t.Errorf("ran %d, progress reached %d", len(seen), last)
+// TestStopIsFanouts: bulk's stop and interrupt are those of
+// internal/fanout, so a stop through bulk.WithStop also stops pkg/kube's
+// reads, and their ErrInterrupted is the report's.
+func TestStopIsFanouts(t *testing.T) {
+	stop := make(chan struct{})
+	ctx := WithStop(context.Background(), stop)
+	if Stopped(ctx) || fanout.Stopped(ctx) {
+		t.Fatal("stopped before the stop")
 	}
-	if peak.Load() > 4 {
-		t.Errorf("%d calls in flight, limit 4", peak.Load())
+	close(stop)
+	if !Stopped(ctx) || !fanout.Stopped(ctx) || Stopped(context.Background()) {
+		t.Error("Stopped is wrong")
+	}
+	if n := ForEach(ctx, 3, 1, func(context.Context, int) { t.Error("called after the stop") }, nil); n != 0 {
+		t.Errorf("started %d after the stop", n)
+	}
+	wctx, cancel := UntilStopped(ctx)
+	defer cancel()
+	<-wctx.Done()
+	if !errors.Is(ErrInterrupted, fanout.ErrInterrupted) {
+		t.Error("bulk.ErrInterrupted is not fanout's")
 	}
 }
 
@@ -71,38 +60,6 @@ func TestReportLine(t *testing.T) {
 	if got := NewReport(nil).Line(); got != "0 failed" {
 		t.Errorf("empty report: %q", got)
 	}
-}
-
-// TestForEachStops: once stopped, no new call starts, the calls in flight
-// finish, and ForEach says how many it started.
-func TestForEachStops(t *testing.T) {
-	stop := make(chan struct{})
-	ctx := WithStop(context.Background(), stop)
-	var ran atomic.Int64
-	release := make(chan struct{})
-	var once sync.Once
-	started := ForEach(ctx, 100, 4, func(_ context.Context, i int) {
-		if i == 5 {
-			once.Do(func() { close(stop) })
-		}
-		if i >= 4 {
-			<-release
-		}
-		ran.Add(1)
-	}, func(done, _ int) {
-		if done == 1 {
-			go func() { <-stop; close(release) }()
-		}
-	})
-	if started < 6 || started > 9 || int(ran.Load()) != started {
-		t.Errorf("started %d, ran %d: want the 6-9 started before the stop, all finished", started, ran.Load())
-	}
-	if !Stopped(ctx) || Stopped(context.Background()) {
-		t.Error("Stopped is wrong")
-	}
-	wctx, cancel := UntilStopped(ctx)
-	defer cancel()
-	<-wctx.Done()
 }
 
 func TestReportOutcome(t *testing.T) {

@@ -1,12 +1,6 @@
 package bulk
 
-import (
-	"context"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
-)
+import "testing"
 
 // TestNewReportOrder: by kind, then namespace, then name; equal ones keep
 // the order they came in.
@@ -34,45 +28,5 @@ func TestPluralShortWords(t *testing.T) {
 		if got := plural(in); got != want {
 			t.Errorf("plural(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-// TestForEachLimit: at most limit calls at once; limit 0 means the default,
-// not a pool of none.
-func TestForEachLimit(t *testing.T) {
-	var inFlight, peak atomic.Int64
-	var mu sync.Mutex
-	called := map[int]bool{}
-	ForEach(context.Background(), 8, 2, func(_ context.Context, i int) {
-		n := inFlight.Add(1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-		inFlight.Add(-1)
-		mu.Lock()
-		called[i] = true
-		mu.Unlock()
-	}, nil)
-	if peak.Load() != 2 || len(called) != 8 {
-		t.Errorf("peak %d in flight, %d of 8 called; want 2 and 8", peak.Load(), len(called))
-	}
-
-	done := make(chan struct{})
-	var count atomic.Int64
-	go func() {
-		ForEach(context.Background(), 3, 0, func(context.Context, int) { count.Add(1) }, nil)
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("ForEach with limit 0 did not finish")
-	}
-	if count.Load() != 3 {
-		t.Errorf("%d calls, want 3", count.Load())
 	}
 }

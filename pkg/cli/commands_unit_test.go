@@ -103,23 +103,3 @@ func TestUnitDryRunLikeKubectl(t *testing.T) {
 		}
 	}
 }
-
-// TestUnitRunPattern: TestMain starts no control plane only for a -run
-// pattern that can match nothing but TestUnit... tests.
-func TestUnitRunPattern(t *testing.T) {
-	for run, want := range map[string]bool{
-		"^TestUnit":             true,
-		"^TestUnitHelp$":        true,
-		"^TestUnitHelp/apply":   true,
-		"":                      false,
-		"TestUnit":              false,
-		"^TestUnit|TestList":    false,
-		"^TestList":             false,
-		"^TestUnit.*":           false,
-		"^(TestUnit|TestApply)": false,
-	} {
-		if got := unitOnly(run); got != want {
-			t.Errorf("unitOnly(%q) = %v, want %v", run, got, want)
-		}
-	}
-}

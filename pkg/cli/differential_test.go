@@ -229,9 +229,9 @@ func resolveRoles(l map[string]string, ns map[string]string) map[string]string {
 	return out
 }
 
-// TestDifferentialPlan checks the generator without a server: enough
+// TestUnitDifferentialPlan checks the generator without a server: enough
 // objects, and each dimension covered.
-func TestDifferentialPlan(t *testing.T) {
+func TestUnitDifferentialPlan(t *testing.T) {
 	p := differentialPlan()
 	counts := map[enroll.Kind]int{}
 	for _, o := range p.objects {

@@ -244,18 +244,6 @@ func (m *fleetMember) addReport(r *bulk.Report) {
 	m.reports = append(m.reports, r)
 }
 
-// renderTable prints t, or hands it to the fleet run that puts the
-// clusters' tables together.
-func (s *IOStreams) renderTable(t *render.Table) error {
-	if m := s.fleet; m != nil && m.tables {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.table = t
-		return nil
-	}
-	return t.Render(s.Out)
-}
-
 // runFleet runs the command line once per cluster, --cluster-concurrency
 // at a time, and puts together what they print.
 func (f *Factory) runFleet(cmd *cobra.Command, contexts []string) error {

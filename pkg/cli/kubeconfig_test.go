@@ -10,10 +10,10 @@ import (
 	"testing"
 )
 
-// TestKubeconfigProblems: without a kubeconfig the error names the address
+// TestUnitKubeconfigProblems: without a kubeconfig the error names the address
 // tried and where a kubeconfig was looked for; a kubeconfig that cannot be
 // used is invalid input (exit 2). No API server is needed.
-func TestKubeconfigProblems(t *testing.T) {
+func TestUnitKubeconfigProblems(t *testing.T) {
 	t.Setenv("KUBECONFIG", "")
 	// client-go fixes the home kubeconfig's path when it starts, so the
 	// cases without a kubeconfig run the binary with a HOME of their own.

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"flag"
 	"os"
-	"regexp"
 	"testing"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
@@ -14,23 +12,13 @@ import (
 var env *testenv.Env
 
 // TestMain starts the control plane for the package's tests, unless -run
-// selects only the server-free tests: those named TestUnit..., which
-// `make unit` runs (go test -run '^TestUnit'). They never touch env, which
-// stays nil there, so one that did would fail, not pass. `go test` without
-// -run, as `make test` runs it, starts the control plane and runs them all.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if unitOnly(flag.Lookup("test.run").Value.String()) {
-		os.Exit(m.Run())
-	}
-	os.Exit(testenv.RunMain(m, &env))
-}
-
-// unitOnlyRun is a -run pattern that can select server-free tests only.
-var unitOnlyRun = regexp.MustCompile(`^\^TestUnit[A-Za-z0-9_]*\$?(/.*)?$`)
-
-// unitOnly says whether the -run pattern selects only TestUnit... tests.
-func unitOnly(run string) bool { return unitOnlyRun.MatchString(run) }
+// selects only the server-free tests (testenv.UnitOnly): those named
+// TestUnit... and the seeds of the fuzz targets, which `make unit` runs
+// (go test -run '^(TestUnit|Fuzz)'). They never touch env, which stays nil
+// there, and TestUnitNamesMatchServerUse holds the names to that. `go test`
+// without -run, as `make test` runs it, starts the control plane and runs
+// them all.
+func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m, &env)) }
 
 // runKube executes the tool in-process against the test API server, as a
 // pipe (no terminal), and returns stdout, stderr and the exit code.

@@ -83,7 +83,7 @@ func TestEnrollCanary(t *testing.T) {
 	}
 }
 
-func TestEnrollCanaryValidation(t *testing.T) {
+func TestUnitEnrollCanaryValidation(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -31,10 +31,10 @@ current-context: x
 	return path
 }
 
-// TestScopeAndEmptyValues: flags that cannot be combined, and empty values,
+// TestUnitScopeAndEmptyValues: flags that cannot be combined, and empty values,
 // are refused with exit 2 before anything is sent (the kubeconfig points
 // nowhere, so a request would fail with exit 1).
-func TestScopeAndEmptyValues(t *testing.T) {
+func TestUnitScopeAndEmptyValues(t *testing.T) {
 	kc := kubeconfigWithCA(t)
 	cases := []struct {
 		args []string

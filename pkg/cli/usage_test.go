@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestUsageMistakes: a mistyped command gets a suggestion, "UNKNOWN --help"
+// TestUnitUsageMistakes: a mistyped command gets a suggestion, "UNKNOWN --help"
 // does not pass for help, and a timeout without --wait is refused; each is
 // one line on stderr and exit 2.
-func TestUsageMistakes(t *testing.T) {
+func TestUnitUsageMistakes(t *testing.T) {
 	cases := []struct {
 		args []string
 		want string

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,6 +56,149 @@ func (t Target) Own() string {
 // Resource is the target as a Resource.
 func (t Target) Resource() Resource {
 	return Resource{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name, Enrollment: EnrollmentOf(t.Labels), ResourceVersion: t.ResourceVersion}
+}
+
+// Missing is a named object that does not exist; Namespace is empty for
+// namespaces.
+type Missing struct{ Namespace, Name string }
+
+// Selection is what SelectIn read: the objects, the named ones that do not
+// exist, the labels of the namespaces the objects live in, and the reads
+// that failed.
+type Selection struct {
+	Targets         []Target
+	Missing         []Missing
+	NamespaceLabels map[string]map[string]string
+	// Failed are the objects (or, for a selector, the namespaces) that could
+	// not be read; each stands for a failed record.
+	Failed []ReadFailure
+}
+
+// ReadFailure is an object that could not be read (Name empty when a whole
+// namespace's selection failed).
+type ReadFailure struct {
+	Namespace, Name string
+	Err             error
+}
+
+// SelectIn reads the objects of kind to change: for namespaces, those named
+// (or selected, or else namespaces themselves); for the other kinds, those
+// named or selected in each namespace, concurrency namespaces at a time,
+// with the labels of that namespace. Every read is retried like a write; a
+// read that fails fails only the objects it was for.
+func SelectIn(ctx context.Context, c *kube.Clients, kind Kind, namespaces, names []string, selector string, concurrency int) *Selection {
+	sel := &Selection{NamespaceLabels: map[string]map[string]string{}}
+	if !kind.Namespaced() {
+		if len(names) == 0 && selector == "" {
+			names = namespaces
+		}
+		found, gone, failed := selectIn(ctx, c, kind, "", names, selector, concurrency)
+		for _, n := range gone {
+			sel.Missing = append(sel.Missing, Missing{Name: n})
+		}
+		sel.Targets, sel.Failed = found, failed
+		return sel
+	}
+	// The list of namespaces runs alongside the first selections: with a
+	// slow server, one round trip less.
+	listed := make(chan map[string]map[string]string, 1)
+	go func() { listed <- namespaceLabels(ctx, c, namespaces) }()
+	var nsLabels map[string]map[string]string
+	var listOnce sync.Once
+	var mu sync.Mutex
+	started := bulk.ForEach(ctx, len(namespaces), concurrency, func(ctx context.Context, i int) {
+		ns := namespaces[i]
+		found, gone, failed := selectIn(ctx, c, kind, ns, names, selector, concurrency)
+		listOnce.Do(func() { nsLabels = <-listed })
+		labels, ok := nsLabels[ns]
+		var err error
+		switch {
+		case ok:
+		case nsLabels != nil:
+			err = errNamespaceNotFound(ns)
+		default:
+			// No list of namespaces (one namespace, no right, or the list
+			// failed): read this one.
+			labels, err = namespaceLabelsOf(ctx, c, ns)
+		}
+		if err != nil {
+			found, gone, failed = nil, nil, failAll(ns, names, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			sel.NamespaceLabels[ns] = labels
+		}
+		sel.Targets = append(sel.Targets, found...)
+		for _, n := range gone {
+			sel.Missing = append(sel.Missing, Missing{Namespace: ns, Name: n})
+		}
+		sel.Failed = append(sel.Failed, failed...)
+	}, nil)
+	for _, ns := range namespaces[started:] {
+		sel.Failed = append(sel.Failed, failAll(ns, names, bulk.ErrInterrupted)...)
+	}
+	sort.Slice(sel.Targets, func(i, j int) bool {
+		a, b := sel.Targets[i], sel.Targets[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return sel
+}
+
+// failAll fails every named object of namespace ns, or the namespace's
+// selection when none is named.
+func failAll(ns string, names []string, err error) []ReadFailure {
+	if len(names) == 0 {
+		return []ReadFailure{{Namespace: ns, Err: err}}
+	}
+	out := make([]ReadFailure, len(names))
+	for i, n := range names {
+		out[i] = ReadFailure{Namespace: ns, Name: n, Err: err}
+	}
+	return out
+}
+
+func errNamespaceNotFound(ns string) error {
+	return fmt.Errorf("namespace %q not found; pick another with -n", ns)
+}
+
+// namespaceLabels lists the namespaces once, when there are several and the
+// user may; nil otherwise (each is then read on its own).
+func namespaceLabels(ctx context.Context, c *kube.Clients, namespaces []string) map[string]map[string]string {
+	if len(namespaces) < 2 {
+		return nil
+	}
+	out := map[string]map[string]string{}
+	err := kube.Retry(ctx, func() error {
+		return eachMetadata(ctx, c, KindNamespace, "", "", func(m *metav1.PartialObjectMetadata) {
+			if slices.Contains(namespaces, m.Name) {
+				out[m.Name] = m.Labels
+			}
+		})
+	})
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// namespaceLabelsOf reads one namespace's labels.
+func namespaceLabelsOf(ctx context.Context, c *kube.Clients, ns string) (map[string]string, error) {
+	var m *metav1.PartialObjectMetadata
+	err := kube.Retry(ctx, func() (err error) {
+		m, err = c.Metadata.Resource(KindNamespace.GVR()).Get(ctx, ns, metav1.GetOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, errNamespaceNotFound(ns)
+	}
+	if err != nil {
+		return nil, kube.Describe("read namespace "+ns, err)
+	}
+	return m.Labels, nil
 }
 
 // selectIn reads the objects of kind to change: the named ones (concurrency

@@ -5,7 +5,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/fanout"
 )
 
 // ScopeRead is the outcome of reading the namespaces of bulk work.
@@ -49,11 +49,11 @@ func ReadScope(ctx context.Context, namespaces []string, concurrency int, read f
 	}
 	out.Narrowed = true
 	errs := make([]error, len(namespaces))
-	started := bulk.ForEach(ctx, len(namespaces), concurrency, func(ctx context.Context, i int) {
+	started := fanout.ForEach(ctx, len(namespaces), concurrency, func(ctx context.Context, i int) {
 		errs[i] = retried(ctx, namespaces[i])
 	}, nil)
 	for i := started; i < len(namespaces); i++ {
-		errs[i] = bulk.ErrInterrupted
+		errs[i] = fanout.ErrInterrupted
 	}
 	for i, err := range errs {
 		if err != nil {
