@@ -98,7 +98,7 @@ func (c *Cluster) Clients() *kube.Clients {
 	return &kube.Clients{Kube: c.Kube, Gateway: c.Gateway, Dynamic: c.Dynamic, Metadata: c.Metadata}
 }
 
-// Gateway is the Gateway namespace/name as served now; nil when none.
+// GatewayNamed is the Gateway namespace/name as served now; nil when none.
 func (c *Cluster) GatewayNamed(namespace, name string) *gatewayv1.Gateway {
 	c.mu.Lock()
 	defer c.mu.Unlock()
