@@ -391,19 +391,35 @@ func (f *Factory) printFleetTable(members []*fleetMember) error {
 // printFleetObjects merges what the clusters printed as JSON into one
 // document: for bulk commands one report whose records carry their context,
 // with a summary per context and in total; for status the rows with their
-// context; for the others each cluster's document under its context.
+// context; for the others each cluster's document under its context. A
+// cluster whose output is not the document it should be is named in the
+// returned error (and, for bulk commands, in its summary): it is never
+// left out silently.
 func (f *Factory) printFleetObjects(name, output string, members []*fleetMember) error {
+	var unread []string
+	// read reads a cluster's document into into; false when there is none
+	// (the cluster failed before printing: m.err says why) or it is not one.
+	read := func(m *fleetMember, into any) (ok, bad bool) {
+		if m.out.Len() == 0 {
+			return false, false
+		}
+		if err := json.Unmarshal(m.out.Bytes(), into); err != nil {
+			unread = append(unread, fmt.Sprintf("%s (%v)", m.context, err))
+			return false, true
+		}
+		return true, false
+	}
+	var err error
 	switch {
 	case bulkCommands[name]:
 		var records []bulk.Record
 		var sums []bulk.ContextSummary
 		dryRun := ""
 		for _, m := range members {
-			sum := bulk.ContextSummary{Context: m.context}
+			sum := bulk.ContextSummary{Context: m.context, Summary: bulk.NewReport(nil).Summary}
 			var r bulk.Report
-			if err := json.Unmarshal(m.out.Bytes(), &r); err != nil || m.out.Len() == 0 {
-				sum.Summary = bulk.NewReport(nil).Summary
-			} else {
+			ok, bad := read(m, &r)
+			if ok {
 				for i := range r.Records {
 					r.Records[i].Context = m.context
 				}
@@ -411,19 +427,22 @@ func (f *Factory) printFleetObjects(name, output string, members []*fleetMember)
 				sum.Summary = r.Summary
 				dryRun = r.DryRun
 			}
-			if m.err != nil {
+			switch {
+			case m.err != nil:
 				sum.Error = m.err.Error()
+			case bad:
+				sum.Error = "its report could not be read"
 			}
 			sums = append(sums, sum)
 		}
 		report := bulk.NewReport(records)
 		report.DryRun, report.Contexts = dryRun, sums
-		return render.Object(f.IO.Out, output, report)
+		err = render.Object(f.IO.Out, output, report)
 	case name == "status":
 		rows := []WaypointStatus{}
 		for _, m := range members {
 			var got []WaypointStatus
-			if json.Unmarshal(m.out.Bytes(), &got) != nil {
+			if ok, _ := read(m, &got); !ok {
 				continue
 			}
 			for _, r := range got {
@@ -431,16 +450,21 @@ func (f *Factory) printFleetObjects(name, output string, members []*fleetMember)
 				rows = append(rows, r)
 			}
 		}
-		return render.Object(f.IO.Out, output, rows)
-	}
-	docs := map[string]any{}
-	for _, m := range members {
-		var doc any
-		if json.Unmarshal(m.out.Bytes(), &doc) == nil {
-			docs[m.context] = doc
+		err = render.Object(f.IO.Out, output, rows)
+	default:
+		docs := map[string]any{}
+		for _, m := range members {
+			var doc any
+			if ok, _ := read(m, &doc); ok {
+				docs[m.context] = doc
+			}
 		}
+		err = render.Object(f.IO.Out, output, map[string]any{"contexts": docs})
 	}
-	return render.Object(f.IO.Out, output, map[string]any{"contexts": docs})
+	if err != nil || len(unread) == 0 {
+		return err
+	}
+	return &ExitError{Code: ExitFailed, Err: fmt.Errorf("the output of %s could not be read, so it is not in the document above", strings.Join(unread, ", "))}
 }
 
 // prefixWriter writes whole lines to w, each prefixed with the context,

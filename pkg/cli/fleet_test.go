@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"os"
@@ -17,8 +18,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 )
 
 // fleetKubeconfig writes a kubeconfig with the named contexts, whose
@@ -175,5 +178,47 @@ func TestUnitFleetSnapshotLabels(t *testing.T) {
 	want := map[string]string{"own": "wp", "own-named": "wp", "across": "infra/wp", "empty-namespace": "/wp", "opted-out": "none", "capital": "None"}
 	if !maps.Equal(m.snap.Namespaces, want) {
 		t.Errorf("namespaces %v, want %v", m.snap.Namespaces, want)
+	}
+}
+
+// TestUnitFleetObjectsUnread: a cluster whose output is not the document it
+// should be is named, in the error and in its summary, never left out
+// silently; a cluster that printed nothing (it failed) is no such case.
+func TestUnitFleetObjectsUnread(t *testing.T) {
+	member := func(name, out string, err error) *fleetMember {
+		m := &fleetMember{context: name, err: err, finished: true}
+		m.out.WriteString(out)
+		return m
+	}
+	good := `{"records":[{"kind":"Gateway","namespace":"a","name":"waypoint","action":"created"}],"summary":{"total":1,"counts":{"created":1},"failed":0}}`
+	for _, name := range []string{"apply", "status", "list"} {
+		doc := good
+		if name == "status" {
+			doc = `[{"namespace":"a","name":"waypoint"}]`
+		}
+		io, out, _ := TestStreams(false)
+		f := &Factory{IO: io}
+		err := f.printFleetObjects(name, render.FormatJSON, []*fleetMember{
+			member("east", doc, nil), member("west", "not json", nil), member("north", "", errors.New("forbidden")),
+		})
+		if ExitCode(err) != ExitFailed || !strings.Contains(err.Error(), "west (") || strings.Contains(err.Error(), "north") {
+			t.Errorf("%s: error %v", name, err)
+		}
+		if !strings.Contains(out.String(), `"east"`) && !strings.Contains(out.String(), `"context": "east"`) {
+			t.Errorf("%s: east left out: %s", name, out.String())
+		}
+		if name != "apply" {
+			continue
+		}
+		var rep bulk.Report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Contexts) != 3 || len(rep.Records) != 1 {
+			t.Fatalf("%s: %v, %s", name, err, out.String())
+		}
+		want := map[string]string{"east": "", "west": "its report could not be read", "north": "forbidden"}
+		for _, c := range rep.Contexts {
+			if c.Error != want[c.Context] {
+				t.Errorf("summary of %s: error %q, want %q", c.Context, c.Error, want[c.Context])
+			}
+		}
 	}
 }
