@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -193,9 +192,6 @@ func (f *Factory) startFleet(cmd *cobra.Command) error {
 	}
 	if wait, _ := cmd.Flags().GetBool("wait"); wait && compare {
 		return usageErrorf("--compare and --wait do not go together: --compare shows where the clusters differ now")
-	}
-	if f.args == nil {
-		f.args = os.Args[1:] // what cobra parsed when not given args
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return f.runFleet(cmd, contexts) }
 	return nil

@@ -125,6 +125,9 @@ func Execute(f *Factory, args []string) int {
 // ExecuteContext is Execute under ctx, which may carry the stop of an
 // interrupt (bulk.WithStop): bulk work then reports and exits 130.
 func ExecuteContext(ctx context.Context, f *Factory, args []string) int {
+	if args == nil {
+		args = []string{} // never os.Args: the command line is what the caller gives
+	}
 	f.args = args
 	root := NewRootCommand(f)
 	root.SetArgs(args)
