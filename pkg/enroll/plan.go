@@ -6,8 +6,6 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
@@ -62,11 +60,7 @@ func CheckWaypoints(ctx context.Context, c *kube.Clients, classes *mesh.Classes,
 	}
 	bulk.ForEach(ctx, len(list), concurrency, func(ctx context.Context, i int) {
 		g := list[i]
-		var gw *gatewayv1.Gateway
-		err := kube.Retry(ctx, func() (err error) {
-			gw, err = c.Gateway.GatewayV1().Gateways(g.Namespace).Get(ctx, g.Name, metav1.GetOptions{})
-			return err
-		})
+		gw, err := mesh.GetGateway(ctx, c.Gateway, g.Namespace, g.Name)
 		switch {
 		case kube.IsMissingType(err):
 			// No Gateway API: nothing could ever serve the enrollment.

@@ -204,7 +204,7 @@ func (r *Reader) Waypoint(ctx context.Context, key string) (*mesh.Waypoint, erro
 		r.waypoints[key] = nil
 		return nil, nil
 	}
-	gw, err := r.Clients.Gateway.GatewayV1().Gateways(ns).Get(ctx, name, metav1.GetOptions{})
+	gw, err := mesh.GetGateway(ctx, r.Clients.Gateway, ns, name)
 	switch {
 	case apierrors.IsNotFound(err) || kube.IsMissingType(err):
 		r.waypoints[key] = nil

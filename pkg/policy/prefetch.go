@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // prefetchAbove is how many namespaces (or waypoints) the targets of the
@@ -73,12 +74,9 @@ func (r *Reader) prefetch(ctx context.Context, byKind [][]unstructured.Unstructu
 		}
 	}
 	if len(gws)+len(all) > prefetchAbove {
-		if items, err := kube.ListAll(ctx, metav1.ListOptions{}, func(ctx context.Context, opts metav1.ListOptions) ([]gatewayv1.Gateway, string, error) {
-			l, err := r.Clients.Gateway.GatewayV1().Gateways("").List(ctx, opts)
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
+		var items []gatewayv1.Gateway
+		if _, err := mesh.EachGateway(ctx, r.Clients.Gateway, mesh.GatewayQuery{}, func(gw *gatewayv1.Gateway) {
+			items = append(items, *gw)
 		}); err == nil || kube.IsMissingType(err) {
 			r.Enroll.KnowAllWaypoints(ctx, items)
 		}

@@ -227,11 +227,7 @@ func (d *deletion) named(ctx context.Context) []*gatewayv1.Gateway {
 	started := bulk.ForEach(ctx, len(refs), d.req.Concurrency, func(ctx context.Context, i int) {
 		r := refs[i]
 		rec := gatewayRecord(r.ns, r.name)
-		var gw *gatewayv1.Gateway
-		err := kube.Retry(ctx, func() (err error) {
-			gw, err = d.c.Gateway.GatewayV1().Gateways(r.ns).Get(ctx, r.name, metav1.GetOptions{})
-			return err
-		})
+		gw, err := mesh.GetGateway(ctx, d.c.Gateway, r.ns, r.name)
 		switch {
 		case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
 			d.notFound(rec)

@@ -10,6 +10,7 @@ import (
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 // Existing returns, by namespace, the Gateways called name that exist in
@@ -20,7 +21,7 @@ func Existing(ctx context.Context, client gatewayclient.Interface, namespaces []
 		// Retried like a write: one lost answer must not stop the apply.
 		var list *gatewayv1.GatewayList
 		err := kube.Retry(ctx, func() (err error) {
-			list, err = client.GatewayV1().Gateways(ns).List(ctx, byName(name))
+			list, err = mesh.GatewaysNamed(ctx, client, ns, name)
 			return err
 		})
 		if err != nil {

@@ -3,11 +3,9 @@ package waypoint
 import (
 	"context"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
@@ -58,35 +56,7 @@ func List(ctx context.Context, client gatewayclient.Interface, opts ListOptions)
 	return out, rv, err
 }
 
-// EachGateway calls fn for every Gateway in scope, one page at a time, and
-// returns the resourceVersion of the list. Each page is retried on faults
-// worth another try, like every read.
+// EachGateway calls fn for every Gateway in scope (mesh.EachGateway).
 func EachGateway(ctx context.Context, client gatewayclient.Interface, opts ListOptions, fn func(*gatewayv1.Gateway)) (string, error) {
-	size := opts.PageSize
-	if size <= 0 {
-		size = DefaultPageSize
-	}
-	var rv string
-	err := kube.EachPage(ctx, metav1.ListOptions{LabelSelector: opts.LabelSelector, Limit: size},
-		func(ctx context.Context, lo metav1.ListOptions) ([]gatewayv1.Gateway, string, error) {
-			page, err := client.GatewayV1().Gateways(opts.Namespace).List(ctx, lo)
-			if err != nil {
-				return nil, "", err
-			}
-			if rv == "" {
-				// The first page fixes the snapshot the following pages read.
-				rv = page.ResourceVersion
-			}
-			return page.Items, page.Continue, nil
-		},
-		func(items []gatewayv1.Gateway) error {
-			for i := range items {
-				fn(&items[i])
-			}
-			return nil
-		})
-	if err != nil {
-		return "", err
-	}
-	return rv, nil
+	return mesh.EachGateway(ctx, client, mesh.GatewayQuery{Namespace: opts.Namespace, LabelSelector: opts.LabelSelector, PageSize: opts.PageSize}, fn)
 }

@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
@@ -46,10 +45,6 @@ func ReadScope(ctx context.Context, namespaces []string, concurrency int, read f
 	return kube.ReadScope(ctx, namespaces, concurrency, read)
 }
 
-func byName(name string) metav1.ListOptions {
-	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
-}
-
 // Versions maps namespace to the resourceVersion of the Gateway called name
 // in each of namespaces where it exists, with one list where rights allow.
 // Namespaces whose read failed are in the ScopeRead.
@@ -57,7 +52,7 @@ func Versions(ctx context.Context, client gatewayclient.Interface, namespaces []
 	var mu sync.Mutex
 	out := map[string]string{}
 	read := ReadScope(ctx, namespaces, concurrency, func(ctx context.Context, ns string) error {
-		list, err := client.GatewayV1().Gateways(ns).List(ctx, byName(name))
+		list, err := mesh.GatewaysNamed(ctx, client, ns, name)
 		if err != nil {
 			return err
 		}
@@ -117,7 +112,7 @@ func WaitNamed(ctx context.Context, client gatewayclient.Interface, namespaces [
 		// The list is retried like every read: one lost answer must not end
 		// a wait that the watch would have finished.
 		err := kube.Retry(ctx, func() (err error) {
-			list, err = client.GatewayV1().Gateways(ns).List(ctx, byName(name))
+			list, err = mesh.GatewaysNamed(ctx, client, ns, name)
 			return err
 		})
 		if err != nil {
