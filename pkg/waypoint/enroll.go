@@ -191,10 +191,11 @@ func notFound(kind enroll.Kind, m enroll.Missing) error {
 	return fmt.Errorf("%s %q not found in namespace %s", kind, m.Name, m.Namespace)
 }
 
-// outcomeRecord is the record of one written (or already right) target.
+// outcomeRecord is the record of one written (or already right) target;
+// ChangeAll's Before and After are never nil (enroll.EnrollmentLabels).
 func outcomeRecord(out enroll.Outcome, unenroll bool) bulk.Record {
 	rec := bulk.Record{Kind: out.Target.Kind.APIKind(), Namespace: out.Target.Namespace, Name: out.Target.Name,
-		Before: nonNil(out.Before), After: nonNil(out.After), Action: bulk.Unchanged}
+		Before: out.Before, After: out.After, Action: bulk.Unchanged}
 	switch {
 	case out.NotStarted:
 		rec.Action = bulk.NotStarted
@@ -206,13 +207,6 @@ func outcomeRecord(out enroll.Outcome, unenroll bool) bulk.Record {
 		rec.Action = bulk.Enrolled
 	}
 	return rec
-}
-
-func nonNil(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
 }
 
 // guardPolicies runs the L7 policy guard on the targets that would change,
@@ -231,7 +225,7 @@ func guardPolicies(ctx context.Context, c *kube.Clients, req EnrollRequest, res 
 	for _, t := range toChange {
 		if losses, ok := refused[policyObject(t)]; ok {
 			res.Refused = append(res.Refused, policy.Refuse(bulk.Record{Kind: t.Kind.APIKind(), Namespace: t.Namespace, Name: t.Name,
-				Before: nonNil(enroll.EnrollmentLabels(t.Labels))}, losses))
+				Before: enroll.EnrollmentLabels(t.Labels)}, losses))
 		}
 	}
 	keep := func(ts []enroll.Target) []enroll.Target {
