@@ -78,15 +78,10 @@ kubectl-waypoint apply -n default --dry-run=server
 
 # Every ambient namespace gets a waypoint and uses it; report as JSON
 kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --enroll-namespace --for all --wait -o json`),
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{fleetCommand: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(cmd.Context(), f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
+			return f.runClusters(cmd, o)
 		},
 	}
 	o.Gateway.addFlags(cmd, f)
@@ -142,24 +137,36 @@ func (o *ApplyOptions) Complete(ctx context.Context, f *Factory) error {
 	return err
 }
 
+// runOn applies on the cluster of f.
+func (o *ApplyOptions) runOn(ctx context.Context, f *Factory) (ending, error) {
+	c := *o
+	c.IO = f.IO
+	if err := c.Complete(ctx, f); err != nil {
+		return ending{}, err
+	}
+	return c.Run(ctx)
+}
+
+func (o *ApplyOptions) document() fleetDocument { return oneReport }
+
 // human says whether per-object lines are printed (not with -o).
 func (o *ApplyOptions) human() bool { return o.Output == "" }
 
 // Run applies the waypoint in every namespace and reports.
-func (o *ApplyOptions) Run(ctx context.Context) error {
+func (o *ApplyOptions) Run(ctx context.Context) (ending, error) {
 	gws := make([]*gatewayv1.Gateway, len(o.namespaces))
 	for i, ns := range o.namespaces {
 		gw, err := render.Gateway(o.Gateway.request(ns))
 		if err != nil {
-			return usageError(err)
+			return ending{}, usageError(err)
 		}
 		gws[i] = gw
 		if err := o.checkOwnNamespaceAdmitted(ns); err != nil {
-			return err
+			return ending{}, err
 		}
 	}
 	if o.dryRun == kube.DryRunClient && o.human() && !o.EnrollNamespace {
-		return printObjects(o.IO, gws)
+		return ending{}, printObjects(o.IO, gws)
 	}
 	single := len(gws) == 1
 	req := waypoint.ApplyManyRequest{
@@ -182,14 +189,14 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	res, err := waypoint.ApplyMany(ctx, o.clients, req)
 	var inUse *waypoint.InUseError
 	if errors.As(err, &inUse) {
-		return usageError(err)
+		return ending{}, usageError(err)
 	}
 	if res == nil {
-		return err
+		return ending{}, err
 	}
 	if o.dryRun == kube.DryRunClient && o.human() {
 		if err := printObjects(o.IO, res.Applied); err != nil {
-			return err
+			return ending{}, err
 		}
 	}
 	return o.finish(res, err)
@@ -258,19 +265,20 @@ func (o *ApplyOptions) printGuard(v waypoint.UsersVerdict) {
 	}
 }
 
-// finish prints the report or the summary and picks the exit code.
-func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) error {
-	report, outcome := finishBulk(o.IO, o.Output, o.dryRun, res.Records, len(o.namespaces) > 1)
+// finish ends with the report and picks the exit code.
+func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) (ending, error) {
+	end, outcome := finishBulk(o.Output, o.dryRun, res.Records, len(o.namespaces) > 1)
+	report := end.report
 	var timeout *waypoint.WaitTimeoutError
 	switch {
 	case report.Summary.Interrupted:
-		return outcome
+		return end, outcome
 	case errors.As(err, &timeout):
-		return timeoutError(err)
+		return end, timeoutError(err)
 	case err != nil:
-		return err
+		return end, err
 	case outcome == nil || len(o.namespaces) != 1:
-		return outcome
+		return end, outcome
 	}
 	// One namespace: its failure is the command's error, printed once.
 	applied := false
@@ -283,12 +291,12 @@ func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) error {
 		case rec.Action != bulk.Failed:
 		case errors.As(rec.Err, &elsewhere) && !applied:
 			// Nothing was written: the namespace uses another waypoint.
-			return usageError(rec.Err)
+			return end, usageError(rec.Err)
 		case o.human():
-			return rec.Err
+			return end, rec.Err
 		}
 	}
-	return outcome
+	return end, outcome
 }
 
 // printObjects prints Gateways as one YAML stream.

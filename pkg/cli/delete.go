@@ -72,15 +72,10 @@ kubectl-waypoint delete --all -A --dry-run
 
 # Clean up the waypoints of every namespace of a team, with a JSON report
 kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o json`),
+		Annotations: map[string]string{fleetCommand: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = append(o.Names, args...)
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(cmd.Context(), f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
+			return f.runClusters(cmd, o)
 		},
 	}
 	fs := cmd.Flags()
@@ -150,8 +145,20 @@ func (o *DeleteOptions) Complete(ctx context.Context, f *Factory) error {
 	return err
 }
 
+// runOn deletes on the cluster of f.
+func (o *DeleteOptions) runOn(ctx context.Context, f *Factory) (ending, error) {
+	c := *o
+	c.IO = f.IO
+	if err := c.Complete(ctx, f); err != nil {
+		return ending{}, err
+	}
+	return c.Run(ctx)
+}
+
+func (o *DeleteOptions) document() fleetDocument { return oneReport }
+
 // Run deletes and reports per object.
-func (o *DeleteOptions) Run(ctx context.Context) error {
+func (o *DeleteOptions) Run(ctx context.Context) (ending, error) {
 	human := o.Output == ""
 	var progress func(int, int)
 	if len(o.namespaces) != 1 {
@@ -170,7 +177,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		Force:          o.Force,
 	})
 	if err != nil {
-		return err
+		return ending{}, err
 	}
 	o.policyGuard().warn(res.Policies)
 	if res.Narrowed {
@@ -179,8 +186,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	if human {
 		o.printHuman(res)
 	}
-	_, err = finishBulk(o.IO, o.Output, o.dryRun, res.Records, len(o.namespaces) != 1)
-	return err
+	return finishBulk(o.Output, o.dryRun, res.Records, len(o.namespaces) != 1)
 }
 
 func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {

@@ -109,6 +109,7 @@ kubectl-waypoint enroll svc ratings --waypoint none -n default
 # Show what would change, as JSON
 kubectl-waypoint enroll pod -l app=reviews --waypoint reviews-v2-pod-waypoint --dry-run -o json`),
 		ValidArgsFunction: completeKindAndNames(f, enrollKinds, false),
+		Annotations:       map[string]string{fleetCommand: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, f, args)
 		},
@@ -140,14 +141,20 @@ func (o *EnrollOptions) run(cmd *cobra.Command, f *Factory, args []string) error
 	if len(args) > 0 {
 		o.KindArg, o.Names = args[0], args[1:]
 	}
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	if err := o.Complete(cmd.Context(), f); err != nil {
-		return err
-	}
-	return o.Run(cmd.Context())
+	return f.runClusters(cmd, o)
 }
+
+// runOn enrolls (or unenrolls) on the cluster of f.
+func (o *EnrollOptions) runOn(ctx context.Context, f *Factory) (ending, error) {
+	c := *o
+	c.IO = f.IO
+	if err := c.Complete(ctx, f); err != nil {
+		return ending{}, err
+	}
+	return c.Run(ctx)
+}
+
+func (o *EnrollOptions) document() fleetDocument { return oneReport }
 
 func (o *EnrollOptions) verb() string {
 	if o.Unenroll {
@@ -250,7 +257,7 @@ func (o *EnrollOptions) Complete(ctx context.Context, f *Factory) error {
 
 // Run enrolls (or unenrolls) through waypoint.Enroll and prints its
 // records: a line per object, or the report.
-func (o *EnrollOptions) Run(ctx context.Context) error {
+func (o *EnrollOptions) Run(ctx context.Context) (ending, error) {
 	req := o.request()
 	req.Progress = o.IO.Progress(o.verb() + "ing")
 	res, err := waypoint.Enroll(ctx, o.clients, req)
@@ -259,9 +266,9 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 	if err != nil {
 		var failed *waypoint.CheckFailedError
 		if errors.As(err, &failed) {
-			return o.checkFailed(failed)
+			return ending{}, o.checkFailed(failed)
 		}
-		return err
+		return ending{}, err
 	}
 	if res.None {
 		if human {
@@ -271,11 +278,9 @@ func (o *EnrollOptions) Run(ctx context.Context) error {
 			}
 			o.IO.noneFound(o.kind.Plural(), scope)
 		}
-		_, err := finishBulk(o.IO, o.Output, o.dryRun, nil, false)
-		return err
+		return finishBulk(o.Output, o.dryRun, nil, false)
 	}
-	_, err = finishBulk(o.IO, o.Output, o.dryRun, res.Records(), len(o.namespaces) > 1)
-	return err
+	return finishBulk(o.Output, o.dryRun, res.Records(), len(o.namespaces) > 1)
 }
 
 // request is the operation the flags ask for.

@@ -99,14 +99,9 @@ kubectl-waypoint explain se istio-site -n cross-namespace-waypoint-consumer -o j
 			if len(args) > 1 {
 				o.Name = args[1]
 			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
+			return f.runClusters(cmd, o)
 		},
+		Annotations: map[string]string{fleetCommand: "true"},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {json}; text when unset")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{render.FormatJSON}, cobra.ShellCompDirectiveNoFileComp))
@@ -153,8 +148,20 @@ func (o *ExplainOptions) Complete(f *Factory) error {
 	return err
 }
 
-// Run reads, resolves and prints.
-func (o *ExplainOptions) Run(ctx context.Context) error {
+// runOn explains on the cluster of f.
+func (o *ExplainOptions) runOn(ctx context.Context, f *Factory) (ending, error) {
+	c := *o
+	c.IO = f.IO
+	if err := c.Complete(f); err != nil {
+		return ending{}, err
+	}
+	return c.Run(ctx)
+}
+
+func (o *ExplainOptions) document() fleetDocument { return eachDocument }
+
+// Run reads, resolves and prints, or ends with the document of -o json.
+func (o *ExplainOptions) Run(ctx context.Context) (ending, error) {
 	reader := enroll.NewReader(o.clients)
 	if o.waypoint {
 		users, err := reader.ExplainWaypoint(ctx, o.namespace, o.Name)
@@ -162,34 +169,34 @@ func (o *ExplainOptions) Run(ctx context.Context) error {
 		warnAssumed(o.IO, reader)
 		var notWaypoint *enroll.NotAWaypointError
 		if errors.As(err, &notWaypoint) {
-			return usageError(err)
+			return ending{}, usageError(err)
 		}
 		if err != nil {
-			return err
+			return ending{}, err
 		}
 		if o.Output == render.FormatJSON {
-			return render.Object(o.IO.Out, o.Output, users)
+			return ending{format: o.Output, doc: users}, nil
 		}
-		return o.printWaypointUsers(users)
+		return ending{}, o.printWaypointUsers(users)
 	}
 	ex, err := reader.Explain(ctx, o.kind, o.namespace, o.Name)
 	warnAssumed(o.IO, reader)
 	if err != nil {
-		return err
+		return ending{}, err
 	}
 	warnUnreadWaypoints(o.IO, ex)
 	policies, ok := o.policies(ctx, ex)
 	if o.Output == render.FormatJSON {
 		if ok {
-			return render.Object(o.IO.Out, o.Output, explanationWithPolicies{Explanation: ex, Policies: policies})
+			return ending{format: o.Output, doc: explanationWithPolicies{Explanation: ex, Policies: policies}}, nil
 		}
-		return render.Object(o.IO.Out, o.Output, ex)
+		return ending{format: o.Output, doc: ex}, nil
 	}
 	o.printExplanation(o.IO.Out, ex, "")
 	if ok {
 		o.printPolicies(o.IO.Out, ex, policies)
 	}
-	return nil
+	return ending{}, nil
 }
 
 // explanationWithPolicies is explain -o json of a Service, ServiceEntry or

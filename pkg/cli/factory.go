@@ -50,12 +50,16 @@ type Factory struct {
 	// one ConfigFlags uses, the first of them or a fleet member's own.
 	contexts []string
 	context  string
-	// fleet holds the flags that choose many clusters; member is set on the
-	// factory of one cluster of a fleet run.
-	fleet  fleetFlags
-	member *fleetMember
-	// args are the command line, for a fleet run to give each cluster.
-	args []string
+	// fleet holds the flags that choose many clusters; clusters are the
+	// contexts they chose, when several (planFleet).
+	fleet    fleetFlags
+	clusters []string
+	// flags are the root's persistent flags, which a fleet run gives each
+	// cluster's factory (forCluster).
+	flags *pflag.FlagSet
+	// offline is set on the factory that checks a fleet run's command line
+	// once: it reaches no cluster.
+	offline bool
 
 	// started is set once cobra has accepted the command line.
 	started bool
@@ -89,6 +93,7 @@ func NewFactory(streams *IOStreams, name string) *Factory {
 
 // addFlags adds kubectl's connection flags and ours to the root command.
 func (f *Factory) addFlags(fs *pflag.FlagSet) {
+	f.flags = fs
 	f.ConfigFlags.AddFlags(fs)
 	f.ConfigFlags.Context = &f.context
 	f.addContextFlag(fs)
@@ -218,7 +223,7 @@ func (f *Factory) Namespace() (string, error) {
 	if err := f.checkKubeconfig(); err != nil {
 		return "", err
 	}
-	if f.member.validating() {
+	if f.offline {
 		return "default", nil // each cluster reads its own
 	}
 	ns, _, err := f.ConfigFlags.ToRawKubeConfigLoader().Namespace()
@@ -303,7 +308,7 @@ func kubeconfigPlaces(loader clientcmd.ClientConfig) string {
 // Clients returns the API clients, building them on first use. A
 // kubeconfig that cannot be read or used is invalid input (exit 2).
 func (f *Factory) Clients() (*kube.Clients, error) {
-	if f.member.validating() {
+	if f.offline {
 		return nil, errValidated
 	}
 	f.once.Do(func() {

@@ -5,31 +5,19 @@ import (
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 )
 
 // finishBulk ends every bulk command (apply, delete, enroll, unenroll) the
-// same way, once its per-object lines are printed: with -o the report,
-// else, when summary is asked for or the work was interrupted, the summary
-// line; then the exit code, taken from the report alone so that the two
-// cannot disagree.
-func finishBulk(io *IOStreams, output string, dryRun kube.DryRun, records []bulk.Record, summary bool) (*bulk.Report, error) {
+// same way, once its per-object lines are printed: its report, to print
+// with -o, else as the summary line when summary is asked for or the work
+// was interrupted (ending.print); then the exit code, taken from the
+// report alone so that the two cannot disagree.
+func finishBulk(output string, dryRun kube.DryRun, records []bulk.Record, summary bool) (ending, error) {
 	report := bulk.NewReport(records)
 	if dryRun != kube.DryRunNone {
 		report.DryRun = string(dryRun)
 	}
-	// One cluster of many always prints its summary, and hands its report
-	// to the fleet's total.
-	summary = summary || io.fleet != nil
-	io.fleet.addReport(report)
-	if output != "" {
-		if err := render.Object(io.Out, output, report); err != nil {
-			return report, err
-		}
-	} else if summary || report.Summary.Interrupted {
-		io.Printf("%s\n", report.Line())
-	}
-	return report, outcomeError(report.Outcome(), output == "")
+	return ending{report: report, format: output, summary: summary}, outcomeError(report.Outcome(), output == "")
 }
 
 // outcomeError turns a report's outcome into the command's error: exit 130

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,21 +21,13 @@ import (
 )
 
 // A fleet run is one command over several clusters (kubeconfig contexts).
-// The command line is run once per cluster, in-process, by the same
-// command code as for one cluster: each cluster gets a factory, clients,
-// QPS budget and retries of its own, and resolves its own namespaces.
-// What the clusters print is put together here: human lines prefixed with
-// the context, tables with a CONTEXT column, one report for -o json|yaml,
-// a summary per cluster and in total, and one exit code.
-
-// fleetCommands are the commands that work on several clusters at once.
-var fleetCommands = map[string]bool{
-	"apply": true, "delete": true, "enroll": true, "unenroll": true,
-	"list": true, "status": true, "explain": true,
-}
-
-// bulkCommands end in a bulk.Report.
-var bulkCommands = map[string]bool{"apply": true, "delete": true, "enroll": true, "unenroll": true}
+// The command's options are checked once; then each cluster runs the same
+// operation (clusterCommand.runOn) on a copy of them, at once, with a
+// factory, clients, QPS budget and retries of its own, and resolves its
+// own namespaces. What the clusters print as they go is prefixed with the
+// context; how they end (ending) is put together here: tables with a
+// CONTEXT column, one document for -o json|yaml, a summary per cluster and
+// in total, and one exit code.
 
 // fleetFlags choose many clusters for one call.
 type fleetFlags struct {
@@ -77,8 +68,8 @@ func (f *Factory) addFleetFlags(fs *pflag.FlagSet) {
 }
 
 // addCompareFlag adds status's drift gate.
-func addCompareFlag(cmd *cobra.Command) {
-	cmd.Flags().Bool("compare", false, "With several contexts: show where the clusters differ (waypoints, traffic type, revision, allowed namespaces, enrolled namespaces) instead of the status, and exit 1 when they do")
+func addCompareFlag(cmd *cobra.Command, compare *bool) {
+	cmd.Flags().BoolVar(compare, "compare", false, "With several contexts: show where the clusters differ (waypoints, traffic type, revision, allowed namespaces, enrolled namespaces) instead of the status, and exit 1 when they do")
 }
 
 // fleetContexts are the contexts the command line chooses, and whether it
@@ -159,20 +150,14 @@ func (f *Factory) fleetContexts() ([]string, bool, error) {
 	return out, true, nil
 }
 
-// startFleet runs in the root's PersistentPreRunE, once cobra has parsed
-// the command line: a cluster of a fleet run takes its own context; a
-// command line that chooses several clusters gets a RunE that runs the
-// command once per cluster.
-func (f *Factory) startFleet(cmd *cobra.Command) error {
-	if m := f.member; m != nil {
-		f.context = m.context
-		if m.json {
-			if err := cmd.Flags().Set("output", render.FormatJSON); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+// fleetCommand marks, in a command's annotations, a command that works on
+// several clusters at once: it runs through runClusters.
+const fleetCommand = "kubectl-waypoint/fleet"
+
+// planFleet runs in the root's PersistentPreRunE, once cobra has parsed the
+// command line: when it chooses several clusters, their contexts are kept
+// for runClusters, after the checks that need no cluster.
+func (f *Factory) planFleet(cmd *cobra.Command) error {
 	contexts, many, err := f.fleetContexts()
 	if err != nil {
 		return err
@@ -184,7 +169,7 @@ func (f *Factory) startFleet(cmd *cobra.Command) error {
 		}
 		return nil
 	}
-	if !fleetCommands[cmd.Name()] {
+	if cmd.Annotations[fleetCommand] == "" {
 		return usageErrorf("%s works on one cluster: give one --context", cmd.CommandPath())
 	}
 	if watch, _ := cmd.Flags().GetBool("watch"); watch {
@@ -193,33 +178,106 @@ func (f *Factory) startFleet(cmd *cobra.Command) error {
 	if wait, _ := cmd.Flags().GetBool("wait"); wait && compare {
 		return usageErrorf("--compare and --wait do not go together: --compare shows where the clusters differ now")
 	}
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return f.runFleet(cmd, contexts) }
+	f.clusters = contexts
 	return nil
 }
 
-// fleetMember is one cluster of a fleet run: what the run asks of the
-// command, and what the command hands back besides what it prints.
-type fleetMember struct {
-	context string
-	// validate: the run only checks the command line; no clients.
-	validate bool
-	// json: the command prints -o json, which the run merges.
-	json bool
-	// tables: the command hands its table over instead of printing it.
-	tables bool
-	// compare: status hands over what the cluster holds (the drift gate).
-	compare bool
+// A clusterCommand is a command that works on one cluster, and so, one
+// cluster at a time, on several.
+type clusterCommand interface {
+	// Validate checks the flags and arguments, once, before any cluster.
+	Validate() error
+	// runOn does the command on the cluster of f: it prints to f.IO what
+	// it prints as it goes, and returns how it ends. It works on a copy of
+	// the options, so that clusters run at once.
+	runOn(ctx context.Context, f *Factory) (ending, error)
+	// document says how a fleet run puts the clusters' documents (-o
+	// json|yaml) together, those of clusters that failed included.
+	document() fleetDocument
+}
 
-	mu       sync.Mutex
-	reports  []*bulk.Report
-	table    *render.Table
-	snap     *fleet.Snapshot
-	out      bytes.Buffer
+// fleetDocument is how a fleet run puts documents together.
+type fleetDocument int
+
+const (
+	// eachDocument: every cluster's document under its context.
+	eachDocument fleetDocument = iota
+	// oneReport: the bulk reports as one, records and summaries with
+	// their context; a cluster that failed has its error in its summary.
+	oneReport
+	// oneList: the rows (rowsDoc) as one list, each with its context.
+	oneList
+)
+
+// An ending is how a command's run on one cluster ends, besides the lines
+// it printed as it went: a bulk command's report, a document for -o
+// json|yaml, a table, or what the drift gate compares. One cluster prints
+// it; a fleet run puts the clusters' endings together.
+type ending struct {
+	// report is a bulk command's: printed as a document when format is
+	// set, else as its summary line when summary is set or it was
+	// interrupted.
+	report  *bulk.Report
+	summary bool
+	// format is -o json|yaml, in which report or doc is printed.
+	format string
+	doc    any
+	table  *render.Table
+	snap   *fleet.Snapshot
+}
+
+// print prints e on one cluster's streams.
+func (e ending) print(io *IOStreams) error {
+	switch {
+	case e.report != nil && e.format != "":
+		return render.Object(io.Out, e.format, e.report)
+	case e.report != nil:
+		if e.summary || e.report.Summary.Interrupted {
+			io.Printf("%s\n", e.report.Line())
+		}
+	case e.doc != nil:
+		return render.Object(io.Out, e.format, e.doc)
+	case e.table != nil:
+		return e.table.Render(io.Out)
+	}
+	return nil
+}
+
+// rowsDoc is a document of rows, such as status's: a fleet run merges the
+// clusters' rows into one list, each row with its context, where other
+// documents go each under its context.
+type rowsDoc interface {
+	inContext(context string) []any
+}
+
+// runClusters runs a command: on the one cluster of the command line, or,
+// when it chose several, on each of them at once.
+func (f *Factory) runClusters(cmd *cobra.Command, c clusterCommand) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if f.clusters == nil {
+		e, err := c.runOn(ctx, f)
+		if perr := e.print(f.IO); err == nil {
+			err = perr
+		}
+		return err
+	}
+	output, _ := cmd.Flags().GetString("output")
+	compare, _ := cmd.Flags().GetBool("compare")
+	return f.runFleet(ctx, c, output, compare)
+}
+
+// fleetMember is one cluster of a fleet run, and how its run ended.
+type fleetMember struct {
+	context  string
+	end      ending
 	err      error
 	finished bool
 }
 
-// errValidated ends the command line check of a fleet run where the
+// errValidated ends the check of a fleet run's command line where the
 // command would first need a cluster; it is never printed.
 var errValidated error = validatedError{}
 
@@ -227,106 +285,115 @@ type validatedError struct{}
 
 func (validatedError) Error() string { return "the command line was checked" }
 
-func (m *fleetMember) validating() bool { return m != nil && m.validate }
-func (m *fleetMember) comparing() bool  { return m != nil && m.compare }
-
-// addReport keeps a bulk command's report for the fleet's total.
-func (m *fleetMember) addReport(r *bulk.Report) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reports = append(m.reports, r)
-}
-
-// runFleet runs the command line once per cluster, --cluster-concurrency
-// at a time, and puts together what they print.
-func (f *Factory) runFleet(cmd *cobra.Command, contexts []string) error {
-	ctx := cmd.Context()
-	name := cmd.Name()
-	output, _ := cmd.Flags().GetString("output")
-	compare, _ := cmd.Flags().GetBool("compare")
+// runFleet runs the command on each cluster, --cluster-concurrency at a
+// time, each with a factory, clients, QPS budget and retries of its own,
+// and puts together how they ended.
+func (f *Factory) runFleet(ctx context.Context, c clusterCommand, output string, compare bool) error {
 	// Bad input is the same for every cluster: say it once.
-	if err := f.checkOnce(ctx, contexts[0]); err != nil {
+	if err := f.checkOnce(ctx, c); err != nil {
 		return err
 	}
-	objects := !compare && (output == render.FormatJSON || output == render.FormatYAML)
-	tables := !compare && (name == "list" || name == "status") && (output == "" || output == "wide")
-	members := make([]*fleetMember, len(contexts))
-	for i, c := range contexts {
-		members[i] = &fleetMember{context: c, json: objects, tables: tables, compare: compare}
+	members := make([]*fleetMember, len(f.clusters))
+	for i, name := range f.clusters {
+		members[i] = &fleetMember{context: name}
 	}
 	limit := f.fleet.concurrency
-	if limit == 0 || limit > len(contexts) {
-		limit = len(contexts)
+	if limit == 0 || limit > len(members) {
+		limit = len(members)
 	}
 	var outLock, errLock sync.Mutex
 	bulk.ForEach(ctx, len(members), limit, func(ctx context.Context, i int) {
 		m := members[i]
-		stdout := io.Writer(&m.out)
-		if !objects && !tables && !compare {
-			stdout = newPrefixWriter(f.IO.Out, &outLock, m.context)
-		}
+		stdout := newPrefixWriter(f.IO.Out, &outLock, m.context)
 		stderr := newPrefixWriter(f.IO.ErrOut, &errLock, m.context)
-		streams := &IOStreams{
-			In: &bytes.Buffer{}, Out: stdout, ErrOut: stderr,
-			OutTTY: f.IO.OutTTY && !objects, NoColor: f.IO.NoColor, fleet: m,
+		streams := &IOStreams{In: &bytes.Buffer{}, Out: stdout, ErrOut: stderr, OutTTY: f.IO.OutTTY, NoColor: f.IO.NoColor}
+		sub, err := f.forCluster(m.context, streams)
+		if err == nil {
+			m.end, err = c.runOn(ctx, sub)
+			sub.noteUnreachable(&err)
+			if err != nil && !silent(err) {
+				streams.Errorf("%s", err)
+			}
 		}
-		sub := NewFactory(streams, f.Name)
-		sub.NewClients, sub.member = f.NewClients, m
-		root := NewRootCommand(sub)
-		root.SetArgs(f.args)
-		m.err = sub.execute(ctx, root)
-		m.finished = true
-		if w, ok := stdout.(*prefixWriter); ok {
-			w.flush()
+		m.err, m.finished = err, true
+		if r := m.end.report; r != nil && m.end.format == "" {
+			streams.Printf("%s\n", r.Line()) // one cluster of many always says its summary
 		}
+		stdout.flush()
 		stderr.flush()
 	}, nil)
 
-	var perr error
 	switch {
 	case compare:
 		return f.finishCompare(members, output)
-	case objects:
-		perr = f.printFleetObjects(name, output, members)
-	case tables:
-		perr = f.printFleetTable(members)
-	}
-	if perr != nil {
-		return perr
-	}
-	if bulkCommands[name] && !objects {
-		var records []bulk.Record
-		for _, m := range members {
-			for _, r := range m.reports {
-				for _, rec := range r.Records {
-					rec.Context = m.context
-					records = append(records, rec)
+	case output == render.FormatJSON || output == render.FormatYAML:
+		if err := f.printFleetObjects(c.document(), output, members); err != nil {
+			return err
+		}
+	default:
+		if err := f.printFleetTable(members); err != nil {
+			return err
+		}
+		if c.document() == oneReport {
+			var records []bulk.Record
+			for _, m := range members {
+				if r := m.end.report; r != nil {
+					records = append(records, r.Records...)
 				}
 			}
+			f.IO.Printf("total of %d contexts: %s\n", len(members), bulk.NewReport(records).Line())
 		}
-		f.IO.Printf("total of %d contexts: %s\n", len(members), bulk.NewReport(records).Line())
 	}
 	return fleetOutcome(members)
 }
 
-// checkOnce runs the command line for the first cluster with no clients:
-// a usage error there (bad flags, names, selectors) is one for every
-// cluster, printed once, with nothing sent to any cluster.
-func (f *Factory) checkOnce(ctx context.Context, context string) error {
+// silent says whether err has been said already (ExitError.Silent).
+func silent(err error) bool {
+	var ee *ExitError
+	return errors.As(err, &ee) && ee.Silent
+}
+
+// checkOnce runs the command for the first cluster with a factory that
+// reaches no cluster: a usage error there (bad flags, names, selectors)
+// is one for every cluster, printed once, with nothing sent to any.
+func (f *Factory) checkOnce(ctx context.Context, c clusterCommand) error {
 	streams := &IOStreams{In: &bytes.Buffer{}, Out: io.Discard, ErrOut: io.Discard}
-	sub := NewFactory(streams, f.Name)
-	sub.member = &fleetMember{context: context, validate: true}
-	streams.fleet = sub.member
-	root := NewRootCommand(sub)
-	root.SetArgs(f.args)
-	_, err := root.ExecuteContextC(ctx)
-	if ExitCode(err) == ExitUsage {
+	sub, err := f.forCluster(f.clusters[0], streams)
+	if err != nil {
+		return err
+	}
+	sub.offline = true
+	if _, err := c.runOn(ctx, sub); ExitCode(err) == ExitUsage {
 		return err
 	}
 	return nil
+}
+
+// forCluster is a factory for one cluster of a fleet run: the connection
+// flags of f's command line, with the cluster's context, writing to io.
+func (f *Factory) forCluster(context string, io *IOStreams) (*Factory, error) {
+	sub := NewFactory(io, f.Name)
+	sub.NewClients = f.NewClients
+	fs := pflag.NewFlagSet(f.Name, pflag.ContinueOnError)
+	sub.addFlags(fs)
+	var err error
+	f.flags.VisitAll(func(fl *pflag.Flag) {
+		to := fs.Lookup(fl.Name)
+		if err != nil || !fl.Changed || to == nil || fl.Name == "context" {
+			return
+		}
+		if from, ok := fl.Value.(pflag.SliceValue); ok {
+			err = to.Value.(pflag.SliceValue).Replace(from.GetSlice())
+			to.Changed = true
+			return
+		}
+		err = fs.Set(fl.Name, fl.Value.String())
+	})
+	if err != nil {
+		return nil, err
+	}
+	sub.context, sub.started = context, true
+	return sub, nil
 }
 
 // fleetOutcome is the exit of a fleet run: 0 when every cluster succeeded,
@@ -367,14 +434,15 @@ func fleetOutcome(members []*fleetMember) error {
 func (f *Factory) printFleetTable(members []*fleetMember) error {
 	var t *render.Table
 	for _, m := range members {
-		if m.table == nil {
+		mt := m.end.table
+		if mt == nil {
 			continue
 		}
 		if t == nil {
-			t = render.NewTable(append([]string{"CONTEXT"}, m.table.Header()...)...)
-			t.NoHeaders = m.table.NoHeaders
+			t = render.NewTable(append([]string{"CONTEXT"}, mt.Header()...)...)
+			t.NoHeaders = mt.NoHeaders
 		}
-		for _, row := range m.table.Rows() {
+		for _, row := range mt.Rows() {
 			t.Append(append([]string{m.context}, row...)...)
 		}
 	}
@@ -384,83 +452,48 @@ func (f *Factory) printFleetTable(members []*fleetMember) error {
 	return t.Render(f.IO.Out)
 }
 
-// printFleetObjects merges what the clusters printed as JSON into one
-// document: for bulk commands one report whose records carry their context,
-// with a summary per context and in total; for status the rows with their
-// context; for the others each cluster's document under its context. A
-// cluster whose output is not the document it should be is named in the
-// returned error (and, for bulk commands, in its summary): it is never
-// left out silently.
-func (f *Factory) printFleetObjects(name, output string, members []*fleetMember) error {
-	var unread []string
-	// read reads a cluster's document into into; false when there is none
-	// (the cluster failed before printing: m.err says why) or it is not one.
-	read := func(m *fleetMember, into any) (ok, bad bool) {
-		if m.out.Len() == 0 {
-			return false, false
-		}
-		if err := json.Unmarshal(m.out.Bytes(), into); err != nil {
-			unread = append(unread, fmt.Sprintf("%s (%v)", m.context, err))
-			return false, true
-		}
-		return true, false
-	}
-	var err error
-	switch {
-	case bulkCommands[name]:
+// printFleetObjects puts the clusters' documents together as one, as doc
+// says. A cluster that failed before its document is in the report's
+// summaries with its error; for the others its exit names it.
+func (f *Factory) printFleetObjects(doc fleetDocument, output string, members []*fleetMember) error {
+	switch doc {
+	case oneReport:
 		var records []bulk.Record
 		var sums []bulk.ContextSummary
 		dryRun := ""
 		for _, m := range members {
 			sum := bulk.ContextSummary{Context: m.context, Summary: bulk.NewReport(nil).Summary}
-			var r bulk.Report
-			ok, bad := read(m, &r)
-			if ok {
-				for i := range r.Records {
-					r.Records[i].Context = m.context
+			if r := m.end.report; r != nil {
+				for _, rec := range r.Records {
+					rec.Context = m.context
+					records = append(records, rec)
 				}
-				records = append(records, r.Records...)
-				sum.Summary = r.Summary
-				dryRun = r.DryRun
+				sum.Summary, dryRun = r.Summary, r.DryRun
 			}
-			switch {
-			case m.err != nil:
+			if m.err != nil {
 				sum.Error = m.err.Error()
-			case bad:
-				sum.Error = "its report could not be read"
 			}
 			sums = append(sums, sum)
 		}
 		report := bulk.NewReport(records)
 		report.DryRun, report.Contexts = dryRun, sums
-		err = render.Object(f.IO.Out, output, report)
-	case name == "status":
-		rows := []WaypointStatus{}
+		return render.Object(f.IO.Out, output, report)
+	case oneList:
+		rows := []any{}
 		for _, m := range members {
-			var got []WaypointStatus
-			if ok, _ := read(m, &got); !ok {
-				continue
-			}
-			for _, r := range got {
-				r.Context = m.context
-				rows = append(rows, r)
+			if r, ok := m.end.doc.(rowsDoc); ok {
+				rows = append(rows, r.inContext(m.context)...)
 			}
 		}
-		err = render.Object(f.IO.Out, output, rows)
-	default:
-		docs := map[string]any{}
-		for _, m := range members {
-			var doc any
-			if ok, _ := read(m, &doc); ok {
-				docs[m.context] = doc
-			}
+		return render.Object(f.IO.Out, output, rows)
+	}
+	docs := map[string]any{}
+	for _, m := range members {
+		if m.end.doc != nil {
+			docs[m.context] = m.end.doc
 		}
-		err = render.Object(f.IO.Out, output, map[string]any{"contexts": docs})
 	}
-	if err != nil || len(unread) == 0 {
-		return err
-	}
-	return &ExitError{Code: ExitFailed, Err: fmt.Errorf("the output of %s could not be read, so it is not in the document above", strings.Join(unread, ", "))}
+	return render.Object(f.IO.Out, output, map[string]any{"contexts": docs})
 }
 
 // prefixWriter writes whole lines to w, each prefixed with the context,

@@ -23,7 +23,7 @@ import (
 // snapshot keeps what one cluster holds for the drift gate: the waypoints
 // status read, and the namespaces that use a waypoint (one list request;
 // with a namespace, only that one).
-func (m *fleetMember) snapshot(ctx context.Context, c *kube.Clients, namespace string, wps []mesh.Waypoint) error {
+func snapshot(ctx context.Context, c *kube.Clients, namespace string, wps []mesh.Waypoint) (*fleet.Snapshot, error) {
 	snap := &fleet.Snapshot{Waypoints: map[string]fleet.Waypoint{}, Namespaces: map[string]string{}}
 	for _, w := range wps {
 		snap.Waypoints[w.Key()] = fleet.Waypoint{
@@ -44,12 +44,9 @@ func (m *fleetMember) snapshot(ctx context.Context, c *kube.Clients, namespace s
 		return nil
 	})
 	if err != nil {
-		return kube.Describe("list the enrolled namespaces", err)
+		return nil, kube.Describe("list the enrolled namespaces", err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.snap = snap
-	return nil
+	return snap, nil
 }
 
 // DriftReport is what status --compare prints with -o json|yaml.
@@ -69,14 +66,15 @@ func (f *Factory) finishCompare(members []*fleetMember, output string) error {
 	waypoints, namespaces := map[string]bool{}, map[string]bool{}
 	for i, m := range members {
 		contexts[i] = m.context
-		if m.snap == nil {
-			continue // status found no waypoints and said so
+		snap := m.end.snap
+		if snap == nil {
+			continue
 		}
-		snaps[m.context] = *m.snap
-		for k := range m.snap.Waypoints {
+		snaps[m.context] = *snap
+		for k := range snap.Waypoints {
 			waypoints[k] = true
 		}
-		for k := range m.snap.Namespaces {
+		for k := range snap.Namespaces {
 			namespaces[k] = true
 		}
 	}

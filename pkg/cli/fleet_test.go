@@ -171,54 +171,76 @@ func TestUnitFleetSnapshotLabels(t *testing.T) {
 		ns("namespace-label-only", map[string]string{istio.LabelUseWaypointNamespace: "infra"}),
 		ns("plain", nil),
 	)}
-	m := &fleetMember{}
-	if err := m.snapshot(context.Background(), c, "", nil); err != nil {
+	snap, err := snapshot(context.Background(), c, "", nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{"own": "wp", "own-named": "wp", "across": "infra/wp", "empty-namespace": "/wp", "opted-out": "none", "capital": "None"}
-	if !maps.Equal(m.snap.Namespaces, want) {
-		t.Errorf("namespaces %v, want %v", m.snap.Namespaces, want)
+	if !maps.Equal(snap.Namespaces, want) {
+		t.Errorf("namespaces %v, want %v", snap.Namespaces, want)
 	}
 }
 
-// TestUnitFleetObjectsUnread: a cluster whose output is not the document it
-// should be is named, in the error and in its summary, never left out
-// silently; a cluster that printed nothing (it failed) is no such case.
-func TestUnitFleetObjectsUnread(t *testing.T) {
-	member := func(name, out string, err error) *fleetMember {
-		m := &fleetMember{context: name, err: err, finished: true}
-		m.out.WriteString(out)
-		return m
+// TestUnitFleetObjects: the clusters' endings are put together as they
+// were returned, never re-read from printed output: every record carries
+// its context, a cluster that failed before its report is in the
+// summaries with its error, status's rows become one list, and other
+// documents go each under its context.
+func TestUnitFleetObjects(t *testing.T) {
+	rec := func(ns string) bulk.Record {
+		return bulk.Record{Kind: "Gateway", Namespace: ns, Name: "waypoint", Action: bulk.Created}
 	}
-	good := `{"records":[{"kind":"Gateway","namespace":"a","name":"waypoint","action":"created"}],"summary":{"total":1,"counts":{"created":1},"failed":0}}`
-	for _, name := range []string{"apply", "status", "list"} {
-		doc := good
-		if name == "status" {
-			doc = `[{"namespace":"a","name":"waypoint"}]`
-		}
-		io, out, _ := TestStreams(false)
-		f := &Factory{IO: io}
-		err := f.printFleetObjects(name, render.FormatJSON, []*fleetMember{
-			member("east", doc, nil), member("west", "not json", nil), member("north", "", errors.New("forbidden")),
-		})
-		if ExitCode(err) != ExitFailed || !strings.Contains(err.Error(), "west (") || strings.Contains(err.Error(), "north") {
-			t.Errorf("%s: error %v", name, err)
-		}
-		if !strings.Contains(out.String(), `"east"`) && !strings.Contains(out.String(), `"context": "east"`) {
-			t.Errorf("%s: east left out: %s", name, out.String())
-		}
-		if name != "apply" {
-			continue
-		}
-		var rep bulk.Report
-		if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Contexts) != 3 || len(rep.Records) != 1 {
-			t.Fatalf("%s: %v, %s", name, err, out.String())
-		}
-		want := map[string]string{"east": "", "west": "its report could not be read", "north": "forbidden"}
-		for _, c := range rep.Contexts {
-			if c.Error != want[c.Context] {
-				t.Errorf("summary of %s: error %q, want %q", c.Context, c.Error, want[c.Context])
-			}
-		}
+	members := []*fleetMember{
+		{context: "east", end: ending{report: bulk.NewReport([]bulk.Record{rec("a"), rec("b")}), format: render.FormatJSON}, finished: true},
+		{context: "west", end: ending{report: bulk.NewReport([]bulk.Record{rec("a")}), format: render.FormatJSON}, finished: true},
+		{context: "north", err: errors.New("forbidden"), finished: true},
+	}
+	io, out, _ := TestStreams(false)
+	f := &Factory{IO: io}
+	if err := f.printFleetObjects(oneReport, render.FormatJSON, members); err != nil {
+		t.Fatal(err)
+	}
+	var rep bulk.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	contexts := map[string]int{}
+	for _, r := range rep.Records {
+		contexts[r.Context]++
+	}
+	if want := map[string]int{"east": 2, "west": 1}; !maps.Equal(contexts, want) || rep.Summary.Total != 3 {
+		t.Errorf("records by context %v, total %d; want %v, 3", contexts, rep.Summary.Total, want)
+	}
+	errs := map[string]string{}
+	for _, c := range rep.Contexts {
+		errs[c.Context] = c.Error
+	}
+	if want := map[string]string{"east": "", "west": "", "north": "forbidden"}; !maps.Equal(errs, want) {
+		t.Errorf("summaries' errors %v, want %v", errs, want)
+	}
+	if members[0].end.report.Records[0].Context != "" {
+		t.Error("the merge changed a cluster's own report")
+	}
+
+	out.Reset()
+	rows := []*fleetMember{
+		{context: "east", end: ending{doc: statusRows{{Namespace: "a", Name: "waypoint"}}}},
+		{context: "west", end: ending{doc: statusRows{{Namespace: "b", Name: "waypoint"}, {Namespace: "c", Name: "waypoint"}}}},
+	}
+	if err := f.printFleetObjects(oneList, render.FormatJSON, rows); err != nil {
+		t.Fatal(err)
+	}
+	var got []WaypointStatus
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got) != 3 || got[0].Context != "east" || got[2].Context != "west" || got[2].Namespace != "c" {
+		t.Errorf("rows %+v (%v)", got, err)
+	}
+
+	out.Reset()
+	docs := []*fleetMember{{context: "east", end: ending{doc: map[string]any{"kind": "List"}}}, {context: "west", err: errors.New("x")}}
+	if err := f.printFleetObjects(eachDocument, render.FormatJSON, docs); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"contexts":{"east":{"kind":"List"}}}`; strings.Join(strings.Fields(out.String()), "") != want {
+		t.Errorf("documents %s, want %s", out.String(), want)
 	}
 }

@@ -28,8 +28,6 @@ type IOStreams struct {
 	mu sync.Mutex
 	// progress is set while a progress line stands on ErrOut.
 	progress bool
-	// fleet is set on the streams of one cluster of a fleet run (fleet.go).
-	fleet *fleetMember
 }
 
 // clearProgress wipes the progress line before another line is printed.

@@ -68,15 +68,10 @@ kubectl-waypoint list -A -o wide
 
 # List them as JSON for a script
 kubectl-waypoint list -A -o json`),
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{fleetCommand: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
+			return f.runClusters(cmd, o)
 		},
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List the waypoints of every namespace")
@@ -115,10 +110,23 @@ func (o *ListOptions) Validate() error {
 	return validateSelector("--selector", o.Selector)
 }
 
-// Run lists and prints.
-func (o *ListOptions) Run(ctx context.Context) error {
+// runOn lists the waypoints of the cluster of f.
+func (o *ListOptions) runOn(ctx context.Context, f *Factory) (ending, error) {
+	c := *o
+	c.IO = f.IO
+	if err := c.Complete(f); err != nil {
+		return ending{}, err
+	}
+	return c.Run(ctx)
+}
+
+func (o *ListOptions) document() fleetDocument { return eachDocument }
+
+// Run lists, and ends with the table or the document; other formats are
+// printed here.
+func (o *ListOptions) Run(ctx context.Context) (ending, error) {
 	if o.Watch {
-		return o.runWatch(ctx)
+		return ending{}, o.runWatch(ctx)
 	}
 	keep := o.Output == render.FormatYAML || o.Output == render.FormatJSON || o.needsObjects()
 	classes := mesh.NewClasses(o.clients.Gateway)
@@ -126,7 +134,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		Namespace: o.namespace, LabelSelector: o.Selector, PageSize: o.PageSize, KeepGateway: keep, Classes: classes,
 	})
 	if err != nil {
-		return kube.Describe("list waypoints", err)
+		return ending{}, kube.Describe("list waypoints", err)
 	}
 	warnUnreadClasses(o.IO, classes)
 	if len(o.Names) > 0 {
@@ -135,13 +143,13 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if o.needsObjects() {
 		items, err := render.Items(gateways(wps))
 		if err != nil {
-			return err
+			return ending{}, err
 		}
 		if err := sortByFlag(o.SortBy, wps, items); err != nil {
-			return usageError(err)
+			return ending{}, usageError(err)
 		}
 		if o.generic() {
-			return o.printGeneric(o.IO.Out, items)
+			return ending{}, o.printGeneric(o.IO.Out, items)
 		}
 	}
 	switch o.Output {
@@ -151,16 +159,16 @@ func (o *ListOptions) Run(ctx context.Context) error {
 				w.Gateway.ManagedFields = nil
 			}
 		}
-		return render.Object(o.IO.Out, o.Output, gatewayList(wps))
+		return ending{format: o.Output, doc: gatewayList(wps)}, nil
 	case "name":
 		for _, w := range wps {
 			fmt.Fprintf(o.IO.Out, "gateway.gateway.networking.k8s.io/%s\n", w.Name)
 		}
-		return nil
+		return ending{}, nil
 	}
 	if len(wps) == 0 {
 		o.IO.noneFound("waypoints", o.namespace)
-		return nil
+		return ending{}, nil
 	}
 	header := []string{"NAME", "REVISION", "TRAFFIC TYPE", "PROGRAMMED"}
 	var enrolled map[string]enroll.Counts
@@ -183,7 +191,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		}
 		t.Append(row...)
 	}
-	return o.IO.renderTable(t)
+	return ending{table: t}, nil
 }
 
 // enrolled counts the resources labelled to use each waypoint, with one

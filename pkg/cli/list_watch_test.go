@@ -70,7 +70,7 @@ func TestListWatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- o.Run(ctx) }()
+	go func() { done <- o.runWatch(ctx) }()
 
 	waitFor(t, out, "NAME    REVISION   TRAFFIC TYPE   PROGRAMMED\nfirst   default    service        False\n")
 	// Revision canary: no istiod of it runs, so its status stays Unknown.

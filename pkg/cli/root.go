@@ -57,7 +57,7 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 			}
 			f.started = true
 			// Several clusters: the command runs once per cluster.
-			return f.startFleet(cmd)
+			return f.planFleet(cmd)
 		},
 	}
 	root.SetIn(f.IO.In)
@@ -128,7 +128,6 @@ func ExecuteContext(ctx context.Context, f *Factory, args []string) int {
 	if args == nil {
 		args = []string{} // never os.Args: the command line is what the caller gives
 	}
-	f.args = args
 	root := NewRootCommand(f)
 	root.SetArgs(args)
 	if err := checkHelpTarget(root, args); err != nil {
@@ -151,11 +150,17 @@ func (f *Factory) execute(ctx context.Context, root *cobra.Command) error {
 		// unknown command or flag, or arguments the command does not take.
 		err = usageError(err)
 	}
-	if f.noKubeconfig != "" && errors.Is(err, kube.ErrUnreachable) {
-		err = fmt.Errorf("%w; %s", err, f.noKubeconfig)
-	}
+	f.noteUnreachable(&err)
 	if !errors.As(err, &ee) || !ee.Silent {
 		f.IO.Errorf("%s", err)
 	}
 	return err
+}
+
+// noteUnreachable adds to an unreachable API server's error where a
+// kubeconfig was looked for in vain, when none was found.
+func (f *Factory) noteUnreachable(err *error) {
+	if f.noKubeconfig != "" && errors.Is(*err, kube.ErrUnreachable) {
+		*err = fmt.Errorf("%w; %s", *err, f.noKubeconfig)
+	}
 }

@@ -21,6 +21,9 @@ type StatusOptions struct {
 	Names         []string
 	AllNamespaces bool
 	Wait          waitFlags
+	// Compare: over several clusters, end with what the drift gate
+	// compares instead of the status.
+	Compare bool
 	outputFlags
 
 	namespace string
@@ -55,22 +58,17 @@ kubectl-waypoint status -A --wait --timeout 2m
 
 # Gate a pipeline on drift: exit 1 when the clusters' waypoints or enrolled namespaces differ
 kubectl-waypoint status -A --context prod-eu,prod-us --compare`),
+		Annotations: map[string]string{fleetCommand: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = append(o.Names, args...)
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
+			return f.runClusters(cmd, o)
 		},
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the waypoints of every namespace")
 	o.addOutputFlags(cmd, render.ObjectFormats...)
 	o.Wait.addFlags(cmd.Flags(), "every waypoint is")
 	addNameFlag(cmd, f, &o.Names)
-	addCompareFlag(cmd)
+	addCompareFlag(cmd, &o.Compare)
 	cmd.ValidArgsFunction = completeWaypointArgs(f)
 	return cmd
 }
@@ -117,28 +115,53 @@ type WaypointStatus struct {
 	Addresses []string `json:"addresses"`
 }
 
-// Run reads the waypoints, waits if asked, and prints their status.
-func (o *StatusOptions) Run(ctx context.Context) error {
+// runOn shows the status of the waypoints of the cluster of f.
+func (o *StatusOptions) runOn(ctx context.Context, f *Factory) (ending, error) {
+	c := *o
+	c.IO = f.IO
+	if err := c.Complete(f); err != nil {
+		return ending{}, err
+	}
+	return c.Run(ctx)
+}
+
+func (o *StatusOptions) document() fleetDocument { return oneList }
+
+// statusRows are status's document; over several clusters, one list.
+type statusRows []WaypointStatus
+
+func (rows statusRows) inContext(context string) []any {
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		r.Context = context
+		out[i] = r
+	}
+	return out
+}
+
+// Run reads the waypoints, waits if asked, and ends with their status.
+func (o *StatusOptions) Run(ctx context.Context) (ending, error) {
 	classes := mesh.NewClasses(o.clients.Gateway)
-	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: !o.IO.fleet.comparing(), Classes: classes})
+	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: !o.Compare, Classes: classes})
 	if err != nil {
-		return kube.Describe("list waypoints", err)
+		return ending{}, kube.Describe("list waypoints", err)
 	}
 	warnUnreadClasses(o.IO, classes)
 	if len(o.Names) > 0 {
 		wps = slices.DeleteFunc(wps, func(w mesh.Waypoint) bool { return !slices.Contains(o.Names, w.Name) })
 		for _, n := range o.Names {
 			if !slices.ContainsFunc(wps, func(w mesh.Waypoint) bool { return w.Name == n }) {
-				return fmt.Errorf("waypoint %s/%s not found", o.namespace, n)
+				return ending{}, fmt.Errorf("waypoint %s/%s not found", o.namespace, n)
 			}
 		}
 	}
-	if o.IO.fleet.comparing() {
-		return o.IO.fleet.snapshot(ctx, o.clients, o.namespace, wps)
+	if o.Compare {
+		snap, err := snapshot(ctx, o.clients, o.namespace, wps)
+		return ending{snap: snap}, err
 	}
 	if len(wps) == 0 {
 		o.IO.noneFound("waypoints", o.namespace)
-		return nil
+		return ending{}, nil
 	}
 	var waitErr error
 	if o.Wait.wait {
@@ -162,14 +185,17 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 			waitErr = kube.Describe("watch waypoints", waitErr)
 		}
 	}
-	if err := o.print(wps); err != nil {
-		return err
+	end, err := o.end(wps)
+	if err != nil {
+		return ending{}, err
 	}
-	return waitErr
+	return end, waitErr
 }
 
-func (o *StatusOptions) print(wps []mesh.Waypoint) error {
-	rows := make([]WaypointStatus, len(wps))
+// end is the status of wps: a table, a document, or printed here in the
+// other formats.
+func (o *StatusOptions) end(wps []mesh.Waypoint) (ending, error) {
+	rows := make(statusRows, len(wps))
 	for i, w := range wps {
 		r := WaypointStatus{Namespace: w.Namespace, Name: w.Name, Ready: w.Ready(), Bound: w.Bound, Status: "Unknown", Type: "Programmed", Addresses: w.Addresses}
 		if c := w.Programmed; c != nil {
@@ -180,17 +206,17 @@ func (o *StatusOptions) print(wps []mesh.Waypoint) error {
 	if o.needsObjects() {
 		items, err := render.Items(rows)
 		if err != nil {
-			return err
+			return ending{}, err
 		}
 		if err := sortByFlag(o.SortBy, rows, items); err != nil {
-			return usageError(err)
+			return ending{}, usageError(err)
 		}
 		if o.generic() {
-			return o.printGeneric(o.IO.Out, items)
+			return ending{}, o.printGeneric(o.IO.Out, items)
 		}
 	}
 	if o.Output != "" {
-		return render.Object(o.IO.Out, o.Output, rows)
+		return ending{format: o.Output, doc: rows}, nil
 	}
 	header := []string{"NAME", "STATUS", "TYPE", "REASON", "MESSAGE", "BOUND"}
 	if o.AllNamespaces {
@@ -205,5 +231,5 @@ func (o *StatusOptions) print(wps []mesh.Waypoint) error {
 		}
 		t.Append(row...)
 	}
-	return o.IO.renderTable(t)
+	return ending{table: t}, nil
 }

@@ -2,21 +2,7 @@ package cli
 
 import (
 	"fmt"
-
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 )
-
-// renderTable prints t, or hands it to the fleet run that puts the
-// clusters' tables together.
-func (s *IOStreams) renderTable(t *render.Table) error {
-	if m := s.fleet; m != nil && m.tables {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.table = t
-		return nil
-	}
-	return t.Render(s.Out)
-}
 
 func orDefault(s, def string) string {
 	if s == "" {
