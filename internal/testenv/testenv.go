@@ -116,11 +116,15 @@ func Start() (*Env, error) {
 	return StartWithOptions(Options{})
 }
 
+var setLogger sync.Once
+
 // StartWithOptions is Start with a chosen listen address, for the sandbox.
 func StartWithOptions(opts Options) (_ *Env, err error) {
 	// envtest logs through controller-runtime; without a logger it prints a
 	// warning with a stack trace once start-up took more than 30 seconds.
-	ctrllog.SetLogger(logr.Discard())
+	// Once: control planes may start at once (test/fleet), and setting the
+	// logger is not safe to do concurrently.
+	setLogger.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 
 	root, err := repoRoot()
 	if err != nil {
