@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/fanout"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // Action is what happened to one object.
@@ -37,11 +38,10 @@ const (
 type Record struct {
 	// Context is the kubeconfig context of the cluster, when one call
 	// worked on several; empty otherwise.
-	Context   string `json:"context,omitempty"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-	Action    Action `json:"action"`
+	Context string `json:"context,omitempty"`
+	// Ref is the object: kind (as the API spells it), namespace, name.
+	kube.Ref
+	Action Action `json:"action"`
 	// Before and After are the enrollment labels, for enroll and unenroll.
 	Before map[string]string `json:"before,omitzero"`
 	After  map[string]string `json:"after,omitzero"`

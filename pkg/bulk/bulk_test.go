@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/fanout"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // TestStopIsFanouts: bulk's stop and interrupt are those of
@@ -34,9 +35,9 @@ func TestStopIsFanouts(t *testing.T) {
 
 func TestNewReport(t *testing.T) {
 	r := NewReport([]Record{
-		{Kind: "Gateway", Namespace: "b", Name: "w", Action: Created},
-		{Kind: "Gateway", Namespace: "a", Name: "w", Action: Failed, Error: "boom"},
-		{Kind: "Namespace", Name: "a", Action: Enrolled},
+		{Ref: kube.Ref{Kind: "Gateway", Namespace: "b", Name: "w"}, Action: Created},
+		{Ref: kube.Ref{Kind: "Gateway", Namespace: "a", Name: "w"}, Action: Failed, Error: "boom"},
+		{Ref: kube.Ref{Kind: "Namespace", Name: "a"}, Action: Enrolled},
 	})
 	if r.Records[0].Namespace != "a" || r.Records[2].Kind != "Namespace" {
 		t.Errorf("not sorted: %+v", r.Records)
@@ -48,10 +49,10 @@ func TestNewReport(t *testing.T) {
 
 func TestReportLine(t *testing.T) {
 	r := NewReport([]Record{
-		{Kind: "Gateway", Namespace: "a", Name: "w", Action: Created},
-		{Kind: "Gateway", Namespace: "b", Name: "w", Action: Unchanged},
-		{Kind: "ServiceEntry", Namespace: "a", Name: "se", Action: Failed, Error: "boom"},
-		{Kind: "Namespace", Name: "a", Action: Enrolled},
+		{Ref: kube.Ref{Kind: "Gateway", Namespace: "a", Name: "w"}, Action: Created},
+		{Ref: kube.Ref{Kind: "Gateway", Namespace: "b", Name: "w"}, Action: Unchanged},
+		{Ref: kube.Ref{Kind: "ServiceEntry", Namespace: "a", Name: "se"}, Action: Failed, Error: "boom"},
+		{Ref: kube.Ref{Kind: "Namespace", Name: "a"}, Action: Enrolled},
 	})
 	want := "2 gateways: 1 created, 1 unchanged; 1 namespace: 1 enrolled; 1 serviceentry: 1 failed; 1 failed"
 	if got := r.Line(); got != want {
@@ -63,14 +64,14 @@ func TestReportLine(t *testing.T) {
 }
 
 func TestReportOutcome(t *testing.T) {
-	r := NewReport([]Record{{Kind: "Gateway", Name: "a", Action: Created}, {Kind: "Gateway", Name: "b", Action: NotStarted}})
+	r := NewReport([]Record{{Ref: kube.Ref{Kind: "Gateway", Name: "a"}, Action: Created}, {Ref: kube.Ref{Kind: "Gateway", Name: "b"}, Action: NotStarted}})
 	if r.Outcome() != ErrInterrupted || !r.Summary.Interrupted {
 		t.Errorf("outcome %v", r.Outcome())
 	}
 	if got := r.Line(); got != "2 gateways: 1 created, 1 not started; 0 failed; interrupted: 1 not started; run the command again to finish" {
 		t.Errorf("line %q", got)
 	}
-	r = NewReport([]Record{{Kind: "Service", Name: "a", Action: Failed}})
+	r = NewReport([]Record{{Ref: kube.Ref{Kind: "Service", Name: "a"}, Action: Failed}})
 	var fe *FailedError
 	if !errors.As(r.Outcome(), &fe) || fe.Failed != 1 {
 		t.Errorf("outcome %v", r.Outcome())

@@ -1,16 +1,20 @@
 package bulk
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+)
 
 // TestNewReportOrder: by kind, then namespace, then name; equal ones keep
 // the order they came in.
 func TestNewReportOrder(t *testing.T) {
 	r := NewReport([]Record{
-		{Kind: "Service", Namespace: "b", Name: "y", Action: Created},
-		{Kind: "Service", Namespace: "b", Name: "x", Action: Created},
-		{Kind: "Service", Namespace: "a", Name: "z", Action: Failed},
-		{Kind: "Gateway", Namespace: "c", Name: "w", Action: Created},
-		{Kind: "Service", Namespace: "b", Name: "x", Action: Failed},
+		{Ref: kube.Ref{Kind: "Service", Namespace: "b", Name: "y"}, Action: Created},
+		{Ref: kube.Ref{Kind: "Service", Namespace: "b", Name: "x"}, Action: Created},
+		{Ref: kube.Ref{Kind: "Service", Namespace: "a", Name: "z"}, Action: Failed},
+		{Ref: kube.Ref{Kind: "Gateway", Namespace: "c", Name: "w"}, Action: Created},
+		{Ref: kube.Ref{Kind: "Service", Namespace: "b", Name: "x"}, Action: Failed},
 	})
 	want := []string{"Gateway/c/w/created", "Service/a/z/failed", "Service/b/x/created", "Service/b/x/failed", "Service/b/y/created"}
 	for i, rec := range r.Records {

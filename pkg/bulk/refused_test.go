@@ -4,13 +4,15 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 func TestRefusedOutcome(t *testing.T) {
-	refused := Record{Kind: "Gateway", Namespace: "a", Name: "waypoint", Action: Skipped, Refused: true, Error: "refused: …"}
-	deleted := Record{Kind: "Gateway", Namespace: "b", Name: "waypoint", Action: Deleted}
-	skipped := Record{Kind: "Gateway", Namespace: "c", Name: "waypoint", Action: Skipped}
-	failed := Record{Kind: "Gateway", Namespace: "d", Name: "waypoint", Action: Failed}
+	refused := Record{Ref: kube.Ref{Kind: "Gateway", Namespace: "a", Name: "waypoint"}, Action: Skipped, Refused: true, Error: "refused: …"}
+	deleted := Record{Ref: kube.Ref{Kind: "Gateway", Namespace: "b", Name: "waypoint"}, Action: Deleted}
+	skipped := Record{Ref: kube.Ref{Kind: "Gateway", Namespace: "c", Name: "waypoint"}, Action: Skipped}
+	failed := Record{Ref: kube.Ref{Kind: "Gateway", Namespace: "d", Name: "waypoint"}, Action: Failed}
 	for _, tc := range []struct {
 		name    string
 		records []Record

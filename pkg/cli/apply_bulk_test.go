@@ -49,7 +49,7 @@ func TestApplyManyNamespaces(t *testing.T) {
 		t.Errorf("re-run report: %+v", rep.Summary)
 	}
 	if r := rep.Records[0]; r.Kind != "Gateway" || r.Namespace != min(a, b, c) || r.Action != bulk.Unchanged {
-		t.Errorf("first record %+v", r)
+		t.Errorf("first record %#v", r)
 	}
 }
 
@@ -72,7 +72,7 @@ func TestApplyNamespaceSelectorPartialFailure(t *testing.T) {
 	}
 	for _, r := range rep.Records {
 		if r.Action == bulk.Failed && (r.Name != taken || !strings.Contains(r.Error, "--overwrite")) {
-			t.Errorf("failed record %+v", r)
+			t.Errorf("failed record %#v", r)
 		}
 	}
 	for _, ns := range []string{ok1, ok2} {

@@ -220,9 +220,9 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 		}
 		switch r.Action {
 		case bulk.Unenrolled:
-			o.IO.Successf("%s unenrolled from waypoint %s%s", describeRecord(r), enroll.UseOf(r.Before, own), suffix)
+			o.IO.Successf("%s unenrolled from waypoint %s%s", r.Ref.String(), enroll.UseOf(r.Before, own), suffix)
 		case bulk.Unchanged:
-			o.IO.Successf("%s unchanged (no longer enrolled)%s", describeRecord(r), suffix)
+			o.IO.Successf("%s unchanged (no longer enrolled)%s", r.Ref.String(), suffix)
 		case bulk.Failed:
 			o.IO.Errorf("%s", r.Error)
 		case bulk.Skipped:
@@ -265,16 +265,6 @@ func (o *DeleteOptions) scope() string {
 		return o.namespaces[0]
 	}
 	return ""
-}
-
-// describeRecord names the object of a record as the messages do:
-// "service default/reviews", "namespace default".
-func describeRecord(r bulk.Record) string {
-	kind := strings.ToLower(r.Kind)
-	if r.Namespace == "" {
-		return kind + " " + r.Name
-	}
-	return kind + " " + r.Namespace + "/" + r.Name
 }
 
 // unlabelCommands groups resources by kind and namespace into the kubectl

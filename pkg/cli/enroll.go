@@ -14,7 +14,6 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
@@ -310,7 +309,7 @@ func (o *EnrollOptions) printStages(res *waypoint.EnrollResult, human bool) {
 	o.policyGuard().warn(res.Policies)
 	for _, r := range res.Refused {
 		if human {
-			o.policyGuard().refuse(describeRecord(r), res.Policies.Refused[policy.Object{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}])
+			o.policyGuard().refuse(r.Ref.String(), res.Policies.Refused[r.Ref])
 		}
 	}
 	o.printChecks(res)
@@ -330,7 +329,7 @@ func (o *EnrollOptions) report(r bulk.Record) {
 		o.IO.Errorf("%s", r.Error)
 		return
 	}
-	subject := describeRecord(r)
+	subject := r.Ref.String()
 	own := r.Namespace
 	if r.Kind == "Namespace" {
 		own = r.Name

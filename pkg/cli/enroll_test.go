@@ -13,6 +13,7 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // TestUnitEnrollUsageErrors: bad input is refused with exit 2 before any
@@ -200,7 +201,7 @@ func TestUnitEnrollReportReadsLabels(t *testing.T) {
 		if tc.unenroll {
 			action = bulk.Unenrolled
 		}
-		o.report(bulk.Record{Kind: "Service", Namespace: "app", Name: "reviews", Before: tc.before, After: tc.after, Action: action})
+		o.report(bulk.Record{Ref: kube.Ref{Kind: "Service", Namespace: "app", Name: "reviews"}, Before: tc.before, After: tc.after, Action: action})
 		if out.String() != tc.want {
 			t.Errorf("%v -> %v: %q, want %q", tc.before, tc.after, out.String(), tc.want)
 		}

@@ -281,7 +281,7 @@ func verdictText(ex *enroll.Explanation) string {
 }
 
 func subjectOf(r enroll.Resolution) string {
-	return enroll.Describe(r.Kind, r.Namespace, r.Name)
+	return enroll.RefOf(r.Kind, r.Namespace, r.Name).String()
 }
 
 // printExplanation writes an explanation as text, each line prefixed by indent.

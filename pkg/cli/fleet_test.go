@@ -188,7 +188,7 @@ func TestUnitFleetSnapshotLabels(t *testing.T) {
 // documents go each under its context.
 func TestUnitFleetObjects(t *testing.T) {
 	rec := func(ns string) bulk.Record {
-		return bulk.Record{Kind: "Gateway", Namespace: ns, Name: "waypoint", Action: bulk.Created}
+		return bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: ns, Name: "waypoint"}, Action: bulk.Created}
 	}
 	members := []*fleetMember{
 		{context: "east", end: ending{report: bulk.NewReport([]bulk.Record{rec("a"), rec("b")}), format: render.FormatJSON}, finished: true},

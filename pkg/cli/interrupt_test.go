@@ -67,7 +67,7 @@ func TestInterruptReportsAndRerunCompletes(t *testing.T) {
 				t.Errorf("%s reported not started but exists", r.Namespace)
 			}
 		default:
-			t.Errorf("unexpected record %+v", r)
+			t.Errorf("unexpected record %#v", r)
 		}
 	}
 	// The fifth patch was in flight with at most one other: both finish.

@@ -162,7 +162,7 @@ func TestRefusalsAgainstIstiod(t *testing.T) {
 	}
 	for _, rec := range rep.Records {
 		if rec.Refused != (rec.Namespace == ns && rec.Name == "waypoint") || (rec.Refused && (rec.Action != bulk.Skipped || !strings.Contains(rec.Error, viewer))) {
-			t.Errorf("record %+v", rec)
+			t.Errorf("record %#v", rec)
 		}
 	}
 	stdout, _, code = runKube(t, "unenroll", "namespace", ns, "-o", "json")

@@ -1,17 +1,24 @@
 package enroll
 
-// Describe names an object of kind in messages, the one way the tool does:
-// "service default/reviews", "serviceentry ns/istio-site", "namespace
-// default". namespace is empty for namespaces.
-func Describe(kind Kind, namespace, name string) string {
-	if kind == KindNamespace || namespace == "" {
-		return string(kind) + " " + name
+import "github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+
+// RefOf is the reference of an object of kind: its API kind, namespace
+// (none for a namespace) and name. Its String is how messages name it.
+func RefOf(kind Kind, namespace, name string) kube.Ref {
+	if kind == KindNamespace {
+		namespace = ""
 	}
-	return string(kind) + " " + namespace + "/" + name
+	return kube.Ref{Kind: kind.APIKind(), Namespace: namespace, Name: name}
 }
 
-// String names the target in messages (see Describe).
-func (t Target) String() string { return Describe(t.Kind, t.Namespace, t.Name) }
+// Ref is the target's reference.
+func (t Target) Ref() kube.Ref { return RefOf(t.Kind, t.Namespace, t.Name) }
 
-// String names the resource in messages (see Describe).
-func (r Resource) String() string { return Describe(r.Kind, r.Namespace, r.Name) }
+// Ref is the resource's reference.
+func (r Resource) Ref() kube.Ref { return RefOf(r.Kind, r.Namespace, r.Name) }
+
+// String names the target in messages (kube.Ref's String).
+func (t Target) String() string { return t.Ref().String() }
+
+// String names the resource in messages (kube.Ref's String).
+func (r Resource) String() string { return r.Ref().String() }

@@ -7,30 +7,13 @@ import (
 	"strings"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
-// Object is a namespace, Service, ServiceEntry or waypoint Gateway, named by
-// its API kind (Namespace, Service, ServiceEntry, Gateway) as the records of
-// bulk work name it. A namespace has no Namespace.
-type Object struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-}
-
-// String is how messages name the object: "waypoint l7/waypoint",
-// "service l7/reviews", "namespace l7".
-func (o Object) String() string {
-	kind := strings.ToLower(o.Kind)
-	if o.Kind == "Gateway" {
-		kind = "waypoint"
-	}
-	if o.Namespace == "" {
-		return kind + " " + o.Name
-	}
-	return kind + " " + o.Namespace + "/" + o.Name
-}
+// Object is a namespace, Service, ServiceEntry or waypoint Gateway, the
+// reference every record carries (kube.Ref). A namespace has no Namespace.
+type Object = kube.Ref
 
 // WaypointObject is the Object of the waypoint namespace/name.
 func WaypointObject(key string) Object {

@@ -146,7 +146,7 @@ type deletion struct {
 }
 
 func gatewayRecord(ns, name string) bulk.Record {
-	return bulk.Record{Kind: "Gateway", Namespace: ns, Name: name}
+	return bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: ns, Name: name}}
 }
 
 // targets reads the waypoints to delete and records what it refuses.
@@ -240,7 +240,7 @@ func (d *deletion) named(ctx context.Context) []*gatewayv1.Gateway {
 		}
 	}, nil)
 	for _, r := range refs[started:] {
-		d.rec.Add(bulk.Record{Kind: "Gateway", Namespace: r.ns, Name: r.name, Action: bulk.NotStarted})
+		d.rec.Add(bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: r.ns, Name: r.name}, Action: bulk.NotStarted})
 	}
 	var out []*gatewayv1.Gateway
 	for _, gw := range found {
@@ -306,7 +306,7 @@ func (d *deletion) deleteAll(ctx context.Context, targets []*gatewayv1.Gateway) 
 		}
 	}, d.req.Progress)
 	for _, gw := range targets[started:] {
-		d.rec.Add(bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Action: bulk.NotStarted})
+		d.rec.Add(bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}, Action: bulk.NotStarted})
 	}
 }
 
@@ -355,7 +355,7 @@ func (d *deletion) leftovers(ctx context.Context) {
 		} else {
 			for _, err := range failed {
 				var lf *enroll.ListFailure
-				rec := bulk.Record{Kind: "Resource"}
+				rec := bulk.Record{Ref: kube.Ref{Kind: "Resource"}}
 				if errors.As(err, &lf) {
 					rec.Kind, rec.Namespace = lf.Kind.APIKind(), lf.Namespace
 				}
@@ -365,14 +365,14 @@ func (d *deletion) leftovers(ctx context.Context) {
 	}
 	if !d.req.Unenroll {
 		for _, r := range found {
-			d.rec.Add(bulk.Record{Kind: r.Kind.APIKind(), Namespace: r.Namespace, Name: r.Name, Action: bulk.Skipped,
+			d.rec.Add(bulk.Record{Ref: r.Ref(), Action: bulk.Skipped,
 				Before: r.Labels(), Error: StillEnrolledPrefix + r.WaypointKey() + "; rerun with --unenroll or remove its labels"})
 		}
 		return
 	}
 	started := bulk.ForEach(ctx, len(found), d.req.Concurrency, func(ctx context.Context, i int) {
 		r := found[i]
-		rec := bulk.Record{Kind: r.Kind.APIKind(), Namespace: r.Namespace, Name: r.Name, Before: r.Labels()}
+		rec := bulk.Record{Ref: r.Ref(), Before: r.Labels()}
 		out, err := r.UnenrollWrite(d.req.DryRun).Do(ctx, d.c)
 		switch {
 		case apierrors.IsNotFound(err) && !kube.IsMissingType(err):
@@ -389,7 +389,7 @@ func (d *deletion) leftovers(ctx context.Context) {
 		}
 	}, nil)
 	for _, r := range found[started:] {
-		d.rec.Add(bulk.Record{Kind: r.Kind.APIKind(), Namespace: r.Namespace, Name: r.Name, Action: bulk.NotStarted, Before: r.Labels()})
+		d.rec.Add(bulk.Record{Ref: r.Ref(), Action: bulk.NotStarted, Before: r.Labels()})
 	}
 }
 

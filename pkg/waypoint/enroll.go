@@ -124,7 +124,7 @@ func Enroll(ctx context.Context, c *kube.Clients, req EnrollRequest) (*EnrollRes
 	sel := enroll.SelectIn(ctx, c, req.Kind, req.Namespaces, req.Names, req.Selector, req.Concurrency)
 	res := &EnrollResult{}
 	for _, f := range sel.Failed {
-		res.ReadFailed = append(res.ReadFailed, failed(bulk.Record{Kind: req.Kind.APIKind(), Namespace: f.Namespace, Name: f.Name}, f.Err))
+		res.ReadFailed = append(res.ReadFailed, failed(bulk.Record{Ref: kube.Ref{Kind: req.Kind.APIKind(), Namespace: f.Namespace, Name: f.Name}}, f.Err))
 	}
 	if len(sel.Targets) == 0 && len(sel.Missing) == 0 && len(sel.Failed) == 0 {
 		res.None = true
@@ -154,7 +154,7 @@ func Enroll(ctx context.Context, c *kube.Clients, req EnrollRequest) (*EnrollRes
 		var kept []enroll.Target
 		for _, t := range targets {
 			if err, ok := unchecked[t.Own()]; ok && req.Change(t).Needed(t.Labels) {
-				res.Unchecked = append(res.Unchecked, failed(bulk.Record{Kind: t.Kind.APIKind(), Namespace: t.Namespace, Name: t.Name}, err))
+				res.Unchecked = append(res.Unchecked, failed(bulk.Record{Ref: t.Ref()}, err))
 				continue
 			}
 			kept = append(kept, t)
@@ -162,7 +162,7 @@ func Enroll(ctx context.Context, c *kube.Clients, req EnrollRequest) (*EnrollRes
 		targets = kept
 	}
 	for _, m := range sel.Missing {
-		res.Missing = append(res.Missing, failed(bulk.Record{Kind: req.Kind.APIKind(), Namespace: m.Namespace, Name: m.Name}, notFound(req.Kind, m)))
+		res.Missing = append(res.Missing, failed(bulk.Record{Ref: enroll.RefOf(req.Kind, m.Namespace, m.Name)}, notFound(req.Kind, m)))
 	}
 	progress := req.Progress
 	if len(targets) < 2 {
@@ -194,7 +194,7 @@ func notFound(kind enroll.Kind, m enroll.Missing) error {
 // outcomeRecord is the record of one written (or already right) target;
 // ChangeAll's Before and After are never nil (enroll.EnrollmentLabels).
 func outcomeRecord(out enroll.Outcome, unenroll bool) bulk.Record {
-	rec := bulk.Record{Kind: out.Target.Kind.APIKind(), Namespace: out.Target.Namespace, Name: out.Target.Name,
+	rec := bulk.Record{Ref: out.Target.Ref(),
 		Before: out.Before, After: out.After, Action: bulk.Unchanged}
 	switch {
 	case out.NotStarted:
@@ -224,7 +224,7 @@ func guardPolicies(ctx context.Context, c *kube.Clients, req EnrollRequest, res 
 	}
 	for _, t := range toChange {
 		if losses, ok := refused[policyObject(t)]; ok {
-			res.Refused = append(res.Refused, policy.Refuse(bulk.Record{Kind: t.Kind.APIKind(), Namespace: t.Namespace, Name: t.Name,
+			res.Refused = append(res.Refused, policy.Refuse(bulk.Record{Ref: t.Ref(),
 				Before: enroll.EnrollmentLabels(t.Labels)}, losses))
 		}
 	}

@@ -134,14 +134,14 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 			err = unread.Err()
 		}
 		if err != nil && !kube.IsMissingType(err) { // the apply says the CRDs are missing
-			r := bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}
+			r := bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}}
 			run.fail(r, kube.Describe("read gateway "+gw.Namespace+"/"+gw.Name+" before applying it", err))
 			return
 		}
 		run.applyOne(ctx, gw, previous[gw.Namespace], nsObjects)
 	}, req.Events.ApplyProgress)
 	for _, gw := range req.Gateways[started:] {
-		run.record(bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name, Action: bulk.NotStarted})
+		run.record(bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}, Action: bulk.NotStarted})
 	}
 
 	if req.Wait > 0 && req.DryRun == kube.DryRunNone {
@@ -179,7 +179,7 @@ func (r *applyMany) fail(rec bulk.Record, err error) {
 
 func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previousRV string, namespaces map[string]*corev1.Namespace) {
 	ev := r.req.Events
-	rec := bulk.Record{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}
+	rec := bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}}
 	if namespaces != nil && namespaces[gw.Namespace] == nil {
 		r.fail(rec, namespaceNotFound(gw.Namespace))
 		return
@@ -203,7 +203,7 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 	applied := res != nil && res.Gateway != nil
 	switch {
 	case errors.As(err, &elsewhere) && !applied:
-		r.fail(bulk.Record{Kind: "Namespace", Name: gw.Namespace}, err)
+		r.fail(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}}, err)
 		return
 	case errors.Is(err, ErrNamespaceNotFound):
 		err = namespaceNotFound(gw.Namespace)
@@ -212,7 +212,7 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		// The Gateway was applied; labelling the namespace failed.
 		rec.Action = gatewayAction(res)
 		r.record(rec)
-		rec = bulk.Record{Kind: "Namespace", Name: gw.Namespace}
+		rec = bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}}
 	}
 	if err != nil {
 		r.fail(rec, err)
@@ -265,7 +265,7 @@ func (r *applyMany) recordEnrolled(gw *gatewayv1.Gateway, changed bool) {
 	if !changed {
 		action = bulk.Unchanged
 	}
-	r.record(bulk.Record{Kind: "Namespace", Name: gw.Namespace, Action: action})
+	r.record(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}, Action: action})
 	if r.req.Events.Enrolled != nil {
 		r.req.Events.Enrolled(gw, changed)
 	}
@@ -304,7 +304,7 @@ func (r *applyMany) waitAll(ctx context.Context, namespaces []string) error {
 		notReady = append(notReady, key+" ("+w.NotReadyReason()+")")
 		if _, ok := r.pending[w.Namespace]; ok {
 			delete(r.pending, w.Namespace)
-			rec := bulk.Record{Kind: "Namespace", Name: w.Namespace, Action: bulk.Skipped, Error: "waypoint not ready; namespace not enrolled"}
+			rec := bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: w.Namespace}, Action: bulk.Skipped, Error: "waypoint not ready; namespace not enrolled"}
 			if bulk.Stopped(ctx) {
 				rec.Action, rec.Error = bulk.NotStarted, "interrupted while waiting for the waypoint"
 			}
@@ -333,13 +333,13 @@ func (r *applyMany) enrollPending(ctx context.Context) {
 		gw := list[i].Gateway
 		changed, err := EnrollNamespace(ctx, r.c, list[i].PendingEnroll)
 		if err != nil {
-			r.fail(bulk.Record{Kind: "Namespace", Name: gw.Namespace}, err)
+			r.fail(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}}, err)
 			return
 		}
 		r.recordEnrolled(gw, changed)
 	}, r.req.Events.EnrollProgress)
 	for _, res := range list[started:] {
-		r.record(bulk.Record{Kind: "Namespace", Name: res.Gateway.Namespace, Action: bulk.NotStarted})
+		r.record(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: res.Gateway.Namespace}, Action: bulk.NotStarted})
 	}
 }
 

@@ -121,7 +121,7 @@ func cutOff(ctx context.Context, c *kube.Clients, gws []*gatewayv1.Gateway, name
 			return ch, err
 		}
 		for _, r := range cut {
-			v.Lost = append(v.Lost, fmt.Sprintf("%s would lose waypoint %s: %s (%s)", enroll.Describe(r.Kind, r.Namespace, r.Name), now.Key(), strings.TrimPrefix(r.Message, "uses no waypoint: "), r.Reason))
+			v.Lost = append(v.Lost, fmt.Sprintf("%s would lose waypoint %s: %s (%s)", enroll.RefOf(r.Kind, r.Namespace, r.Name).String(), now.Key(), strings.TrimPrefix(r.Message, "uses no waypoint: "), r.Reason))
 			if kind := policy.ChangeOf(r.Kind); kind == "Service" || kind == "ServiceEntry" {
 				ch.Users = append(ch.Users, policy.Object{Kind: kind, Namespace: r.Namespace, Name: r.Name})
 			}
