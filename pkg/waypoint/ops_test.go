@@ -115,7 +115,9 @@ func TestEnroll(t *testing.T) {
 		wantErr bool
 		// policyLists is whether the guard listed the policies.
 		policyLists bool
-		check       func(t *testing.T, res *EnrollResult)
+		// noGatewayReads: no Gateway may be read.
+		noGatewayReads bool
+		check          func(t *testing.T, res *EnrollResult)
 	}{
 		{
 			name: "enroll: one written, one already as asked, one missing",
@@ -126,6 +128,9 @@ func TestEnroll(t *testing.T) {
 			check: func(t *testing.T, res *EnrollResult) {
 				if len(res.Checks) != 1 || res.Checks[0].Key != "app/wp" || res.Checks[0].Result.Missing || res.Checks[0].Result.Blocking() {
 					t.Errorf("checks %+v", res.Checks)
+				}
+				if want := `service "gone" not found in namespace app`; len(res.Missing) != 1 || res.Missing[0].Error != want {
+					t.Errorf("missing %+v, want the error %q", res.Missing, want)
 				}
 			},
 		},
@@ -138,6 +143,7 @@ func TestEnroll(t *testing.T) {
 					t.Errorf("checks %+v", res.Checks)
 				}
 			},
+			noGatewayReads: true,
 		},
 		{
 			name:  "opting out a service whose policy only its waypoint enforces is refused",
@@ -175,6 +181,14 @@ func TestEnroll(t *testing.T) {
 				if len(res.Checks) != 1 || !res.Checks[0].Result.TrafficMismatch {
 					t.Errorf("checks %+v", res.Checks)
 				}
+				err := &CheckFailedError{Checks: res.Checks}
+				if want := "waypoint app/pods does not fit the objects to enroll"; err.Error() != want {
+					t.Errorf("error %q, want %q", err, want)
+				}
+				err.Checks = append(err.Checks, res.Checks...)
+				if want := "2 waypoints do not fit the objects to enroll"; err.Error() != want {
+					t.Errorf("error %q, want %q", err, want)
+				}
 			},
 		},
 		{
@@ -202,6 +216,16 @@ func TestEnroll(t *testing.T) {
 			want: []string{"Service app/ratings unchanged", "Service app/reviews unenrolled"}, writes: 1, policyLists: true,
 		},
 		{
+			name: "a namespace that does not exist",
+			req:  EnrollRequest{Kind: "namespace", Names: []string{"nope"}, Waypoint: "wp"},
+			want: []string{"Namespace /nope failed"},
+			check: func(t *testing.T, res *EnrollResult) {
+				if want := `namespace "nope" not found`; len(res.Missing) != 1 || res.Missing[0].Error != want {
+					t.Errorf("missing %+v, want the error %q", res.Missing, want)
+				}
+			},
+		},
+		{
 			name: "nothing selected",
 			req:  EnrollRequest{Kind: "service", Namespaces: []string{"app"}, Selector: "app=none", Waypoint: "wp"},
 			check: func(t *testing.T, res *EnrollResult) {
@@ -227,10 +251,31 @@ func TestEnroll(t *testing.T) {
 			if got := c.Requests("list", "authorizationpolicies") > 0; got != tc.policyLists {
 				t.Errorf("policies listed: %v, want %v", got, tc.policyLists)
 			}
+			if got := c.Requests("get", "gateways") + c.Requests("list", "gateways"); tc.noGatewayReads && got != 0 {
+				t.Errorf("%d reads of Gateways, want none", got)
+			}
 			if tc.check != nil {
 				tc.check(t, res)
 			}
 		})
+	}
+}
+
+// TestEnrollProgress: progress is reported for two targets or more, never
+// for one.
+func TestEnrollProgress(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		calls bool
+	}{{[]string{"ratings"}, false}, {[]string{"ratings", "reviews"}, true}} {
+		calls := 0
+		req := EnrollRequest{Kind: "service", Namespaces: []string{"app"}, Names: tc.names, Waypoint: "wp", Progress: func(int, int) { calls++ }}
+		if _, err := Enroll(context.Background(), testCluster().Clients(), req); err != nil {
+			t.Fatal(err)
+		}
+		if (calls > 0) != tc.calls {
+			t.Errorf("%v: %d calls of Progress", tc.names, calls)
+		}
 	}
 }
 
@@ -314,5 +359,38 @@ func TestApplyManyGuardsUsers(t *testing.T) {
 	v, err = GuardUsers(ctx, c.Clients(), []*gatewayv1.Gateway{gw}, []string{"app"}, true)
 	if err != nil || len(v.Lost) != 1 || len(v.Policies.Forced) != 1 {
 		t.Errorf("--force: %v, %q, %+v", err, v.Lost, v.Policies)
+	}
+}
+
+// TestApplyChange: the change apply's guard predicts is the waypoints
+// whose binding changes and who would lose them, with the cause in words;
+// a waypoint that changes but has no users to lose is no change.
+func TestApplyChange(t *testing.T) {
+	ctx := context.Background()
+	c := testCluster(onReviews())
+	ch, err := ApplyChange(ctx, c.Clients(), []*gatewayv1.Gateway{testWaypoint("app", "wp", "workload")}, []string{"app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUsers := []policy.Object{{Kind: "Service", Namespace: "app", Name: "reviews"}}
+	if len(ch.Users) != 1 || ch.Users[0] != wantUsers[0] {
+		t.Errorf("users %v, want %v", ch.Users, wantUsers)
+	}
+	if next := ch.Waypoints["app/wp"]; len(ch.Waypoints) != 1 || next == nil || next.TrafficType != "workload" {
+		t.Errorf("waypoints %v, want app/wp for workloads", ch.Waypoints)
+	}
+	if got, want := ch.Causes[policy.WaypointObject("app/wp")], "waypoint app/wp would serve workload traffic"; got != want {
+		t.Errorf("cause %q, want %q", got, want)
+	}
+	var v UsersVerdict
+	if _, err := cutOff(ctx, c.Clients(), []*gatewayv1.Gateway{testWaypoint("app", "wp", "workload")}, []string{"app"}, &v); err != nil || len(v.Gaps) != 0 || len(v.Lost) != 1 {
+		t.Errorf("verdict %+v (%v): one user lost and no gaps", v, err)
+	}
+
+	// app/pods serves workloads and nobody uses it: serving services
+	// instead loses no one.
+	ch, err = ApplyChange(ctx, c.Clients(), []*gatewayv1.Gateway{testWaypoint("app", "pods", "service")}, []string{"app"})
+	if err != nil || len(ch.Waypoints) != 0 || len(ch.Users) != 0 || len(ch.Causes) != 0 {
+		t.Errorf("unused waypoint: %+v (%v), want no change", ch, err)
 	}
 }
