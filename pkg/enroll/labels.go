@@ -6,6 +6,7 @@ package enroll
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,6 +71,34 @@ func (k Kind) APIKind() string {
 		return "WorkloadEntry"
 	}
 	return "ServiceEntry"
+}
+
+// MarshalJSON writes the kind as the API spells it ("Service"): every
+// document of the tool names kinds so, as kubectl's do.
+func (k Kind) MarshalJSON() ([]byte, error) {
+	if k == "" {
+		return []byte(`""`), nil
+	}
+	return json.Marshal(k.APIKind())
+}
+
+// UnmarshalJSON reads a kind as the API spells it, or as the command line
+// does.
+func (k *Kind) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s == "" {
+		*k = ""
+		return nil
+	}
+	kind, err := ParseKind(s)
+	if err != nil {
+		return err
+	}
+	*k = kind
+	return nil
 }
 
 // Plural is the kind's plural, for messages: "serviceentries".

@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -309,5 +310,29 @@ func TestUseViews(t *testing.T) {
 		if got := tc.u.Relative("app"); got != tc.relative {
 			t.Errorf("%+v: Relative %q, want %q", tc.u, got, tc.relative)
 		}
+	}
+}
+
+// TestKindJSON: documents name kinds as the API does, and read them back.
+func TestKindJSON(t *testing.T) {
+	for _, k := range []Kind{KindNamespace, KindService, KindPod, KindServiceEntry, KindWorkloadEntry, ""} {
+		b, err := json.Marshal(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == "" && string(b) != `""` {
+			t.Errorf("the empty kind: %s", b)
+		}
+		if k != "" && string(b) != `"`+k.APIKind()+`"` {
+			t.Errorf("%s: %s, want %q", k, b, k.APIKind())
+		}
+		var back Kind
+		if err := json.Unmarshal(b, &back); err != nil || back != k {
+			t.Errorf("%s read back as %q (%v)", b, back, err)
+		}
+	}
+	var k Kind
+	if err := json.Unmarshal([]byte(`"Deployment"`), &k); err == nil {
+		t.Errorf("Deployment read as %q", k)
 	}
 }
