@@ -61,6 +61,9 @@ resources that use it now (a traffic type they no longer fit, allowed
 namespaces that leave theirs out), apply refuses with exit code 2 and names
 them, by the same rules as explain; --force applies anyway.
 
+A Gateway of another class that has the waypoint's name is never changed,
+whatever the flags: apply refuses that namespace and names the class.
+
 Several namespaces (-n a,b,c or --namespace-selector) are done in one call,
 --concurrency at a time; -o json|yaml then reports every object and a summary.`,
 		Example: examples(f.Name, `
@@ -89,7 +92,7 @@ kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --en
 	fs := cmd.Flags()
 	fs.BoolVar(&o.EnrollNamespace, "enroll-namespace", false, "Label the namespace to use this waypoint (istio.io/use-waypoint)")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "With --enroll-namespace, replace the waypoint the namespace uses now")
-	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take over fields of the Gateway that another field manager owns")
+	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take over fields of the waypoint that another field manager owns (never a Gateway of another class)")
 	fs.BoolVar(&o.Force, "force", false, "Apply even when the change unbinds resources that use the waypoint now")
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
 	o.addBulkFlags(fs)
@@ -287,8 +290,12 @@ func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) (ending,
 	}
 	for _, rec := range report.Records {
 		var elsewhere *waypoint.EnrolledElsewhereError
+		var otherClass *waypoint.OtherClassError
 		switch {
 		case rec.Action != bulk.Failed:
+		case errors.As(rec.Err, &otherClass):
+			// Nothing was written: the Gateway is not a waypoint.
+			return end, usageError(rec.Err)
 		case errors.As(rec.Err, &elsewhere) && !applied:
 			// Nothing was written: the namespace uses another waypoint.
 			return end, usageError(rec.Err)

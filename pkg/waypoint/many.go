@@ -129,6 +129,10 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 	}
 	started := bulk.ForEach(ctx, len(req.Gateways), req.Concurrency, func(ctx context.Context, i int) {
 		gw := req.Gateways[i]
+		if class, ok := users.Foreign[gw.Namespace]; ok {
+			run.otherClass(gw, class)
+			return
+		}
 		err := unread.Failed[gw.Namespace]
 		if err == nil {
 			err = unread.Err()
@@ -174,6 +178,19 @@ func (r *applyMany) fail(rec bulk.Record, err error) {
 	r.record(rec)
 	if r.req.Events.Failed != nil {
 		r.req.Events.Failed(err)
+	}
+}
+
+// otherClass records a namespace whose Gateway of the waypoint's name is
+// of another class: nothing is written there, its Gateway record fails
+// naming the class, and its namespace, when it was to be enrolled, is
+// skipped.
+func (r *applyMany) otherClass(gw *gatewayv1.Gateway, class string) {
+	err := &OtherClassError{Namespace: gw.Namespace, Name: gw.Name, Class: class}
+	r.fail(bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}}, err)
+	if r.req.EnrollNamespace {
+		r.record(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}, Action: bulk.Skipped,
+			Error: fmt.Sprintf("not enrolled: gateway %s/%s is of class %q, not a waypoint", gw.Namespace, gw.Name, class)})
 	}
 }
 

@@ -394,3 +394,29 @@ func TestApplyChange(t *testing.T) {
 		t.Errorf("unused waypoint: %+v (%v), want no change", ch, err)
 	}
 }
+
+// TestApplyManyOtherClass: a Gateway of another class with the waypoint's
+// name is never written, whatever the flags: its record fails naming the
+// class, its namespace is not enrolled, and the guard's one list found it.
+func TestApplyManyOtherClass(t *testing.T) {
+	ingress := testWaypoint("app", "ingress", "")
+	ingress.Spec.GatewayClassName = "istio"
+	c := testCluster(ingress)
+	res, err := ApplyMany(context.Background(), c.Clients(), ApplyManyRequest{
+		Gateways:       []*gatewayv1.Gateway{testWaypoint("app", "ingress", "")},
+		ForceConflicts: true, Force: true, EnrollNamespace: true, Overwrite: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(res.Records); !sameList(got, []string{"Gateway app/ingress failed", "Namespace /app skipped"}) {
+		t.Errorf("records %q", got)
+	}
+	var other *OtherClassError
+	if !errors.As(res.Records[0].Err, &other) || other.Class != "istio" || !strings.Contains(res.Records[0].Error, `class "istio"`) {
+		t.Errorf("error %v", res.Records[0].Err)
+	}
+	if c.Writes() != 0 {
+		t.Errorf("%d writes", c.Writes())
+	}
+}

@@ -27,6 +27,19 @@ type UsersVerdict struct {
 	Classes *mesh.Classes
 	// Policies is the L7 policy guard's verdict on those users.
 	Policies policy.Verdict
+	// Foreign are the Gateways of another class that have the waypoint's
+	// name, their class by namespace: apply never changes them.
+	Foreign map[string]string
+}
+
+// OtherClassError refuses to apply over a Gateway of another class that
+// has the waypoint's name: apply never changes one, whatever the flags.
+type OtherClassError struct {
+	Namespace, Name, Class string
+}
+
+func (e *OtherClassError) Error() string {
+	return fmt.Sprintf("gateway %s/%s is of class %q, not a waypoint: apply never changes a Gateway of another class; choose another --name for the waypoint", e.Namespace, e.Name, e.Class)
 }
 
 // WaypointGaps are the lists not made while looking for the users of the
@@ -95,6 +108,15 @@ func cutOff(ctx context.Context, c *kube.Clients, gws []*gatewayv1.Gateway, name
 	}
 	if err != nil {
 		return ch, kube.Describe("read the waypoints to apply", err)
+	}
+	for ns, cur := range existing {
+		if !mesh.IsWaypointGateway(cur) {
+			if v.Foreign == nil {
+				v.Foreign = map[string]string{}
+			}
+			v.Foreign[ns] = string(cur.Spec.GatewayClassName)
+			delete(existing, ns)
+		}
 	}
 	if len(existing) == 0 {
 		return ch, nil

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"reflect"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+)
+
+// TestApplyNeverTakesOverAnotherClass: a Gateway of another class that is
+// named like the waypoint is never changed by apply, whatever the flags
+// (--force-conflicts, --force, --overwrite, a server dry run): the
+// namespace is refused with exit 2 naming the class, its label is left
+// alone, and the other namespaces of the call are applied, with one
+// record for every object. Judged by reading the cluster back.
+func TestApplyNeverTakesOverAnotherClass(t *testing.T) {
+	ctx := context.Background()
+	foreign := env.Namespace(t, nil)
+	ok := env.Namespace(t, nil)
+	gw := testenv.WaypointGateway(foreign, "waypoint", nil)
+	gw.Spec.GatewayClassName = "istio"
+	gw.Spec.Listeners = []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}}
+	env.CreateGateway(t, gw)
+	before, err := getGateway(t, foreign, "waypoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unchanged := func(what string) {
+		t.Helper()
+		after, err := getGateway(t, foreign, "waypoint")
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		// istiod writes the status of a Gateway of class istio: the spec,
+		// the labels and who manages them are what must not change.
+		if !reflect.DeepEqual(after.Spec, before.Spec) || !maps.Equal(after.Labels, before.Labels) {
+			t.Errorf("%s changed the Gateway of class istio: class %s, %d listeners, labels %v",
+				what, after.Spec.GatewayClassName, len(after.Spec.Listeners), after.Labels)
+		}
+		for _, m := range after.ManagedFields {
+			if m.Manager == "kubectl-waypoint" {
+				t.Errorf("%s: kubectl-waypoint manages fields of the Gateway of class istio (%s)", what, m.Operation)
+			}
+		}
+		if l := nsLabels(t, foreign)[istio.LabelUseWaypoint]; l != "" {
+			t.Errorf("%s enrolled namespace %s (%q)", what, foreign, l)
+		}
+	}
+	for _, flags := range [][]string{
+		{},
+		{"--force-conflicts"},
+		{"--force-conflicts", "--force", "--enroll-namespace", "--overwrite"},
+		{"--force-conflicts", "--dry-run=server"},
+		{"--for", "workload", "--force-conflicts", "--enroll-namespace"},
+	} {
+		args := append([]string{"apply", "-n", foreign}, flags...)
+		_, stderr, code := runKube(t, args...)
+		if code != ExitUsage || !strings.Contains(stderr, `class "istio"`) || strings.Contains(stderr, "--force-conflicts to take") {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming class \"istio\"", flags, code, stderr)
+		}
+		unchanged(strings.Join(args, " "))
+	}
+
+	// Several namespaces: the other one is applied and enrolled, and every
+	// object has one record.
+	stdout, stderr, code := runKube(t, "apply", "-n", ok+","+foreign, "--enroll-namespace", "--force-conflicts", "-o", "json")
+	var rep bulk.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("exit %d, %v: %s %s", code, err, stdout, stderr)
+	}
+	if code != ExitFailed {
+		t.Errorf("exit %d, want 1 (one namespace refused, the other applied)", code)
+	}
+	got := map[string]bulk.Action{}
+	for _, r := range rep.Records {
+		key := r.Kind + " " + r.Namespace + "/" + r.Name
+		if _, dup := got[key]; dup {
+			t.Errorf("two records of %s", key)
+		}
+		got[key] = r.Action
+		if r.Namespace == foreign && r.Kind == "Gateway" && !strings.Contains(r.Error, `class "istio"`) {
+			t.Errorf("record of the other class: %#v", r)
+		}
+	}
+	want := map[string]bulk.Action{
+		"Gateway " + ok + "/waypoint": bulk.Created, "Namespace /" + ok: bulk.Enrolled,
+		"Gateway " + foreign + "/waypoint": bulk.Failed, "Namespace /" + foreign: bulk.Skipped,
+	}
+	for k, a := range want {
+		if got[k] != a {
+			t.Errorf("%s: %q, want %q (records %v)", k, got[k], a, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("records %v, want %v", got, want)
+	}
+	unchanged("apply over two namespaces")
+	if _, err := env.Gateway.GatewayV1().Gateways(ok).Get(ctx, "waypoint", metav1.GetOptions{}); err != nil {
+		t.Errorf("the waypoint of %s: %v", ok, err)
+	}
+	if l := nsLabels(t, ok)[istio.LabelUseWaypoint]; l != "waypoint" {
+		t.Errorf("namespace %s labelled %q, want waypoint", ok, l)
+	}
+}
