@@ -80,6 +80,9 @@ kubectl-waypoint policies -A --all`),
 
 // Complete resolves the namespace and builds the clients.
 func (o *PoliciesOptions) Complete(f *Factory) error {
+	if err := f.checkAllNamespaces(o.AllNamespaces); err != nil {
+		return err
+	}
 	var err error
 	o.namespace, o.clients, err = f.readScope(o.AllNamespaces)
 	return err

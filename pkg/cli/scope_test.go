@@ -43,6 +43,7 @@ func TestUnitScopeAndEmptyValues(t *testing.T) {
 		{[]string{"delete", "--all", "-A", "-n", "a"}, "-A/--all-namespaces and -n/--namespace"},
 		{[]string{"list", "-A", "-n", "a"}, "-A/--all-namespaces and -n/--namespace"},
 		{[]string{"status", "-A", "-n", "a"}, "-A/--all-namespaces and -n/--namespace"},
+		{[]string{"policies", "-A", "-n", "a"}, "-A/--all-namespaces and -n/--namespace"},
 		{[]string{"delete", "--all", "-A", "--namespace-selector", "a=b"}, "-A and --namespace-selector"},
 		{[]string{"delete", "--all", "w1"}, "not both"},
 		{[]string{"generate", "--name", ""}, `invalid --name ""`},
