@@ -286,7 +286,7 @@ func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) (ending,
 	// One namespace: its failure is the command's error, printed once.
 	applied := false
 	for _, rec := range report.Records {
-		applied = applied || (rec.Kind == "Gateway" && rec.Action != bulk.Failed)
+		applied = applied || (rec.Kind == "Gateway" && rec.Action != bulk.Failed && rec.Action != bulk.Skipped)
 	}
 	for _, rec := range report.Records {
 		var elsewhere *waypoint.EnrolledElsewhereError

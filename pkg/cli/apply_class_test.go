@@ -111,3 +111,41 @@ func TestApplyNeverTakesOverAnotherClass(t *testing.T) {
 		t.Errorf("namespace %s labelled %q, want waypoint", ok, l)
 	}
 }
+
+// TestApplyRecordsEveryObject: with --enroll-namespace, a namespace that
+// uses another waypoint gets no waypoint, and both of its objects have a
+// record: the Gateway skipped (not applied), the namespace failed. Read
+// back: no Gateway there, its label as it was.
+func TestApplyRecordsEveryObject(t *testing.T) {
+	ok := env.Namespace(t, nil)
+	elsewhere := env.Namespace(t, map[string]string{istio.LabelUseWaypoint: "other"})
+	stdout, stderr, code := runKube(t, "apply", "-n", ok+","+elsewhere, "--enroll-namespace", "-o", "json")
+	var rep bulk.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("exit %d, %v: %s %s", code, err, stdout, stderr)
+	}
+	got := map[string]bulk.Action{}
+	for _, r := range rep.Records {
+		key := r.Kind + " " + r.Namespace + "/" + r.Name
+		if _, dup := got[key]; dup {
+			t.Errorf("two records of %s", key)
+		}
+		got[key] = r.Action
+	}
+	want := map[string]bulk.Action{
+		"Gateway " + ok + "/waypoint": bulk.Created, "Namespace /" + ok: bulk.Enrolled,
+		"Gateway " + elsewhere + "/waypoint": bulk.Skipped, "Namespace /" + elsewhere: bulk.Failed,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("records %v, want %v", got, want)
+	}
+	if code != ExitFailed {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if _, err := getGateway(t, elsewhere, "waypoint"); err == nil {
+		t.Errorf("a waypoint was applied in %s, which uses another", elsewhere)
+	}
+	if l := nsLabels(t, elsewhere)[istio.LabelUseWaypoint]; l != "other" {
+		t.Errorf("namespace %s labelled %q, want other", elsewhere, l)
+	}
+}

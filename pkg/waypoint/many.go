@@ -90,8 +90,18 @@ func (e *WaitTimeoutError) Error() string {
 	if e.Total == 1 && len(e.NotReady) == 1 {
 		return fmt.Sprintf("timed out after %s waiting for waypoint %s to be ready", e.Timeout, e.NotReady[0])
 	}
-	return fmt.Sprintf("timed out after %s: %d of %d waypoints not ready: %s", e.Timeout, len(e.NotReady), e.Total, strings.Join(e.NotReady, ", "))
+	named := e.NotReady
+	more := ""
+	if len(named) > maxNamedNotReady {
+		named = named[:maxNamedNotReady]
+		more = fmt.Sprintf(" and %d more (status shows each)", len(e.NotReady)-maxNamedNotReady)
+	}
+	return fmt.Sprintf("timed out after %s: %d of %d waypoints not ready: %s%s", e.Timeout, len(e.NotReady), e.Total, strings.Join(named, ", "), more)
 }
+
+// maxNamedNotReady is how many waypoints a wait's timeout names: the line
+// stays one line at any scale.
+const maxNamedNotReady = 5
 
 // ApplyMany applies the waypoints with bounded concurrency and, when asked,
 // waits for them and enrolls their namespaces. First GuardUsers refuses
@@ -220,6 +230,9 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 	applied := res != nil && res.Gateway != nil
 	switch {
 	case errors.As(err, &elsewhere) && !applied:
+		// Neither is written: the Gateway is skipped, the namespace fails.
+		rec.Action, rec.Error = bulk.Skipped, "not applied: "+err.Error()
+		r.record(rec)
 		r.fail(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}}, err)
 		return
 	case errors.Is(err, ErrNamespaceNotFound):

@@ -3,8 +3,10 @@ package waypoint
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -418,5 +420,23 @@ func TestApplyManyOtherClass(t *testing.T) {
 	}
 	if c.Writes() != 0 {
 		t.Errorf("%d writes", c.Writes())
+	}
+}
+
+// TestWaitTimeoutErrorSummarises: the timeout of a wait over many
+// waypoints names the first few and counts the rest.
+func TestWaitTimeoutErrorSummarises(t *testing.T) {
+	var notReady []string
+	for i := range 150 {
+		notReady = append(notReady, fmt.Sprintf("ns-%03d/waypoint (NotProgrammed)", i))
+	}
+	e := &WaitTimeoutError{Timeout: time.Minute, NotReady: notReady, Total: 200}
+	want := "timed out after 1m0s: 150 of 200 waypoints not ready: ns-000/waypoint (NotProgrammed), ns-001/waypoint (NotProgrammed), ns-002/waypoint (NotProgrammed), ns-003/waypoint (NotProgrammed), ns-004/waypoint (NotProgrammed) and 145 more (status shows each)"
+	if e.Error() != want {
+		t.Errorf("got %q\nwant %q", e.Error(), want)
+	}
+	e = &WaitTimeoutError{Timeout: time.Minute, NotReady: notReady[:2], Total: 4}
+	if want := "timed out after 1m0s: 2 of 4 waypoints not ready: ns-000/waypoint (NotProgrammed), ns-001/waypoint (NotProgrammed)"; e.Error() != want {
+		t.Errorf("got %q\nwant %q", e.Error(), want)
 	}
 }
