@@ -2,6 +2,8 @@ package waypoint
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,10 +41,10 @@ type ApplyRequest struct {
 	// Namespace is the waypoint's namespace as the caller already read it
 	// (in a list of many); nil makes Apply read it when it needs it.
 	Namespace *corev1.Namespace
-	// PreviousResourceVersion is the Gateway's resourceVersion before the
-	// apply, when the caller knows it ("" when it does not exist or is
-	// unknown); with it the result tells configured from unchanged.
-	PreviousResourceVersion string
+	// Previous is the Content of the Gateway before the apply, when the
+	// caller knows it ("" when it does not exist or is unknown); with it the
+	// result tells configured from unchanged.
+	Previous string
 }
 
 // ApplyResult says what Apply did.
@@ -57,7 +59,7 @@ type ApplyResult struct {
 	// they already named this waypoint (or no enrollment was asked for).
 	Enrolled bool
 	// Unchanged is true when the apply changed nothing (known only with
-	// PreviousResourceVersion).
+	// Previous).
 	Unchanged bool
 	// PendingEnroll is the namespace label write DeferEnroll left undone;
 	// nil when the namespace already uses the waypoint.
@@ -116,14 +118,17 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 
 	if req.DryRun == kube.DryRunClient {
 		res.Gateway = gw
-		res.Created = req.PreviousResourceVersion == ""
+		res.Created = req.Previous == ""
 	} else {
 		applied, created, err := ServerSideApply(ctx, c, gw, req.Force, req.DryRun)
 		if err != nil {
 			return nil, err
 		}
 		res.Gateway, res.Created = applied, created
-		res.Unchanged = !created && req.PreviousResourceVersion != "" && applied.ResourceVersion == req.PreviousResourceVersion
+		// What the server holds (or would hold, in a server dry run) against
+		// what it held: a dry run never moves the resourceVersion, and
+		// istiod's status writes move it without any change of ours.
+		res.Unchanged = !created && req.Previous != "" && Content(applied) == req.Previous
 	}
 	if req.OnApplied != nil {
 		req.OnApplied(res.Gateway, res.Created)
@@ -225,4 +230,27 @@ func apiMessage(err error) string {
 		return s.Status().Message
 	}
 	return err.Error()
+}
+
+// Content is a digest of what apply may change on a Gateway: its labels,
+// annotations and spec, and who manages which of its fields (outside the
+// status). Two Gateways of one Content differ at most in their status and
+// resourceVersion: the apply between them changed nothing.
+func Content(gw *gatewayv1.Gateway) string {
+	managed := make([]metav1.ManagedFieldsEntry, 0, len(gw.ManagedFields))
+	for _, m := range gw.ManagedFields {
+		if m.Subresource == "" {
+			managed = append(managed, m)
+		}
+	}
+	b, err := json.Marshal(struct {
+		Labels, Annotations map[string]string
+		Spec                gatewayv1.GatewaySpec
+		Managed             []metav1.ManagedFieldsEntry
+	}{gw.Labels, gw.Annotations, gw.Spec, managed})
+	if err != nil {
+		return "" // never for these types; "" reads as unknown
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -204,7 +204,7 @@ func (r *applyMany) otherClass(gw *gatewayv1.Gateway, class string) {
 	}
 }
 
-func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previousRV string, namespaces map[string]*corev1.Namespace) {
+func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previous string, namespaces map[string]*corev1.Namespace) {
 	ev := r.req.Events
 	rec := bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}}
 	if namespaces != nil && namespaces[gw.Namespace] == nil {
@@ -212,14 +212,14 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		return
 	}
 	res, err := Apply(ctx, r.c, ApplyRequest{
-		Gateway:                 gw,
-		Force:                   r.req.ForceConflicts,
-		DryRun:                  r.req.DryRun,
-		EnrollNamespace:         r.req.EnrollNamespace,
-		Overwrite:               r.req.Overwrite,
-		DeferEnroll:             r.req.Wait > 0 && r.req.DryRun == kube.DryRunNone,
-		PreviousResourceVersion: previousRV,
-		Namespace:               namespaces[gw.Namespace],
+		Gateway:         gw,
+		Force:           r.req.ForceConflicts,
+		DryRun:          r.req.DryRun,
+		EnrollNamespace: r.req.EnrollNamespace,
+		Overwrite:       r.req.Overwrite,
+		DeferEnroll:     r.req.Wait > 0 && r.req.DryRun == kube.DryRunNone,
+		Previous:        previous,
+		Namespace:       namespaces[gw.Namespace],
 		OnApplied: func(applied *gatewayv1.Gateway, _ bool) {
 			if ev.Applied != nil {
 				ev.Applied(applied)

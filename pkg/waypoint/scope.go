@@ -45,8 +45,8 @@ func ReadScope(ctx context.Context, namespaces []string, concurrency int, read f
 	return kube.ReadScope(ctx, namespaces, concurrency, read)
 }
 
-// Versions maps namespace to the resourceVersion of the Gateway called name
-// in each of namespaces where it exists, with one list where rights allow.
+// Versions maps namespace to the Content of the Gateway called name in
+// each of namespaces where it exists, with one list where rights allow.
 // Namespaces whose read failed are in the ScopeRead.
 func Versions(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string, concurrency int) (map[string]string, ScopeRead) {
 	var mu sync.Mutex
@@ -60,7 +60,7 @@ func Versions(ctx context.Context, client gatewayclient.Interface, namespaces []
 		defer mu.Unlock()
 		for _, gw := range list.Items {
 			if slices.Contains(namespaces, gw.Namespace) {
-				out[gw.Namespace] = gw.ResourceVersion
+				out[gw.Namespace] = Content(&gw)
 			}
 		}
 		return nil
