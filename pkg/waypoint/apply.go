@@ -45,6 +45,10 @@ type ApplyRequest struct {
 	// caller knows it ("" when it does not exist or is unknown); with it the
 	// result tells configured from unchanged.
 	Previous string
+	// PreviousKnown says Previous was read: "" then means the Gateway did
+	// not exist, and any apply that succeeds created it, even one whose
+	// first answer was lost and whose retry met its own work.
+	PreviousKnown bool
 }
 
 // ApplyResult says what Apply did.
@@ -124,7 +128,7 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 		if err != nil {
 			return nil, err
 		}
-		res.Gateway, res.Created = applied, created
+		res.Gateway, res.Created = applied, created || (req.PreviousKnown && req.Previous == "")
 		// What the server holds (or would hold, in a server dry run) against
 		// what it held: a dry run never moves the resourceVersion, and
 		// istiod's status writes move it without any change of ours.

@@ -219,6 +219,7 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		Overwrite:       r.req.Overwrite,
 		DeferEnroll:     r.req.Wait > 0 && r.req.DryRun == kube.DryRunNone,
 		Previous:        previous,
+		PreviousKnown:   r.req.KnowPrevious,
 		Namespace:       namespaces[gw.Namespace],
 		OnApplied: func(applied *gatewayv1.Gateway, _ bool) {
 			if ev.Applied != nil {
