@@ -45,6 +45,10 @@ type Profile struct {
 	Latency time.Duration
 	// CutWatchesAfter ends every watch after that long (0: never).
 	CutWatchesAfter time.Duration
+	// RetryAfter gives the 5xx answers (before and after the work) a
+	// Retry-After header, as an overloaded server's have: client-go then
+	// retries them on its own, unseen by the caller.
+	RetryAfter bool
 }
 
 // Counts are the faults injected so far.
@@ -68,6 +72,9 @@ type Proxy struct {
 }
 
 type ctxKey struct{}
+
+// retryAfterKey carries Profile.RetryAfter to the answer of a request.
+type retryAfterKey struct{}
 
 // errAfter marks an answer the proxy dropped after the server did the work.
 var errAfter = errors.New("fault injected after the server answered")
@@ -96,6 +103,9 @@ func Start(upstream *rest.Config, profile Profile, seed int64) (*Proxy, error) {
 	}
 	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		fault, _ := r.Context().Value(ctxKey{}).(string)
+		if retryAfter, _ := r.Context().Value(retryAfterKey{}).(bool); retryAfter {
+			w.Header().Set("Retry-After", "1")
+		}
 		switch {
 		case errors.Is(err, errAfter) && fault == "reset-after":
 			reset(w)
@@ -199,6 +209,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status(w, http.StatusTooManyRequests, "TooManyRequests", "injected: too many requests, please try again later")
 		return
 	case "error-before":
+		if pr.RetryAfter {
+			w.Header().Set("Retry-After", "1")
+		}
 		code, reason := http.StatusServiceUnavailable, "ServiceUnavailable"
 		if p.errorsBefore.Add(1)%2 == 0 {
 			code, reason = http.StatusInternalServerError, "InternalError"
@@ -214,7 +227,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "reset-after":
 		p.resetsAfter.Add(1)
 	}
-	p.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, fault)))
+	ctx := context.WithValue(r.Context(), ctxKey{}, fault)
+	p.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, retryAfterKey{}, pr.RetryAfter)))
 }
 
 // status writes a Kubernetes Status answer.

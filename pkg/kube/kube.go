@@ -3,6 +3,8 @@
 package kube
 
 import (
+	"net/http"
+
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -35,6 +37,8 @@ func (c *Clients) Manager() string {
 
 // NewClients builds all clients from one REST config.
 func NewClients(cfg *rest.Config) (*Clients, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return oneRetryLayer{rt} })
 	k, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -52,4 +56,20 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 		return nil, err
 	}
 	return &Clients{Kube: k, Gateway: g, Dynamic: d, Metadata: m}, nil
+}
+
+// oneRetryLayer drops the Retry-After header of 429 and 5xx answers, so that
+// client-go never retries a request on its own: Retry and RetryTracked
+// are the one layer that retries, and they know when a failed attempt
+// may have done its work. A write whose answer was lost and that
+// client-go retried unseen would meet its own change as a conflict, and
+// be reported as not done.
+type oneRetryLayer struct{ next http.RoundTripper }
+
+func (t oneRetryLayer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= http.StatusInternalServerError) {
+		resp.Header.Del("Retry-After")
+	}
+	return resp, err
 }
