@@ -80,13 +80,8 @@ func TestApplyNeverTakesOverAnotherClass(t *testing.T) {
 	if code != ExitFailed {
 		t.Errorf("exit %d, want 1 (one namespace refused, the other applied)", code)
 	}
-	got := map[string]bulk.Action{}
+	got := actionsByObject(t, &rep)
 	for _, r := range rep.Records {
-		key := r.Kind + " " + r.Namespace + "/" + r.Name
-		if _, dup := got[key]; dup {
-			t.Errorf("two records of %s", key)
-		}
-		got[key] = r.Action
 		if r.Namespace == foreign && r.Kind == "Gateway" && !strings.Contains(r.Error, `class "istio"`) {
 			t.Errorf("record of the other class: %#v", r)
 		}
@@ -124,14 +119,7 @@ func TestApplyRecordsEveryObject(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("exit %d, %v: %s %s", code, err, stdout, stderr)
 	}
-	got := map[string]bulk.Action{}
-	for _, r := range rep.Records {
-		key := r.Kind + " " + r.Namespace + "/" + r.Name
-		if _, dup := got[key]; dup {
-			t.Errorf("two records of %s", key)
-		}
-		got[key] = r.Action
-	}
+	got := actionsByObject(t, &rep)
 	want := map[string]bulk.Action{
 		"Gateway " + ok + "/waypoint": bulk.Created, "Namespace /" + ok: bulk.Enrolled,
 		"Gateway " + elsewhere + "/waypoint": bulk.Skipped, "Namespace /" + elsewhere: bulk.Failed,
@@ -148,4 +136,19 @@ func TestApplyRecordsEveryObject(t *testing.T) {
 	if l := nsLabels(t, elsewhere)[istio.LabelUseWaypoint]; l != "other" {
 		t.Errorf("namespace %s labelled %q, want other", elsewhere, l)
 	}
+}
+
+// actionsByObject maps "Kind namespace/name" to the action of its record,
+// and fails the test for an object with two records.
+func actionsByObject(t *testing.T, rep *bulk.Report) map[string]bulk.Action {
+	t.Helper()
+	got := map[string]bulk.Action{}
+	for _, r := range rep.Records {
+		key := r.Kind + " " + r.Namespace + "/" + r.Name
+		if _, dup := got[key]; dup {
+			t.Errorf("two records of %s", key)
+		}
+		got[key] = r.Action
+	}
+	return got
 }

@@ -16,22 +16,7 @@ import (
 // made, and is still reported created: none of the namespaces had one
 // before, and each has one after (read back).
 func TestApplyLostCreateIsCreated(t *testing.T) {
-	var namespaces []string
-	for range 12 {
-		namespaces = append(namespaces, env.Namespace(t, nil))
-	}
-	p, err := faultproxy.Start(env.Config, faultproxy.Profile{Name: "5xx-after", ErrorAfter: 0.3}, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	kc, err := p.WriteKubeconfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := kube.Backoff
-	kube.Backoff.Duration = 20 * time.Millisecond
-	t.Cleanup(func() { kube.Backoff = old })
+	namespaces, p, kc := lostAnswers(t, faultproxy.Profile{Name: "5xx-after", ErrorAfter: 0.3}, 7)
 
 	stdout, stderr, code := run(t, false, "apply", "-n", strings.Join(namespaces, ","), "--concurrency", "1", "-o", "json", "--kubeconfig", kc)
 	var rep bulk.Report
@@ -52,4 +37,28 @@ func TestApplyLostCreateIsCreated(t *testing.T) {
 	if len(rep.Records) != len(namespaces) {
 		t.Errorf("%d records for %d namespaces", len(rep.Records), len(namespaces))
 	}
+}
+
+// lostAnswers makes 12 fresh namespaces and a fault proxy in front of the
+// API server with profile, drawn from seed, and returns them with the
+// proxy's kubeconfig; the retries' backoff is shortened for the test.
+func lostAnswers(t *testing.T, profile faultproxy.Profile, seed int64) ([]string, *faultproxy.Proxy, string) {
+	t.Helper()
+	var namespaces []string
+	for range 12 {
+		namespaces = append(namespaces, env.Namespace(t, nil))
+	}
+	p, err := faultproxy.Start(env.Config, profile, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	kc, err := p.WriteKubeconfig(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := kube.Backoff
+	kube.Backoff.Duration = 20 * time.Millisecond
+	t.Cleanup(func() { kube.Backoff = old })
+	return namespaces, p, kc
 }

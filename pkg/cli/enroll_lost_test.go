@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"maps"
 	"testing"
-	"time"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/faultproxy"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // TestEnrollLostAnswerIsEnrolled: a label write whose answer is lost after
@@ -18,23 +16,7 @@ import (
 // enrolled, never unchanged, with before and after as the cluster held
 // them. Judged by reading each namespace back.
 func TestEnrollLostAnswerIsEnrolled(t *testing.T) {
-	var namespaces []string
-	for range 12 {
-		namespaces = append(namespaces, env.Namespace(t, nil))
-	}
-	p, err := faultproxy.Start(env.Config, faultproxy.Profile{Name: "5xx-after, Retry-After", ErrorAfter: 0.3, RetryAfter: true}, 11)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	kc, err := p.WriteKubeconfig(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := kube.Backoff
-	kube.Backoff.Duration = 20 * time.Millisecond
-	t.Cleanup(func() { kube.Backoff = old })
-
+	namespaces, p, kc := lostAnswers(t, faultproxy.Profile{Name: "5xx-after, Retry-After", ErrorAfter: 0.3, RetryAfter: true}, 11)
 	args := append(append([]string{"enroll", "namespace"}, namespaces...),
 		"--waypoint", "waypoint", "--concurrency", "1", "-o", "json", "--kubeconfig", kc)
 	stdout, stderr, code := run(t, false, args...)
