@@ -244,3 +244,35 @@ func TestUnitFleetObjects(t *testing.T) {
 		t.Errorf("documents %s, want %s", out.String(), want)
 	}
 }
+
+// TestUnitFleetForCluster: each cluster's factory gets the connection
+// flags of the command line as parsed, with its own context, and writes
+// to its own streams.
+func TestUnitFleetForCluster(t *testing.T) {
+	kc := fleetKubeconfig(t, "a", "b")
+	io, _, _ := TestStreams(false)
+	f := NewFactory(io, "kubectl-waypoint")
+	root := NewRootCommand(f)
+	cmd, rest, err := root.Find([]string{"list"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--kubeconfig", kc, "-n", "x,y", "--request-timeout", "5s", "--context", "a,b", "--qps", "7", "--as", "someone"}
+	if err := cmd.ParseFlags(append(rest, args...)); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := f.forCluster("b", &IOStreams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf := sub.ConfigFlags
+	if *cf.KubeConfig != kc || *cf.Timeout != "5s" || *cf.Impersonate != "someone" || *cf.Context != "b" || sub.context != "b" {
+		t.Errorf("connection flags: kubeconfig %q, timeout %q, as %q, context %q", *cf.KubeConfig, *cf.Timeout, *cf.Impersonate, *cf.Context)
+	}
+	if strings.Join(sub.namespaces, ",") != "x,y" || sub.qps != 7 || sub.IO == f.IO {
+		t.Errorf("namespaces %v, qps %v, own streams %v", sub.namespaces, sub.qps, sub.IO != f.IO)
+	}
+	if f.context != "a" {
+		t.Errorf("the parent's context changed to %q", f.context)
+	}
+}
