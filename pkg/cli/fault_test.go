@@ -23,6 +23,7 @@ var faultProfiles = []faultproxy.Profile{
 	{Name: "throttle", Throttle: 0.1},
 	{Name: "5xx-before", ErrorBefore: 0.15},
 	{Name: "5xx-after", ErrorAfter: 0.15},
+	{Name: "5xx-after, Retry-After", ErrorAfter: 0.15, RetryAfter: true},
 	{Name: "resets", ResetBefore: 0.05, ResetAfter: 0.05},
 	{Name: "latency", Latency: 50 * time.Millisecond},
 	{Name: "mixed", Throttle: 0.03, ErrorBefore: 0.05, ErrorAfter: 0.05, ResetBefore: 0.03, ResetAfter: 0.03},
