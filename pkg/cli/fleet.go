@@ -308,16 +308,17 @@ func (f *Factory) runFleet(ctx context.Context, c clusterCommand, output string,
 		stderr := newPrefixWriter(f.IO.ErrOut, &errLock, m.context)
 		streams := &IOStreams{In: &bytes.Buffer{}, Out: stdout, ErrOut: stderr, OutTTY: f.IO.OutTTY, NoColor: f.IO.NoColor}
 		sub, err := f.forCluster(m.context, streams)
-		if err == nil {
+		if err != nil {
+			streams.Errorf("%s", err)
+			m.err = err
+		} else {
 			m.end, err = c.runOn(ctx, sub)
-			sub.noteUnreachable(&err)
-			if err != nil && !silent(err) {
-				streams.Errorf("%s", err)
-			}
+			m.err = sub.sayError(err)
 		}
-		m.err, m.finished = err, true
-		if r := m.end.report; r != nil && m.end.format == "" {
-			streams.Printf("%s\n", r.Line()) // one cluster of many always says its summary
+		m.finished = true
+		if e := m.end; e.report != nil && e.format == "" {
+			e.summary = true // one cluster of many always says its summary
+			_ = e.print(streams)
 		}
 		stdout.flush()
 		stderr.flush()
@@ -345,12 +346,6 @@ func (f *Factory) runFleet(ctx context.Context, c clusterCommand, output string,
 		}
 	}
 	return fleetOutcome(members)
-}
-
-// silent says whether err has been said already (ExitError.Silent).
-func silent(err error) bool {
-	var ee *ExitError
-	return errors.As(err, &ee) && ee.Silent
 }
 
 // checkOnce runs the command for the first cluster with a factory that

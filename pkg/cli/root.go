@@ -150,17 +150,23 @@ func (f *Factory) execute(ctx context.Context, root *cobra.Command) error {
 		// unknown command or flag, or arguments the command does not take.
 		err = usageError(err)
 	}
-	f.noteUnreachable(&err)
+	return f.sayError(err)
+}
+
+// sayError prints a command's error as one line on stderr, unless it was
+// said already (ExitError.Silent), and returns it. An unreachable API
+// server's error says where a kubeconfig was looked for in vain, when
+// none was found.
+func (f *Factory) sayError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if f.noKubeconfig != "" && errors.Is(err, kube.ErrUnreachable) {
+		err = fmt.Errorf("%w; %s", err, f.noKubeconfig)
+	}
+	var ee *ExitError
 	if !errors.As(err, &ee) || !ee.Silent {
 		f.IO.Errorf("%s", err)
 	}
 	return err
-}
-
-// noteUnreachable adds to an unreachable API server's error where a
-// kubeconfig was looked for in vain, when none was found.
-func (f *Factory) noteUnreachable(err *error) {
-	if f.noKubeconfig != "" && errors.Is(*err, kube.ErrUnreachable) {
-		*err = fmt.Errorf("%w; %s", *err, f.noKubeconfig)
-	}
 }
