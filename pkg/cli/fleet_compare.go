@@ -5,12 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/fleet"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
@@ -33,18 +29,12 @@ func snapshot(ctx context.Context, c *kube.Clients, namespace string, wps []mesh
 			AllowedFrom: w.AllowedFrom,
 		}
 	}
-	opts := metav1.ListOptions{LabelSelector: istio.LabelUseWaypoint}
-	if namespace != "" {
-		opts.FieldSelector = "metadata.name=" + namespace
-	}
-	err := kube.EachPage(ctx, opts, kube.NamespacePage(c.Kube), func(items []corev1.Namespace) error {
-		for _, ns := range items {
-			snap.Namespaces[ns.Name] = enroll.UseOf(ns.Labels, ns.Name).Relative(ns.Name)
-		}
-		return nil
-	})
+	uses, err := enroll.EnrolledNamespaces(ctx, c, namespace)
 	if err != nil {
-		return nil, kube.Describe("list the enrolled namespaces", err)
+		return nil, err
+	}
+	for name, use := range uses {
+		snap.Namespaces[name] = use.Relative(name)
 	}
 	return snap, nil
 }

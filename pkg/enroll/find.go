@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -212,6 +213,27 @@ func ListLabelled(ctx context.Context, c *kube.Clients, kind Kind, namespace, se
 	})
 	if err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// EnrolledNamespaces reads what the enrollment labels of the namespaces
+// that carry istio.io/use-waypoint tell them, as istiod reads it, by
+// namespace name: one paged list, of namespace only when it is given.
+func EnrolledNamespaces(ctx context.Context, c *kube.Clients, namespace string) (map[string]Use, error) {
+	opts := metav1.ListOptions{LabelSelector: istio.LabelUseWaypoint}
+	if namespace != "" {
+		opts.FieldSelector = "metadata.name=" + namespace
+	}
+	out := map[string]Use{}
+	err := kube.EachPage(ctx, opts, kube.NamespacePage(c.Kube), func(items []corev1.Namespace) error {
+		for _, ns := range items {
+			out[ns.Name] = UseOf(ns.Labels, ns.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, kube.Describe("list the enrolled namespaces", err)
 	}
 	return out, nil
 }
