@@ -145,9 +145,16 @@ type deletion struct {
 	unread map[string]bool
 }
 
-func gatewayRecord(ns, name string) bulk.Record {
-	return bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: ns, Name: name}}
+// gatewayRef and namespaceRef are the references of the objects of
+// apply and delete; gatewayRecord and namespaceRecord their records, the
+// action still to be set.
+func gatewayRef(ns, name string) kube.Ref {
+	return kube.Ref{Kind: "Gateway", Namespace: ns, Name: name}
 }
+func namespaceRef(name string) kube.Ref { return kube.Ref{Kind: "Namespace", Name: name} }
+
+func gatewayRecord(ns, name string) bulk.Record { return bulk.Record{Ref: gatewayRef(ns, name)} }
+func namespaceRecord(name string) bulk.Record   { return bulk.Record{Ref: namespaceRef(name)} }
 
 // targets reads the waypoints to delete and records what it refuses.
 func (d *deletion) targets(ctx context.Context) []*gatewayv1.Gateway {
@@ -240,7 +247,7 @@ func (d *deletion) named(ctx context.Context) []*gatewayv1.Gateway {
 		}
 	}, nil)
 	for _, r := range refs[started:] {
-		d.rec.Add(bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: r.ns, Name: r.name}, Action: bulk.NotStarted})
+		d.rec.Add(bulk.Record{Ref: gatewayRef(r.ns, r.name), Action: bulk.NotStarted})
 	}
 	var out []*gatewayv1.Gateway
 	for _, gw := range found {
@@ -306,7 +313,7 @@ func (d *deletion) deleteAll(ctx context.Context, targets []*gatewayv1.Gateway) 
 		}
 	}, d.req.Progress)
 	for _, gw := range targets[started:] {
-		d.rec.Add(bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}, Action: bulk.NotStarted})
+		d.rec.Add(bulk.Record{Ref: gatewayRef(gw.Namespace, gw.Name), Action: bulk.NotStarted})
 	}
 }
 

@@ -124,7 +124,7 @@ func Enroll(ctx context.Context, c *kube.Clients, req EnrollRequest) (*EnrollRes
 	sel := enroll.SelectIn(ctx, c, req.Kind, req.Namespaces, req.Names, req.Selector, req.Concurrency)
 	res := &EnrollResult{}
 	for _, f := range sel.Failed {
-		res.ReadFailed = append(res.ReadFailed, failed(bulk.Record{Ref: kube.Ref{Kind: req.Kind.APIKind(), Namespace: f.Namespace, Name: f.Name}}, f.Err))
+		res.ReadFailed = append(res.ReadFailed, failed(bulk.Record{Ref: enroll.RefOf(req.Kind, f.Namespace, f.Name)}, f.Err))
 	}
 	if len(sel.Targets) == 0 && len(sel.Missing) == 0 && len(sel.Failed) == 0 {
 		res.None = true

@@ -135,7 +135,7 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 	previous := map[string]string{}
 	var unread ScopeRead
 	if req.KnowPrevious && len(req.Gateways) > 0 {
-		previous, unread = Versions(ctx, c.Gateway, namespaces, req.Gateways[0].Name, req.Concurrency)
+		previous, unread = Contents(ctx, c.Gateway, namespaces, req.Gateways[0].Name, req.Concurrency)
 	}
 	started := bulk.ForEach(ctx, len(req.Gateways), req.Concurrency, func(ctx context.Context, i int) {
 		gw := req.Gateways[i]
@@ -148,14 +148,14 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 			err = unread.Err()
 		}
 		if err != nil && !kube.IsMissingType(err) { // the apply says the CRDs are missing
-			r := bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}}
+			r := gatewayRecord(gw.Namespace, gw.Name)
 			run.fail(r, kube.Describe("read gateway "+gw.Namespace+"/"+gw.Name+" before applying it", err))
 			return
 		}
 		run.applyOne(ctx, gw, previous[gw.Namespace], nsObjects)
 	}, req.Events.ApplyProgress)
 	for _, gw := range req.Gateways[started:] {
-		run.record(bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}, Action: bulk.NotStarted})
+		run.record(bulk.Record{Ref: gatewayRef(gw.Namespace, gw.Name), Action: bulk.NotStarted})
 	}
 
 	if req.Wait > 0 && req.DryRun == kube.DryRunNone {
@@ -197,16 +197,16 @@ func (r *applyMany) fail(rec bulk.Record, err error) {
 // skipped.
 func (r *applyMany) otherClass(gw *gatewayv1.Gateway, class string) {
 	err := &OtherClassError{Namespace: gw.Namespace, Name: gw.Name, Class: class}
-	r.fail(bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}}, err)
+	r.fail(gatewayRecord(gw.Namespace, gw.Name), err)
 	if r.req.EnrollNamespace {
-		r.record(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}, Action: bulk.Skipped,
+		r.record(bulk.Record{Ref: namespaceRef(gw.Namespace), Action: bulk.Skipped,
 			Error: fmt.Sprintf("not enrolled: gateway %s/%s is of class %q, not a waypoint", gw.Namespace, gw.Name, class)})
 	}
 }
 
 func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previous string, namespaces map[string]*corev1.Namespace) {
 	ev := r.req.Events
-	rec := bulk.Record{Ref: kube.Ref{Kind: "Gateway", Namespace: gw.Namespace, Name: gw.Name}}
+	rec := gatewayRecord(gw.Namespace, gw.Name)
 	if namespaces != nil && namespaces[gw.Namespace] == nil {
 		r.fail(rec, namespaceNotFound(gw.Namespace))
 		return
@@ -234,7 +234,7 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		// Neither is written: the Gateway is skipped, the namespace fails.
 		rec.Action, rec.Error = bulk.Skipped, "not applied: "+err.Error()
 		r.record(rec)
-		r.fail(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}}, err)
+		r.fail(namespaceRecord(gw.Namespace), err)
 		return
 	case errors.Is(err, ErrNamespaceNotFound):
 		err = namespaceNotFound(gw.Namespace)
@@ -243,7 +243,7 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		// The Gateway was applied; labelling the namespace failed.
 		rec.Action = gatewayAction(res)
 		r.record(rec)
-		rec = bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}}
+		rec = namespaceRecord(gw.Namespace)
 	}
 	if err != nil {
 		r.fail(rec, err)
@@ -296,7 +296,7 @@ func (r *applyMany) recordEnrolled(gw *gatewayv1.Gateway, changed bool) {
 	if !changed {
 		action = bulk.Unchanged
 	}
-	r.record(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}, Action: action})
+	r.record(bulk.Record{Ref: namespaceRef(gw.Namespace), Action: action})
 	if r.req.Events.Enrolled != nil {
 		r.req.Events.Enrolled(gw, changed)
 	}
@@ -335,7 +335,7 @@ func (r *applyMany) waitAll(ctx context.Context, namespaces []string) error {
 		notReady = append(notReady, key+" ("+w.NotReadyReason()+")")
 		if _, ok := r.pending[w.Namespace]; ok {
 			delete(r.pending, w.Namespace)
-			rec := bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: w.Namespace}, Action: bulk.Skipped, Error: "waypoint not ready; namespace not enrolled"}
+			rec := bulk.Record{Ref: namespaceRef(w.Namespace), Action: bulk.Skipped, Error: "waypoint not ready; namespace not enrolled"}
 			if bulk.Stopped(ctx) {
 				rec.Action, rec.Error = bulk.NotStarted, "interrupted while waiting for the waypoint"
 			}
@@ -364,13 +364,13 @@ func (r *applyMany) enrollPending(ctx context.Context) {
 		gw := list[i].Gateway
 		changed, err := EnrollNamespace(ctx, r.c, list[i].PendingEnroll)
 		if err != nil {
-			r.fail(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: gw.Namespace}}, err)
+			r.fail(namespaceRecord(gw.Namespace), err)
 			return
 		}
 		r.recordEnrolled(gw, changed)
 	}, r.req.Events.EnrollProgress)
 	for _, res := range list[started:] {
-		r.record(bulk.Record{Ref: kube.Ref{Kind: "Namespace", Name: res.Gateway.Namespace}, Action: bulk.NotStarted})
+		r.record(bulk.Record{Ref: namespaceRef(res.Gateway.Namespace), Action: bulk.NotStarted})
 	}
 }
 

@@ -45,10 +45,10 @@ func ReadScope(ctx context.Context, namespaces []string, concurrency int, read f
 	return kube.ReadScope(ctx, namespaces, concurrency, read)
 }
 
-// Versions maps namespace to the Content of the Gateway called name in
+// Contents maps namespace to the Content of the Gateway called name in
 // each of namespaces where it exists, with one list where rights allow.
 // Namespaces whose read failed are in the ScopeRead.
-func Versions(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string, concurrency int) (map[string]string, ScopeRead) {
+func Contents(ctx context.Context, client gatewayclient.Interface, namespaces []string, name string, concurrency int) (map[string]string, ScopeRead) {
 	var mu sync.Mutex
 	out := map[string]string{}
 	read := ReadScope(ctx, namespaces, concurrency, func(ctx context.Context, ns string) error {
