@@ -269,3 +269,19 @@ func Stopped(ctx context.Context) bool { return fanout.Stopped(ctx) }
 func UntilStopped(ctx context.Context) (context.Context, context.CancelFunc) {
 	return fanout.UntilStopped(ctx)
 }
+
+// UncheckedError says that a check guarding the writes of a command could
+// not be made, so nothing was written. Forbidden says the user may not make
+// the reads of the check: a refusal, not a failure of the server.
+type UncheckedError struct {
+	Err       error
+	Forbidden bool
+}
+
+// Unchecked wraps err, the failed read of a check that guards writes.
+func Unchecked(err error, forbidden bool) error {
+	return &UncheckedError{Err: err, Forbidden: forbidden}
+}
+
+func (e *UncheckedError) Error() string { return e.Err.Error() }
+func (e *UncheckedError) Unwrap() error { return e.Err }

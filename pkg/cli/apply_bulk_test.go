@@ -192,7 +192,8 @@ func TestApplyReviewFixes(t *testing.T) {
 
 // TestBulkWithNamespaceScopedRights: a user whose rights end at two
 // namespaces can still work on both in one call; the cluster-wide reads fall
-// back to one per namespace.
+// back to one per namespace. A check that guards a write and that the user
+// may not make even there refuses the write.
 func TestBulkWithNamespaceScopedRights(t *testing.T) {
 	a := env.Namespace(t, testenv.AmbientLabels())
 	b := env.Namespace(t, testenv.AmbientLabels())
@@ -209,6 +210,38 @@ func TestBulkWithNamespaceScopedRights(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "2 gateways: 2 created; 2 namespaces: 2 enrolled; 0 failed") {
 		t.Fatalf("apply: exit %d, stderr %q\n%s", code, stderr, stdout)
 	}
+	// It may not list ServiceEntries even in its namespaces: apply cannot
+	// know whom a change of the waypoint's traffic type would cut off.
+	_, stderr, code = run(t, false, "apply", "-n", a, "--for", "workload", "--kubeconfig", kc)
+	if code != ExitUsage || !strings.Contains(stderr, "cannot check who uses waypoint "+a+"/waypoint: you may not list serviceentries in namespace "+a) {
+		t.Fatalf("apply without the rights of its guard: exit %d, stderr %q", code, stderr)
+	}
+	if gw, err := getGateway(t, a, "waypoint"); err != nil || gw.Labels["istio.io/waypoint-for"] == "workload" {
+		t.Fatalf("a refused apply changed the waypoint: %v %v", err, gw)
+	}
+	// It may not read the L7 policies, so delete cannot check what it would
+	// switch off: refused whole, nothing deleted.
+	_, stderr, code = run(t, false, "delete", "--all", "-n", a+","+b, "--kubeconfig", kc)
+	if code != ExitUsage || !strings.Contains(stderr, `cannot list resource "authorizationpolicies"`) || !strings.Contains(stderr, "--force") {
+		t.Fatalf("delete without the rights of its check: exit %d, stderr %q", code, stderr)
+	}
+	if !gatewayExists(t, a, "waypoint") || !gatewayExists(t, b, "waypoint") {
+		t.Fatal("a refused delete deleted a waypoint")
+	}
+	for _, ns := range []string{a, b} {
+		env.UserWithRole(t, "tenant-"+a, policyReader, ns)
+	}
+	// Nor may it list ServiceEntries and WorkloadEntries: delete --unenroll
+	// cannot find every user of the waypoints, so it starts no write.
+	_, stderr, code = run(t, false, "delete", "--all", "-n", a+","+b, "--unenroll", "--kubeconfig", kc)
+	if code != ExitUsage || !strings.Contains(stderr, "nothing was deleted or unenrolled") {
+		t.Fatalf("delete --unenroll without the rights of its search: exit %d, stderr %q", code, stderr)
+	}
+	for _, ns := range []string{a, b} {
+		if !gatewayExists(t, ns, "waypoint") || nsLabels(t, ns)["istio.io/use-waypoint"] != "waypoint" {
+			t.Fatalf("a refused delete --unenroll changed namespace %s: labels %v", ns, nsLabels(t, ns))
+		}
+	}
 	stdout, stderr, code = run(t, false, "delete", "--all", "-n", a+","+b, "--kubeconfig", kc)
 	if code != 0 || !strings.Contains(stdout, "2 gateways: 2 deleted") {
 		t.Fatalf("delete: exit %d, stderr %q\n%s", code, stderr, stdout)
@@ -217,4 +250,13 @@ func TestBulkWithNamespaceScopedRights(t *testing.T) {
 	if !strings.Contains(stderr, "could not check for resources still enrolled") {
 		t.Errorf("stderr %q", stderr)
 	}
+}
+
+// policyReader may list the L7 policy kinds that the guard of every write
+// reads (docs/policies.md).
+var policyReader = []rbacv1.PolicyRule{
+	{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes", "grpcroutes", "tcproutes", "tlsroutes"}, Verbs: []string{"list"}},
+	{APIGroups: []string{"security.istio.io"}, Resources: []string{"authorizationpolicies", "requestauthentications"}, Verbs: []string{"list"}},
+	{APIGroups: []string{"extensions.istio.io"}, Resources: []string{"wasmplugins"}, Verbs: []string{"list"}},
+	{APIGroups: []string{"telemetry.istio.io"}, Resources: []string{"telemetries"}, Verbs: []string{"list"}},
 }

@@ -22,15 +22,16 @@ import (
 type DeleteOptions struct {
 	IO *IOStreams
 
-	Names          []string
-	All            bool
-	Revision       string
-	AllNamespaces  bool
-	Unenroll       bool
-	IgnoreNotFound bool
-	FieldManager   string
-	DryRunFlag     string
-	Output         string
+	Names           []string
+	All             bool
+	Revision        string
+	AllNamespaces   bool
+	Unenroll        bool
+	UnenrollMissing bool
+	IgnoreNotFound  bool
+	FieldManager    string
+	DryRunFlag      string
+	Output          string
 
 	Force bool
 	bulkFlags
@@ -49,9 +50,14 @@ func newDeleteCommand(f *Factory) *cobra.Command {
 (--revision), in a namespace or, with -A, in every namespace. Only waypoint
 Gateways are ever deleted: a named Gateway of another class is refused.
 
-Afterwards it looks for namespaces, services, pods and ServiceEntries whose
-istio.io/use-waypoint label still points at a deleted waypoint and prints the
-command that unenrolls them; --unenroll removes those labels itself.
+Before it deletes anything it looks for the namespaces, services, pods,
+ServiceEntries and WorkloadEntries whose istio.io/use-waypoint label names a
+waypoint it deletes, and afterwards prints the commands that unenroll them.
+--unenroll removes those labels first, then deletes the waypoint; a waypoint
+whose users it could not all unenroll is left in place, so that running the
+same command again finishes the work. Labels that name a waypoint that did
+not exist before the call (left by an earlier delete, or written ahead of
+their waypoint) are named, and removed only with --unenroll-missing.
 
 A waypoint whose deletion would stop istiod enforcing L7 policies (on the
 waypoint, or on the services and ServiceEntries that use it) is left alone
@@ -63,6 +69,9 @@ kubectl-waypoint delete waypoint -n default
 
 # Delete every waypoint of namespace default and unenroll what used them
 kubectl-waypoint delete --all -n default --unenroll
+
+# Remove the labels of namespace default that name waypoints that do not exist
+kubectl-waypoint delete --all -n default --unenroll-missing
 
 # Delete the waypoints of revision canary everywhere
 kubectl-waypoint delete --revision canary -A
@@ -82,7 +91,8 @@ kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o j
 	fs.BoolVar(&o.All, "all", false, "Delete every waypoint in the namespace (or, with -A, the cluster)")
 	fs.StringVarP(&o.Revision, "revision", "r", "", "Delete the waypoints labelled with this istio.io/rev")
 	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "With --all or --revision, act on every namespace")
-	fs.BoolVar(&o.Unenroll, "unenroll", false, "Remove the enrollment labels that still name a deleted waypoint")
+	fs.BoolVar(&o.Unenroll, "unenroll", false, "Unenroll what uses each waypoint before deleting it")
+	fs.BoolVar(&o.UnenrollMissing, "unenroll-missing", false, "With --unenroll, also remove labels that name a waypoint that does not exist in the scope (implies --unenroll)")
 	fs.BoolVar(&o.IgnoreNotFound, "ignore-not-found", false, "Treat a named waypoint that does not exist as deleted")
 	fs.BoolVar(&o.Force, "force", false, "Delete even when L7 policies on the waypoint or on what uses it would no longer be enforced")
 	fs.StringVarP(&o.Output, "output", "o", "", "Report every object and a summary: {yaml|json}")
@@ -165,16 +175,17 @@ func (o *DeleteOptions) Run(ctx context.Context) (ending, error) {
 		progress = o.IO.Progress("deleting")
 	}
 	res, err := waypoint.Delete(ctx, o.clients, waypoint.DeleteRequest{
-		Namespaces:     o.namespaces,
-		Names:          o.Names,
-		All:            o.All,
-		Revision:       o.Revision,
-		DryRun:         o.dryRun,
-		IgnoreNotFound: o.IgnoreNotFound,
-		Unenroll:       o.Unenroll,
-		Concurrency:    o.Concurrency,
-		Progress:       progress,
-		Force:          o.Force,
+		Namespaces:      o.namespaces,
+		Names:           o.Names,
+		All:             o.All,
+		Revision:        o.Revision,
+		DryRun:          o.dryRun,
+		IgnoreNotFound:  o.IgnoreNotFound,
+		Unenroll:        o.Unenroll,
+		UnenrollMissing: o.UnenrollMissing,
+		Concurrency:     o.Concurrency,
+		Progress:        progress,
+		Force:           o.Force,
 	})
 	if err != nil {
 		return ending{}, err
@@ -195,8 +206,8 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 	var enrolled []bulk.Record
 	for _, r := range res.Records {
 		if r.Kind == "Gateway" {
-			if r.Action != bulk.NotStarted && r.Action != bulk.Skipped {
-				gateways++
+			if r.Action != bulk.Skipped || r.Error != waypoint.NotFoundMessage {
+				gateways++ // found, whatever became of it
 			}
 			switch {
 			case r.Action == bulk.Deleted:
@@ -207,7 +218,6 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 			case r.Action == bulk.Failed:
 				o.IO.Errorf("%s", r.Error)
 			case r.Refused:
-				gateways++
 				o.policyGuard().refuse(fmt.Sprintf("waypoint %s/%s", r.Namespace, r.Name), res.Policies.Refused[policy.WaypointObject(r.Namespace+"/"+r.Name)])
 			case r.Action == bulk.Skipped && r.Error != waypoint.NotFoundMessage:
 				o.IO.Infof("waypoint %s/%s %s", r.Namespace, r.Name, r.Error)
@@ -238,9 +248,9 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 		o.IO.Warnf("could not check for resources still enrolled in the deleted waypoints: %v", res.EnrolledUnknown)
 	} else if len(enrolled) > 0 {
 		if len(enrolled) == 1 {
-			o.IO.Warnf("1 resource still uses a waypoint that no longer exists; unenroll it with:")
+			o.IO.Warnf("1 resource still uses a waypoint that no longer exists; unenroll it with --unenroll-missing, or:")
 		} else {
-			o.IO.Warnf("%d resources still use waypoints that no longer exist; unenroll them with:", len(enrolled))
+			o.IO.Warnf("%d resources still use waypoints that no longer exist; unenroll them with --unenroll-missing, or:", len(enrolled))
 		}
 		for _, c := range unlabelCommands(res.Enrolled) {
 			o.IO.Infof("  %s", c)

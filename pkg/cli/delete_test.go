@@ -218,43 +218,126 @@ func relabel(t *testing.T, ns, name, patch string) {
 	}
 }
 
-// TestDeleteUnenrollConverges: delete --unenroll finds every label that
-// names a waypoint gone from its scope, also those an earlier run left, so
-// a re-run cleans up; the report and the exit code agree.
-func TestDeleteUnenrollConverges(t *testing.T) {
+// TestDeleteUnenrollRule: --unenroll removes the labels that name a
+// waypoint this call deletes, and does so before it deletes it; labels that
+// name a waypoint that did not exist (enrolled ahead of it, or left by an
+// earlier delete) are named and kept, and removed only with
+// --unenroll-missing. Judged by the objects in the API server.
+func TestDeleteUnenrollRule(t *testing.T) {
 	ns := env.Namespace(t, nil)
+	other := env.Namespace(t, nil)
 	env.Waypoint(t, ns, "w", nil)
 	env.Waypoint(t, ns, "kept", nil)
 	env.Service(t, ns, "a", map[string]string{"istio.io/use-waypoint": "w"})
+	env.Service(t, other, "c", map[string]string{"istio.io/use-waypoint": "w", "istio.io/use-waypoint-namespace": ns})
 	env.Service(t, ns, "b", map[string]string{"istio.io/use-waypoint": "kept"})
-	env.Pod(t, ns, "p", map[string]string{"istio.io/use-waypoint": "gone-long-ago"})
-	// A first delete without --unenroll leaves the label behind.
-	if _, stderr, code := runKube(t, "delete", "w", "-n", ns); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	// Named: only labels of the named waypoint.
-	stdout, stderr, code := runKube(t, "delete", "w", "-n", ns, "--unenroll", "--ignore-not-found", "-o", "json")
+	env.Pod(t, ns, "ahead", map[string]string{"istio.io/use-waypoint": "not-yet"})
+
+	// Deleting nothing unenrolls nothing: the pod enrolled ahead of its
+	// waypoint is named, with the flag that would remove its labels.
+	stdout, stderr, code := runKube(t, "delete", "--all", "-r", "nope", "-n", ns, "--unenroll", "-o", "json")
 	var report bulk.Report
 	if err := json.Unmarshal([]byte(stdout), &report); err != nil || code != 0 {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	if report.Summary.Counts[bulk.Unenrolled] != 1 || report.Records[1].Kind != "Service" || report.Records[1].Name != "a" {
+	if len(report.Records) != 1 || report.Records[0].Name != "ahead" || report.Records[0].Action != bulk.Skipped ||
+		!strings.Contains(report.Records[0].Error, "--unenroll-missing") {
 		t.Errorf("records %+v", report.Records)
 	}
-	// --all: every dangling label of the namespace, but not one naming a
-	// waypoint that exists.
-	if _, _, code := runKube(t, "delete", "kept", "-n", ns); code != 0 {
-		t.Fatal("delete kept")
+	if got := enrollment(t, "pod", ns, "ahead"); got != "not-yet -" {
+		t.Errorf("pod ahead %q: --unenroll removed a label naming a waypoint it did not delete", got)
 	}
-	env.Waypoint(t, ns, "kept", nil) // back again: its label is not dangling
-	stdout, stderr, code = runKube(t, "delete", "--all", "-r", "nope", "-n", ns, "--unenroll")
-	if code != 0 || !strings.Contains(stderr, "No waypoints of revision nope found in namespace "+ns) {
-		t.Errorf("exit %d, stderr %q", code, stderr)
+
+	// A named delete unenrolls the users of that waypoint, in any
+	// namespace, and nothing else.
+	if _, stderr, code := runKube(t, "delete", "w", "-n", ns, "--unenroll"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "pod "+ns+"/p unenrolled from waypoint "+ns+"/gone-long-ago") || strings.Contains(stdout, "service "+ns+"/b") {
-		t.Errorf("stdout %q", stdout)
+	if gatewayExists(t, ns, "w") {
+		t.Error("waypoint w not deleted")
 	}
-	if enrollment(t, "service", ns, "b") != "kept -" || enrollment(t, "pod", ns, "p") != "- -" {
-		t.Errorf("service b %q, pod p %q; stdout %q", enrollment(t, "service", ns, "b"), enrollment(t, "pod", ns, "p"), stdout)
+	for _, c := range []struct{ kind, ns, name, want string }{
+		{"service", ns, "a", "- -"}, {"service", other, "c", "- -"},
+		{"service", ns, "b", "kept -"}, {"pod", ns, "ahead", "not-yet -"},
+	} {
+		if got := enrollment(t, c.kind, c.ns, c.name); got != c.want {
+			t.Errorf("%s %s/%s: labels %q, want %q", c.kind, c.ns, c.name, got, c.want)
+		}
+	}
+
+	// Without --unenroll the users stay, each named; a rerun of the named
+	// delete with --unenroll does not remove them (the call deleted
+	// nothing); --unenroll-missing does.
+	env.Service(t, ns, "d", map[string]string{"istio.io/use-waypoint": "kept"})
+	if _, stderr, code := runKube(t, "delete", "kept", "-n", ns); code != 0 || !strings.Contains(stderr, "2 resources still use waypoints that no longer exist") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, _, code := runKube(t, "delete", "kept", "-n", ns, "--unenroll", "--ignore-not-found"); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if got := enrollment(t, "service", ns, "b"); got != "kept -" {
+		t.Errorf("service b %q: --unenroll removed the label of a waypoint it did not delete", got)
+	}
+	stdout, stderr, code = runKube(t, "delete", "--all", "-n", ns, "--unenroll-missing")
+	if code != 0 || !strings.Contains(stdout, "pod "+ns+"/ahead unenrolled from waypoint "+ns+"/not-yet") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, name := range []string{"b", "d"} {
+		if got := enrollment(t, "service", ns, name); got != "- -" {
+			t.Errorf("service %s %q after --unenroll-missing", name, got)
+		}
+	}
+	if got := enrollment(t, "pod", ns, "ahead"); got != "- -" {
+		t.Errorf("pod ahead %q after --unenroll-missing", got)
+	}
+}
+
+// TestDeleteUnenrollKeepsAWaypointInUse: a waypoint whose users could not
+// all be unenrolled is not deleted, so nothing is left naming a waypoint
+// that is gone and the same command, run again with the rights, finishes.
+func TestDeleteUnenrollKeepsAWaypointInUse(t *testing.T) {
+	ns := env.Namespace(t, nil)
+	env.Waypoint(t, ns, "w", nil)
+	env.Waypoint(t, ns, "free", nil)
+	env.Service(t, ns, "a", map[string]string{"istio.io/use-waypoint": "w"})
+	env.Pod(t, ns, "p", map[string]string{"istio.io/use-waypoint": "w"})
+	env.Service(t, ns, "f", map[string]string{"istio.io/use-waypoint": "free"})
+	// Every right of the admin of docs/rbac.md but patching pods.
+	kc := env.UserWithRole(t, "delete-nopatch-pods", withoutVerb(t, rbacGuide(t)["waypoint-admin"], "", "pods", "patch"), "")
+	stdout, stderr, code := run(t, false, "delete", "--all", "-n", ns, "--unenroll", "-o", "json", "--kubeconfig", kc)
+	var report bulk.Report
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil || code != ExitFailed {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if !gatewayExists(t, ns, "w") || gatewayExists(t, ns, "free") {
+		t.Errorf("w exists %v (want true), free exists %v (want false)", gatewayExists(t, ns, "w"), gatewayExists(t, ns, "free"))
+	}
+	if got := enrollment(t, "pod", ns, "p"); got != "w -" {
+		t.Errorf("pod p %q", got)
+	}
+	if got := enrollment(t, "service", ns, "f"); got != "- -" {
+		t.Errorf("service f %q", got)
+	}
+	// The report says what the server holds: one record per object.
+	want := map[string]bulk.Action{"Gateway/w": bulk.Skipped, "Gateway/free": bulk.Deleted, "Pod/p": bulk.Failed, "Service/f": bulk.Unenrolled}
+	for _, r := range report.Records {
+		key := r.Kind + "/" + r.Name
+		if a, ok := want[key]; ok && a == r.Action {
+			delete(want, key)
+			continue
+		}
+		if key != "Service/a" {
+			t.Errorf("record %s: %s %q", key, r.Action, r.Error)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("records missing or wrong: %v; report %+v", want, report.Records)
+	}
+	// The same command with the rights finishes the work.
+	if _, stderr, code := runKube(t, "delete", "--all", "-n", ns, "--unenroll"); code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, stderr)
+	}
+	if gatewayExists(t, ns, "w") || enrollment(t, "pod", ns, "p") != "- -" || enrollment(t, "service", ns, "a") != "- -" {
+		t.Errorf("after the rerun: w exists %v, pod p %q, service a %q", gatewayExists(t, ns, "w"), enrollment(t, "pod", ns, "p"), enrollment(t, "service", ns, "a"))
 	}
 }

@@ -134,12 +134,21 @@ func TestEnrollForbidden(t *testing.T) {
 	env.UserWithRole(t, "enroll-reader", []rbacv1.PolicyRule{
 		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gatewayclasses"}, Verbs: []string{"get"}},
 	}, "")
+	// The policy check, which this user may not make, refuses the write:
+	// one line naming the permission and --force, and no request to patch.
 	_, stderr, code := run(t, false, "enroll", "svc", "reviews", "--waypoint", "waypoint", "-n", ns, "--kubeconfig", kc)
-	// One line: the fault itself; no summary line repeats it. (The policy
-	// check, which this user may not make, warns before it.)
+	if code != ExitUsage || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `cannot list resource "authorizationpolicies"`) || !strings.Contains(stderr, "add --force to enroll without the check") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	// With --force the patch is tried: one line, the fault itself; no
+	// summary line repeats it.
+	_, stderr, code = run(t, false, "enroll", "svc", "reviews", "--waypoint", "waypoint", "-n", ns, "--force", "--kubeconfig", kc)
 	_, errs, _ := strings.Cut(stderr, "error:")
 	if code != ExitFailed || !strings.Contains(errs, "forbidden") || strings.Count(errs, "\n") != 1 || !strings.Contains(stderr, "Warning: cannot check which L7 policies") {
-		t.Fatalf("exit %d, stderr %q", code, stderr)
+		t.Fatalf("--force: exit %d, stderr %q", code, stderr)
+	}
+	if got := enrollment(t, "service", ns, "reviews"); got != "- -" {
+		t.Errorf("service reviews %q", got)
 	}
 }
 

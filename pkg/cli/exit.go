@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 )
 
 // Exit codes of the tool.
@@ -58,6 +60,11 @@ func ExitCode(err error) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return ee.Code
+	}
+	// A check guarding writes that the user may not make refuses them.
+	var ue *bulk.UncheckedError
+	if errors.As(err, &ue) && ue.Forbidden {
+		return ExitUsage
 	}
 	return ExitFailed
 }

@@ -55,12 +55,14 @@ type ListFailure struct {
 	Kind      Kind
 	Namespace string
 	Err       error
+	// Forbidden says the user may not make the list.
+	Forbidden bool
 }
 
 func (f *ListFailure) Error() string { return f.Err.Error() }
 func (f *ListFailure) Unwrap() error { return f.Err }
 
-// FindDangling finds, for every kind, the resources whose istio.io/use-waypoint
+// FindEnrolled finds, for every kind, the resources whose istio.io/use-waypoint
 // label names a waypoint (one of names, or any when names is empty) whose
 // key (namespace/name) match accepts. It lists across the cluster, one
 // paged metadata list per kind, retried like a write; a user who may not
@@ -68,7 +70,7 @@ func (f *ListFailure) Unwrap() error { return f.Err }
 // in other namespaces that name a waypoint of the scope are not seen). A
 // list that fails is returned as a *ListFailure and fails only its kind
 // (or namespace). A cluster without the Istio CRDs has no ServiceEntries.
-func FindDangling(ctx context.Context, c *kube.Clients, names, namespaces []string, concurrency int, match func(key string) bool) (found []Resource, failed []error, narrowed bool) {
+func FindEnrolled(ctx context.Context, c *kube.Clients, names, namespaces []string, concurrency int, match func(key string) bool) (found []Resource, failed []error, narrowed bool) {
 	selector := istio.LabelUseWaypoint + "," + istio.LabelUseWaypoint + "!=" + istio.NoWaypoint
 	if len(names) > 0 && len(names) <= maxNamesInSelector {
 		list := slices.Clone(names)
@@ -102,11 +104,11 @@ func FindDangling(ctx context.Context, c *kube.Clients, names, namespaces []stri
 			if kind == KindServiceEntry && kube.IsMissingType(err) {
 				continue
 			}
-			what := "list " + kind.Plural() + " enrolled in waypoints that no longer exist"
+			what := "list " + kind.Plural() + " enrolled in the waypoints to delete"
 			if ns != "" {
 				what += " in namespace " + ns
 			}
-			failed = append(failed, &ListFailure{Kind: kind, Namespace: ns, Err: kube.Describe(what, err)})
+			failed = append(failed, &ListFailure{Kind: kind, Namespace: ns, Err: kube.Describe(what, err), Forbidden: apierrors.IsForbidden(err)})
 		}
 	}
 	sort.Slice(found, func(i, j int) bool {
@@ -162,46 +164,6 @@ func (k Kind) GVR() schema.GroupVersionResource {
 		return WorkloadEntryGVR
 	}
 	return ServiceEntryGVR
-}
-
-// FindEnrolled lists, in every namespace, the resources of every kind whose
-// enrollment labels name one of the waypoints (keyed namespace/name). It
-// reads object metadata only, one paged list per kind. A cluster without the
-// Istio CRDs simply has no ServiceEntries.
-func FindEnrolled(ctx context.Context, c *kube.Clients, waypoints []string) ([]Resource, error) {
-	if len(waypoints) == 0 {
-		return nil, nil
-	}
-	want := map[string]bool{}
-	names := map[string]bool{}
-	for _, key := range waypoints {
-		want[key] = true
-		_, name, _ := strings.Cut(key, "/")
-		names[name] = true
-	}
-	nameList := make([]string, 0, len(names))
-	for n := range names {
-		nameList = append(nameList, n)
-	}
-	sort.Strings(nameList)
-	selector := istio.LabelUseWaypoint + " in (" + strings.Join(nameList, ",") + ")"
-
-	var out []Resource
-	for _, kind := range Kinds {
-		found, err := ListLabelled(ctx, c, kind, "", selector)
-		if err != nil {
-			if kind.IsIstio() && kube.IsMissingType(err) {
-				continue
-			}
-			return out, kube.Describe("list "+kind.Resource()+" enrolled in the deleted waypoints", err)
-		}
-		for _, r := range found {
-			if want[r.WaypointKey()] {
-				out = append(out, r)
-			}
-		}
-	}
-	return out, nil
 }
 
 // ListLabelled lists the resources of kind in namespace ("" for all) that

@@ -100,12 +100,12 @@ func keys(rs []Resource) []string {
 	return out
 }
 
-func TestFindDangling(t *testing.T) {
+func TestFindEnrolled(t *testing.T) {
 	ctx := context.Background()
 	gone := func(key string) bool { return key == "a/gone" }
 
 	c := dangling()
-	found, failed, narrowed := FindDangling(ctx, c.clients(), []string{"gone", "kept", "gone"}, nil, 2, gone)
+	found, failed, narrowed := FindEnrolled(ctx, c.clients(), []string{"gone", "kept", "gone"}, nil, 2, gone)
 	want := []string{"namespace a", "pod a/p", "service a/s1", "service a/s2", "service b/s", "serviceentry a/se"}
 	if !slices.Equal(keys(found), want) || len(failed) != 0 || narrowed {
 		t.Errorf("by name: %v %v %v", keys(found), failed, narrowed)
@@ -120,7 +120,7 @@ func TestFindDangling(t *testing.T) {
 
 	// No names: any waypoint but none; match decides.
 	c = dangling()
-	found, _, _ = FindDangling(ctx, c.clients(), nil, nil, 2, func(key string) bool { return key != "b/kept" })
+	found, _, _ = FindEnrolled(ctx, c.clients(), nil, nil, 2, func(key string) bool { return key != "b/kept" })
 	want = []string{"namespace a", "pod a/p", "service a/s1", "service a/s2", "service b/s", "service c/other", "serviceentry a/se"}
 	if !slices.Equal(keys(found), want) {
 		t.Errorf("any name: %v", keys(found))
@@ -135,12 +135,12 @@ func TestFindDangling(t *testing.T) {
 		many[i] = "w" + strings.Repeat("x", i)
 	}
 	c = dangling()
-	found, _, _ = FindDangling(ctx, c.clients(), many, nil, 2, gone)
+	found, _, _ = FindEnrolled(ctx, c.clients(), many, nil, 2, gone)
 	if len(found) != 6 || !slices.Equal(listSelectors(c, "pods"), []string{"istio.io/use-waypoint,istio.io/use-waypoint!=none"}) {
 		t.Errorf("many names: %v %v", keys(found), listSelectors(c, "pods"))
 	}
 	c = dangling()
-	FindDangling(ctx, c.clients(), many[:maxNamesInSelector], nil, 2, gone)
+	FindEnrolled(ctx, c.clients(), many[:maxNamesInSelector], nil, 2, gone)
 	if sel := listSelectors(c, "pods"); len(sel) != 1 || !strings.HasPrefix(sel[0], "istio.io/use-waypoint in (") {
 		t.Errorf("%d names: %v", maxNamesInSelector, sel)
 	}
@@ -157,7 +157,7 @@ func listSelectors(c *fakeCluster, resource string) []string {
 	return out
 }
 
-func TestFindDanglingNarrowed(t *testing.T) {
+func TestFindEnrolledNarrowed(t *testing.T) {
 	// A user who may not list across the cluster reads the scope's
 	// namespaces one by one, and says so.
 	c := dangling()
@@ -168,7 +168,7 @@ func TestFindDanglingNarrowed(t *testing.T) {
 		return false, nil, nil
 	}
 	c.metadata.PrependReactor("list", "*", clusterWide)
-	found, failed, narrowed := FindDangling(context.Background(), c.clients(), []string{"gone"}, []string{"a", "b", "missing"}, 2,
+	found, failed, narrowed := FindEnrolled(context.Background(), c.clients(), []string{"gone"}, []string{"a", "b", "missing"}, 2,
 		func(key string) bool { return key == "a/gone" })
 	want := []string{"namespace a", "pod a/p", "service a/s1", "service a/s2", "service b/s", "serviceentry a/se"}
 	if !narrowed || len(failed) != 0 || !slices.Equal(keys(found), want) {
@@ -181,19 +181,19 @@ func TestFindDanglingNarrowed(t *testing.T) {
 	// Not forbidden, or no namespaces: the failure stands, per kind.
 	c = dangling()
 	c.metadata.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, errors.New("boom") })
-	found, failed, narrowed = FindDangling(context.Background(), c.clients(), nil, []string{"a", "b"}, 2, func(string) bool { return true })
+	found, failed, narrowed = FindEnrolled(context.Background(), c.clients(), nil, []string{"a", "b"}, 2, func(string) bool { return true })
 	if narrowed || len(failed) != 1 || slices.Contains(keys(found), "pod a/p") || len(found) == 0 {
 		t.Fatalf("a failing list: %v %v %v", narrowed, failed, keys(found))
 	}
 	var lf *ListFailure
 	if !errors.As(failed[0], &lf) || lf.Kind != KindPod || lf.Namespace != "" ||
-		lf.Error() != "cannot list pods enrolled in waypoints that no longer exist: boom" || errors.Unwrap(lf) != lf.Err {
+		lf.Error() != "cannot list pods enrolled in the waypoints to delete: boom" || errors.Unwrap(lf) != lf.Err {
 		t.Errorf("failure %+v: %v", lf, failed[0])
 	}
 
 	c = dangling()
 	c.metadata.PrependReactor("list", "*", clusterWide)
-	_, failed, narrowed = FindDangling(context.Background(), c.clients(), nil, nil, 2, func(string) bool { return true })
+	_, failed, narrowed = FindEnrolled(context.Background(), c.clients(), nil, nil, 2, func(string) bool { return true })
 	if narrowed || len(failed) != len(Kinds) {
 		t.Errorf("forbidden without namespaces: narrowed %v, %d failures", narrowed, len(failed))
 	}
@@ -213,15 +213,15 @@ func TestFindDanglingNarrowed(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	_, failed, _ = FindDangling(context.Background(), c.clients(), nil, []string{"a", "b"}, 2, func(string) bool { return true })
+	_, failed, _ = FindEnrolled(context.Background(), c.clients(), nil, []string{"a", "b"}, 2, func(string) bool { return true })
 	var msgs []string
 	for _, f := range failed {
 		msgs = append(msgs, f.Error())
 	}
 	slices.Sort(msgs)
 	if want := []string{
-		"cannot list namespaces enrolled in waypoints that no longer exist in namespace b: bang",
-		"cannot list services enrolled in waypoints that no longer exist in namespace b: boom",
+		"cannot list namespaces enrolled in the waypoints to delete in namespace b: bang",
+		"cannot list services enrolled in the waypoints to delete in namespace b: boom",
 	}; !slices.Equal(msgs, want) {
 		t.Errorf("failures\n got %v\nwant %v", msgs, want)
 	}
@@ -231,7 +231,7 @@ func TestFindDanglingNarrowed(t *testing.T) {
 	c.metadata.PrependReactor("list", "serviceentries", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, missingType("networking.istio.io", "serviceentries")
 	})
-	found, failed, _ = FindDangling(context.Background(), c.clients(), nil, nil, 2, func(string) bool { return true })
+	found, failed, _ = FindEnrolled(context.Background(), c.clients(), nil, nil, 2, func(string) bool { return true })
 	if len(failed) != 0 || slices.Contains(keys(found), "serviceentry a/se") {
 		t.Errorf("no ServiceEntry CRD: %v %v", failed, keys(found))
 	}
@@ -256,38 +256,6 @@ func TestReadNamespace(t *testing.T) {
 	c.fail("get", "namespaces", forbidden("namespaces"))
 	if _, err := readNamespace(ctx, c.clients(), "a", "istio.io/use-waypoint"); err == nil {
 		t.Error("a failing read")
-	}
-}
-
-func TestFindEnrolled(t *testing.T) {
-	ctx := context.Background()
-	c := dangling()
-	if got, err := FindEnrolled(ctx, c.clients(), nil); got != nil || err != nil || len(c.metadata.Actions()) != 0 {
-		t.Errorf("no waypoints: %v %v", got, err)
-	}
-	got, err := FindEnrolled(ctx, c.clients(), []string{"a/gone", "b/kept", "x/gone"})
-	// In the order of the lists: kind by kind, each as the server lists it.
-	want := []string{"namespace a", "service a/s1", "service a/s2", "service b/kept", "service b/s", "pod a/p", "serviceentry a/se", "workloadentry b/we"}
-	if err != nil || !slices.Equal(keys(got), want) {
-		t.Errorf("FindEnrolled\n got %v, %v\nwant %v", keys(got), err, want)
-	}
-	if sel := listSelectors(c, "services"); !slices.Equal(sel, []string{"istio.io/use-waypoint in (gone,kept)"}) {
-		t.Errorf("selectors %v", sel)
-	}
-
-	c = dangling()
-	c.metadata.PrependReactor("list", "workloadentries", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, missingType("networking.istio.io", "workloadentries")
-	})
-	if got, err := FindEnrolled(ctx, c.clients(), []string{"b/kept"}); err != nil || !slices.Equal(keys(got), []string{"service b/kept"}) {
-		t.Errorf("no WorkloadEntry CRD: %v, %v", keys(got), err)
-	}
-
-	c = dangling()
-	c.metadata.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, errors.New("boom") })
-	got, err = FindEnrolled(ctx, c.clients(), []string{"a/gone"})
-	if err == nil || err.Error() != "cannot list pod enrolled in the deleted waypoints: boom" || !slices.Equal(keys(got), []string{"namespace a", "service a/s1", "service a/s2", "service b/s"}) {
-		t.Errorf("a failing list: %v, %v", keys(got), err)
 	}
 }
 
@@ -329,16 +297,16 @@ func TestEachMetadataPages(t *testing.T) {
 	}
 }
 
-// TestFindDanglingEmptyNamespaceLabel: a label with an empty
+// TestFindEnrolledEmptyNamespaceLabel: a label with an empty
 // istio.io/use-waypoint-namespace names waypoint "/gone", in no namespace
 // (istiod reads it so), not "a/gone": deleting a/gone leaves it alone,
 // and the search hands its true key to match. The first reading counted
 // it as a user of a/gone.
-func TestFindDanglingEmptyNamespaceLabel(t *testing.T) {
+func TestFindEnrolledEmptyNamespaceLabel(t *testing.T) {
 	c := newFakeCluster(nsObj("a", nil),
 		svcObj("a", "uses", use("gone")), svcObj("a", "empty", useIn("gone", "")), podObj("a", "p", useIn("gone", "")))
 	var seen []string
-	found, failed, _ := FindDangling(context.Background(), c.clients(), []string{"gone"}, nil, 2, func(key string) bool {
+	found, failed, _ := FindEnrolled(context.Background(), c.clients(), []string{"gone"}, nil, 2, func(key string) bool {
 		seen = append(seen, key)
 		return key == "a/gone"
 	})

@@ -34,14 +34,15 @@ type Verdict struct {
 	Refused map[Object][]Loss
 	// Forced are the losses that Force let through, to be named.
 	Forced []Loss
-	// Unchecked says why the check could not be made, when the change goes
-	// ahead without it: the user may not read the policies, or Force.
+	// Unchecked says why the check could not be made, when Force lets the
+	// change go ahead without it.
 	Unchecked error
 }
 
 // Check predicts what the change would switch off. A check that cannot be
-// made refuses the whole change with an error, unless Force or the user may
-// not read the policies at all (then Unchecked says why).
+// made refuses the whole change with a *bulk.UncheckedError, unless Force
+// (then Unchecked says why). A user who may not list a kind across the
+// cluster is checked in Scope instead.
 func (g Guard) Check(ctx context.Context, ch Change) (Verdict, error) {
 	if len(ch.Waypoints) == 0 && len(ch.Labels) == 0 && len(ch.Users) == 0 {
 		return Verdict{}, nil
@@ -51,10 +52,13 @@ func (g Guard) Check(ctx context.Context, ch Change) (Verdict, error) {
 		im, err = NewReader(g.Clients).Impact(ctx, g.Scope, ch)
 	}
 	if err != nil {
-		if g.Force || apierrors.IsForbidden(err) {
+		if g.Force {
 			return Verdict{Unchecked: err}, nil
 		}
-		return Verdict{}, fmt.Errorf("cannot check which L7 policies would no longer be enforced: %w; add --force to %s without the check", err, g.Verb)
+		// A check that cannot be made refuses the writes it guards, never
+		// lets them through unchecked: the user may not read the policies
+		// (a refusal), or the server failed.
+		return Verdict{}, bulk.Unchecked(fmt.Errorf("cannot check which L7 policies would no longer be enforced: %w; nothing was changed; add --force to %s without the check", err, g.Verb), apierrors.IsForbidden(err))
 	}
 	if g.Force {
 		return Verdict{Forced: im.Losses}, nil

@@ -19,9 +19,10 @@ import (
 // TestGuard: the one L7 guard of every write refuses the objects whose
 // change loses a policy, lets them through with Force and names the
 // losses, reads again in Scope when it may not read across the cluster,
-// goes ahead unchecked only when the user may not read the policies at all
-// (or with Force), and refuses the whole change when the check fails
-// otherwise. An empty change reads nothing.
+// and refuses the whole change when the check cannot be made: a refusal
+// (forbidden) when the user may not read the policies, a failure when the
+// server fails; only Force goes ahead unchecked. An empty change reads
+// nothing.
 func TestGuard(t *testing.T) {
 	reviews := Object{Kind: "Service", Namespace: "app", Name: "reviews"}
 	unenroll := Change{Labels: map[Object]map[string]string{reviews: {}}, Causes: map[Object]string{reviews: "service app/reviews unenrolled"}}
@@ -54,7 +55,9 @@ func TestGuard(t *testing.T) {
 		refused, forced int
 		unchecked       bool
 		err             string
-		lists           int
+		// forbidden says err is a refusal: the user may not read.
+		forbidden bool
+		lists     int
 		// by is the object the refusals are by; reviews when unset.
 		by Object
 	}{
@@ -64,7 +67,8 @@ func TestGuard(t *testing.T) {
 		{name: "with Force the losses are named", change: unenroll, guard: Guard{Force: true}, forced: 2, lists: 1},
 		{name: "the users of a waypoint alone are checked", change: Change{Users: []Object{reviews}, Waypoints: nil, Labels: nil}, lists: 1},
 		{name: "forbidden across the cluster: read again in the scope", change: unenroll, guard: Guard{Scope: []string{"app", "infra"}}, fault: forbidAcross, refused: 2, lists: 3},
-		{name: "forbidden without a scope: unchecked, read once", change: unenroll, fault: forbidAcross, unchecked: true, lists: 1},
+		{name: "forbidden without a scope: refused whole, read once", change: unenroll, guard: Guard{Verb: "unenroll"}, fault: forbidAcross, err: "forbidden", forbidden: true, lists: 1},
+		{name: "forbidden with Force: unchecked", change: unenroll, guard: Guard{Force: true}, fault: forbidAcross, unchecked: true, lists: 1},
 		{name: "a failing read refuses the whole change", change: unenroll, guard: Guard{Verb: "delete"}, fault: failing, err: "add --force to delete without the check", lists: 1},
 		{name: "a failing read with Force: unchecked", change: unenroll, guard: Guard{Force: true}, fault: failing, unchecked: true, lists: 1},
 	} {
@@ -77,8 +81,9 @@ func TestGuard(t *testing.T) {
 			g.Clients = c.clients()
 			v, err := g.Check(context.Background(), tc.change)
 			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one with %q", err, tc.err)
+				var ue *bulk.UncheckedError
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.As(err, &ue) || ue.Forbidden != tc.forbidden {
+					t.Fatalf("error %#v, want an UncheckedError (forbidden %v) with %q", err, tc.forbidden, tc.err)
 				}
 			} else if err != nil {
 				t.Fatal(err)

@@ -31,10 +31,14 @@ type DeleteRequest struct {
 	// IgnoreNotFound records a named waypoint that does not exist as
 	// skipped rather than failed.
 	IgnoreNotFound bool
-	// Unenroll removes the enrollment labels that name a waypoint that no
-	// longer exists in the scope: the ones just deleted, and any left by an
-	// earlier run.
+	// Unenroll removes, before a waypoint is deleted, the enrollment labels
+	// that name it; a waypoint whose users could not all be unenrolled is
+	// left in place.
 	Unenroll bool
+	// UnenrollMissing (which implies Unenroll) also removes the labels
+	// that name a waypoint that does not exist in the scope: left by an
+	// earlier delete, or written ahead of their waypoint.
+	UnenrollMissing bool
 	// Concurrency bounds the requests in flight; 0 means bulk.DefaultConcurrency.
 	Concurrency int
 	// Progress, when set, is told how many deletes are done.
@@ -52,15 +56,18 @@ const (
 	// StillEnrolledPrefix starts the message of a resource left enrolled in
 	// a deleted waypoint (without Unenroll).
 	StillEnrolledPrefix = "still uses deleted waypoint "
+	// MissingPrefix starts the message of a resource whose labels name a
+	// waypoint that did not exist before the call (without UnenrollMissing).
+	MissingPrefix = "names waypoint "
 )
 
 // DeleteResult says what Delete did, one record per object: Gateways
-// deleted, refused, missing or failed, then the resources unenrolled (or,
-// without Unenroll, still enrolled in a waypoint that is gone).
+// deleted, refused, missing or failed, then the resources unenrolled (or
+// left enrolled in a waypoint that is gone).
 type DeleteResult struct {
 	Records []bulk.Record
-	// Enrolled are the resources whose labels name a waypoint that no
-	// longer exists (before Unenroll removed them).
+	// Enrolled are the resources left with labels that name a waypoint
+	// that no longer exists.
 	Enrolled []enroll.Resource
 	// EnrolledUnknown says why Enrolled could not be looked for (without
 	// Unenroll, that does not fail the delete).
@@ -74,10 +81,15 @@ type DeleteResult struct {
 }
 
 // Delete deletes waypoints, and only waypoints: a named Gateway of another
-// class is refused. Each delete is conditional on the UID it checked, so a
-// Gateway replaced in between is never deleted by mistake. A read that
-// fails for one namespace fails only that namespace's records.
+// class is refused. Every read comes before the first write: the Gateways,
+// the L7 policy guard, and the resources enrolled in the waypoints to
+// delete (with Unenroll, a search that cannot be made refuses the whole
+// call). With Unenroll a waypoint's users are unenrolled before it is
+// deleted, so an interrupted call is finished by running it again. Each
+// delete is conditional on the UID it checked, so a Gateway replaced in
+// between is never deleted by mistake.
 func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteResult, error) {
+	req.Unenroll = req.Unenroll || req.UnenrollMissing
 	d := &deletion{req: req, c: c, res: &DeleteResult{}, existing: map[string]bool{}}
 	targets := d.targets(ctx)
 	if len(targets) > 0 {
@@ -86,9 +98,20 @@ func Delete(ctx context.Context, c *kube.Clients, req DeleteRequest) (*DeleteRes
 			return nil, err
 		}
 	}
+	d.targeted = map[string]bool{}
+	for _, gw := range targets {
+		d.targeted[gw.Namespace+"/"+gw.Name] = true
+	}
+	users, err := d.users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Unenroll {
+		targets = d.unenrollAll(ctx, users, targets)
+	}
 	d.deleteAll(ctx, targets)
-	if !bulk.Stopped(ctx) {
-		d.leftovers(ctx)
+	if !req.Unenroll {
+		d.stillEnrolled(users)
 	}
 	d.res.Records = bulk.NewReport(d.rec.Records()).Records
 	return d.res, nil
@@ -143,6 +166,8 @@ type deletion struct {
 	gone     []string
 	// unread are the namespaces whose Gateways could not be read.
 	unread map[string]bool
+	// targeted are the keys of the waypoints to delete, after the guard.
+	targeted map[string]bool
 }
 
 // gatewayRef and namespaceRef are the references of the objects of
@@ -317,9 +342,10 @@ func (d *deletion) deleteAll(ctx context.Context, targets []*gatewayv1.Gateway) 
 	}
 }
 
-// dangling says whether a waypoint key names a waypoint, in the scope of
-// the request, that no longer exists.
-func (d *deletion) dangling(key string) bool {
+// missing says whether a waypoint key names a waypoint, in the scope of
+// the request, that did not exist when the call read it: a named one not
+// found, or for --all/--revision one absent from a namespace read whole.
+func (d *deletion) missing(key string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if slices.Contains(d.gone, key) {
@@ -327,7 +353,7 @@ func (d *deletion) dangling(key string) bool {
 	}
 	ns, name, _ := cutKey(key)
 	if len(d.req.Names) > 0 {
-		return false // named: only those found gone are in scope
+		return false // named: only those found missing are in scope
 	}
 	if d.unread[ns] || d.unread[""] || d.existing[key] || name == "" {
 		return false
@@ -344,41 +370,57 @@ func cutKey(key string) (ns, name string, ok bool) {
 	return "", key, false
 }
 
-// leftovers finds the resources whose labels name a waypoint that no
-// longer exists in the scope and, with Unenroll, removes those labels, each
-// on the condition that they still hold what was read.
-func (d *deletion) leftovers(ctx context.Context) {
+// users finds, before anything is written, the resources whose labels name
+// a waypoint to delete or one missing from the scope. With Unenroll a
+// search that fails refuses the call (nothing is written); without, it
+// only leaves EnrolledUnknown.
+func (d *deletion) users(ctx context.Context) ([]enroll.Resource, error) {
 	var names []string
 	if len(d.req.Names) > 0 {
 		names = d.req.Names
 	}
-	found, failed, narrowed := enroll.FindDangling(ctx, d.c, names, d.req.Namespaces, d.req.Concurrency, d.dangling)
+	match := func(key string) bool { return d.targeted[key] || d.missing(key) }
+	found, failed, narrowed := enroll.FindEnrolled(ctx, d.c, names, d.req.Namespaces, d.req.Concurrency, match)
 	d.res.Narrowed = d.res.Narrowed || narrowed
-	d.res.Enrolled = found
-	if len(failed) > 0 {
-		if !d.req.Unenroll {
-			// The deletes are done; only the look for leftovers failed.
-			d.res.EnrolledUnknown = errors.Join(failed...)
-		} else {
-			for _, err := range failed {
-				var lf *enroll.ListFailure
-				rec := bulk.Record{Ref: kube.Ref{Kind: "Resource"}}
-				if errors.As(err, &lf) {
-					rec.Kind, rec.Namespace = lf.Kind.APIKind(), lf.Namespace
-				}
-				d.rec.Fail(rec, err)
-			}
-		}
+	if len(failed) == 0 {
+		return found, nil
 	}
 	if !d.req.Unenroll {
-		for _, r := range found {
-			d.rec.Add(bulk.Record{Ref: r.Ref(), Action: bulk.Skipped,
-				Before: r.Labels(), Error: StillEnrolledPrefix + r.WaypointKey() + "; rerun with --unenroll or remove its labels"})
-		}
-		return
+		d.res.EnrolledUnknown = errors.Join(failed...)
+		return nil, nil
 	}
-	started := bulk.ForEach(ctx, len(found), d.req.Concurrency, func(ctx context.Context, i int) {
-		r := found[i]
+	forbidden := false
+	for _, err := range failed {
+		var lf *enroll.ListFailure
+		forbidden = forbidden || errors.As(err, &lf) && lf.Forbidden
+	}
+	return nil, bulk.Unchecked(fmt.Errorf("%w; nothing was deleted or unenrolled; run without --unenroll to delete and leave their labels", errors.Join(failed...)), forbidden)
+}
+
+// unenrollAll removes the labels of the users of the waypoints to delete
+// (and with UnenrollMissing of the missing ones), each on the condition
+// that they still hold what was read, and returns the waypoints to delete
+// now: those whose users are all unenrolled. A waypoint is never deleted
+// while a label it could not remove still names it.
+func (d *deletion) unenrollAll(ctx context.Context, users []enroll.Resource, targets []*gatewayv1.Gateway) []*gatewayv1.Gateway {
+	var todo []enroll.Resource
+	for _, r := range users {
+		key := r.WaypointKey()
+		if !d.targeted[key] && !d.req.UnenrollMissing {
+			d.leave(r, MissingPrefix+key+", which does not exist; add --unenroll-missing to remove its labels")
+			continue
+		}
+		todo = append(todo, r)
+	}
+	var mu sync.Mutex
+	blocked := map[string]int{}
+	block := func(r enroll.Resource) {
+		mu.Lock()
+		defer mu.Unlock()
+		blocked[r.WaypointKey()]++
+	}
+	started := bulk.ForEach(ctx, len(todo), d.req.Concurrency, func(ctx context.Context, i int) {
+		r := todo[i]
 		rec := bulk.Record{Ref: r.Ref(), Before: r.Labels()}
 		out, err := r.UnenrollWrite(d.req.DryRun).Do(ctx, d.c)
 		switch {
@@ -386,6 +428,7 @@ func (d *deletion) leftovers(ctx context.Context) {
 			rec.Action, rec.Error = bulk.Skipped, "no longer exists"
 			d.rec.Add(rec)
 		case err != nil:
+			block(r)
 			d.rec.Fail(rec, describeUnenroll(r, err))
 		case out.Changed:
 			rec.Action, rec.After = bulk.Unenrolled, enroll.EnrollmentLabels(out.Labels)
@@ -395,9 +438,49 @@ func (d *deletion) leftovers(ctx context.Context) {
 			d.rec.Add(rec)
 		}
 	}, nil)
-	for _, r := range found[started:] {
+	for _, r := range todo[started:] {
+		block(r)
 		d.rec.Add(bulk.Record{Ref: r.Ref(), Action: bulk.NotStarted, Before: r.Labels()})
 	}
+	kept := targets[:0:0]
+	for _, gw := range targets {
+		key := gw.Namespace + "/" + gw.Name
+		switch n := blocked[key]; {
+		case n == 0:
+			kept = append(kept, gw)
+		case bulk.Stopped(ctx):
+			d.rec.Add(bulk.Record{Ref: gatewayRef(gw.Namespace, gw.Name), Action: bulk.NotStarted})
+		default:
+			rec := gatewayRecord(gw.Namespace, gw.Name)
+			rec.Action, rec.Error = bulk.Skipped, fmt.Sprintf("not deleted: %d resources enrolled in it could not be unenrolled", n)
+			d.rec.Add(rec)
+		}
+	}
+	return kept
+}
+
+// stillEnrolled records, without Unenroll, the users left naming a
+// waypoint that is gone: one this call deleted, or one missing before it.
+func (d *deletion) stillEnrolled(users []enroll.Resource) {
+	d.mu.Lock()
+	gone := slices.Clone(d.gone)
+	d.mu.Unlock()
+	for _, r := range users {
+		key := r.WaypointKey()
+		switch {
+		case slices.Contains(gone, key) && d.targeted[key]:
+			d.leave(r, StillEnrolledPrefix+key+"; remove its labels, or delete with --unenroll-missing")
+		case !d.targeted[key]:
+			d.leave(r, MissingPrefix+key+", which does not exist; remove its labels, or delete with --unenroll-missing")
+		}
+	}
+}
+
+// leave records a resource whose labels name a waypoint that is gone, and
+// left as it is.
+func (d *deletion) leave(r enroll.Resource, why string) {
+	d.res.Enrolled = append(d.res.Enrolled, r)
+	d.rec.Add(bulk.Record{Ref: r.Ref(), Action: bulk.Skipped, Before: r.Labels(), Error: why})
 }
 
 func describeUnenroll(r enroll.Resource, err error) error {

@@ -8,6 +8,7 @@ import (
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
@@ -69,8 +70,14 @@ func (e *InUseError) Error() string {
 func GuardUsers(ctx context.Context, c *kube.Clients, gws []*gatewayv1.Gateway, namespaces []string, force bool) (UsersVerdict, error) {
 	var v UsersVerdict
 	ch, err := cutOff(ctx, c, gws, namespaces, &v)
-	if err != nil || len(v.Lost) == 0 {
+	if err != nil {
 		return v, err
+	}
+	if err := unsearched(v.Gaps); err != nil && !force {
+		return v, err
+	}
+	if len(v.Lost) == 0 {
+		return v, nil
 	}
 	v.Policies, err = policy.Guard{Clients: c, Force: force, Verb: "apply", Scope: namespaces}.Check(ctx, ch)
 	if err != nil && !force {
@@ -86,6 +93,20 @@ func GuardUsers(ctx context.Context, c *kube.Clients, gws []*gatewayv1.Gateway, 
 		return v, nil
 	}
 	return v, &InUseError{Lost: v.Lost}
+}
+
+// unsearched refuses the apply when RBAC kept the guard from searching a
+// namespace for a kind of user of a waypoint whose binding changes: who
+// would be cut off there cannot be known.
+func unsearched(gaps []WaypointGaps) error {
+	for _, w := range gaps {
+		for _, g := range w.Gaps {
+			if g.Namespace != "" {
+				return bulk.Unchecked(fmt.Errorf("cannot check who uses waypoint %s: you may not list %s in namespace %s; nothing was changed; add --force to apply without the check", w.Key, g.Kind.Plural(), g.Namespace), true)
+			}
+		}
+	}
+	return nil
 }
 
 // ApplyChange is the change applying gws makes, for the L7 policy guard:
