@@ -7,7 +7,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 
-.PHONY: all build test lint unit docs controlplane sandbox demo bench mutation release-check sandbox-fixtures clean
+.PHONY: all build test lint unit faults docs controlplane sandbox demo bench mutation release-check sandbox-fixtures clean
 
 # Tools built from the module proxy at the versions their hack/tools/<tool>
 # module pins; a bump of that go.mod rebuilds them.
@@ -51,6 +51,10 @@ $(GREMLINS): hack/tools/gremlins/go.mod hack/tools/gremlins/go.sum
 ## mutation: mutation testing of the domain packages by their own tests (slow; not part of make test)
 mutation: $(GREMLINS)
 	hack/mutation.sh $(GREMLINS) $(MUTATION_PKGS)
+
+## faults: the figure of docs/reliability.md, TestBulkUnderFaults with 4 rounds per fault profile (>= 1,000 records each; slow)
+faults: controlplane
+	bash -o pipefail -c "WAYPOINT_FAULT_ROUNDS=4 $(GO) test ./pkg/cli -run 'TestBulkUnderFaults\$$' -count=1 -v -timeout 30m 2>&1 | grep -v ReverseProxy"
 
 ## docs: regenerate the CLI reference in docs/reference from the code
 docs:

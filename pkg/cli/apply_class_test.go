@@ -17,61 +17,75 @@ import (
 )
 
 // TestApplyNeverTakesOverAnotherClass: a Gateway of another class that is
-// named like the waypoint is never changed by apply, whatever the flags
-// (--force-conflicts, --force, --overwrite, a server dry run): the
-// namespace is refused with exit 2 naming the class, its label is left
-// alone, and the other namespaces of the call are applied, with one
-// record for every object. Judged by reading the cluster back.
+// named like the waypoint is never changed by apply, whatever the flags:
+// for each of three other classes, every valid combination of
+// --force-conflicts, --force, --enroll-namespace, --overwrite,
+// --dry-run=server and --for (48 of them) is
+// refused with exit 2 naming the class, the Gateway and the namespace's
+// label are left alone, and no field of it is ours. Over several
+// namespaces the others are applied, with one record for every object.
+// Judged by reading the cluster back.
 func TestApplyNeverTakesOverAnotherClass(t *testing.T) {
 	ctx := context.Background()
-	foreign := env.Namespace(t, nil)
-	ok := env.Namespace(t, nil)
-	gw := testenv.WaypointGateway(foreign, "waypoint", nil)
-	gw.Spec.GatewayClassName = "istio"
-	gw.Spec.Listeners = []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}}
-	env.CreateGateway(t, gw)
-	before, err := getGateway(t, foreign, "waypoint")
-	if err != nil {
-		t.Fatal(err)
-	}
-	unchanged := func(what string) {
-		t.Helper()
-		after, err := getGateway(t, foreign, "waypoint")
+	flags := [][]string{{"--force-conflicts"}, {"--force"}, {"--enroll-namespace"}, {"--overwrite"}, {"--dry-run=server"}, {"--for", "workload"}}
+	var foreign string
+	var unchanged func(what string)
+	for _, class := range []string{"istio", "istio-remote", "example-proxy"} {
+		ns := env.Namespace(t, nil)
+		gw := testenv.WaypointGateway(ns, "waypoint", nil)
+		gw.Spec.GatewayClassName = gatewayv1.ObjectName(class)
+		gw.Spec.Listeners = []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}}
+		env.CreateGateway(t, gw)
+		before, err := getGateway(t, ns, "waypoint")
 		if err != nil {
-			t.Fatalf("%s: %v", what, err)
+			t.Fatal(err)
 		}
-		// istiod writes the status of a Gateway of class istio: the spec,
-		// the labels and who manages them are what must not change.
-		if !reflect.DeepEqual(after.Spec, before.Spec) || !maps.Equal(after.Labels, before.Labels) {
-			t.Errorf("%s changed the Gateway of class istio: class %s, %d listeners, labels %v",
-				what, after.Spec.GatewayClassName, len(after.Spec.Listeners), after.Labels)
-		}
-		for _, m := range after.ManagedFields {
-			if m.Manager == "kubectl-waypoint" {
-				t.Errorf("%s: kubectl-waypoint manages fields of the Gateway of class istio (%s)", what, m.Operation)
+		check := func(what string) {
+			t.Helper()
+			after, err := getGateway(t, ns, "waypoint")
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			// istiod writes the status of a Gateway of class istio: the
+			// spec, the labels and who manages them are what must not
+			// change.
+			if !reflect.DeepEqual(after.Spec, before.Spec) || !maps.Equal(after.Labels, before.Labels) {
+				t.Errorf("%s changed the Gateway of class %s: class %s, %d listeners, labels %v",
+					what, class, after.Spec.GatewayClassName, len(after.Spec.Listeners), after.Labels)
+			}
+			for _, m := range after.ManagedFields {
+				if m.Manager == "kubectl-waypoint" {
+					t.Errorf("%s: kubectl-waypoint manages fields of the Gateway of class %s (%s)", what, class, m.Operation)
+				}
+			}
+			if l := nsLabels(t, ns)[istio.LabelUseWaypoint]; l != "" {
+				t.Errorf("%s enrolled namespace %s (%q)", what, ns, l)
 			}
 		}
-		if l := nsLabels(t, foreign)[istio.LabelUseWaypoint]; l != "" {
-			t.Errorf("%s enrolled namespace %s (%q)", what, foreign, l)
+		if class == "istio" {
+			foreign, unchanged = ns, check
 		}
-	}
-	for _, flags := range [][]string{
-		{},
-		{"--force-conflicts"},
-		{"--force-conflicts", "--force", "--enroll-namespace", "--overwrite"},
-		{"--force-conflicts", "--dry-run=server"},
-		{"--for", "workload", "--force-conflicts", "--enroll-namespace"},
-	} {
-		args := append([]string{"apply", "-n", foreign}, flags...)
-		_, stderr, code := runKube(t, args...)
-		if code != ExitUsage || !strings.Contains(stderr, `class "istio"`) || strings.Contains(stderr, "--force-conflicts to take") {
-			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming class \"istio\"", flags, code, stderr)
+		for set := 0; set < 1<<len(flags); set++ {
+			if set&(1<<3) != 0 && set&(1<<2) == 0 {
+				continue // --overwrite needs --enroll-namespace
+			}
+			args := []string{"apply", "-n", ns}
+			for i, f := range flags {
+				if set&(1<<i) != 0 {
+					args = append(args, f...)
+				}
+			}
+			_, stderr, code := runKube(t, args...)
+			if code != ExitUsage || !strings.Contains(stderr, `class "`+class+`"`) || strings.Contains(stderr, "--force-conflicts to take") {
+				t.Errorf("%v: exit %d, stderr %q; want exit 2 naming class %q", args, code, stderr, class)
+			}
+			check(strings.Join(args, " "))
 		}
-		unchanged(strings.Join(args, " "))
 	}
 
 	// Several namespaces: the other one is applied and enrolled, and every
 	// object has one record.
+	ok := env.Namespace(t, nil)
 	stdout, stderr, code := runKube(t, "apply", "-n", ok+","+foreign, "--enroll-namespace", "--force-conflicts", "-o", "json")
 	var rep bulk.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {

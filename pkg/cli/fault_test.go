@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -71,6 +73,11 @@ func (fx *faultFixture) run(t *testing.T, args ...string) (*bulk.Report, int, st
 	t.Helper()
 	args = append(args, "-n", strings.Join(fx.namespaces, ","), "-o", "json", "--kubeconfig", fx.kubeconfig)
 	stdout, stderr, code := run(t, false, args...)
+	if stdout == "" && code != 0 && strings.Contains(stderr, "; nothing was ") {
+		// A check that guards the writes could not be made: refused
+		// before any write, with no report.
+		return nil, code, stderr
+	}
 	var rep bulk.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("%v: exit %d, no report (%v); stdout %q stderr %q", args[:3], code, err, stdout, stderr)
@@ -83,7 +90,7 @@ func (fx *faultFixture) run(t *testing.T, args ...string) (*bulk.Report, int, st
 
 // faultTally is what docs/reliability.md reports per profile.
 type faultTally struct {
-	runs, reruns, wrongRecords, lostLabels int
+	runs, reruns, refusedWhole, records, wrongRecords, lostLabels int
 }
 
 // state is what the cluster holds for one namespace of the fixture.
@@ -116,17 +123,26 @@ func (fx *faultFixture) read(t *testing.T, ns string) state {
 }
 
 // step runs one bulk command under the proxy's faults, re-runs it once if
-// it failed, and checks the records against the cluster and the final
-// state with want.
-func (fx *faultFixture) step(t *testing.T, tally *faultTally, want func(state) bool, args ...string) {
+// it failed, audits every report against the cluster read before and after
+// it, and checks the final state with want. about says which objects of a
+// namespace, in the state before the run, the command is about: each gets
+// exactly one record.
+func (fx *faultFixture) step(t *testing.T, tally *faultTally, about func(kind string, before state) bool, want func(state) bool, args ...string) {
 	t.Helper()
 	for attempt := 0; attempt < 2; attempt++ {
 		tally.runs++
 		if attempt > 0 {
 			tally.reruns++
 		}
+		before := fx.snapshot(t)
 		rep, code, stderr := fx.run(t, args...)
-		tally.wrongRecords += fx.checkRecords(t, rep)
+		after := fx.snapshot(t)
+		if rep == nil {
+			tally.refusedWhole++
+			rep = &bulk.Report{}
+		}
+		tally.records += len(rep.Records)
+		tally.wrongRecords += fx.audit(t, rep, before, after, about)
 		if code == 0 {
 			break
 		}
@@ -150,52 +166,117 @@ func (fx *faultFixture) step(t *testing.T, tally *faultTally, want func(state) b
 	}
 }
 
-// checkRecords counts the records that do not match the cluster: an object
-// reported done must be as the action says.
-func (fx *faultFixture) checkRecords(t *testing.T, rep *bulk.Report) int {
+// snapshot reads the state of every namespace of the fixture, directly
+// from the API server.
+func (fx *faultFixture) snapshot(t *testing.T) map[string]state {
+	t.Helper()
+	out := map[string]state{}
+	for _, ns := range fx.namespaces {
+		out[ns] = fx.read(t, ns)
+	}
+	return out
+}
+
+// audit counts the wrong records of a report: a record whose action, before
+// or after does not match what the cluster held before and after the run, a
+// second record of one object, and a missing record of an object the run was
+// about. A record that did nothing (failed, skipped, not started,
+// unchanged) must leave its object as it was.
+func (fx *faultFixture) audit(t *testing.T, rep *bulk.Report, before, after map[string]state, about func(kind string, before state) bool) int {
 	t.Helper()
 	wrong := 0
-	states := map[string]state{}
+	seen := map[string]bool{}
 	for _, r := range rep.Records {
-		if r.Action == bulk.Failed || r.Action == bulk.Skipped {
-			continue
-		}
 		ns := r.Namespace
 		if r.Kind == "Namespace" {
 			ns = r.Name
 		}
-		st, seen := states[ns]
-		if !seen {
-			st = fx.read(t, ns)
-			states[ns] = st
-		}
-		ok := true
-		switch {
-		case r.Kind == "Gateway" && r.Action == bulk.Deleted:
-			ok = !st.gateway
-		case r.Kind == "Gateway":
-			ok = st.gateway
-		case r.Kind == "Namespace" && (r.Action == bulk.Enrolled || r.Action == bulk.Unchanged) && rep.Summary.Counts[bulk.Unenrolled] == 0:
-			ok = st.nsWaypoint == "waypoint"
-		case r.Kind == "Namespace" && r.Action == bulk.Unenrolled:
-			ok = !st.nsHasWaypoint
-		case r.Kind == "Service" && r.Action == bulk.Enrolled:
-			ok = st.svcWaypoint == "waypoint"
-		case r.Kind == "Service" && r.Action == bulk.Unenrolled:
-			ok = !st.svcHas
-		}
-		if !ok {
+		key := r.Kind + " " + ns
+		b, known := before[ns]
+		a := after[ns]
+		if !known || seen[key] || !about(r.Kind, b) {
 			wrong++
-			t.Errorf("record %+v does not match the cluster: %+v", r, st)
+			t.Errorf("record %+v: a second record, or of an object the run is not about", r)
+			continue
+		}
+		seen[key] = true
+		if why := recordMismatch(r, b, a); why != "" {
+			wrong++
+			t.Errorf("record %+v: %s; before %+v, after %+v", r, why, b, a)
+		}
+	}
+	for _, ns := range fx.namespaces {
+		for _, kind := range []string{"Gateway", "Namespace", "Service"} {
+			if about(kind, before[ns]) && !seen[kind+" "+ns] && rep.Summary.Total > 0 {
+				wrong++
+				t.Errorf("no record of %s %s", kind, ns)
+			}
 		}
 	}
 	return wrong
 }
 
+// recordMismatch says how one record differs from the cluster read before
+// and after its run, or "" when it is true.
+func recordMismatch(r bulk.Record, b, a state) string {
+	if r.Kind == "Gateway" {
+		switch r.Action {
+		case bulk.Created:
+			if b.gateway || !a.gateway {
+				return "created, but it existed before or does not now"
+			}
+		case bulk.Configured, bulk.Unchanged:
+			if !b.gateway || !a.gateway {
+				return string(r.Action) + ", but it did not exist before or does not now"
+			}
+		case bulk.Deleted:
+			if !b.gateway || a.gateway {
+				return "deleted, but it did not exist before or still does"
+			}
+		default:
+			if a.gateway != b.gateway {
+				return string(r.Action) + ", but the Gateway was created or deleted"
+			}
+		}
+		return ""
+	}
+	bv, bHas, av, aHas := b.nsWaypoint, b.nsHasWaypoint, a.nsWaypoint, a.nsHasWaypoint
+	if r.Kind == "Service" {
+		bv, bHas, av, aHas = b.svcWaypoint, b.svcHas, a.svcWaypoint, a.svcHas
+	}
+	if r.Before != nil {
+		if v, ok := r.Before["istio.io/use-waypoint"]; v != bv || ok != bHas {
+			return fmt.Sprintf("before says use-waypoint %q (%v)", v, ok)
+		}
+	}
+	if r.After != nil {
+		if v, ok := r.After["istio.io/use-waypoint"]; v != av || ok != aHas {
+			return fmt.Sprintf("after says use-waypoint %q (%v)", v, ok)
+		}
+	}
+	switch r.Action {
+	case bulk.Enrolled:
+		if bv == av || av != "waypoint" {
+			return "enrolled, but the label did not change to waypoint"
+		}
+	case bulk.Unenrolled:
+		if !bHas || aHas {
+			return "unenrolled, but the label was not there before or still is"
+		}
+	default:
+		if bv != av || bHas != aHas {
+			return string(r.Action) + ", but the label changed"
+		}
+	}
+	return ""
+}
+
 // TestBulkUnderFaults runs bulk apply, enroll, unenroll and delete over 50
 // namespaces under each fault profile: after at most one re-run the state
-// is right, every record matches the cluster, nothing outside the target
-// set changed and no label of another writer was lost.
+// is right, every record of every run is audited against the cluster read
+// before and after it (and every object the run was about has exactly one),
+// nothing outside the target set changed and no label of another writer
+// was lost. make faults runs 4 rounds (docs/reliability.md).
 func TestBulkUnderFaults(t *testing.T) {
 	fx := newFaultFixture(t)
 	var summary []string
@@ -205,22 +286,49 @@ func TestBulkUnderFaults(t *testing.T) {
 			before := fx.proxy.Counts()
 			fx.proxy.SetProfile(profile)
 			tally := &faultTally{}
-			fx.step(t, tally, func(s state) bool { return s.gateway && s.nsWaypoint == "waypoint" },
-				"apply", "--enroll-namespace")
-			fx.step(t, tally, func(s state) bool { return s.svcWaypoint == "waypoint" },
-				"enroll", "service", "app", "--waypoint", "waypoint")
-			fx.step(t, tally, func(s state) bool { return !s.svcHas },
-				"unenroll", "service", "app")
-			fx.step(t, tally, func(s state) bool { return !s.gateway && !s.nsHasWaypoint },
-				"delete", "--all", "--unenroll")
+			for range faultRounds(t) {
+				fx.step(t, tally, func(kind string, _ state) bool { return kind == "Gateway" || kind == "Namespace" },
+					func(s state) bool { return s.gateway && s.nsWaypoint == "waypoint" },
+					"apply", "--enroll-namespace")
+				fx.step(t, tally, func(kind string, _ state) bool { return kind == "Service" },
+					func(s state) bool { return s.svcWaypoint == "waypoint" },
+					"enroll", "service", "app", "--waypoint", "waypoint")
+				fx.step(t, tally, func(kind string, _ state) bool { return kind == "Service" },
+					func(s state) bool { return !s.svcHas },
+					"unenroll", "service", "app")
+				// delete --all is about the waypoints there are, and the
+				// namespaces enrolled in them.
+				fx.step(t, tally, func(kind string, b state) bool {
+					return kind == "Gateway" && b.gateway || kind == "Namespace" && b.nsHasWaypoint
+				}, func(s state) bool { return !s.gateway && !s.nsHasWaypoint },
+					"delete", "--all", "--unenroll")
+			}
 			after := fx.proxy.Counts()
 			faults := (after.Throttled - before.Throttled) + (after.ErrorsBefore - before.ErrorsBefore) + (after.ErrorsAfter - before.ErrorsAfter) +
 				(after.ResetsBefore - before.ResetsBefore) + (after.ResetsAfter - before.ResetsAfter) + (after.WatchesCut - before.WatchesCut)
-			summary = append(summary, fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %d |", profile.Name, after.Requests-before.Requests, faults,
-				tally.runs, tally.reruns, tally.wrongRecords, tally.lostLabels))
+			if profile.Latency == 0 && faults == 0 {
+				t.Errorf("no fault was injected in %d requests: the profile proves nothing", after.Requests-before.Requests)
+			}
+			summary = append(summary, fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %d | %d | %d |", profile.Name, after.Requests-before.Requests, faults,
+				tally.runs, tally.reruns, tally.refusedWhole, tally.records, tally.wrongRecords, tally.lostLabels))
 		})
 	}
-	t.Logf("profile | requests | faults injected | runs | re-runs | wrong records | lost labels\n%s", strings.Join(summary, "\n"))
+	t.Logf("profile | requests | faults injected | runs | re-runs | refused whole | records | wrong records | lost labels\n%s", strings.Join(summary, "\n"))
+}
+
+// faultRounds is how many times TestBulkUnderFaults runs its four commands
+// per profile: 1, or WAYPOINT_FAULT_ROUNDS (make faults), for the figure of
+// docs/reliability.md.
+func faultRounds(t *testing.T) int {
+	v := os.Getenv("WAYPOINT_FAULT_ROUNDS")
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("WAYPOINT_FAULT_ROUNDS=%q: want a number of rounds", v)
+	}
+	return n
 }
 
 // TestBulkConcurrentWriter flips istio.io/use-waypoint and another label on
