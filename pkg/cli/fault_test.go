@@ -134,9 +134,9 @@ func (fx *faultFixture) step(t *testing.T, tally *faultTally, about func(kind st
 		if attempt > 0 {
 			tally.reruns++
 		}
-		before := fx.snapshot(t)
+		before := fx.readAll(t)
 		rep, code, stderr := fx.run(t, args...)
-		after := fx.snapshot(t)
+		after := fx.readAll(t)
 		if rep == nil {
 			tally.refusedWhole++
 			rep = &bulk.Report{}
@@ -166,9 +166,9 @@ func (fx *faultFixture) step(t *testing.T, tally *faultTally, about func(kind st
 	}
 }
 
-// snapshot reads the state of every namespace of the fixture, directly
+// readAll reads the state of every namespace of the fixture, directly
 // from the API server.
-func (fx *faultFixture) snapshot(t *testing.T) map[string]state {
+func (fx *faultFixture) readAll(t *testing.T) map[string]state {
 	t.Helper()
 	out := map[string]state{}
 	for _, ns := range fx.namespaces {
@@ -271,7 +271,8 @@ func recordMismatch(r bulk.Record, b, a state) string {
 	return ""
 }
 
-// TestBulkUnderFaults runs bulk apply, enroll, unenroll and delete over 50
+// TestBulkUnderFaults runs bulk apply (create, then configure), enroll,
+// unenroll and delete over 50
 // namespaces under each fault profile: after at most one re-run the state
 // is right, every record of every run is audited against the cluster read
 // before and after it (and every object the run was about has exactly one),
@@ -296,6 +297,11 @@ func TestBulkUnderFaults(t *testing.T) {
 				fx.step(t, tally, func(kind string, _ state) bool { return kind == "Service" },
 					func(s state) bool { return !s.svcHas },
 					"unenroll", "service", "app")
+				// A change of every waypoint (configured), which keeps the
+				// enrolled namespaces bound.
+				fx.step(t, tally, func(kind string, _ state) bool { return kind == "Gateway" },
+					func(s state) bool { return s.gateway && s.nsWaypoint == "waypoint" },
+					"apply", "--for", "all")
 				// delete --all is about the waypoints there are, and the
 				// namespaces enrolled in them.
 				fx.step(t, tally, func(kind string, b state) bool {

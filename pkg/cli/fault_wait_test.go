@@ -25,7 +25,7 @@ func TestBulkWaitUnderCutWatches(t *testing.T) {
 	profile := faultproxy.Profile{Name: "cut-watches", CutWatchesAfter: 200 * time.Millisecond, ErrorBefore: 0.05}
 	fx.proxy.SetProfile(profile)
 	before := fx.proxy.Counts()
-	held := fx.snapshot(t)
+	held := fx.readAll(t)
 	rep, code, stderr := fx.run(t, "apply", "--enroll-namespace", "--wait", "--timeout", "120s")
 	after := fx.proxy.Counts()
 	if code != ExitOK {
@@ -34,7 +34,7 @@ func TestBulkWaitUnderCutWatches(t *testing.T) {
 	if after.WatchesCut == before.WatchesCut {
 		t.Fatalf("no watch was cut (%d requests): the test proves nothing", after.Requests-before.Requests)
 	}
-	if wrong := fx.audit(t, rep, held, fx.snapshot(t), func(kind string, _ state) bool { return kind == "Gateway" || kind == "Namespace" }); wrong != 0 {
+	if wrong := fx.audit(t, rep, held, fx.readAll(t), func(kind string, _ state) bool { return kind == "Gateway" || kind == "Namespace" }); wrong != 0 {
 		t.Errorf("%d records do not match the cluster", wrong)
 	}
 	enrolled := 0

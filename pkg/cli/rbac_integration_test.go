@@ -189,7 +189,15 @@ func TestRBACGuide(t *testing.T) {
 				t.Fatalf("apply: %s", stderr)
 			}
 			env.Service(t, ns, "ratings", nil)
-			stdout, stderr, code := run(t, false, "enroll", "svc", "ratings", "-n", ns, "--waypoint", "shared", "--waypoint-namespace", infra, "--kubeconfig", kc)
+			// It cannot check the waypoint: refused, unless --force.
+			_, stderr, code := run(t, false, "enroll", "svc", "ratings", "-n", ns, "--waypoint", "shared", "--waypoint-namespace", infra, "--kubeconfig", kc)
+			if code != ExitUsage || !strings.Contains(stderr, "cannot check waypoint "+infra+"/shared: cannot read waypoint "+infra+"/shared: forbidden") || !strings.Contains(stderr, "add --force to enroll without the check") {
+				t.Fatalf("enroll without --force: exit %d, stderr %q", code, stderr)
+			}
+			if got := enrollment(t, "service", ns, "ratings"); got != "- -" {
+				t.Fatalf("a refused enroll labelled the service: %q", got)
+			}
+			stdout, stderr, code := run(t, false, "enroll", "svc", "ratings", "-n", ns, "--waypoint", "shared", "--waypoint-namespace", infra, "--force", "--kubeconfig", kc)
 			if code != 0 || !strings.Contains(stdout, "enrolled in waypoint "+infra+"/shared") ||
 				!strings.HasPrefix(stderr, "Warning: cannot read waypoint "+infra+"/shared to check it (") || strings.Count(stderr, "\n") != 1 {
 				t.Fatalf("enroll: exit %d, stderr %q", code, stderr)

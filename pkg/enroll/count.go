@@ -77,20 +77,28 @@ func CountEnrolled(ctx context.Context, c *kube.Clients, keys []string) (map[str
 		selector = istio.LabelUseWaypoint + " in (" + strings.Join(list, ",") + ")"
 	}
 	for _, kind := range Kinds {
-		err := eachMetadata(ctx, c, kind, "", selector, func(m *metav1.PartialObjectMetadata) {
-			own := m.Namespace
-			if kind == KindNamespace {
-				own = m.Name
-			}
-			if key := UseOf(m.Labels, own).Key(); counts[key] != nil {
-				counts[key].add(kind)
-			}
+		// Retried like every read: each attempt starts over.
+		var named []string
+		err := kube.Retry(ctx, func() error {
+			named = nil
+			return eachMetadata(ctx, c, kind, "", selector, func(m *metav1.PartialObjectMetadata) {
+				own := m.Namespace
+				if kind == KindNamespace {
+					own = m.Name
+				}
+				named = append(named, UseOf(m.Labels, own).Key())
+			})
 		})
 		if err != nil {
 			if kind.IsIstio() && kube.IsMissingType(err) {
 				continue
 			}
 			return nil, err
+		}
+		for _, key := range named {
+			if counts[key] != nil {
+				counts[key].add(kind)
+			}
 		}
 	}
 	for k, v := range counts {

@@ -209,39 +209,38 @@ func labelsAnswer(s Subject, key string) *Explanation {
 
 // podServices resolves the services in the pod's namespace that select it.
 func (r *Reader) podServices(ctx context.Context, pod *corev1.Pod) ([]Explanation, error) {
-	var out []Explanation
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		list, err := r.Clients.Kube.CoreV1().Services(pod.Namespace).List(ctx, opts)
-		if err != nil {
-			return nil, kube.Describe("list the services of namespace "+pod.Namespace, err)
-		}
-		for i := range list.Items {
-			svc := &list.Items[i]
-			if len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
-				continue
+	var selecting []corev1.Service
+	err := kube.EachPage(ctx, metav1.ListOptions{}, kube.ServicePage(r.Clients.Kube, pod.Namespace), func(items []corev1.Service) error {
+		for _, svc := range items {
+			if len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
+				selecting = append(selecting, svc)
 			}
-			subj := Subject{Kind: KindService, Namespace: svc.Namespace, Name: svc.Name,
-				Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName}
-			cond := meta.FindStatusCondition(svc.Status.Conditions, ConditionWaypointBound)
-			res, err := r.Resolve(ctx, subj)
-			var forbidden *WaypointForbiddenError
-			if errors.As(err, &forbidden) && cond != nil {
-				out = append(out, *istiodsAnswer(subj, cond, forbidden.Key))
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			ex := Explanation{Resolution: res, Condition: cond}
-			ex.compare()
-			out = append(out, ex)
 		}
-		if list.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = list.Continue
+		return nil
+	})
+	if err != nil {
+		return nil, kube.Describe("list the services of namespace "+pod.Namespace, err)
 	}
+	var out []Explanation
+	for i := range selecting {
+		svc := &selecting[i]
+		subj := Subject{Kind: KindService, Namespace: svc.Namespace, Name: svc.Name,
+			Labels: svc.Labels, Annotations: svc.Annotations, ExternalName: svc.Spec.Type == corev1.ServiceTypeExternalName}
+		cond := meta.FindStatusCondition(svc.Status.Conditions, ConditionWaypointBound)
+		res, err := r.Resolve(ctx, subj)
+		var forbidden *WaypointForbiddenError
+		if errors.As(err, &forbidden) && cond != nil {
+			out = append(out, *istiodsAnswer(subj, cond, forbidden.Key))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ex := Explanation{Resolution: res, Condition: cond}
+		ex.compare()
+		out = append(out, ex)
+	}
+	return out, nil
 }
 
 // WaypointUsers are the resources that use, or ask for, one waypoint.
@@ -349,11 +348,17 @@ func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoi
 			if kind.IsWorkload() && !traffic.ServesWorkloads() {
 				continue
 			}
-			err := eachMetadata(ctx, r.Clients, kind, t.Name, "!"+istio.LabelUseWaypoint, func(m *metav1.PartialObjectMetadata) {
-				inherited = append(inherited, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}, inherited: true})
+			// Retried like every read: each attempt starts over.
+			var got []userTarget
+			err := kube.Retry(ctx, func() error {
+				got = nil
+				return eachMetadata(ctx, r.Clients, kind, t.Name, "!"+istio.LabelUseWaypoint, func(m *metav1.PartialObjectMetadata) {
+					got = append(got, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}, inherited: true})
+				})
 			})
 			switch {
 			case err == nil:
+				inherited = append(inherited, got...)
 			case kind.IsIstio() && kube.IsMissingType(err):
 			case apierrors.IsForbidden(err):
 				r.gap(ListGap{Kind: kind, Namespace: t.Name})

@@ -129,21 +129,16 @@ func (r *Reader) externalNames(ctx context.Context, namespace string) (map[strin
 		return m, nil
 	}
 	m := map[string]bool{}
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		list, err := r.Clients.Kube.CoreV1().Services(namespace).List(ctx, opts)
-		if err != nil {
-			return nil, kube.Describe("list the services of namespace "+namespace, err)
-		}
-		for _, svc := range list.Items {
+	err := kube.EachPage(ctx, metav1.ListOptions{}, kube.ServicePage(r.Clients.Kube, namespace), func(items []corev1.Service) error {
+		for _, svc := range items {
 			if svc.Spec.Type == corev1.ServiceTypeExternalName {
 				m[svc.Name] = true
 			}
 		}
-		if list.Continue == "" {
-			break
-		}
-		opts.Continue = list.Continue
+		return nil
+	})
+	if err != nil {
+		return nil, kube.Describe("list the services of namespace "+namespace, err)
 	}
 	r.externalName[namespace] = m
 	return m, nil
@@ -180,7 +175,11 @@ func (r *Reader) readNamespace(ctx context.Context, name string) (*namespaceMeta
 	if r.allNamespaces {
 		return &namespaceMeta{}, nil
 	}
-	ns, err := r.Clients.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	var ns *corev1.Namespace
+	err := kube.Retry(ctx, func() (err error) {
+		ns, err = r.Clients.Kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
 	switch {
 	case apierrors.IsNotFound(err):
 		r.namespaces[name] = &namespaceMeta{}

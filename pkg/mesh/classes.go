@@ -8,6 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
 // Classes is the one reader of GatewayClasses: each class is read once, on
@@ -41,7 +43,11 @@ func (c *Classes) Get(ctx context.Context, name string) *Class {
 	if cl, ok := c.byName[name]; ok || c.client == nil {
 		return cl
 	}
-	gc, err := c.client.GatewayV1().GatewayClasses().Get(ctx, name, metav1.GetOptions{})
+	var gc *gatewayv1.GatewayClass
+	err := kube.Retry(ctx, func() (err error) {
+		gc, err = c.client.GatewayV1().GatewayClasses().Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
 	var cl *Class
 	if err == nil {
 		cl = ClassOf(gc)

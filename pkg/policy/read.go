@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
@@ -301,7 +302,11 @@ func (r *Reader) class(ctx context.Context, name string) (*string, error) {
 	if c, ok := r.classes[name]; ok {
 		return c, nil
 	}
-	gc, err := r.Clients.Gateway.GatewayV1().GatewayClasses().Get(ctx, name, metav1.GetOptions{})
+	var gc *gatewayv1.GatewayClass
+	err := kube.Retry(ctx, func() (err error) {
+		gc, err = r.Clients.Gateway.GatewayV1().GatewayClasses().Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
 	switch {
 	case apierrors.IsNotFound(err) || kube.IsMissingType(err):
 		r.classes[name] = nil

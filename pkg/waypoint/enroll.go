@@ -286,6 +286,10 @@ func checkWaypoints(ctx context.Context, c *kube.Clients, req EnrollRequest, res
 		res.Checks = append(res.Checks, checks...)
 		var blocking []enroll.WaypointCheck
 		for _, g := range checks {
+			if g.ReadErr != nil && !req.Force {
+				// A check that cannot be made refuses the write.
+				return nil, bulk.Unchecked(fmt.Errorf("cannot check waypoint %s: %w; nothing was changed; add --force to %s without the check", g.Key, g.ReadErr, req.Verb()), true)
+			}
 			if g.Err != nil {
 				for ns := range g.Namespaces {
 					unchecked[ns] = g.Err
