@@ -58,6 +58,7 @@ func printWalk(out io.Writer, m *module, title string, w *walk, verbose bool) {
 	var moves []line
 	climbs := map[string]int{}
 	climbSites := map[string]bool{}
+	handed := 0
 	for c := range w.calls {
 		from, to := m.pkg(c.caller), m.pkg(c.callee)
 		if from == to {
@@ -75,6 +76,10 @@ func printWalk(out io.Writer, m *module, title string, w *walk, verbose bool) {
 		if l.climb {
 			climbs[c.how]++
 			climbSites[l.at()] = true
+			if m.layer[from] == len(layers)-1 && w.handedDown(c) {
+				handed++
+				l.how += ", handed down"
+			}
 		}
 		moves = append(moves, l)
 	}
@@ -90,6 +95,7 @@ func printWalk(out io.Writer, m *module, title string, w *walk, verbose bool) {
 	total := climbs["func value"] + climbs["interface"] + climbs["direct"]
 	fmt.Fprintf(out, "  stops %d in %d files, moves %d, climbs %d at %d call sites (through a func value %d, an interface %d, by name %d)\n",
 		len(stops), len(files), len(moves), total, len(climbSites), climbs["func value"], climbs["interface"], climbs["direct"])
+	fmt.Fprintf(out, "  climbs other than out of the lowest layer into a closure handed down by its caller: %d\n", total-handed)
 	fmt.Fprintf(out, "  closures reached that only capture the context: %d\n", len(carriers))
 	fmt.Fprintln(out, "  climbs (call site: caller -> callee, how):")
 	for _, l := range moves {
@@ -150,4 +156,66 @@ func (m *module) position(pos token.Pos) (string, int) {
 		file = filepath.ToSlash(rel)
 	}
 	return file, p.Line
+}
+
+// handedDown says whether a climb only calls back a closure that the code
+// calling the lower layer handed to it, as kube.Retry and fanout.ForEach
+// call the func their caller passes (printWalk asks it only of climbs out
+// of the lowest layer, pkg/kube, pkg/bulk, pkg/istio and the helpers they
+// use: a domain package that calls back a higher one always climbs): the callee is a closure, and going
+// back from the climb's caller along the walk (its callers, and for a
+// closure the function that made it) reaches the function that made the
+// callee, or one that calls that maker by name (a constructor such as
+// policy.unstructuredPage). The context goes down and comes back along the
+// same path: no lower layer names a higher one, nor keeps the func.
+func (w *walk) handedDown(c call) bool {
+	if c.how != "func value" || c.callee.Parent() == nil {
+		return false
+	}
+	maker := top(c.callee)
+	seen := map[*ssa.Function]bool{c.caller: true}
+	frontier := []*ssa.Function{c.caller}
+	for len(frontier) > 0 {
+		f := frontier[0]
+		frontier = frontier[1:]
+		var back []*ssa.Function
+		if f.Parent() != nil {
+			back = append(back, f.Parent())
+		}
+		for d := range w.calls {
+			if d.callee == f {
+				back = append(back, d.caller)
+			}
+		}
+		for _, b := range back {
+			if top(b) == maker || callsByName(b, maker) {
+				return true
+			}
+			if !seen[b] {
+				seen[b] = true
+				frontier = append(frontier, b)
+			}
+		}
+	}
+	return false
+}
+
+// top is the function a closure is in, or fn itself.
+func top(fn *ssa.Function) *ssa.Function {
+	for fn.Parent() != nil {
+		fn = fn.Parent()
+	}
+	return fn
+}
+
+// callsByName says whether fn calls callee statically.
+func callsByName(fn, callee *ssa.Function) bool {
+	for _, b := range fn.Blocks {
+		for _, ins := range b.Instrs {
+			if call, ok := ins.(ssa.CallInstruction); ok && call.Common().StaticCallee() == callee {
+				return true
+			}
+		}
+	}
+	return false
 }
