@@ -440,3 +440,100 @@ func TestWaitTimeoutErrorSummarises(t *testing.T) {
 		t.Errorf("got %q\nwant %q", e.Error(), want)
 	}
 }
+
+// TestDeleteUnenroll: with Unenroll the users of a waypoint are unenrolled
+// before it is deleted, and a waypoint whose user could not be unenrolled is
+// left; labels naming a waypoint that was not there are kept (and named)
+// unless UnenrollMissing; a search that may not be made refuses the whole
+// call before any write, where without Unenroll it only leaves
+// EnrolledUnknown.
+func TestDeleteUnenroll(t *testing.T) {
+	ctx := context.Background()
+	ahead := testService("app", "ahead", map[string]string{istio.LabelUseWaypoint: "not-yet"})
+	labels := func(c *fakecluster.Cluster, name string) string {
+		svc, err := c.Clients().Kube.CoreV1().Services("app").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc.Labels[istio.LabelUseWaypoint]
+	}
+	for _, tc := range []struct {
+		name      string
+		req       DeleteRequest
+		fault     func(*fakecluster.Cluster)
+		want      []string
+		wp        bool   // app/wp still there
+		reviews   string // its label after
+		ahead     string
+		forbidden bool // refused whole as forbidden
+	}{
+		{name: "users first, then the waypoint", req: DeleteRequest{Names: []string{"wp"}, Unenroll: true},
+			want: []string{"Gateway app/wp deleted", "Service app/reviews unenrolled"}, ahead: "not-yet"},
+		{name: "a user that cannot be unenrolled keeps its waypoint", req: DeleteRequest{Names: []string{"wp"}, Unenroll: true},
+			fault: func(c *fakecluster.Cluster) { c.Fail("patch", "services", apierrors.NewBadRequest("no")) },
+			want:  []string{"Gateway app/wp skipped", "Service app/reviews failed"}, wp: true, reviews: "wp", ahead: "not-yet"},
+		{name: "a label ahead of its waypoint is named, not removed", req: DeleteRequest{All: true, Unenroll: true},
+			want: []string{"Gateway app/pods deleted", "Gateway app/wp deleted", "Service app/ahead skipped", "Service app/reviews unenrolled"}, ahead: "not-yet"},
+		{name: "UnenrollMissing removes it", req: DeleteRequest{All: true, Revision: "nope", UnenrollMissing: true},
+			want: []string{"Service app/ahead unenrolled"}, wp: true, reviews: "wp"},
+		{name: "a search that may not be made refuses the call", req: DeleteRequest{Names: []string{"wp"}, Unenroll: true},
+			fault: func(c *fakecluster.Cluster) {
+				c.Fail("list", "pods", apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", errors.New("no")))
+			},
+			wp: true, reviews: "wp", ahead: "not-yet", forbidden: true},
+		{name: "without Unenroll a failed search only says so", req: DeleteRequest{Names: []string{"wp"}},
+			fault: func(c *fakecluster.Cluster) { c.Fail("list", "pods", apierrors.NewBadRequest("no")) },
+			want:  []string{"Gateway app/wp deleted"}, reviews: "wp", ahead: "not-yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCluster(ahead.DeepCopy())
+			if tc.fault != nil {
+				tc.fault(c)
+			}
+			tc.req.Namespaces = []string{"app"}
+			res, err := Delete(ctx, c.Clients(), tc.req)
+			var ue *bulk.UncheckedError
+			switch {
+			case tc.forbidden:
+				if !errors.As(err, &ue) || !ue.Forbidden || c.Writes() != 0 {
+					t.Fatalf("err %v, %d writes; want a forbidden UncheckedError and none", err, c.Writes())
+				}
+			case err != nil:
+				t.Fatal(err)
+			default:
+				if got := actions(res.Records); !sameList(got, tc.want) {
+					t.Errorf("records %v, want %v", got, tc.want)
+				}
+				if tc.req.Unenroll == false && tc.fault != nil && res.EnrolledUnknown == nil {
+					t.Error("the failed search was not said")
+				}
+			}
+			if (c.GatewayNamed("app", "wp") != nil) != tc.wp || labels(c, "reviews") != tc.reviews || labels(c, "ahead") != tc.ahead {
+				t.Errorf("wp there %v, reviews %q, ahead %q", c.GatewayNamed("app", "wp") != nil, labels(c, "reviews"), labels(c, "ahead"))
+			}
+		})
+	}
+}
+
+// TestEnrollUnreadableWaypoint: a waypoint the user may not read cannot be
+// checked, so the enrollment is refused whole; Force enrolls unchecked.
+func TestEnrollUnreadableWaypoint(t *testing.T) {
+	forbid := func(c *fakecluster.Cluster) {
+		c.Fail("get", "gateways", apierrors.NewForbidden(schema.GroupResource{Resource: "gateways"}, "wp", errors.New("no")))
+	}
+	c := testCluster()
+	forbid(c)
+	req := EnrollRequest{Kind: "service", Namespaces: []string{"app"}, Names: []string{"ratings"}, Waypoint: "wp"}
+	_, err := Enroll(context.Background(), c.Clients(), req)
+	var ue *bulk.UncheckedError
+	if !errors.As(err, &ue) || !ue.Forbidden || !strings.Contains(err.Error(), "add --force to enroll without the check") || c.Writes() != 0 {
+		t.Fatalf("err %v, %d writes", err, c.Writes())
+	}
+	c = testCluster()
+	forbid(c)
+	req.Force = true
+	res, err := Enroll(context.Background(), c.Clients(), req)
+	if err != nil || !sameList(actions(res.Records()), []string{"Service app/ratings enrolled"}) {
+		t.Fatalf("--force: err %v, records %v", err, res)
+	}
+}
