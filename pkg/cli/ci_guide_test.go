@@ -22,11 +22,7 @@ func TestCIGuide(t *testing.T) {
 		t.Fatalf("found %d shell blocks in docs/ci.md", len(blocks))
 	}
 
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "kubectl-waypoint"), "../../cmd/kubectl-waypoint")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := pluginBinDir(t)
 	for i := 0; i < 3; i++ {
 		env.Namespace(t, map[string]string{"team": "payments", "istio.io/dataplane-mode": "ambient"})
 	}

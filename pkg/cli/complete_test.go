@@ -21,7 +21,8 @@ var (
 	pluginErr  error
 )
 
-// pluginBinDir builds the binary once per test run and returns a directory
+// pluginBinDir builds the binary once per test run (every test of the
+// built binary shares it) and returns a directory
 // that holds it and the kubectl_complete-waypoint shim the release ships.
 func pluginBinDir(t *testing.T) string {
 	t.Helper()

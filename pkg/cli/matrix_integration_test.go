@@ -54,12 +54,7 @@ var matrixPins = []struct {
 // matrixPins: Kubernetes v1.34 (the oldest minor upstream supports) and the
 // Gateway API v1.2.0 standard CRDs that the Istio docs' seeds install.
 func TestVersionMatrix(t *testing.T) {
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-buildvcs=false", "-o", filepath.Join(bin, "kubectl-waypoint"),
-		"github.com/kubectl-waypoint/kubectl-waypoint/cmd/kubectl-waypoint")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := pluginBinDir(t)
 	for _, m := range matrixPins {
 		t.Run(m.pins, func(t *testing.T) {
 			t.Parallel()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -231,19 +232,9 @@ func (d *deletion) targets(ctx context.Context) []*gatewayv1.Gateway {
 		d.rec.Fail(gatewayRecord(ns, ""), kube.Describe(what, err))
 	}
 	slices.SortFunc(targets, func(a, b *gatewayv1.Gateway) int {
-		return cmpKey(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
 	return targets
-}
-
-func cmpKey(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // named reads each named Gateway in each namespace, concurrency at a time.
@@ -351,7 +342,7 @@ func (d *deletion) missing(key string) bool {
 	if slices.Contains(d.gone, key) {
 		return true
 	}
-	ns, name, _ := cutKey(key)
+	ns, name, _ := strings.Cut(key, "/")
 	if len(d.req.Names) > 0 {
 		return false // named: only those found missing are in scope
 	}
@@ -359,15 +350,6 @@ func (d *deletion) missing(key string) bool {
 		return false
 	}
 	return len(d.req.Namespaces) == 0 || slices.Contains(d.req.Namespaces, ns)
-}
-
-func cutKey(key string) (ns, name string, ok bool) {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '/' {
-			return key[:i], key[i+1:], true
-		}
-	}
-	return "", key, false
 }
 
 // users finds, before anything is written, the resources whose labels name

@@ -537,3 +537,75 @@ func TestEnrollUnreadableWaypoint(t *testing.T) {
 		t.Fatalf("--force: err %v, records %v", err, res)
 	}
 }
+
+// TestDeleteRecords: every way a delete ends has its record, and the
+// cluster agrees: a named waypoint missing (failed, or skipped with
+// IgnoreNotFound), a named Gateway of another class refused, a read or a
+// list that fails, a delete that meets a replaced Gateway or one already
+// gone, an interrupted call, and without Unenroll the users left naming a
+// deleted or missing waypoint.
+func TestDeleteRecords(t *testing.T) {
+	ctx := context.Background()
+	other := testWaypoint("app", "ingress", "")
+	other.Spec.GatewayClassName = "istio"
+	ahead := testService("app", "ahead", map[string]string{istio.LabelUseWaypoint: "not-yet"})
+	stop := make(chan struct{})
+	close(stop)
+	stopped := bulk.WithStop(ctx, stop) // interrupted before it starts
+	for _, tc := range []struct {
+		name  string
+		ctx   context.Context
+		req   DeleteRequest
+		fault func(*fakecluster.Cluster)
+		want  []string
+		wp    bool // app/wp still there
+	}{
+		{name: "named and missing", req: DeleteRequest{Names: []string{"gone"}},
+			want: []string{"Gateway app/gone failed"}, wp: true},
+		{name: "named and missing, ignored", req: DeleteRequest{Names: []string{"gone"}, IgnoreNotFound: true},
+			want: []string{"Gateway app/gone skipped"}, wp: true},
+		{name: "a Gateway of another class", req: DeleteRequest{Names: []string{"ingress"}},
+			want: []string{"Gateway app/ingress failed"}, wp: true},
+		{name: "a read that fails", req: DeleteRequest{Names: []string{"wp"}},
+			fault: func(c *fakecluster.Cluster) { c.Fail("get", "gateways", apierrors.NewBadRequest("no")) },
+			want:  []string{"Gateway app/wp failed"}, wp: true},
+		{name: "a list that fails", req: DeleteRequest{All: true},
+			fault: func(c *fakecluster.Cluster) { c.Fail("list", "gateways", apierrors.NewBadRequest("no")) },
+			want:  []string{"Gateway app/ failed"}, wp: true},
+		{name: "replaced since it was read", req: DeleteRequest{Names: []string{"wp"}},
+			fault: func(c *fakecluster.Cluster) {
+				c.Fail("delete", "gateways", apierrors.NewConflict(schema.GroupResource{Resource: "gateways"}, "wp", errors.New("uid")))
+			},
+			want: []string{"Gateway app/wp failed"}, wp: true},
+		{name: "already deleted by someone else", req: DeleteRequest{All: true, Revision: ""},
+			fault: func(c *fakecluster.Cluster) {
+				c.Fail("delete", "gateways", apierrors.NewNotFound(schema.GroupResource{Resource: "gateways"}, "wp"))
+			},
+			want: []string{"Gateway app/pods skipped", "Gateway app/wp skipped", "Service app/ahead skipped", "Service app/reviews skipped"}, wp: true},
+		{name: "interrupted", ctx: stopped, req: DeleteRequest{Names: []string{"wp"}},
+			want: []string{"Gateway app/wp not started"}, wp: true},
+		{name: "users left without Unenroll", req: DeleteRequest{Names: []string{"wp", "not-yet"}},
+			want: []string{"Gateway app/not-yet failed", "Gateway app/wp deleted", "Service app/ahead skipped", "Service app/reviews skipped"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCluster(other.DeepCopy(), ahead.DeepCopy())
+			if tc.fault != nil {
+				tc.fault(c)
+			}
+			if tc.ctx == nil {
+				tc.ctx = ctx
+			}
+			tc.req.Namespaces = []string{"app"}
+			res, err := Delete(tc.ctx, c.Clients(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := actions(res.Records); !sameList(got, tc.want) {
+				t.Errorf("records %v, want %v", got, tc.want)
+			}
+			if (c.GatewayNamed("app", "wp") != nil) != tc.wp || c.GatewayNamed("app", "ingress") == nil {
+				t.Errorf("wp there %v, want %v; ingress there %v", c.GatewayNamed("app", "wp") != nil, tc.wp, c.GatewayNamed("app", "ingress") != nil)
+			}
+		})
+	}
+}
