@@ -150,12 +150,14 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 		if err != nil && !kube.IsMissingType(err) { // the apply says the CRDs are missing
 			r := gatewayRecord(gw.Namespace, gw.Name)
 			run.fail(r, kube.Describe("read gateway "+gw.Namespace+"/"+gw.Name+" before applying it", err))
+			run.notEnrolled(gw.Namespace, bulk.Skipped)
 			return
 		}
 		run.applyOne(ctx, gw, previous[gw.Namespace], nsObjects)
 	}, req.Events.ApplyProgress)
 	for _, gw := range req.Gateways[started:] {
 		run.record(bulk.Record{Ref: gatewayRef(gw.Namespace, gw.Name), Action: bulk.NotStarted})
+		run.notEnrolled(gw.Namespace, bulk.NotStarted)
 	}
 
 	if req.Wait > 0 && req.DryRun == kube.DryRunNone {
@@ -247,6 +249,9 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 	}
 	if err != nil {
 		r.fail(rec, err)
+		if !applied {
+			r.notEnrolled(gw.Namespace, bulk.Skipped)
+		}
 		return
 	}
 	rec.Action = gatewayAction(res)
@@ -269,6 +274,20 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		return
 	}
 	r.recordEnrolled(res.Gateway, res.Enrolled)
+}
+
+// notEnrolled records, with EnrollNamespace, the namespace of a waypoint
+// that was not applied: skipped, or not started when the call was
+// interrupted first. Every object the call was about has its record.
+func (r *applyMany) notEnrolled(ns string, action bulk.Action) {
+	if !r.req.EnrollNamespace {
+		return
+	}
+	rec := bulk.Record{Ref: namespaceRef(ns), Action: action}
+	if action == bulk.Skipped {
+		rec.Error = "not enrolled: its waypoint was not applied"
+	}
+	r.record(rec)
 }
 
 // keepApplied says whether the applied Gateways are needed after their
