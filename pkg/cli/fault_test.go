@@ -354,14 +354,17 @@ func TestBulkConcurrentWriter(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
+				// Every namespace in turn (7 and 50 are coprime), each
+				// pass over them giving every other one the other kind of
+				// change (only team, or team and use-waypoint), so that
+				// two passes race both on every namespace.
+				n := len(fx.namespaces)
 				for i := 0; ctx.Err() == nil; i++ {
-					ns := fx.namespaces[(i*7)%len(fx.namespaces)]
-					if i%3 == 0 {
-						continue
-					}
+					ns := fx.namespaces[(i*7)%n]
+					enrolls := (i%n+i/n)%2 == 1
 					v := fmt.Sprintf("other-%d", i)
 					labels := map[string]string{"team": v}
-					if i%2 == 0 {
+					if enrolls {
 						labels["istio.io/use-waypoint"] = v
 					}
 					body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": labels}})
@@ -370,20 +373,27 @@ func TestBulkConcurrentWriter(t *testing.T) {
 					}
 					mu.Lock()
 					team[ns] = v
-					if i%2 == 0 {
+					if enrolls {
 						touched[ns] = v
 					}
 					mu.Unlock()
-					time.Sleep(5 * time.Millisecond)
+					time.Sleep(time.Millisecond)
 				}
 			}()
-			args := []string{"apply", "--enroll-namespace"}
+			// The tool's requests are slowed and two at a time, so that the
+			// writer, straight to the server, races on every namespace.
+			fx.proxy.SetProfile(faultproxy.Profile{Name: "slow", Latency: 30 * time.Millisecond})
+			defer fx.proxy.SetProfile(faultproxy.Profile{})
+			args := []string{"apply", "--enroll-namespace", "--concurrency", "2"}
 			if wait {
 				args = append(args, "--wait", "--timeout", "60s")
 			}
 			rep, _, _ := fx.run(t, args...)
 			cancel()
 			<-done
+			if len(team) != len(fx.namespaces) || len(touched) == 0 {
+				t.Errorf("the other writer raced on %d of %d namespaces (%d with use-waypoint): the test proves less than it says", len(team), len(fx.namespaces), len(touched))
+			}
 			for _, ns := range fx.namespaces {
 				st := fx.read(t, ns)
 				if want, ok := team[ns]; ok && st.nsTeam != want {
