@@ -16,10 +16,12 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
-// requestLog records the API requests a command makes, as "VERB resource".
+// requestLog records the API requests a command makes, as "VERB resource",
+// and in paths as "VERB /the/path".
 type requestLog struct {
-	mu   sync.Mutex
-	reqs []string
+	mu    sync.Mutex
+	reqs  []string
+	paths []string
 }
 
 func (l *requestLog) RoundTrip(next http.RoundTripper) http.RoundTripper {
@@ -27,6 +29,7 @@ func (l *requestLog) RoundTrip(next http.RoundTripper) http.RoundTripper {
 		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 		l.mu.Lock()
 		l.reqs = append(l.reqs, r.Method+" "+parts[len(parts)-1])
+		l.paths = append(l.paths, r.Method+" "+r.URL.Path)
 		l.mu.Unlock()
 		return next.RoundTrip(r)
 	})
@@ -40,9 +43,16 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // it made.
 func runCounted(t *testing.T, args ...string) (stdout string, reqs []string) {
 	t.Helper()
+	stdout, log := runLogged(t, args...)
+	return stdout, log.reqs
+}
+
+// runLogged is runCounted returning the whole log.
+func runLogged(t *testing.T, args ...string) (stdout string, log *requestLog) {
+	t.Helper()
 	streams, out, errOut := TestStreams(false)
 	f := NewFactory(streams, "kubectl-waypoint")
-	log := &requestLog{}
+	log = &requestLog{}
 	f.NewClients = func(cfg *rest.Config) (*kube.Clients, error) {
 		cfg = rest.CopyConfig(cfg)
 		cfg.Wrap(log.RoundTrip)
@@ -52,7 +62,7 @@ func runCounted(t *testing.T, args ...string) (stdout string, reqs []string) {
 		t.Fatalf("%v: exit %d: %s", args, code, errOut)
 	}
 	sort.Strings(log.reqs)
-	return out.String(), log.reqs
+	return out.String(), log
 }
 
 // TestRequestCounts pins how many API requests each command needs, so that a
@@ -112,5 +122,42 @@ func TestMissingTypeIsAskedOnce(t *testing.T) {
 	}
 	if len(log.reqs) != 1 {
 		t.Errorf("list of a type that is not served made %d requests, want 1: %v", len(log.reqs), log.reqs)
+	}
+}
+
+// TestApplyGuardListsOncePerKind: apply over many namespaces whose waypoints
+// change how they bind reads the users of all of them with one list per
+// enrollable kind across the cluster, not one per waypoint (it was 5 per
+// namespace). What each enrolled namespace's inherited users need stays
+// per namespace.
+func TestApplyGuardListsOncePerKind(t *testing.T) {
+	var nss []string
+	for range 4 {
+		ns := env.Namespace(t, testenv.AmbientLabels())
+		env.Waypoint(t, ns, "waypoint", nil)
+		nss = append(nss, ns)
+	}
+	_, log := runLogged(t, "apply", "-n", strings.Join(nss, ","), "--for", "all")
+	across := map[string]int{}
+	for _, p := range log.paths {
+		verb, path, _ := strings.Cut(p, " ")
+		parts := strings.Split(strings.Trim(path, "/"), "/")
+		last := parts[len(parts)-1]
+		// A list across the cluster names no namespace (the list of
+		// namespaces is /api/v1/namespaces itself).
+		if verb == "GET" && (!strings.Contains(path, "/namespaces/") || path == "/api/v1/namespaces") {
+			switch last {
+			case "namespaces", "services", "pods", "serviceentries", "workloadentries":
+				across[last]++
+			}
+		}
+	}
+	for kind, n := range across {
+		if n > 1 {
+			t.Errorf("%d lists of %s across the cluster for %d waypoints, want 1", n, kind, len(nss))
+		}
+	}
+	if across["services"] == 0 {
+		t.Errorf("no list of services across the cluster: the guard did not run (%v)", log.paths)
 	}
 }

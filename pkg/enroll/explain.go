@@ -309,21 +309,17 @@ func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoi
 	selector := istio.LabelUseWaypoint + "=" + name
 	var direct []userTarget
 	for _, kind := range Kinds {
+		items, read := r.labelled(ctx, kind, selector, wns)
 		var found []userTarget
-		// Across the cluster; a user who may not gets the waypoint's own
-		// namespace searched instead (the fallback of delete's search).
-		read := readEverywhere(ctx, []string{wns}, 1, func(ctx context.Context, ns string) error {
-			found = nil
-			return eachMetadataIn(ctx, r.Clients, kind, ns, selector, func(m *metav1.PartialObjectMetadata) {
-				own := m.Namespace
-				if kind == KindNamespace {
-					own = m.Name
-				}
-				if UseOf(m.Labels, own).Key() == key {
-					found = append(found, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}})
-				}
-			})
-		})
+		for _, m := range items {
+			own := m.Namespace
+			if kind == KindNamespace {
+				own = m.Name
+			}
+			if UseOf(m.Labels, own).Key() == key {
+				found = append(found, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}})
+			}
+		}
 		if read.Narrowed && read.Failed[wns] == nil {
 			r.gap(ListGap{Kind: kind, Instead: wns})
 		}
@@ -368,6 +364,32 @@ func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoi
 		}
 	}
 	return append(direct, inherited...), nil
+}
+
+// labelled lists the metadata of the objects of kind that match selector:
+// across the cluster, or, for a user who may not, in namespace ns. A
+// complete list across the cluster is kept for the reader's life, so that
+// the users of many waypoints of one name (apply over many namespaces)
+// cost one list per kind, not one per waypoint.
+func (r *Reader) labelled(ctx context.Context, kind Kind, selector, ns string) ([]metav1.PartialObjectMetadata, kube.ScopeRead) {
+	key := string(kind) + " " + selector
+	if items, ok := r.labelledLists[key]; ok {
+		return items, kube.ScopeRead{Failed: map[string]error{}}
+	}
+	var items []metav1.PartialObjectMetadata
+	read := readEverywhere(ctx, []string{ns}, 1, func(ctx context.Context, ns string) error {
+		items = nil
+		return eachMetadataIn(ctx, r.Clients, kind, ns, selector, func(m *metav1.PartialObjectMetadata) {
+			items = append(items, *m)
+		})
+	})
+	if !read.Narrowed && len(read.Failed) == 0 && r.nsLabels == nil {
+		if r.labelledLists == nil {
+			r.labelledLists = map[string][]metav1.PartialObjectMetadata{}
+		}
+		r.labelledLists[key] = items
+	}
+	return items, read
 }
 
 // CutOff lists the users of the waypoint key that istiod binds to it now

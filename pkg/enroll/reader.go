@@ -44,6 +44,10 @@ type Reader struct {
 	// to be PUBLIC.
 	VisibilityUnread bool
 
+	// labelledLists are the complete lists across the cluster of
+	// labelled, by kind and selector.
+	labelledLists map[string][]metav1.PartialObjectMetadata
+
 	// Gaps are the lists that RBAC kept the reader from making while it
 	// looked for the users of a waypoint: each in the order met, once.
 	Gaps []ListGap
