@@ -3,15 +3,18 @@
 // control plane produce: throttling (429 with Retry-After), server errors
 // before the server did the work and after it did, connection resets
 // before and after, latency, and watches cut short. Faults are drawn at set
-// rates from a seeded source, so a run can be repeated. Tests only.
+// rates, replayably: the draw of a request depends on the seed, its method
+// and path, and how many times that method and path were asked before, not
+// on the order in which concurrent requests arrive. Tests only.
 package faultproxy
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -63,7 +66,8 @@ type Proxy struct {
 	URL string
 
 	mu      sync.Mutex
-	rng     *rand.Rand
+	seed    int64
+	asked   map[string]uint64 // method and path → requests so far
 	profile Profile
 	server  *http.Server
 	proxy   *httputil.ReverseProxy
@@ -90,7 +94,7 @@ func Start(upstream *rest.Config, profile Profile, seed int64) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{rng: rand.New(rand.NewSource(seed)), profile: profile}
+	p := &Proxy{seed: seed, asked: map[string]uint64{}, profile: profile}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = transport
 	rp.FlushInterval = -1
@@ -160,12 +164,20 @@ func (p *Proxy) WriteKubeconfig(dir string) (string, error) {
 	return path, clientcmd.WriteToFile(*cfg, path)
 }
 
-// draw picks the fault of one request.
-func (p *Proxy) draw() (Profile, string) {
+// draw picks the fault of one request: the n-th request of a method and
+// path draws the same number in every run of the same seed.
+func (p *Proxy) draw(r *http.Request) (Profile, string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pr := p.profile
-	x := p.rng.Float64()
+	key := r.Method + " " + r.URL.Path
+	n := p.asked[key]
+	p.asked[key] = n + 1
+	h := fnv.New64a()
+	_ = binary.Write(h, binary.LittleEndian, p.seed)
+	_ = binary.Write(h, binary.LittleEndian, n)
+	_, _ = h.Write([]byte(key))
+	x := float64(mix(h.Sum64())>>11) / (1 << 53)
 	for _, f := range []struct {
 		rate float64
 		name string
@@ -181,10 +193,18 @@ func (p *Proxy) draw() (Profile, string) {
 	return pr, ""
 }
 
+// mix is splitmix64's finaliser: every bit of the hash reaches the top bits
+// the draw uses.
+func mix(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
 // ServeHTTP injects the drawn fault, or passes the request on.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
-	pr, fault := p.draw()
+	pr, fault := p.draw(r)
 	if pr.Latency > 0 {
 		time.Sleep(pr.Latency)
 	}
