@@ -1,7 +1,8 @@
 // Package interrupt turns the user's interrupts into the tool's two-step
 // stop: the first SIGINT or SIGTERM asks bulk work to stop starting new
 // objects and to let those in flight finish (the command then reports and
-// exits 130); a second exits at once.
+// exits 130); a second exits at once. A command that only reads (ReadOnly)
+// exits 130 at the first.
 package interrupt
 
 import (
@@ -10,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
@@ -17,6 +19,13 @@ import (
 
 // ExitCode is the exit code of an interrupted run, 128+SIGINT.
 const ExitCode = 130
+
+// readOnly says the running command only reads.
+var readOnly atomic.Bool
+
+// ReadOnly says the running command only reads: the first interrupt then
+// exits at once, as the second does for a write.
+func ReadOnly() { readOnly.Store(true) }
 
 // Context returns a context for the command that carries the stop of the
 // first interrupt, and a function that stops listening.
@@ -38,6 +47,10 @@ func Watch(sigs <-chan os.Signal, stop chan<- struct{}, done <-chan struct{}, st
 	select {
 	case <-sigs:
 	case <-done:
+		return
+	}
+	if readOnly.Load() {
+		exit(ExitCode) // nothing in flight needs to finish
 		return
 	}
 	fmt.Fprintln(stderr, "interrupted: finishing the requests in flight, starting no new ones; interrupt again to exit at once")

@@ -82,7 +82,7 @@ kubectl-waypoint apply -n default --dry-run=server
 # Every ambient namespace gets a waypoint and uses it; report as JSON
 kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --enroll-namespace --for all --wait -o json`),
 		Args:        cobra.NoArgs,
-		Annotations: map[string]string{fleetCommand: "true"},
+		Annotations: map[string]string{fleetCommand: "true", writesCommand: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return f.runClusters(cmd, o)
 		},

@@ -81,7 +81,7 @@ kubectl-waypoint delete --all -A --dry-run
 
 # Clean up the waypoints of every namespace of a team, with a JSON report
 kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o json`),
-		Annotations: map[string]string{fleetCommand: "true"},
+		Annotations: map[string]string{fleetCommand: "true", writesCommand: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = append(o.Names, args...)
 			return f.runClusters(cmd, o)

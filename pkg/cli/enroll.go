@@ -108,7 +108,7 @@ kubectl-waypoint enroll svc ratings --waypoint none -n default
 # Show what would change, as JSON
 kubectl-waypoint enroll pod -l app=reviews --waypoint reviews-v2-pod-waypoint --dry-run -o json`),
 		ValidArgsFunction: completeKindAndNames(f, enrollKinds, false),
-		Annotations:       map[string]string{fleetCommand: "true"},
+		Annotations:       map[string]string{fleetCommand: "true", writesCommand: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, f, args)
 		},

@@ -31,8 +31,9 @@ type GenerateOptions struct {
 func newGenerateCommand(f *Factory) *cobra.Command {
 	o := &GenerateOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "generate [flags]",
-		Short: "Print a waypoint Gateway as YAML or JSON",
+		Use:         "generate [flags]",
+		Annotations: map[string]string{writesCommand: "true"}, // --output-dir
+		Short:       "Print a waypoint Gateway as YAML or JSON",
 		Long: `Print the Gateway API Gateway of a waypoint. No cluster is contacted, unless
 --namespace-selector is given.
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/internal/interrupt"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
@@ -56,6 +57,11 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 				return err
 			}
 			f.started = true
+			if cmd.Annotations[writesCommand] == "" {
+				// A read stops at the first interrupt; the two-step
+				// stop lets writes in flight finish.
+				interrupt.ReadOnly()
+			}
 			// Several clusters: the command runs once per cluster.
 			return f.planFleet(cmd)
 		},
@@ -85,6 +91,11 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 	)
 	return root
 }
+
+// writesCommand marks, in a command's annotations, a command that writes
+// (to the cluster, or files): an interrupt lets the writes in flight finish
+// (internal/interrupt). Every other command stops at the first interrupt.
+const writesCommand = "kubectl-waypoint/writes"
 
 // unknownCommand is the error for a subcommand that does not exist, with
 // cobra's suggestions of the nearest names.

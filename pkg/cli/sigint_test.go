@@ -89,3 +89,46 @@ func TestSIGINTDuringBulkWork(t *testing.T) {
 	}
 	t.Logf("interrupted after %d of %d records were done; %d not started", rep.Summary.Total-notStarted, rep.Summary.Total, notStarted)
 }
+
+// TestSignalStopsAReadAtOnce: a command that only reads (here list -A -w,
+// a watch that never ends on its own) stops at the first SIGINT or SIGTERM,
+// exits 130 and says nothing about finishing work or running it again;
+// the two-step stop belongs to writes.
+func TestSignalStopsAReadAtOnce(t *testing.T) {
+	ns := env.Namespace(t, nil)
+	env.Waypoint(t, ns, "waypoint", nil)
+	bin := filepath.Join(pluginBinDir(t), "kubectl-waypoint")
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin, "list", "-A", "-w", "--kubeconfig", env.Kubeconfig)
+			var stdout, stderr syncBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Once the watch has printed the waypoint, it is watching.
+			if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+				return strings.Contains(stdout.String(), ns), nil
+			}); err != nil {
+				_ = cmd.Process.Kill()
+				t.Fatalf("the watch printed nothing: %q %q", stdout.String(), stderr.String())
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+				t.Fatalf("still watching 5 s after one %s; stderr %q", sig, stderr.String())
+			}
+			if code := cmd.ProcessState.ExitCode(); code != ExitInterrupted || strings.Contains(stderr.String(), "again") {
+				t.Errorf("exit %d, stderr %q", code, stderr.String())
+			}
+		})
+	}
+}
+

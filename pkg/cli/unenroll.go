@@ -38,7 +38,7 @@ kubectl-waypoint unenroll namespace
 # Show what would change, as JSON
 kubectl-waypoint unenroll se istio-site -n cross-namespace-waypoint-consumer --dry-run -o json`),
 		ValidArgsFunction: completeKindAndNames(f, enrollKinds, false),
-		Annotations:       map[string]string{fleetCommand: "true"},
+		Annotations:       map[string]string{fleetCommand: "true", writesCommand: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, f, args)
 		},
