@@ -131,4 +131,3 @@ func TestSignalStopsAReadAtOnce(t *testing.T) {
 		})
 	}
 }
-
