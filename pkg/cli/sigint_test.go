@@ -116,8 +116,11 @@ func TestSignalStopsAReadAtOnce(t *testing.T) {
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			exited := make(chan struct{})
+			go func() {
+				_ = cmd.Wait() // the exit code is checked below
+				close(exited)
+			}()
 			select {
 			case <-exited:
 			case <-time.After(5 * time.Second):
