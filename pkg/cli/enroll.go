@@ -260,6 +260,10 @@ func (o *EnrollOptions) Run(ctx context.Context) (ending, error) {
 	req := o.request()
 	req.Progress = o.IO.Progress(o.verb() + "ing")
 	res, err := waypoint.Enroll(ctx, o.clients, req)
+	var unbind *waypoint.WouldUnbindError
+	if errors.As(err, &unbind) {
+		return ending{}, usageError(err) // refused before anything was written
+	}
 	human := o.Output == ""
 	o.printStages(res, human)
 	if err != nil {

@@ -111,6 +111,11 @@ func (r *Reader) Resolve(ctx context.Context, s Subject) (Resolution, error) {
 	return Resolve(in), nil
 }
 
+// ResolveTarget resolves a target as istiod would bind it now.
+func (r *Reader) ResolveTarget(ctx context.Context, t Target) (Resolution, error) {
+	return r.resolveTarget(ctx, t)
+}
+
 // resolveTarget resolves a target found by listing metadata; a Service's
 // type is read with one list of its namespace's services.
 func (r *Reader) resolveTarget(ctx context.Context, t Target) (Resolution, error) {

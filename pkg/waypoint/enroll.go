@@ -4,6 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
@@ -302,6 +308,94 @@ func checkWaypoints(ctx context.Context, c *kube.Clients, req EnrollRequest, res
 		if len(blocking) > 0 && !req.Force {
 			return nil, &CheckFailedError{Checks: blocking}
 		}
+		if !req.Force {
+			if err := refuseUnbinding(ctx, c, req, res.Classes, checks, targets); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return unchecked, nil
+}
+
+// WouldUnbindError refuses an enrollment that would move objects a
+// waypoint serves now to a waypoint that does not exist; nothing was
+// written. Elsewhere are the namespaces where a waypoint of that name
+// exists and would take them.
+type WouldUnbindError struct {
+	Key       string
+	Objects   []string
+	Now       []string // the waypoints that serve them now, in order
+	Elsewhere []string
+}
+
+func (e *WouldUnbindError) Error() string {
+	msg := fmt.Sprintf("waypoint %s does not exist: enrolling into it would take %s off waypoint %s, which serves it now",
+		e.Key, strings.Join(e.Objects, ", "), strings.Join(e.Now, ", "))
+	if len(e.Elsewhere) > 0 {
+		msg += fmt.Sprintf(" (did you mean --waypoint-namespace %s?)", strings.Join(e.Elsewhere, " or --waypoint-namespace "))
+	}
+	return msg + "; add --force to enroll anyway"
+}
+
+// refuseUnbinding refuses the enrollment when a waypoint to enroll into
+// does not exist and a target that would use it is served by a waypoint
+// now: that enrollment breaks what works (the object loses its waypoint's
+// L7 processing). Enrolling ahead of a waypoint stays allowed for what uses
+// none.
+func refuseUnbinding(ctx context.Context, c *kube.Clients, req EnrollRequest, classes *mesh.Classes, checks []enroll.WaypointCheck, targets []enroll.Target) error {
+	missing := map[string]bool{}
+	for _, g := range checks {
+		if g.Err == nil && g.ReadErr == nil && g.Result.Missing {
+			missing[g.Key] = true
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	reader := enroll.NewReader(c)
+	reader.Classes = classes
+	for _, g := range checks {
+		if !missing[g.Key] {
+			continue
+		}
+		e := &WouldUnbindError{Key: g.Key}
+		for _, t := range targets {
+			ns := req.WaypointNamespace
+			if ns == "" {
+				ns = t.Own()
+			}
+			if ns+"/"+g.Name != g.Key {
+				continue
+			}
+			now, err := reader.ResolveTarget(ctx, t)
+			if err != nil {
+				return err
+			}
+			if now.Uses && now.Waypoint != g.Key {
+				e.Objects = append(e.Objects, t.Ref().String())
+				if !slices.Contains(e.Now, now.Waypoint) {
+					e.Now = append(e.Now, now.Waypoint)
+				}
+			}
+		}
+		if len(e.Objects) == 0 {
+			continue
+		}
+		// A waypoint of that name elsewhere that would take them.
+		_, err := EachGateway(ctx, c.Gateway, ListOptions{}, func(gw *gatewayv1.Gateway) {
+			if gw.Name != g.Name || gw.Namespace == g.Namespace || !mesh.IsWaypointGateway(gw) {
+				return
+			}
+			w := classes.Parse(ctx, gw)
+			if !enroll.Check(enroll.CheckInput{Kind: req.Kind, Waypoint: &w, Namespaces: g.Namespaces}).Blocking() {
+				e.Elsewhere = append(e.Elsewhere, gw.Namespace)
+			}
+		})
+		if err != nil && !apierrors.IsForbidden(err) {
+			return kube.Describe("list gateways named "+g.Name, err)
+		}
+		sort.Strings(e.Elsewhere)
+		return e
+	}
+	return nil
 }
