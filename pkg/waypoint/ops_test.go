@@ -609,3 +609,32 @@ func TestDeleteRecords(t *testing.T) {
 		})
 	}
 }
+
+// TestEnrollRefusesToUnbind: enrolling what a waypoint serves now into a
+// waypoint that does not exist is refused before any write, naming the
+// objects, the waypoint that serves them and where a waypoint of that
+// name would take them; what uses none may be enrolled ahead; Force
+// insists.
+func TestEnrollRefusesToUnbind(t *testing.T) {
+	ctx := context.Background()
+	elsewhere := testWaypoint("infra", "gone", "")
+	from := gatewayv1.NamespacesFromAll
+	elsewhere.Spec.Listeners[0].AllowedRoutes = &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: &from}}
+	c := testCluster(testNamespace("infra", nil), elsewhere)
+	req := EnrollRequest{Kind: "service", Namespaces: []string{"app"}, Names: []string{"reviews"}, Waypoint: "gone"}
+	_, err := Enroll(ctx, c.Clients(), req)
+	var e *WouldUnbindError
+	if !errors.As(err, &e) || !sameList(e.Objects, []string{"service app/reviews"}) || !sameList(e.Now, []string{"app/wp"}) ||
+		!sameList(e.Elsewhere, []string{"infra"}) || c.Writes() != 0 {
+		t.Fatalf("err %v, %d writes", err, c.Writes())
+	}
+	req.Names = []string{"ratings"}
+	res, err := Enroll(ctx, c.Clients(), req)
+	if err != nil || !sameList(actions(res.Records()), []string{"Service app/ratings enrolled"}) {
+		t.Fatalf("enroll ahead: err %v", err)
+	}
+	req.Names, req.Force = []string{"reviews"}, true
+	if res, err = Enroll(ctx, c.Clients(), req); err != nil || !sameList(actions(res.Records()), []string{"Service app/reviews enrolled"}) {
+		t.Fatalf("--force: err %v", err)
+	}
+}
