@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 )
 
 // TestReadmeTour runs the shell blocks of the README's tour, in order and in
@@ -79,6 +82,61 @@ func TestReadmeTour(t *testing.T) {
 	if strings.Contains(string(out), "Warning: GatewayClass") {
 		t.Errorf("the tour warns that Istio is missing:\n%s", out)
 	}
+	// Its clean-up left nothing of the tour, read from the API server.
+	for _, left := range tourLeftovers(t) {
+		t.Errorf("the tour's clean-up left %s", left)
+	}
+}
+
+// tourLeftovers are the waypoints and the enrollment labels left in the
+// tour's namespaces, read from the API server.
+func tourLeftovers(t *testing.T) []string {
+	t.Helper()
+	c := context.Background()
+	var left []string
+	labelled := func(what string, labels map[string]string) {
+		for _, k := range []string{"istio.io/use-waypoint", "istio.io/use-waypoint-namespace"} {
+			if v, ok := labels[k]; ok {
+				left = append(left, fmt.Sprintf("%s labelled %s=%s", what, k, v))
+			}
+		}
+	}
+	for _, ns := range []string{"default", "common-infrastructure", "cross-namespace-waypoint-consumer", "tour-payments", "tour-orders"} {
+		n, err := env.Kube.CoreV1().Namespaces().Get(c, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		labelled("namespace "+ns, n.Labels)
+		gws, err := env.Gateway.GatewayV1().Gateways(ns).List(c, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, gw := range gws.Items {
+			left = append(left, "gateway "+ns+"/"+gw.Name)
+		}
+		svcs, err := env.Kube.CoreV1().Services(ns).List(c, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range svcs.Items {
+			labelled("service "+ns+"/"+s.Name, s.Labels)
+		}
+		pods, err := env.Kube.CoreV1().Pods(ns).List(c, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			labelled("pod "+ns+"/"+p.Name, p.Labels)
+		}
+		ses, err := env.Dynamic.Resource(enroll.ServiceEntryGVR).Namespace(ns).List(c, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, se := range ses.Items {
+			labelled("serviceentry "+ns+"/"+se.GetName(), se.GetLabels())
+		}
+	}
+	return left
 }
 
 // cleanupTour removes what the tour and its fixtures created.
