@@ -24,7 +24,8 @@ const ExitCode = 130
 var readOnly atomic.Bool
 
 // ReadOnly says the running command only reads: the first interrupt then
-// exits at once, as the second does for a write.
+// exits at once (128 + the signal's number), as the second does for a
+// write.
 func ReadOnly() { readOnly.Store(true) }
 
 // Context returns a context for the command that carries the stop of the
@@ -42,15 +43,21 @@ func Context(stderr io.Writer) (context.Context, func()) {
 }
 
 // Watch closes stop at the first signal on sigs and calls exit(ExitCode) at
-// the second, until done is closed.
+// the second, until done is closed. For a read the first exits at once, as
+// a shell reports the signal: 130 for SIGINT, 143 for SIGTERM.
 func Watch(sigs <-chan os.Signal, stop chan<- struct{}, done <-chan struct{}, stderr io.Writer, exit func(int)) {
+	var first os.Signal
 	select {
-	case <-sigs:
+	case first = <-sigs:
 	case <-done:
 		return
 	}
 	if readOnly.Load() {
-		exit(ExitCode) // nothing in flight needs to finish
+		code := ExitCode
+		if s, ok := first.(syscall.Signal); ok {
+			code = 128 + int(s)
+		}
+		exit(code) // nothing in flight needs to finish
 		return
 	}
 	fmt.Fprintln(stderr, "interrupted: finishing the requests in flight, starting no new ones; interrupt again to exit at once")

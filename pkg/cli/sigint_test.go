@@ -90,47 +90,62 @@ func TestSIGINTDuringBulkWork(t *testing.T) {
 	t.Logf("interrupted after %d of %d records were done; %d not started", rep.Summary.Total-notStarted, rep.Summary.Total, notStarted)
 }
 
-// TestSignalStopsAReadAtOnce: a command that only reads (here list -A -w,
-// a watch that never ends on its own) stops at the first SIGINT or SIGTERM,
-// exits 130 and says nothing about finishing work or running it again;
-// the two-step stop belongs to writes.
+// TestSignalStopsAReadAtOnce: a command that only reads (list -A -w, a
+// watch that never ends on its own, and status --wait on a waypoint no
+// istiod programs) stops at the first SIGINT or SIGTERM, exits 130 or 143
+// as a shell reports them, and says nothing about finishing work or
+// running it again; the two-step stop belongs to writes.
 func TestSignalStopsAReadAtOnce(t *testing.T) {
 	ns := env.Namespace(t, nil)
 	env.Waypoint(t, ns, "waypoint", nil)
+	env.Waypoint(t, ns, "canary", map[string]string{"istio.io/rev": "canary"}) // no istiod of that revision
 	bin := filepath.Join(pluginBinDir(t), "kubectl-waypoint")
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(bin, "list", "-A", "-w", "--kubeconfig", env.Kubeconfig)
-			var stdout, stderr syncBuffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// Once the watch has printed the waypoint, it is watching.
-			if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-				return strings.Contains(stdout.String(), ns), nil
-			}); err != nil {
-				_ = cmd.Process.Kill()
-				t.Fatalf("the watch printed nothing: %q %q", stdout.String(), stderr.String())
-			}
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan struct{})
-			go func() {
-				_ = cmd.Wait() // the exit code is checked below
-				close(exited)
-			}()
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-				t.Fatalf("still watching 5 s after one %s; stderr %q", sig, stderr.String())
-			}
-			if code := cmd.ProcessState.ExitCode(); code != ExitInterrupted || strings.Contains(stderr.String(), "again") {
-				t.Errorf("exit %d, stderr %q", code, stderr.String())
-			}
-		})
+	for _, c := range []struct {
+		name string
+		args []string
+		// started says the command is at work: it has printed this.
+		started string
+	}{
+		{"list -w", []string{"list", "-A", "-w"}, ns},
+		{"status --wait", []string{"status", "canary", "-n", ns, "--wait", "--timeout", "60s"}, ""},
+	} {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			t.Run(c.name+" "+sig.String(), func(t *testing.T) {
+				cmd := exec.Command(bin, append(c.args, "--kubeconfig", env.Kubeconfig)...)
+				var stdout, stderr syncBuffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if c.started != "" {
+					if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+						return strings.Contains(stdout.String(), c.started), nil
+					}); err != nil {
+						_ = cmd.Process.Kill()
+						t.Fatalf("it printed nothing: %q %q", stdout.String(), stderr.String())
+					}
+				} else {
+					time.Sleep(time.Second) // the wait has begun
+				}
+				if err := cmd.Process.Signal(sig); err != nil {
+					t.Fatal(err)
+				}
+				exited := make(chan struct{})
+				go func() {
+					_ = cmd.Wait() // the exit code is checked below
+					close(exited)
+				}()
+				select {
+				case <-exited:
+				case <-time.After(5 * time.Second):
+					_ = cmd.Process.Kill()
+					<-exited
+					t.Fatalf("still running 5 s after one %s; stderr %q", sig, stderr.String())
+				}
+				if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) || strings.Contains(stderr.String(), "again") {
+					t.Errorf("exit %d, want %d; stderr %q", code, 128+int(sig), stderr.String())
+				}
+			})
+		}
 	}
 }
