@@ -381,18 +381,25 @@ func refuseUnbinding(ctx context.Context, c *kube.Clients, req EnrollRequest, cl
 		if len(e.Objects) == 0 {
 			continue
 		}
-		// A waypoint of that name elsewhere that would take them.
-		_, err := EachGateway(ctx, c.Gateway, ListOptions{}, func(gw *gatewayv1.Gateway) {
+		// A waypoint of that name elsewhere that would take them: one
+		// list of the Gateways of that name across the cluster.
+		var named *gatewayv1.GatewayList
+		err := kube.Retry(ctx, func() (err error) {
+			named, err = mesh.GatewaysNamed(ctx, c.Gateway, "", g.Name)
+			return err
+		})
+		if err != nil && !apierrors.IsForbidden(err) {
+			return kube.Describe("list gateways named "+g.Name, err)
+		}
+		for i := 0; named != nil && i < len(named.Items); i++ {
+			gw := &named.Items[i]
 			if gw.Name != g.Name || gw.Namespace == g.Namespace || !mesh.IsWaypointGateway(gw) {
-				return
+				continue
 			}
 			w := classes.Parse(ctx, gw)
 			if !enroll.Check(enroll.CheckInput{Kind: req.Kind, Waypoint: &w, Namespaces: g.Namespaces}).Blocking() {
 				e.Elsewhere = append(e.Elsewhere, gw.Namespace)
 			}
-		})
-		if err != nil && !apierrors.IsForbidden(err) {
-			return kube.Describe("list gateways named "+g.Name, err)
 		}
 		sort.Strings(e.Elsewhere)
 		return e
