@@ -246,6 +246,13 @@ func TestBulkWithNamespaceScopedRights(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "2 gateways: 2 deleted") {
 		t.Fatalf("delete: exit %d, stderr %q\n%s", code, stderr, stdout)
 	}
+	// The cluster agrees: no waypoint is left; the namespaces, which
+	// delete was not asked to unenroll, still name theirs.
+	for _, ns := range []string{a, b} {
+		if gatewayExists(t, ns, "waypoint") || nsLabels(t, ns)["istio.io/use-waypoint"] != "waypoint" {
+			t.Errorf("after delete, namespace %s: waypoint exists %v, labels %v", ns, gatewayExists(t, ns, "waypoint"), nsLabels(t, ns))
+		}
+	}
 	// It may not look for what is still enrolled across the cluster: a warning.
 	if !strings.Contains(stderr, "could not check for resources still enrolled") {
 		t.Errorf("stderr %q", stderr)

@@ -170,9 +170,45 @@ func (fx *faultFixture) step(t *testing.T, tally *faultTally, about func(kind st
 // from the API server.
 func (fx *faultFixture) readAll(t *testing.T) map[string]state {
 	t.Helper()
+	// Three lists across the cluster, not three reads per namespace.
+	c := context.Background()
+	nss, err := env.Kube.CoreV1().Namespaces().List(c, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := env.Kube.CoreV1().Services("").List(c, metav1.ListOptions{FieldSelector: "metadata.name=app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gws, err := env.Gateway.GatewayV1().Gateways("").List(c, metav1.ListOptions{FieldSelector: "metadata.name=waypoint"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]state{}
 	for _, ns := range fx.namespaces {
-		out[ns] = fx.read(t, ns)
+		out[ns] = state{}
+	}
+	for _, n := range nss.Items {
+		st, ok := out[n.Name]
+		if !ok {
+			continue
+		}
+		st.nsTeam = n.Labels["team"]
+		st.nsWaypoint, st.nsHasWaypoint = n.Labels["istio.io/use-waypoint"]
+		out[n.Name] = st
+	}
+	for _, svc := range svcs.Items {
+		if st, ok := out[svc.Namespace]; ok {
+			st.svcTeam = svc.Labels["team"]
+			st.svcWaypoint, st.svcHas = svc.Labels["istio.io/use-waypoint"]
+			out[svc.Namespace] = st
+		}
+	}
+	for _, gw := range gws.Items {
+		if st, ok := out[gw.Namespace]; ok {
+			st.gateway = true
+			out[gw.Namespace] = st
+		}
 	}
 	return out
 }
