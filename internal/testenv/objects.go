@@ -398,3 +398,23 @@ func (e *Env) cleanup(t testing.TB, kind, ns, name string, del func(context.Cont
 func ctx(t testing.TB) context.Context {
 	return t.Context()
 }
+
+// SetPodIP gives a pod the status of a running, ready pod with address ip,
+// as a kubelet would: istiod makes a workload only of a pod with an IP.
+func (e *Env) SetPodIP(t testing.TB, ns, name, ip string) *corev1.Pod {
+	t.Helper()
+	pods := e.Kube.CoreV1().Pods(ns)
+	pod, err := pods.Get(ctx(t), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading pod %s/%s: %v", ns, name, err)
+	}
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.PodIP = ip
+	pod.Status.PodIPs = []corev1.PodIP{{IP: ip}}
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	updated, err := pods.UpdateStatus(ctx(t), pod, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("setting the IP of pod %s/%s: %v", ns, name, err)
+	}
+	return updated
+}

@@ -422,3 +422,45 @@ func kubectl(t *testing.T, kubeconfig, stdin string, args ...string) (string, er
 	err := cmd.Run()
 	return out.String(), err
 }
+
+// TestAmbientzNamesTheWaypoint: istiod's /debug/ambientz, read through
+// Env.Ambientz, names the waypoint of a labelled Service and of a pod with
+// an IP, and none for an unlabelled pod.
+func TestAmbientzNamesTheWaypoint(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	env.Waypoint(t, ns, "waypoint", map[string]string{"istio.io/waypoint-for": "all"})
+	env.WaitProgrammed(t, ns, "waypoint")
+	env.Service(t, ns, "enrolled", map[string]string{"istio.io/use-waypoint": "waypoint"})
+	env.Pod(t, ns, "enrolled", map[string]string{"istio.io/use-waypoint": "waypoint"})
+	env.SetPodIP(t, ns, "enrolled", "10.244.7.1")
+	env.Pod(t, ns, "plain", nil)
+	env.SetPodIP(t, ns, "plain", "10.244.7.2")
+
+	want := ns + "/waypoint." + ns + ".svc.cluster.local"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		a, err := env.Ambientz(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, s := range a.Services {
+			if s.Namespace == ns {
+				got["service/"+s.Name] = s.Waypoint.String()
+			}
+		}
+		for _, w := range a.Workloads {
+			if w.Namespace == ns && w.Kind() == "Pod" {
+				got["pod/"+w.Name] = w.Waypoint.String()
+			}
+		}
+		if got["service/enrolled"] == want && got["pod/enrolled"] == want && got["pod/plain"] == "none" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ambientz of namespace %s: %v; want the service and the enrolled pod on %s, the plain pod on none", ns, got, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
