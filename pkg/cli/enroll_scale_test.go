@@ -16,11 +16,13 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
 )
 
-// TestEnrollManyPods enrolls the pods a selector matches and checks that it
-// costs one request per pod plus a constant: one read of the namespace, one
-// list, one read of the waypoint. ENROLL_SCALE_PODS sets the number of pods
-// (50 by default) and ENROLL_SCALE_ARGS extra flags (e.g. "--qps 5 --burst
-// 10"), to measure for docs/performance.md:
+// TestEnrollManyPods enrolls the pods a selector matches, again, and
+// unenrolls them, reading every pod back from the API server after each
+// step; and checks that enrolling costs one request per pod plus a
+// constant: one read of the namespace, one list, one read of the waypoint.
+// ENROLL_SCALE_PODS sets the number of pods (50 by default) and
+// ENROLL_SCALE_ARGS extra flags (e.g. "--qps 5 --burst 10"), to measure for
+// docs/performance.md:
 //
 //	ENROLL_SCALE_PODS=500 go test ./pkg/cli -run TestEnrollManyPods -v
 func TestEnrollManyPods(t *testing.T) {
@@ -40,8 +42,9 @@ func TestEnrollManyPods(t *testing.T) {
 	start := time.Now()
 	stdout, reqs := runCounted(t, args...)
 	elapsed := time.Since(start)
+	podsEnrolled(t, ns, n, "enroll", "pods")
 	if got := strings.Count(stdout, " enrolled in waypoint "+ns+"/pods\n"); got != n {
-		t.Fatalf("%d pods enrolled, want %d", got, n)
+		t.Errorf("%d pods said enrolled, want %d", got, n)
 	}
 	if want := n + 4; len(reqs) != want {
 		t.Errorf("%d requests for %d pods, want %d: %s", len(reqs), n, want, summarize(reqs))
@@ -50,6 +53,7 @@ func TestEnrollManyPods(t *testing.T) {
 
 	start = time.Now()
 	_, reqs = runCounted(t, args...)
+	podsEnrolled(t, ns, n, "enroll again", "pods")
 	t.Logf("again, nothing to change: %s, %d requests (%s)", time.Since(start).Round(time.Millisecond), len(reqs), summarize(reqs))
 	if len(reqs) != 2 {
 		t.Errorf("a re-run made %d requests, want 2 (namespace, list)", len(reqs))
@@ -58,6 +62,41 @@ func TestEnrollManyPods(t *testing.T) {
 	start = time.Now()
 	_, reqs = runCounted(t, append([]string{"unenroll", "pod", "-l", "app=scale", "-n", ns}, extra...)...)
 	t.Logf("unenroll: %s, %d requests", time.Since(start).Round(time.Millisecond), len(reqs))
+	podsEnrolled(t, ns, n, "unenroll", "")
+}
+
+// podsEnrolled reads the pods of namespace ns from the API server, in one
+// list, and checks that n have the label app=scale, each with
+// istio.io/use-waypoint=waypoint (unset when waypoint is empty) and no
+// istio.io/use-waypoint-namespace, and that the others (the waypoint's own
+// pod) have no enrollment label.
+func podsEnrolled(t *testing.T, ns string, n int, step, waypoint string) {
+	t.Helper()
+	pods, err := env.Kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	matched, wrong := 0, 0
+	for _, p := range pods.Items {
+		want := ""
+		if p.Labels["app"] == "scale" {
+			matched++
+			want = waypoint
+		}
+		got, has := p.Labels[useWaypoint]
+		_, hasNS := p.Labels[useWaypointNS]
+		if got != want || has != (want != "") || hasNS {
+			if wrong++; wrong <= 5 {
+				t.Errorf("%s: pod %s/%s has labels %v in the cluster, want %s=%q", step, ns, p.Name, p.Labels, useWaypoint, want)
+			}
+		}
+	}
+	if wrong > 5 {
+		t.Errorf("%s: %d pods in all are wrong", step, wrong)
+	}
+	if matched != n {
+		t.Errorf("%s: %d pods labelled app=scale in %s, want %d", step, matched, ns, n)
+	}
 }
 
 // createPods creates n pods named p-0000... in parallel.
