@@ -29,12 +29,12 @@ test: lint controlplane
 
 # The packages whose tests all need an API server, or some and some not
 # (their TestMain starts one unless -run selects only TestUnit... and Fuzz).
-SERVER_PKGS := $(PKG)/pkg/cli $(PKG)/internal/testenv $(PKG)/test/fleet
+SERVER_PKGS := $(PKG)/pkg/cli $(PKG)/internal/testenv $(PKG)/test/fleet $(PKG)/test/differential
 
 ## unit: every test that needs no API server: all of every package but those that start one, and their TestUnit... tests and fuzz seeds
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -x $(foreach p,$(SERVER_PKGS),-e $(p)))
-	$(GO) test -count=1 -run '^(TestUnit|Fuzz)' ./pkg/cli ./internal/testenv
+	$(GO) test -count=1 -run '^(TestUnit|Fuzz)' ./pkg/cli ./internal/testenv ./test/differential
 
 ## lint: gofmt, go vet and golangci-lint (the linters of .golangci.yml)
 lint: $(GOLANGCI_LINT)
