@@ -29,7 +29,6 @@ printf '%-28s %9s %9s %9s\n' phase wall user sys | tee -a "$log"
 phase() {
 	local name=$1
 	shift
-
 	echo "=== $name: $*" >>"$log"
 	if ! /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >>"$log" 2>&1; then
 		echo "cold-ci: phase $name failed; see $log" >&2
@@ -39,7 +38,7 @@ phase() {
 	printf '%-28s %8.0fs %8.0fs %8.0fs\n' "$name" "$wall" "$user" "$sys" | tee -a "$log"
 }
 start=$(date +%s)
-phase "lint tools (golangci-lint)" make bin/tools/golangci-lint
+phase "lint tools (golangci-lint)" make "$PWD/bin/tools/golangci-lint"
 phase "lint (gofmt, vet, golangci)" make lint
 phase "control plane 1.36 + CRDs" bash -c 'hack/controlplane.sh >/dev/null && hack/controlplane.sh crds >/dev/null'
 phase "istiod + istioctl" bash -c 'hack/istiod.sh >/dev/null'
