@@ -85,7 +85,7 @@ demo: build controlplane
 bench: build
 	hack/bench-generate.sh
 
-## release-check: goreleaser check, a snapshot build of linux/amd64 run from its archive, the krew manifest validated
+## release-check: goreleaser check, a snapshot of linux/amd64 run from its archive, the krew manifest validated (when their inputs changed since hack/release/checked; RELEASE_CHECK=full always), else the binary and shim built as goreleaser does and run
 release-check:
 	hack/release-check.sh
 
