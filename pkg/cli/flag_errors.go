@@ -22,6 +22,10 @@ func flagError(cmd *cobra.Command, err error) error {
 		}
 		msg += fmt.Sprintf("; see '%s --help'", cmd.CommandPath())
 	case strings.HasPrefix(msg, "unknown shorthand flag"):
+		if strings.HasPrefix(msg, "unknown shorthand flag: 'A'") && cmd.Flags().Lookup("namespace-selector") != nil {
+			// kubectl's --all-namespaces: here namespaces are chosen by label.
+			msg += "; to work in many namespaces, select them by label with --namespace-selector (e.g. istio.io/dataplane-mode=ambient) or list them with -n a,b"
+		}
 		msg += fmt.Sprintf("; see '%s --help'", cmd.CommandPath())
 	case strings.Contains(msg, "missing unit in duration"):
 		msg += "; give a unit, e.g. 5s or 2m"

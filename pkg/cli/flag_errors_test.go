@@ -17,6 +17,10 @@ func TestUnitFlagErrors(t *testing.T) {
 		{[]string{"generate", "--alow-namespace", "x"}, []string{"did you mean --allow-namespace?"}},
 		{[]string{"apply", "--wait", "--timeout", "5"}, []string{`"5"`, "give a unit, e.g. 5s or 2m"}},
 		{[]string{"list", "--bogus-flag-name"}, []string{"unknown flag: --bogus-flag-name", "kubectl-waypoint list --help"}},
+		// -A is kubectl's --all-namespaces; the writing commands select
+		// namespaces by label instead.
+		{[]string{"apply", "-A"}, []string{"unknown shorthand flag: 'A' in -A", "--namespace-selector", "kubectl-waypoint apply --help"}},
+		{[]string{"enroll", "namespace", "-A", "--waypoint", "w"}, []string{"--namespace-selector", "kubectl-waypoint enroll --help"}},
 	} {
 		_, stderr, code := run(t, false, c.args...)
 		if code != ExitUsage || strings.Count(stderr, "\n") != 1 {
