@@ -227,8 +227,14 @@ func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
 	suffix := o.dryRun.Suffix()
 	if o.dryRun != kube.DryRunClient {
 		// A client dry run prints the objects instead, all at the end.
-		ev.Applied = func(gw *gatewayv1.Gateway) {
-			o.IO.Successf("waypoint %s/%s applied%s", gw.Namespace, gw.Name, suffix)
+		ev.Applied = func(gw *gatewayv1.Gateway, action bulk.Action) {
+			// One namespace says it as istioctl does; several say what
+			// their summary counts.
+			verb := "applied"
+			if !single {
+				verb = string(action)
+			}
+			o.IO.Successf("waypoint %s/%s %s%s", gw.Namespace, gw.Name, verb, suffix)
 		}
 	}
 	ev.Enrolled = func(gw *gatewayv1.Gateway, changed bool) {

@@ -22,7 +22,8 @@ func TestApplyManyNamespaces(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, ns := range []string{a, b, c} {
-		if !strings.Contains(stdout, "waypoint "+ns+"/waypoint applied\n") || !strings.Contains(stdout, "namespace "+ns+" labeled with") {
+		// Each line says what the summary counts: created.
+		if !strings.Contains(stdout, "waypoint "+ns+"/waypoint created\n") || !strings.Contains(stdout, "namespace "+ns+" labeled with") {
 			t.Errorf("no lines for %s:\n%s", ns, stdout)
 		}
 		if nsLabels(t, ns)["istio.io/use-waypoint"] != "waypoint" {

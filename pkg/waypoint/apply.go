@@ -32,8 +32,9 @@ type ApplyRequest struct {
 	EnrollNamespace bool
 	// Overwrite lets EnrollNamespace replace another waypoint.
 	Overwrite bool
-	// OnApplied, when set, is called as soon as the Gateway is applied.
-	OnApplied func(gw *gatewayv1.Gateway, created bool)
+	// OnApplied, when set, is called as soon as the Gateway is applied,
+	// with the result so far (Gateway, Created, Unchanged).
+	OnApplied func(res *ApplyResult)
 	// DeferEnroll leaves the namespace label change in the result's
 	// PendingEnroll instead of writing it, for callers that wait for many
 	// waypoints before enrolling their namespaces.
@@ -135,7 +136,7 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 		res.Unchanged = !created && req.Previous != "" && Content(applied) == req.Previous
 	}
 	if req.OnApplied != nil {
-		req.OnApplied(res.Gateway, res.Created)
+		req.OnApplied(res)
 	}
 	if write != nil && write.Change.Needed(write.Labels) {
 		if req.DeferEnroll {

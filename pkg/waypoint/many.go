@@ -59,7 +59,9 @@ type ApplyManyEvents struct {
 	// NoWaypointClass hears, before anything is written, that the
 	// GatewayClass of waypoints does not exist.
 	NoWaypointClass func()
-	Applied         func(gw *gatewayv1.Gateway)
+	// Applied hears each Gateway applied, with the action its record gets
+	// (created, configured or unchanged).
+	Applied         func(gw *gatewayv1.Gateway, action bulk.Action)
 	NotAmbient      func(namespace string)
 	Enrolled        func(gw *gatewayv1.Gateway, changed bool)
 	Ready           func(key string)
@@ -223,9 +225,9 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		Previous:        previous,
 		PreviousKnown:   r.req.KnowPrevious,
 		Namespace:       namespaces[gw.Namespace],
-		OnApplied: func(applied *gatewayv1.Gateway, _ bool) {
+		OnApplied: func(res *ApplyResult) {
 			if ev.Applied != nil {
-				ev.Applied(applied)
+				ev.Applied(res.Gateway, gatewayAction(res))
 			}
 		},
 	})

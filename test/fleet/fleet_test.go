@@ -54,7 +54,7 @@ func TestFleetApplyListStatus(t *testing.T) {
 	}
 	for _, c := range contexts {
 		for _, want := range []string{
-			"[" + c + "] waypoint fleet-apply-a/waypoint applied\n",
+			"[" + c + "] waypoint fleet-apply-a/waypoint created\n",
 			"[" + c + "] namespace fleet-apply-b labeled with \"istio.io/use-waypoint: waypoint\"\n",
 			"[" + c + "] 2 gateways: 2 created; 2 namespaces: 2 enrolled; 0 failed\n",
 		} {
