@@ -61,11 +61,11 @@ type ApplyManyEvents struct {
 	NoWaypointClass func()
 	// Applied hears each Gateway applied, with the action its record gets
 	// (created, configured or unchanged).
-	Applied         func(gw *gatewayv1.Gateway, action bulk.Action)
-	NotAmbient      func(namespace string)
-	Enrolled        func(gw *gatewayv1.Gateway, changed bool)
-	Ready           func(key string)
-	Failed          func(err error)
+	Applied    func(gw *gatewayv1.Gateway, action bulk.Action)
+	NotAmbient func(namespace string)
+	Enrolled   func(gw *gatewayv1.Gateway, changed bool)
+	Ready      func(key string)
+	Failed     func(err error)
 	// ApplyProgress and EnrollProgress hear how many are done.
 	ApplyProgress, EnrollProgress func(done, total int)
 }
