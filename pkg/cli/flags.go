@@ -68,7 +68,7 @@ type waitFlags struct {
 
 func (w *waitFlags) addFlags(fs *pflag.FlagSet, what string) {
 	w.fs = fs
-	fs.BoolVarP(&w.wait, "wait", "w", false, "Wait until "+what+" programmed by istiod and has an address")
+	fs.BoolVarP(&w.wait, "wait", "w", false, "Wait until "+what+" programmed by istiod and has an address (-w as in istioctl; on list, -w is --watch)")
 	fs.DurationVar(&w.timeout, "timeout", defaultWaitTimeout, "How long --wait waits before giving up (exit code 3)")
 	fs.DurationVar(&w.timeout, "waypoint-timeout", defaultWaitTimeout, "Same as --timeout (istioctl's name)")
 	_ = fs.MarkHidden("waypoint-timeout")

@@ -76,7 +76,7 @@ kubectl-waypoint list -A -o json`),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List the waypoints of every namespace")
 	o.addOutputFlags(cmd, listFormats...)
-	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "After listing, print each waypoint again as it changes, until interrupted")
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "After listing, print each waypoint again as it changes, until interrupted (-w as in kubectl get; on status and apply, -w is --wait)")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Only waypoints whose labels match this selector, e.g. istio.io/rev=canary")
 	addNameFlag(cmd, f, &o.Names)
 	cmd.Flags().Int64Var(&o.PageSize, "chunk-size", waypoint.DefaultPageSize, "Gateways read per request")
