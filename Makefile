@@ -24,7 +24,9 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-waypoint
 
 ## test: formatting, vet, and every test (unit and integration against a real kube-apiserver and istiod)
-test: lint controlplane
+# (lint and controlplane run side by side: on a new machine both download and build.)
+test:
+	@$(MAKE) --no-print-directory -j2 lint controlplane
 	$(GO) test -count=1 -timeout 40m ./...
 
 # The packages whose tests all need an API server, or some and some not
@@ -62,12 +64,7 @@ docs:
 
 ## controlplane: build kube-apiserver, etcd, kubectl and istiod into the cache (once), and the version matrix's
 controlplane:
-	@hack/controlplane.sh >/dev/null
-	@hack/controlplane.sh crds >/dev/null
-	@hack/istiod.sh >/dev/null
-	@CONTROLPLANE_PINS=k8s-1.34 hack/controlplane.sh >/dev/null
-	@CONTROLPLANE_PINS=k8s-1.34 hack/controlplane.sh crds >/dev/null
-	@CONTROLPLANE_PINS=gateway-api-1.2 hack/controlplane.sh crds >/dev/null
+	@hack/controlplane-all.sh
 
 ## sandbox: run a local API server with the Gateway API and Istio CRDs until interrupted
 sandbox: build controlplane
