@@ -24,6 +24,11 @@
 #   step_fails 2 "what this shows" kubectl waypoint ...    must exit with code 2
 #   step_stdin "what this shows" kubectl apply -f - <<'EOF' ... EOF
 #                                                          shows its input as well
+#   check "what must be so" get ... -o custom-columns=... <<'EOF' TABLE EOF
+#                     reads the cluster with the control plane's kubectl (never
+#                     with kubectl-waypoint) and stops the demo unless it prints
+#                     TABLE (blanks squashed)
+# After each step that writes, a check reads back what it should have written.
 # Commands that are not written yet go in a section guarded by `has_command`,
 # so the demo grows with the tool.
 set -euo pipefail
@@ -152,6 +157,45 @@ step_stdin() {
 	((code == 0)) || fail "step failed with exit code $code: $(shell_words "$@")"
 }
 
+# squash prints its input with each run of blanks made one space, and
+# without blank lines or blanks at the ends of lines.
+squash() {
+	sed -e 's/[[:space:]][[:space:]]*/ /g' -e 's/^ //' -e 's/ $//' -e '/^$/d'
+}
+
+# check DESCRIPTION KUBECTL-ARGS... reads the cluster with the control
+# plane's kubectl, shows the command and what it printed, and stops the demo
+# unless that is the table on stdin (blanks squashed; empty when nothing may
+# be found). The walkthrough is judged by these reads of the API server, not
+# by what kubectl-waypoint says of itself.
+check() {
+	local description=$1 want got
+	shift
+	want=$(squash)
+	show "$description" kubectl "$@"
+	got=$(kubectl "$@") || fail "reading the cluster failed: kubectl $(shell_words "$@")"
+	if [[ -n $got ]]; then
+		printf '%s\n' "$got"
+	else
+		printf '%s(nothing)%s\n' "$dim" "$reset"
+	fi
+	got=$(squash <<<"$got")
+	[[ $got == "$want" ]] || fail "the cluster is not as expected: kubectl $(shell_words "$@")
+--- in the cluster
+${got:-(nothing)}
+--- expected
+${want:-(nothing)}"
+	printf '%s(the cluster holds what was expected)%s\n' "$dim" "$reset"
+}
+
+# What the checks read: every Gateway with its class and traffic type; the
+# enrollment labels of the ambient namespaces and of namespaced objects.
+gateways=(get gateways.gateway.networking.k8s.io -A
+	-o 'custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,CLASS:.spec.gatewayClassName,FOR:.metadata.labels.istio\.io/waypoint-for')
+namespaces='custom-columns=NAME:.metadata.name,USE-WAYPOINT:.metadata.labels.istio\.io/use-waypoint,WAYPOINT-NAMESPACE:.metadata.labels.istio\.io/use-waypoint-namespace'
+ambient_namespaces=(get namespaces -l istio.io/dataplane-mode=ambient -o "$namespaces")
+enrollment='custom-columns=KIND:.kind,NAMESPACE:.metadata.namespace,NAME:.metadata.name,USE-WAYPOINT:.metadata.labels.istio\.io/use-waypoint,WAYPOINT-NAMESPACE:.metadata.labels.istio\.io/use-waypoint-namespace'
+
 # section TITLE prints a heading.
 section() {
 	printf '\n%s== %s ==%s\n' "$bold" "$1" "$reset"
@@ -238,8 +282,13 @@ step "Deploy a waypoint for namespace default" \
 	kubectl waypoint apply -n default
 step "Deploy it and label the namespace to use it" \
 	kubectl waypoint apply -n default --enroll-namespace
-step "The label --enroll-namespace wrote (what 'kubectl label ns default istio.io/use-waypoint=waypoint' does)" \
-	kubectl get namespace default -L istio.io/use-waypoint
+check "The label --enroll-namespace wrote (what 'kubectl label ns default istio.io/use-waypoint=waypoint' does)" \
+	"${ambient_namespaces[@]}" <<'EOF'
+NAME                                USE-WAYPOINT   WAYPOINT-NAMESPACE
+common-infrastructure               <none>         <none>
+cross-namespace-waypoint-consumer   <none>         <none>
+default                             waypoint       <none>
+EOF
 step "A waypoint for the reviews service" \
 	kubectl waypoint apply -n default --name reviews-svc-waypoint
 step "A waypoint for pods: --for workload" \
@@ -252,6 +301,23 @@ step "Deploy it, and wait until istiod has programmed it" \
 	--allow-namespace cross-namespace-waypoint-consumer --wait --timeout 30s
 step_fails 2 "Bad input is refused before anything reaches the cluster" \
 	kubectl waypoint apply -n default --name none
+demo_waypoints='
+NAMESPACE               NAME                      CLASS            FOR
+common-infrastructure   egress-gateway            istio-waypoint   <none>
+default                 reviews-svc-waypoint      istio-waypoint   <none>
+default                 reviews-v2-pod-waypoint   istio-waypoint   workload
+default                 waypoint                  istio-waypoint   <none>
+'
+check "The Gateways in the API server: the four applied, none named none" \
+	"${gateways[@]}" <<<"$demo_waypoints"
+check "Who may use the shared waypoint: the consumer namespace, by name" \
+	get gateways.gateway.networking.k8s.io egress-gateway -n common-infrastructure \
+	-o 'jsonpath={.spec.listeners[0].allowedRoutes.namespaces}' <<'EOF'
+{"from":"Selector","selector":{"matchLabels":{"kubernetes.io/metadata.name":"cross-namespace-waypoint-consumer"}}}
+EOF
+check "--wait returned once istiod had programmed it" \
+	get gateways.gateway.networking.k8s.io egress-gateway -n common-infrastructure \
+	-o 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}' <<<True
 
 section "Waypoints: list and status"
 step "The waypoints of namespace default" \
@@ -295,6 +361,18 @@ else
 		kubectl label serviceentries.networking.istio.io istio-site -n cross-namespace-waypoint-consumer \
 		istio.io/use-waypoint- istio.io/use-waypoint-namespace-
 fi
+check "The enrollment labels of the reviews service and pods" \
+	get services,pods -n default -l app=reviews -o "$enrollment" <<'EOF'
+KIND      NAMESPACE   NAME         USE-WAYPOINT              WAYPOINT-NAMESPACE
+Service   default     reviews      reviews-svc-waypoint      <none>
+Pod       default     reviews-v1   <none>                    <none>
+Pod       default     reviews-v2   reviews-v2-pod-waypoint   <none>
+EOF
+check "The ServiceEntry, enrolled across namespaces and then taken out again" \
+	get serviceentries.networking.istio.io -A -o "$enrollment" <<'EOF'
+KIND           NAMESPACE                           NAME         USE-WAYPOINT   WAYPOINT-NAMESPACE
+ServiceEntry   cross-namespace-waypoint-consumer   istio-site   <none>         <none>
+EOF
 step "istiod binds service reviews to its waypoint and says so on the service" \
 	kubectl wait --for=condition=istio.io/WaypointBound service/reviews -n default --timeout 60s
 step "The condition as istiod wrote it" \
@@ -307,6 +385,11 @@ if $have_enroll && has_command policies; then
 	section "L7 policies take effect only through a waypoint (docs/policies.md)"
 	step "Let service reviews use the namespace's waypoint again" \
 		kubectl waypoint unenroll service reviews -n default
+	check "Its labels are gone" \
+		get services -n default -l app=reviews -o "$enrollment" <<'EOF'
+KIND      NAMESPACE   NAME      USE-WAYPOINT   WAYPOINT-NAMESPACE
+Service   default     reviews   <none>         <none>
+EOF
 	step_stdin "The seeds' viewer AuthorizationPolicy on the waypoint: only GET" \
 		kubectl apply -f - <<'EOF'
 apiVersion: security.istio.io/v1beta1
@@ -361,6 +444,14 @@ EOF
 		kubectl waypoint unenroll namespace default
 	step_fails 1 "In bulk, the waypoint is skipped and the rest is done (a dry run here)" \
 		kubectl waypoint delete --all -n default --dry-run=server
+	check "Refused and dry runs change nothing: every waypoint is still there" \
+		"${gateways[@]}" <<<"$demo_waypoints"
+	check "" "${ambient_namespaces[@]}" <<'EOF'
+NAME                                USE-WAYPOINT   WAYPOINT-NAMESPACE
+common-infrastructure               <none>         <none>
+cross-namespace-waypoint-consumer   <none>         <none>
+default                             waypoint       <none>
+EOF
 fi
 
 section "Many namespaces in one call, as a CI pipeline does (docs/ci.md)"
@@ -368,12 +459,41 @@ step "Three namespaces of team payments, in the ambient mesh" \
 	bash -c 'for n in 1 2 3; do kubectl create namespace payments-$n && kubectl label namespace payments-$n team=payments istio.io/dataplane-mode=ambient; done'
 step "What would change, asked of the API server without persisting anything" \
 	kubectl waypoint apply --namespace-selector team=payments --for all --enroll-namespace --dry-run=server
+check "Nothing was persisted: no waypoint in the payments namespaces" \
+	"${gateways[@]}" <<<"$demo_waypoints"
 step "A waypoint in each, enrolled once it is ready; one watch for all" \
 	kubectl waypoint apply --namespace-selector team=payments --for all --enroll-namespace --wait --timeout 60s
+payments_waypoints="$demo_waypoints
+payments-1              waypoint                  istio-waypoint   all
+payments-2              waypoint                  istio-waypoint   all
+payments-3              waypoint                  istio-waypoint   all
+"
+check "A Gateway for all traffic in each" "${gateways[@]}" <<<"$payments_waypoints"
+check "Each namespace enrolled, and each waypoint programmed by istiod" \
+	get namespaces -l team=payments -o "$namespaces" <<'EOF'
+NAME         USE-WAYPOINT   WAYPOINT-NAMESPACE
+payments-1   waypoint       <none>
+payments-2   waypoint       <none>
+payments-3   waypoint       <none>
+EOF
+check "" get gateways.gateway.networking.k8s.io -A \
+	-o 'jsonpath={range .items[?(@.metadata.name=="waypoint")]}{.metadata.namespace} {.status.conditions[?(@.type=="Programmed")].status}{"\n"}{end}' <<'EOF'
+default True
+payments-1 True
+payments-2 True
+payments-3 True
+EOF
 step "Again: nothing changes, and the report (-o yaml or -o json) says so" \
 	kubectl waypoint apply --namespace-selector team=payments --for all --enroll-namespace -o yaml
 step "Delete them and their enrollment in one call" \
 	kubectl waypoint delete --all --unenroll --namespace-selector team=payments
+check "Gone from the API server, labels and all" "${gateways[@]}" <<<"$demo_waypoints"
+check "" get namespaces -l team=payments -o "$namespaces" <<'EOF'
+NAME         USE-WAYPOINT   WAYPOINT-NAMESPACE
+payments-1   <none>         <none>
+payments-2   <none>         <none>
+payments-3   <none>         <none>
+EOF
 
 section "Clean-up"
 if $have_policies; then
@@ -393,8 +513,12 @@ else
 fi
 step "Delete the shared waypoint" \
 	kubectl waypoint delete egress-gateway -n common-infrastructure
-step "No waypoint is left" \
+step "What kubectl waypoint lists now" \
 	kubectl waypoint list -A
-step "No enrollment label is left" \
-	kubectl get namespace default -L istio.io/use-waypoint
-step "" kubectl get services,pods -n default -L istio.io/use-waypoint
+check "No Gateway is left in the API server, of any class" \
+	get gateways.gateway.networking.k8s.io -A -o name </dev/null
+enrollable=namespaces,services,pods,serviceentries.networking.istio.io,workloadentries.networking.istio.io
+check "No object keeps an istio.io/use-waypoint label" \
+	get "$enrollable" -A -l istio.io/use-waypoint -o name </dev/null
+check "Nor an istio.io/use-waypoint-namespace label" \
+	get "$enrollable" -A -l istio.io/use-waypoint-namespace -o name </dev/null

@@ -52,7 +52,10 @@ var matrixPins = []struct {
 // TestVersionMatrix runs the golden cases of generate and apply, and the
 // seeds' walkthrough (hack/demo.sh), against each older version of
 // matrixPins: Kubernetes v1.34 (the oldest minor upstream supports) and the
-// Gateway API v1.2.0 standard CRDs that the Istio docs' seeds install.
+// Gateway API v1.2.0 standard CRDs that the Istio docs' seeds install. Both
+// are judged by the API server: the golden cases compare what apply left
+// with what kubectl left, and the walkthrough reads the cluster with the
+// control plane's kubectl after its steps and after its clean-up.
 func TestVersionMatrix(t *testing.T) {
 	bin := pluginBinDir(t)
 	for _, m := range matrixPins {
@@ -87,14 +90,21 @@ func TestVersionMatrix(t *testing.T) {
 				if !strings.Contains(out.String(), "demo: every step passed") {
 					t.Errorf("the walkthrough did not finish:\n%s", out.String())
 				}
+				// demo.sh judges its steps by reading the cluster with
+				// the control plane's kubectl (its checks); every one
+				// must have run, none skipped with a section.
+				if want, got := demoChecks(t), strings.Count(out.String(), "(the cluster holds what was expected)"); got != want {
+					t.Errorf("%d of the %d checks of the cluster in hack/demo.sh ran:\n%s", got, want, out.String())
+				}
 			})
 		})
 	}
 }
 
 // matrixGoldenCases applies every golden file of generate verbatim with the
-// control plane's own kubectl (server-side), and runs apply with the flags
-// of every generate case, against e.
+// control plane's own kubectl (server-side), runs apply with the flags of
+// every generate case in a namespace of its own, against e, and compares
+// the two Gateways in the API server (labels, annotations, spec).
 func matrixGoldenCases(t *testing.T, e *testenv.Env) {
 	dir := filepath.Join(goldenDir, "generate")
 	ctx := context.Background()
@@ -121,6 +131,7 @@ func matrixGoldenCases(t *testing.T, e *testenv.Env) {
 		args := []string{"--kubeconfig", e.Kubeconfig, "apply", "--server-side", "--field-manager", "matrix-test", "-f", "-"}
 		if meta.Namespace == "" {
 			args = append(args, "-n", ns)
+			meta.Namespace = ns
 		}
 		cmd := exec.Command(e.KubectlPath, args...)
 		cmd.Stdin = bytes.NewReader(data)
@@ -131,19 +142,54 @@ func matrixGoldenCases(t *testing.T, e *testenv.Env) {
 		}
 		applied++
 
-		// The tool's own apply with the same flags, in a namespace of its own.
-		toolArgs, found := withNamespace(tc.args, ns)
+		want, err := e.Gateway.GatewayV1().Gateways(meta.Namespace).Get(ctx, meta.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s applied, but not in the API server: %v", filepath.Base(file), err)
+			continue
+		}
+
+		// The tool's own apply with the same flags, in a namespace of its
+		// own: the API server then holds the same Gateway.
+		ours := e.Namespace(t, nil)
+		toolArgs, found := withNamespace(tc.args, ours)
 		if !found {
-			toolArgs = append(toolArgs, "-n", ns)
+			toolArgs = append(toolArgs, "-n", ours)
 		}
 		stdout, stderr, code := run(t, false, append(append([]string{"apply"}, toolArgs...), "--kubeconfig", e.Kubeconfig)...)
 		if code != 0 {
 			t.Errorf("apply %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(toolArgs, " "), code, stdout, stderr)
+			continue
+		}
+		got, err := e.Gateway.GatewayV1().Gateways(ours).Get(ctx, meta.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("apply %s: %v", strings.Join(toolArgs, " "), err)
+			continue
+		}
+		if !sameUserContent(got, want) {
+			t.Errorf("apply %s left in the API server\nlabels %v annotations %v spec %+v\nkubectl apply of %s left\nlabels %v annotations %v spec %+v",
+				strings.Join(toolArgs, " "), got.Labels, got.Annotations, got.Spec, filepath.Base(file), want.Labels, want.Annotations, want.Spec)
 		}
 	}
 	if applied != len(generateCases) {
 		t.Errorf("%d of %d golden files applied", applied, len(generateCases))
 	}
+}
+
+// demoChecks counts the checks of the cluster in hack/demo.sh: the lines
+// that call check.
+func demoChecks(t *testing.T) int {
+	t.Helper()
+	script, err := os.ReadFile(filepath.Join("..", "..", "hack", "demo.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(script), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "check ") {
+			n++
+		}
+	}
+	return n
 }
 
 // freeAddr is a loopback address with a port free at the time of the call.
