@@ -26,6 +26,9 @@ type istioctlStep struct {
 	istioctl     []string
 	istioctlCode int
 	why          string
+	// kubectl, for what istioctl cannot do, is what its user runs instead
+	// with kubectl (the control plane's).
+	kubectl []string
 	// want, for a command that only reads, is a line the tool's stdout
 	// holds (NS, the namespace); it is run through the tool alone.
 	want string
@@ -39,7 +42,9 @@ type istioctlStep struct {
 // the API server: the Gateways (spec, labels, annotations), the namespace's
 // labels and its service's labels, the namespace's name normalised. Where
 // istioctl differs on purpose the step says why; its cluster must still end
-// the same. The command lines that only read run through the tool.
+// the same. Unenroll, which istioctl lacks, is compared with kubectl label,
+// and the clean-up must leave nothing. The command lines that only read run
+// through the tool.
 func TestIstioctlCommandLines(t *testing.T) {
 	istioctl := filepath.Join(env.IstiodDir, "istioctl")
 	theirs, ours := env.Namespace(t, nil), env.Namespace(t, nil)
@@ -74,6 +79,13 @@ func TestIstioctlCommandLines(t *testing.T) {
 		{args: []string{"delete", "--name", "other", "-n", ns}, istioctl: []string{"delete", "other", "-n", ns},
 			why: "istioctl's delete takes names only as arguments and refuses --name without one; we take both"},
 		{args: []string{"delete", "--all", "-n", ns}},
+		// Neither unenrolls unasked (we warn, and unenroll with
+		// --unenroll): the namespace and the service still name deleted
+		// waypoints. istioctl has no unenroll; its users run kubectl label.
+		{args: []string{"unenroll", "namespace", ns}, kubectl: []string{"label", "namespace", ns, useWaypoint + "-"},
+			why: "istioctl has no unenroll"},
+		{args: []string{"unenroll", "service", "reviews", "-n", ns}, kubectl: []string{"label", "service", "reviews", "-n", ns, useWaypoint + "-"},
+			why: "istioctl has no unenroll"},
 	}
 	compared := 0
 	for _, s := range steps {
@@ -85,17 +97,22 @@ func TestIstioctlCommandLines(t *testing.T) {
 			continue
 		}
 		theirArgs := s.args
-		if s.istioctl != nil {
-			theirArgs = s.istioctl
-		}
 		cmd := exec.Command(istioctl, append(append([]string{"waypoint"}, withNS(theirArgs, theirs)...), "--kubeconfig", env.Kubeconfig)...)
+		switch {
+		case s.istioctl != nil:
+			theirArgs = s.istioctl
+			cmd = exec.Command(istioctl, append(append([]string{"waypoint"}, withNS(theirArgs, theirs)...), "--kubeconfig", env.Kubeconfig)...)
+		case s.kubectl != nil:
+			theirArgs = s.kubectl
+			cmd = exec.Command(env.KubectlPath, append(withNS(theirArgs, theirs), "--kubeconfig", env.Kubeconfig)...)
+		}
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("istioctl waypoint %v: %v", theirArgs, err)
+			t.Fatalf("%s %v: %v", filepath.Base(cmd.Path), theirArgs, err)
 		}
 		if code := cmd.ProcessState.ExitCode(); code != s.istioctlCode {
-			t.Fatalf("istioctl waypoint %v: exit %d, want %d\n%s", theirArgs, code, s.istioctlCode, out)
+			t.Fatalf("%s %v: exit %d, want %d\n%s", filepath.Base(cmd.Path), theirArgs, code, s.istioctlCode, out)
 		}
 		stdout, stderr, code := runKube(t, withNS(s.args, ours)...)
 		if code != s.code {
@@ -103,18 +120,16 @@ func TestIstioctlCommandLines(t *testing.T) {
 		}
 		got, want := istioctlState(t, ours), istioctlState(t, theirs)
 		if got != want {
-			t.Errorf("after %v the cluster differs from after istioctl waypoint %v (%s)\n--- ours\n%s\n--- istioctl's\n%s", s.args, theirArgs, s.why, got, want)
+			t.Errorf("after %v the cluster differs from after %s %v (%s)\n--- ours\n%s\n--- istioctl's\n%s", s.args, filepath.Base(cmd.Path), theirArgs, s.why, got, want)
 		}
 		compared++
 	}
-	// Both end with no Gateway, and the namespace still enrolled in the
-	// waypoint delete --all removed: neither unenrolls unasked (we warn,
-	// and unenroll with --unenroll).
+	// Both clean-ups leave nothing: no Gateway, no enrollment label.
 	end := istioctlState(t, ours)
-	if want := `{"gateways":null,"namespace":{"istio.io/use-waypoint":"other","kubernetes.io/metadata.name":"NS"},"services":{"reviews":{"app":"reviews","istio.io/use-waypoint":"reviews-svc-waypoint"}}}`; end != want {
+	if want := `{"gateways":null,"namespace":{"kubernetes.io/metadata.name":"NS"},"services":{"reviews":{"app":"reviews"}}}`; end != want {
 		t.Errorf("the end state is\n%s\nwant\n%s", end, want)
 	}
-	t.Logf("%d command lines that write left the same objects as istioctl's", compared)
+	t.Logf("%d command lines that write left the same objects as istioctl's (or kubectl label's, where istioctl has no command)", compared)
 }
 
 // withNS is args with NS replaced by ns.
