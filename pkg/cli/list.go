@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
@@ -51,7 +52,9 @@ condition, what --wait waits for. The list is read in pages, so a large
 cluster is never loaded in one response.
 
 With -o wide, BOUND says whether the waypoint has an address: istiod sends
-traffic to it then, programmed or not. ALLOWED FROM is who may use it, read
+traffic to it then, programmed or not. ADDRESS is its first address and how
+many more it has (istiod gives it its Service's IP and hostname); AGE is the
+Gateway's, as kubectl shows it. ALLOWED FROM is who may use it, read
 from the listener istiod reads (the one the inbound-binding annotation names,
 else the HBONE listener on 15008), in the words explain uses.
 
@@ -173,7 +176,7 @@ func (o *ListOptions) Run(ctx context.Context) (ending, error) {
 	header := []string{"NAME", "REVISION", "TRAFFIC TYPE", "PROGRAMMED"}
 	var enrolled map[string]enroll.Counts
 	if o.Output == "wide" {
-		header = append(header, "BOUND", "ADDRESS", "ALLOWED FROM", "ENROLLED")
+		header = append(header, "BOUND", "ADDRESS", "ALLOWED FROM", "ENROLLED", "AGE")
 		enrolled = o.enrolled(ctx, wps)
 	}
 	if o.AllNamespaces {
@@ -184,7 +187,7 @@ func (o *ListOptions) Run(ctx context.Context) (ending, error) {
 	for _, w := range wps {
 		row := []string{w.Name, orDefault(w.Revision, "default"), trafficCell(w.TrafficType), w.ProgrammedText()}
 		if o.Output == "wide" {
-			row = append(row, yesNo(w.Bound), orDefault(strings.Join(w.Addresses, ","), "<none>"), w.AllowedFrom, enrolledCell(enrolled, w.Key()))
+			row = append(row, yesNo(w.Bound), addressCell(w.Addresses), w.AllowedFrom, enrolledCell(enrolled, w.Key()), ageCell(w.Created, time.Now()))
 		}
 		if o.AllNamespaces {
 			row = append([]string{w.Namespace}, row...)
@@ -244,6 +247,27 @@ func trafficCell(t istio.TrafficType) string {
 		return `""`
 	}
 	return string(t)
+}
+
+// addressCell is the first address, and how many more there are, as
+// kubectl shows many endpoints: istiod gives a waypoint its Service's IP
+// and hostname, and the hostname is <name>.<namespace>.svc.<domain>.
+func addressCell(addrs []string) string {
+	switch len(addrs) {
+	case 0:
+		return "<none>"
+	case 1:
+		return addrs[0]
+	}
+	return fmt.Sprintf("%s + %d more", addrs[0], len(addrs)-1)
+}
+
+// ageCell is kubectl's AGE of an object created at created.
+func ageCell(created, now time.Time) string {
+	if created.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(now.Sub(created))
 }
 
 func yesNo(b bool) string {

@@ -48,6 +48,16 @@ d-agent        default    all            Unknown
 	if !strings.Contains(stdout, "ADDRESS") || !strings.Contains(stdout, "10.96.0.7") || !strings.Contains(stdout, "Same") {
 		t.Errorf("-o wide:\n%s", stdout)
 	}
+	// kubectl's AGE, and one address per cell: istiod gives a-unlabelled
+	// its Service's IP and hostname, which made the line too wide to read.
+	if header, _, _ := strings.Cut(stdout, "\n"); !strings.HasSuffix(header, " AGE") {
+		t.Errorf("-o wide has no AGE column at the end:\n%s", stdout)
+	}
+	for line := range strings.Lines(stdout) {
+		if strings.HasPrefix(line, "a-unlabelled ") && (!strings.Contains(line, " + 1 more ") || strings.Contains(line, ".svc.cluster.local")) {
+			t.Errorf("-o wide: a-unlabelled's ADDRESS is not its first address and + 1 more:\n%s", stdout)
+		}
+	}
 	stdout, _, _ = runKube(t, "list", "-n", ns, "-o", "name")
 	wantNames := "gateway.gateway.networking.k8s.io/a-unlabelled\ngateway.gateway.networking.k8s.io/b-service\ngateway.gateway.networking.k8s.io/c-workload\ngateway.gateway.networking.k8s.io/d-agent\n"
 	if stdout != wantNames {

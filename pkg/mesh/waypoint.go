@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -89,6 +90,9 @@ type Waypoint struct {
 	// explain both print: Same, All, or Selector(...).
 	AllowedFrom string `json:"allowedFrom"`
 
+	// Created is when the Gateway was created, for an AGE column.
+	Created time.Time `json:"-"`
+
 	// Gateway is the object itself, when the reader was asked to keep it.
 	Gateway *gatewayv1.Gateway `json:"-"`
 
@@ -106,6 +110,7 @@ func Parse(gw *gatewayv1.Gateway, class *Class) Waypoint {
 		Revision:        gw.Labels[istio.LabelRev],
 		TrafficType:     istio.TrafficService,
 		TrafficTypeFrom: FromDefault,
+		Created:         gw.CreationTimestamp.Time,
 	}
 	// istiod sets the class's label first, then lets the Gateway's override
 	// it; a label that is present counts even when empty.
