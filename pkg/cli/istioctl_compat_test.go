@@ -106,7 +106,16 @@ func TestIstioctlCommandLines(t *testing.T) {
 			theirArgs = s.kubectl
 			cmd = exec.Command(env.KubectlPath, append(withNS(theirArgs, theirs), "--kubeconfig", env.Kubeconfig)...)
 		}
-		out, err := cmd.CombinedOutput()
+		// The two at once, each in its own namespace.
+		var out []byte
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			out, err = cmd.CombinedOutput()
+		}()
+		stdout, stderr, code := runKube(t, withNS(s.args, ours)...)
+		<-done
 		var exit *exec.ExitError
 		if err != nil && !errors.As(err, &exit) {
 			t.Fatalf("%s %v: %v", filepath.Base(cmd.Path), theirArgs, err)
@@ -114,7 +123,6 @@ func TestIstioctlCommandLines(t *testing.T) {
 		if code := cmd.ProcessState.ExitCode(); code != s.istioctlCode {
 			t.Fatalf("%s %v: exit %d, want %d\n%s", filepath.Base(cmd.Path), theirArgs, code, s.istioctlCode, out)
 		}
-		stdout, stderr, code := runKube(t, withNS(s.args, ours)...)
 		if code != s.code {
 			t.Fatalf("%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", s.args, code, s.code, stdout, stderr)
 		}
