@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,17 +50,20 @@ func istiodListener(gw *gatewayv1.Gateway, binding string, has bool) string {
 // on a Gateway and its class: it must never panic, must pick the listener
 // and traffic type istiod picks, and what it says about who may attach must
 // agree with itself: the selector it prints parses back to the same
-// decisions, and the names it lists are let in.
+// decisions, and the names it lists are let in. A Gateway drawn from gen,
+// whose bound listener admits namespaces by a valid selector, must let in
+// the labels the selector was drawn to select and keep out the others.
 func FuzzParse(f *testing.F) {
-	f.Add("service", true, "", false, "PROXY/15088", true, "", false, int32(15088), "istio.io/PROXY", "Selector", "team", "a", "In", "b", "team", "a")
-	f.Add("", true, "workload", true, "NONE", true, "PROXY", true, int32(15009), "HBONE", "All", "k", "", "Exists", "", "k", "")
-	f.Add("all", false, "all", true, "PROXY", false, "PROXY/", true, int32(15008), "istio.io/PROXY", "Same", "", "", "", "", "", "")
-	f.Add("bogus", true, "", false, "PROXY/4294967296", true, "", false, int32(15008), "istio.io/PROXY", "Selector", "kubernetes.io/metadata.name", "x", "NotIn", "y", "kubernetes.io/metadata.name", "y")
-	f.Add("", false, "", false, "PROXY/015088/x", true, "NONE/15088", true, int32(15088), "TCP", "Other", "a b", "c", "Gt", "1", "a", "c")
-	f.Add("none", true, "service", true, "PROXY/+15088", true, "", false, int32(65535), "istio.io/PROXY", "Selector", "", "", "DoesNotExist", "", "x", "")
+	f.Add("service", true, "", false, "PROXY/15088", true, "", false, int32(15088), "istio.io/PROXY", "Selector", "team", "a", "In", "b", "team", "a", []byte{0, 0, 3, 0, 40, 1})
+	f.Add("", true, "workload", true, "NONE", true, "PROXY", true, int32(15009), "HBONE", "All", "k", "", "Exists", "", "k", "", []byte{1, 3, 3, 0, 41, 1})
+	f.Add("all", false, "all", true, "PROXY", false, "PROXY/", true, int32(15008), "istio.io/PROXY", "Same", "", "", "", "", "", "", []byte{2, 6, 3, 0, 42, 1})
+	f.Add("bogus", true, "", false, "PROXY/4294967296", true, "", false, int32(15008), "istio.io/PROXY", "Selector", "kubernetes.io/metadata.name", "x", "NotIn", "y", "kubernetes.io/metadata.name", "y", []byte{3, 9, 3, 0, 43, 1})
+	f.Add("", false, "", false, "PROXY/015088/x", true, "NONE/15088", true, int32(15088), "TCP", "Other", "a b", "c", "Gt", "1", "a", "c", []byte{4, 12, 3, 0, 44, 1})
+	f.Add("none", true, "service", true, "PROXY/+15088", true, "", false, int32(65535), "istio.io/PROXY", "Selector", "", "", "DoesNotExist", "", "x", "", []byte{5, 15, 3, 0, 45, 1})
 	f.Fuzz(func(t *testing.T, gwFor string, gwHasFor bool, classFor string, classHasFor bool,
 		binding string, gwHasBinding bool, classBinding string, classHasBinding bool,
-		port int32, proto, from, matchKey, matchValue, op, exprValue, nsKey, nsValue string) {
+		port int32, proto, from, matchKey, matchValue, op, exprValue, nsKey, nsValue string, gen []byte) {
+		checkDrawnWaypoint(t, drawWaypoint(&choices{b: gen}))
 		gw := gateway()
 		if gwHasFor {
 			gw.Labels[istio.LabelWaypointFor] = gwFor
@@ -139,6 +143,175 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("MatchLabels %v are not let in", ml)
 		}
 	})
+}
+
+// drawnWaypoint is a Gateway and its class, drawn so that the listener
+// istiod reads (listener) admits namespaces by a valid selector: match
+// are namespace labels it selects, miss the same with one requirement
+// broken.
+type drawnWaypoint struct {
+	gw          *gatewayv1.Gateway
+	class       *Class
+	listener    string
+	match, miss map[string]string
+}
+
+// drawWaypoint draws where the selector sits: on the HBONE listener, or on
+// one the inbound binding (of the Gateway or of its class, by port or by
+// the PROXY protocol) picks while the HBONE listener admits every
+// namespace, which must then not count.
+func drawWaypoint(c *choices) drawnWaypoint {
+	d := drawnWaypoint{gw: gateway(), class: &Class{Name: istio.ClassWaypoint, Annotations: map[string]string{}}, listener: istio.ListenerName}
+	layout := c.intn(5)
+	port := int32(1 + (c.intn(256)<<8|c.intn(256))%65535)
+	if port == istio.ListenerPort {
+		port++
+	}
+	sel := drawSelector(c, &d)
+	if layout == 0 {
+		meshRoutes(routes(gatewayv1.NamespacesFromSelector, sel))(d.gw)
+		return d
+	}
+	meshRoutes(routes(gatewayv1.NamespacesFromAll, nil))(d.gw)
+	binding, proto := "PROXY/"+strconv.Itoa(int(port)), "TCP"
+	if layout >= 3 {
+		binding, proto = "PROXY", istio.ListenerProtocolProxy
+	}
+	if layout%2 == 1 {
+		d.gw.Annotations[istio.AnnotationInboundBinding] = binding
+	} else {
+		d.class.Annotations[istio.AnnotationInboundBinding] = binding
+	}
+	d.listener = "bound"
+	listener(d.listener, port, proto, routes(gatewayv1.NamespacesFromSelector, sel))(d.gw)
+	return d
+}
+
+// drawSelector draws a selector of one to four requirements, each on a key
+// of its own so that all can hold at once, and fills d.match and d.miss.
+func drawSelector(c *choices, d *drawnWaypoint) *metav1.LabelSelector {
+	sel := &metav1.LabelSelector{}
+	d.match = map[string]string{}
+	var breakFirst func(map[string]string)
+	used := map[string]bool{}
+	for range 1 + c.intn(4) {
+		op, key := c.intn(5), c.labelKey()
+		if used[key] {
+			continue
+		}
+		used[key] = true
+		unset := func(m map[string]string) { delete(m, key) }
+		setTo := func(v string) func(map[string]string) { return func(m map[string]string) { m[key] = v } }
+		breaks := unset
+		switch op {
+		case 0:
+			if sel.MatchLabels == nil {
+				sel.MatchLabels = map[string]string{}
+			}
+			v := c.labelValue()
+			sel.MatchLabels[key], d.match[key] = v, v
+		case 1:
+			vs := c.labelValues()
+			d.match[key] = vs[c.intn(len(vs))]
+			sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: key, Operator: metav1.LabelSelectorOpIn, Values: vs})
+		case 2:
+			vs := c.labelValues()
+			breaks = setTo(vs[c.intn(len(vs))])
+			sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: key, Operator: metav1.LabelSelectorOpNotIn, Values: vs})
+		case 3:
+			d.match[key] = c.labelValue()
+			sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: key, Operator: metav1.LabelSelectorOpExists})
+		default:
+			breaks = setTo(c.labelValue())
+			sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: key, Operator: metav1.LabelSelectorOpDoesNotExist})
+		}
+		if breakFirst == nil {
+			breakFirst = breaks
+		}
+	}
+	d.miss = maps.Clone(d.match)
+	breakFirst(d.miss)
+	return sel
+}
+
+// checkDrawnWaypoint holds Parse to what d was drawn to be.
+func checkDrawnWaypoint(t *testing.T, d drawnWaypoint) {
+	t.Helper()
+	w := Parse(d.gw, d.class)
+	if w.Listener != d.listener || w.From != gatewayv1.NamespacesFromSelector {
+		t.Fatalf("listener %q from %q, want %q from Selector (%+v)", w.Listener, w.From, d.listener, d.gw.Spec.Listeners)
+	}
+	if !w.Allows("elsewhere", d.match) || w.Allows("elsewhere", d.miss) {
+		t.Fatalf("%s: lets in %v: %v, %v: %v", w.AllowedFrom, d.match, w.Allows("elsewhere", d.match), d.miss, w.Allows("elsewhere", d.miss))
+	}
+	parsed, err := labels.Parse(w.Selector())
+	if err != nil || !parsed.Matches(labels.Set(d.match)) || parsed.Matches(labels.Set(d.miss)) {
+		t.Fatalf("selector %q (%v) does not select %v and only that of %v", w.Selector(), err, d.match, d.miss)
+	}
+	if ml, ok := w.MatchLabels(); ok != (len(w.labelSelector.MatchExpressions) == 0) || (ok && !maps.Equal(ml, d.match)) {
+		t.Fatalf("MatchLabels %v (%v), drawn %v", ml, ok, d.match)
+	}
+}
+
+// choices hands out the decisions of a generated input, one fuzzed byte
+// each, so that the fuzzer's mutations walk among valid inputs as well as
+// invalid ones. Once the bytes run out, every decision is the first option.
+type choices struct{ b []byte }
+
+// intn decides among n options: 0 to n-1.
+func (c *choices) intn(n int) int {
+	if n <= 1 || len(c.b) == 0 {
+		return 0
+	}
+	v := int(c.b[0]) % n
+	c.b = c.b[1:]
+	return v
+}
+
+const (
+	dnsEdge   = "abcdefghijklmnopqrstuvwxyz0123456789"
+	dnsInner  = dnsEdge + "-"
+	nameEdge  = dnsEdge + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	nameInner = nameEdge + "-_."
+)
+
+// word is 1 to most characters of inner, the first and the last of edge.
+func (c *choices) word(most int, edge, inner string) string {
+	b := make([]byte, 1+c.intn(most))
+	for i := range b {
+		set := inner
+		if i == 0 || i == len(b)-1 {
+			set = edge
+		}
+		b[i] = set[c.intn(len(set))]
+	}
+	return string(b)
+}
+
+// labelKey is a label key: a name, with a DNS subdomain prefix or not.
+func (c *choices) labelKey() string {
+	name := c.word(63, nameEdge, nameInner)
+	if c.intn(3) > 0 {
+		return name
+	}
+	return c.word(63, dnsEdge, dnsInner) + "." + c.word(63, dnsEdge, dnsInner) + "/" + name
+}
+
+// labelValue is a label value, empty or up to 63 characters.
+func (c *choices) labelValue() string {
+	if c.intn(4) == 0 {
+		return ""
+	}
+	return c.word(63, nameEdge, nameInner)
+}
+
+// labelValues are one to three label values.
+func (c *choices) labelValues() []string {
+	vs := []string{c.labelValue()}
+	for range c.intn(3) {
+		vs = append(vs, c.labelValue())
+	}
+	return vs
 }
 
 // FuzzInboundBinding holds the annotation's parser to istiod's: the same

@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/validation"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -135,7 +137,7 @@ func (r Request) allowedRoutes() (*gatewayv1.AllowedRoutes, error) {
 	case r.AllowAllNamespaces:
 		return fromNamespaces(gatewayv1.NamespacesFromAll, nil), nil
 	case r.AllowNamespaceSelector != "":
-		sel, err := metav1.ParseToLabelSelector(r.AllowNamespaceSelector)
+		sel, err := namespaceSelector(r.AllowNamespaceSelector)
 		if err != nil {
 			return nil, fmt.Errorf("invalid --allow-namespace-selector %q: %w", r.AllowNamespaceSelector, err)
 		}
@@ -153,6 +155,28 @@ func (r Request) allowedRoutes() (*gatewayv1.AllowedRoutes, error) {
 		return fromNamespaces(gatewayv1.NamespacesFromSelector, namespaceNameSelector(names)), nil
 	}
 	return nil, nil
+}
+
+// namespaceSelector parses a selector in kubectl's syntax into the
+// LabelSelector of the listener's allowedRoutes. metav1.ParseToLabelSelector
+// refuses kubectl's "k!=v", for which a LabelSelector has no operator; it
+// means "k notin (v)", and is written so.
+func namespaceSelector(s string) (*metav1.LabelSelector, error) {
+	reqs, err := labels.ParseToRequirements(s)
+	if err != nil {
+		return nil, err
+	}
+	for i, req := range reqs {
+		if req.Operator() != selection.NotEquals {
+			continue
+		}
+		notIn, err := labels.NewRequirement(req.Key(), selection.NotIn, req.Values().List())
+		if err != nil {
+			return nil, err
+		}
+		reqs[i] = *notIn
+	}
+	return metav1.ParseToLabelSelector(labels.NewSelector().Add(reqs...).String())
 }
 
 // namespaceNameSelector selects namespaces by name. One name fits matchLabels;

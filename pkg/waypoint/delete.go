@@ -368,7 +368,7 @@ func (d *deletion) users(ctx context.Context) ([]enroll.Resource, error) {
 		return found, nil
 	}
 	if !d.req.Unenroll {
-		d.res.EnrolledUnknown = errors.Join(failed...)
+		d.res.EnrolledUnknown = oneLine(failed)
 		return nil, nil
 	}
 	forbidden := false
@@ -376,8 +376,23 @@ func (d *deletion) users(ctx context.Context) ([]enroll.Resource, error) {
 		var lf *enroll.ListFailure
 		forbidden = forbidden || errors.As(err, &lf) && lf.Forbidden
 	}
-	return nil, bulk.Unchecked(fmt.Errorf("%w; nothing was deleted or unenrolled; run without --unenroll to delete and leave their labels", errors.Join(failed...)), forbidden)
+	return nil, bulk.Unchecked(fmt.Errorf("%w; nothing was deleted or unenrolled; run without --unenroll to delete and leave their labels", oneLine(failed)), forbidden)
 }
+
+// oneLine joins errors as errors.Join does, but on one line, "; " between
+// them: the tool prints every error and warning as one line.
+type oneLine []error
+
+func (e oneLine) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Unwrap lets errors.Is and errors.As see each error joined.
+func (e oneLine) Unwrap() []error { return e }
 
 // unenrollAll removes the labels of the users of the waypoints to delete
 // (and with UnenrollMissing of the missing ones), each on the condition
