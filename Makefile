@@ -7,7 +7,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 
-.PHONY: all build test lint unit faults docs controlplane sandbox demo bench mutation release-check sandbox-fixtures clean
+.PHONY: all build test lint unit faults fuzz docs controlplane sandbox demo bench mutation release-check sandbox-fixtures clean
 
 # Tools built from the module proxy at the versions their hack/tools/<tool>
 # module pins; a bump of that go.mod rebuilds them.
@@ -53,6 +53,20 @@ $(GREMLINS): hack/tools/gremlins/go.mod hack/tools/gremlins/go.sum
 ## mutation: mutation testing of the domain packages by their own tests (slow; not part of make test)
 mutation: $(GREMLINS)
 	hack/mutation.sh $(GREMLINS) $(MUTATION_PKGS)
+
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 30s
+
+## fuzz: every fuzz target (func Fuzz... under pkg/) in turn for FUZZTIME each, from its corpus in testdata/fuzz; fails if any fails (slow; not part of make test)
+fuzz:
+	@failed=""; \
+	for f in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg | sort); do \
+		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz: $$name (./$$(dirname $$f)) for $(FUZZTIME)"; \
+			$(GO) test -run "^$$name\$$" -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) || failed="$$failed $$name"; \
+		done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi
 
 ## faults: the figure of docs/reliability.md, TestBulkUnderFaults with 4 rounds per fault profile (>= 1,000 records each; slow)
 faults: controlplane
