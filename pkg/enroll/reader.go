@@ -214,7 +214,10 @@ func (r *Reader) Waypoint(ctx context.Context, key string) (*mesh.Waypoint, erro
 	}
 	gw, err := mesh.GetGateway(ctx, r.Clients.Gateway, ns, name)
 	switch {
-	case apierrors.IsNotFound(err) || kube.IsMissingType(err):
+	case kube.IsMissingType(err):
+		// No Gateway API: no waypoint can exist, which is what to say.
+		return nil, kube.Describe("read waypoint "+key, err)
+	case apierrors.IsNotFound(err):
 		r.waypoints[key] = nil
 		return nil, nil
 	case apierrors.IsForbidden(err):

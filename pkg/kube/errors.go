@@ -10,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Describe turns an API server fault met while doing what (e.g. "apply
@@ -138,7 +139,10 @@ func IsMissingNamespace(err error) bool {
 }
 
 // IsMissingType reports whether err says the API server does not serve the
-// resource type at all (its CRD is not installed).
+// resource type at all (its CRD is not installed). A missing object is a 404
+// with a Status naming it; a path the server does not serve is a 404 with
+// the plain text "404 page not found", which client-go reports with the
+// name it asked for and a cause of type UnexpectedServerResponse.
 func IsMissingType(err error) bool {
 	if meta.IsNoMatchError(err) {
 		return true
@@ -148,5 +152,13 @@ func IsMissingType(err error) bool {
 		return false
 	}
 	d := status.Status().Details
-	return d == nil || d.Name == ""
+	if d == nil || d.Name == "" {
+		return true
+	}
+	for _, c := range d.Causes {
+		if c.Type == metav1.CauseTypeUnexpectedServerResponse {
+			return true
+		}
+	}
+	return false
 }
