@@ -93,12 +93,27 @@ func (w Write) Do(ctx context.Context, c *kube.Clients) (Written, error) {
 		case err == nil:
 			return Written{Labels: out, Changed: true}, nil
 		case !apierrors.IsConflict(err) || conflicts >= maxConflicts:
-			return Written{Labels: labels}, err
+			return w.settle(ctx, c, maybeDone, Written{Labels: labels}, err)
 		}
 		if labels, annotations, rv, err = w.read(ctx, c); err != nil {
-			return Written{Labels: labels}, err
+			return w.settle(ctx, c, maybeDone, Written{Labels: labels}, err)
 		}
 	}
+}
+
+// settle decides a write that ends in err: when an answer was lost before
+// (the server may have made the change), the object is read once more, and
+// a change in place is what Do did, not a failure. Otherwise, or when that
+// read fails too, err stands.
+func (w Write) settle(ctx context.Context, c *kube.Clients, maybeDone bool, failed Written, err error) (Written, error) {
+	if !maybeDone {
+		return failed, err
+	}
+	labels, annotations, _, rerr := w.read(ctx, c)
+	if rerr != nil || w.Change.NeededFor(labels, annotations) {
+		return failed, err
+	}
+	return Written{Labels: labels, Changed: true}, nil
 }
 
 func nonNil(m map[string]string) map[string]string {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
@@ -353,5 +355,32 @@ func TestWriteEmptyLabelIsAChange(t *testing.T) {
 		if !errors.Is(err, ErrChangedSince) || got.Changed || len(patches(c, "services")) != 1 {
 			t.Errorf("read %v, now %v: %+v, %v", read, now, got, err)
 		}
+	}
+}
+
+// TestWriteLostAnswerThenFaults: the patch's answer is lost (a 500 after
+// the server wrote it) and every try after it fails too. The change is in
+// the object: Do reads it back and says it made it, not that it failed.
+func TestWriteLostAnswerThenFaults(t *testing.T) {
+	ctx := kube.WithBackoff(context.Background(), wait.Backoff{Steps: 2, Duration: time.Millisecond})
+	c := newFakeCluster(svcObj("app", "s", nil))
+	c.kube.PrependReactor("patch", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewInternalError(errors.New("after the write"))
+	})
+	c.metadata.PrependReactor("get", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "s", Labels: use("mine"), ResourceVersion: "2"}}, nil
+	})
+	w := Write{Kind: KindService, Namespace: "app", Name: "s", ResourceVersion: "1", Change: EnrollChange("app", "mine", "")}
+	got, err := w.Do(ctx, c.clients())
+	if err != nil || !got.Changed || got.Labels[istio.LabelUseWaypoint] != "mine" {
+		t.Errorf("lost answer, then faults: %+v, %v", got, err)
+	}
+	// Had the read shown the old labels, the fault is the answer.
+	c = newFakeCluster(svcObj("app", "s", nil))
+	c.kube.PrependReactor("patch", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewInternalError(errors.New("after the write"))
+	})
+	if got, err := w.Do(ctx, c.clients()); !apierrors.IsInternalError(err) || got.Changed {
+		t.Errorf("not written: %+v, %v", got, err)
 	}
 }

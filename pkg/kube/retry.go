@@ -86,10 +86,14 @@ func RetryTracked(ctx context.Context, fn func() error) (maybeDone bool, err err
 	}
 	for {
 		err = fn()
-		if err == nil || !Retryable(err) || b.Steps <= 1 {
+		if err == nil || !Retryable(err) {
 			return maybeDone, err
 		}
+		// Every failed attempt may have done the work, the last one too.
 		maybeDone = maybeDone || mayHaveWorked(err)
+		if b.Steps <= 1 {
+			return maybeDone, err
+		}
 		t := time.NewTimer(b.Step())
 		select {
 		case <-ctx.Done():

@@ -98,3 +98,20 @@ func TestWithBackoff(t *testing.T) {
 		t.Errorf("%v after %d calls; want the 503 after the context's 2 tries (Backoff has %d)", err, calls, Backoff.Steps)
 	}
 }
+
+// TestRetryTrackedRemembersTheLastAttempt: when every attempt fails, the
+// last one's answer may have been lost too (a 5xx after the write); the
+// caller must hear it, or it reports a change it made as failed.
+func TestRetryTrackedRemembersTheLastAttempt(t *testing.T) {
+	ctx := WithBackoff(context.Background(), wait.Backoff{Steps: 2, Duration: time.Millisecond})
+	calls := 0
+	maybe, err := RetryTracked(ctx, func() error {
+		if calls++; calls == 1 {
+			return apierrors.NewTooManyRequests("slow", 0) // did nothing
+		}
+		return apierrors.NewInternalError(errors.New("after the write"))
+	})
+	if err == nil || !maybe || calls != 2 {
+		t.Errorf("%d calls, err %v, maybe done %v; want the last 500 remembered as maybe done", calls, err, maybe)
+	}
+}
