@@ -406,8 +406,8 @@ func (o *EnrollOptions) printChecks(res *waypoint.EnrollResult) {
 				ns, ns, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)
 		}
 		if r.Missing {
-			o.IO.Warnf("waypoint %s does not exist yet; the %s use it once it is applied and ready:\n  %s",
-				g.Key, o.kind.Plural(), applyForMissing(o.Tool, o.kind, g.Namespace, g.Name, sortedKeys(g.Namespaces)))
+			o.IO.Warnf("waypoint %s does not exist yet; the labels take effect once it is applied and ready:\n  %s",
+				g.Key, applyForMissing(o.Tool, o.kind, g.Namespace, g.Name, sortedKeys(g.Namespaces)))
 			continue
 		}
 		if r.NoTraffic {

@@ -113,3 +113,21 @@ func TestWithoutGatewayCRDs(t *testing.T) {
 		t.Errorf("service reviews: %v, labels %v", err, svc.Labels)
 	}
 }
+
+// TestEnrollAheadOfWaypointWarning: enrolling one service ahead of its
+// waypoint warns in words that fit one object as well as many, and writes
+// the label (read back).
+func TestEnrollAheadOfWaypointWarning(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	env.Service(t, ns, "reviews", nil)
+	_, stderr, code := runKube(t, "enroll", "service", "reviews", "-n", ns, "--waypoint", "later")
+	want := "waypoint " + ns + "/later does not exist yet; the labels take effect once it is applied and ready:"
+	if code != 0 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want %q", code, stderr, want)
+	}
+	svc, err := env.Kube.CoreV1().Services(ns).Get(t.Context(), "reviews", metav1.GetOptions{})
+	if err != nil || svc.Labels["istio.io/use-waypoint"] != "later" {
+		t.Errorf("service reviews: %v, labels %v", err, svc.Labels)
+	}
+}
