@@ -142,7 +142,8 @@ func IsMissingNamespace(err error) bool {
 // resource type at all (its CRD is not installed). A missing object is a 404
 // with a Status naming it; a path the server does not serve is a 404 with
 // the plain text "404 page not found", which client-go reports with the
-// name it asked for and a cause of type UnexpectedServerResponse.
+// name it asked for and a cause of type UnexpectedServerResponse carrying
+// that text.
 func IsMissingType(err error) bool {
 	if meta.IsNoMatchError(err) {
 		return true
@@ -156,7 +157,9 @@ func IsMissingType(err error) bool {
 		return true
 	}
 	for _, c := range d.Causes {
-		if c.Type == metav1.CauseTypeUnexpectedServerResponse {
+		// Only the server's own text: a 404 whose body was cut short (a
+		// connection reset) is not a missing type.
+		if c.Type == metav1.CauseTypeUnexpectedServerResponse && strings.TrimSpace(c.Message) == "404 page not found" {
 			return true
 		}
 	}

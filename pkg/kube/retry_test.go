@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"syscall"
 	"testing"
 	"time"
@@ -113,5 +114,18 @@ func TestRetryTrackedRemembersTheLastAttempt(t *testing.T) {
 	})
 	if err == nil || !maybe || calls != 2 {
 		t.Errorf("%d calls, err %v, maybe done %v; want the last 500 remembered as maybe done", calls, err, maybe)
+	}
+}
+
+// TestIsMissingTypeNeedsTheServersText: a 404 that is not a Status is a
+// missing type only when its body is the API server's "404 page not found";
+// one whose body was lost (a reset under faults) is not.
+func TestIsMissingTypeNeedsTheServersText(t *testing.T) {
+	gr := schema.GroupResource{Group: "gateway.networking.k8s.io", Resource: "gateways"}
+	for body, want := range map[string]bool{"404 page not found\n": true, "": false, "404 pa": false} {
+		err := apierrors.NewGenericServerResponse(http.StatusNotFound, "get", gr, "waypoint", body, 0, true)
+		if got := IsMissingType(err); got != want {
+			t.Errorf("body %q: IsMissingType %v, want %v", body, got, want)
+		}
 	}
 }
