@@ -13,33 +13,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
-
-var (
-	namespaceGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	serviceGVR   = schema.GroupVersionResource{Version: "v1", Resource: "services"}
-	podGVR       = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-)
-
-func gvrOf(k enroll.Kind) schema.GroupVersionResource {
-	switch k {
-	case enroll.KindService:
-		return serviceGVR
-	case enroll.KindPod:
-		return podGVR
-	case enroll.KindServiceEntry:
-		return testenv.ServiceEntryResource
-	case enroll.KindWorkloadEntry:
-		return testenv.WorkloadEntryResource
-	}
-	return namespaceGVR
-}
 
 // answer is what one side says of an object: the waypoint its traffic is
 // sent to ("" for none) and, for the kinds istiod writes it on, the
@@ -131,7 +110,7 @@ func observe(ctx context.Context, namespaces []string) (*istiodView, error) {
 	}
 	for _, ns := range namespaces {
 		for _, k := range []enroll.Kind{enroll.KindService, enroll.KindServiceEntry, enroll.KindWorkloadEntry} {
-			list, err := env.Dynamic.Resource(gvrOf(k)).Namespace(ns).List(ctx, metav1.ListOptions{})
+			list, err := env.Dynamic.Resource(k.GVR()).Namespace(ns).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				return nil, fmt.Errorf("listing %s of %s: %w", k, ns, err)
 			}

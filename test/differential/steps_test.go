@@ -130,9 +130,9 @@ func firstLine(s string) string {
 // the labels of want; an empty value in want means the label is absent.
 func (w *world) expectLabels(t *testing.T, kind enroll.Kind, ns, name string, want map[string]string) {
 	t.Helper()
-	res := env.Dynamic.Resource(gvrOf(kind)).Namespace(ns)
+	res := env.Dynamic.Resource(kind.GVR()).Namespace(ns)
 	if kind == enroll.KindNamespace {
-		res, name = env.Dynamic.Resource(namespaceGVR).Namespace(""), ns
+		res, name = env.Dynamic.Resource(enroll.KindNamespace.GVR()).Namespace(""), ns
 	}
 	u, err := res.Get(t.Context(), name, metav1.GetOptions{})
 	if err != nil {
@@ -174,10 +174,10 @@ func (w *world) relabel(t *testing.T, ns string) (desc, outcome string) {
 		return fmt.Sprintf("another hand sets %s=%v on waypoint %s/%s (err %v)", istio.LabelWaypointFor, value, ns, gw, err), "relabel waypoint"
 	}
 	kind, name := w.target(ns)
-	res := env.Dynamic.Resource(gvrOf(kind)).Namespace(ns)
+	res := env.Dynamic.Resource(kind.GVR()).Namespace(ns)
 	target := name
 	if kind == enroll.KindNamespace {
-		res, target = env.Dynamic.Resource(namespaceGVR).Namespace(""), ns
+		res, target = env.Dynamic.Resource(enroll.KindNamespace.GVR()).Namespace(""), ns
 	}
 	body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": labels}})
 	if _, err := res.Patch(t.Context(), target, types.MergePatchType, body, metav1.PatchOptions{}); err != nil {

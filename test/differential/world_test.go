@@ -363,7 +363,7 @@ func (w *world) create(t *testing.T) {
 	}
 	// Labels once every namespace exists, as selectors name them.
 	for _, ns := range w.namespaces {
-		patchMeta(t, namespaceGVR, "", ns.name, ns.labels, ns.annotations)
+		patchMeta(t, enroll.KindNamespace.GVR(), "", ns.name, ns.labels, ns.annotations)
 	}
 	for _, g := range w.waypoints {
 		if g.held {
