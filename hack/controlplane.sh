@@ -3,8 +3,8 @@
 # (kube-apiserver, etcd, kubectl) and gathers the CRDs the integration tests,
 # `make sandbox` and `make demo` install. Everything comes from the versions
 # pinned in hack/tools/go.mod and lands in a cache outside the work tree, keyed
-# by those versions: bumping go.mod picks a new directory, and a cache that is
-# already there is used as is.
+# by those versions and a hash of the pins: bumping anything in go.mod picks a
+# new directory, and a cache that is already there is used as is.
 #
 # Usage:
 #   hack/controlplane.sh [bin]   build the binaries when missing; print their directory
@@ -17,7 +17,10 @@
 #                           go.mod pins older versions for the version matrix: the
 #                           k8s.io/kubernetes and sigs.k8s.io/gateway-api it requires
 #                           replace those of hack/tools/go.mod; etcd and the Istio CRDs
-#                           always come from hack/tools/go.mod
+#                           always come from hack/tools/go.mod. Such an entry builds
+#                           kube-apiserver only: its etcd and kubectl are links to the
+#                           current control plane's (built when missing), which saves
+#                           a new machine the compile of a second kubectl
 #
 # Only the directory goes to stdout; progress goes to stderr. A build is done in
 # a temporary directory beside the cache entry and moved into place when it is
@@ -71,8 +74,12 @@ etcd_version=$(required_version go.etcd.io/etcd/server/v3)
 gwapi_version=$(required_version sigs.k8s.io/gateway-api "$gwapi_dir_mod/go.mod")
 istio_api_version=$(required_version istio.io/api)
 
+# The versions name the entry; the hash covers every pin of the modules the
+# binaries are built from, so that bumping any dependency builds anew.
+pins_hash=$(cat "$tools_mod" "$tools_dir/go.sum" "$k8s_dir/go.mod" "$k8s_dir/go.sum" | sha256sum | cut -c1-12)
+
 cache_root=${KUBECTL_WAYPOINT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-waypoint}
-key=k8s-$k8s_version-etcd-$etcd_version
+key=k8s-$k8s_version-etcd-$etcd_version-$pins_hash
 bin_dir=$cache_root/controlplane/$key
 crd_dir=$bin_dir/crds/gateway-api-$gwapi_version-istio-api-$istio_api_version
 
@@ -114,7 +121,11 @@ build_bin() {
 	# temporary directory and nothing else.
 	trap 'rm -rf "$tmp"' EXIT
 
-	log "building kube-apiserver $k8s_version, kubectl $k8s_version and etcd $etcd_version into $bin_dir (a cold build takes a few minutes)"
+	if [[ $k8s_dir == "$tools_dir" ]]; then
+		log "building kube-apiserver $k8s_version, kubectl $k8s_version and etcd $etcd_version into $bin_dir (a cold build takes a few minutes)"
+	else
+		log "building kube-apiserver $k8s_version into $bin_dir, with the current control plane's etcd and kubectl (a cold build takes a few minutes)"
+	fi
 	local start=$SECONDS
 	# The version stamps only touch the link step, so the Go build cache is
 	# shared with any plain `go build` of the same packages.
@@ -134,15 +145,18 @@ build_bin() {
 				k8s.io/kubernetes/cmd/kubectl
 		) || die "building the control plane in $tools_dir failed (see the go build output above)"
 	else
-		# An older Kubernetes from its own module; etcd from hack/tools.
-		(cd "$tools_dir" && go build -o "$tmp/" go.etcd.io/etcd/server/v3) ||
-			die "building etcd in $tools_dir failed (see the go build output above)"
+		# An older kube-apiserver from its own module; etcd and kubectl are
+		# links to the current control plane's (waited for, or built, after
+		# this compile, which can run beside it).
 		(
 			cd "$k8s_dir"
-			go build -ldflags "$ldflags" -o "$tmp/" \
-				k8s.io/kubernetes/cmd/kube-apiserver \
-				k8s.io/kubernetes/cmd/kubectl
-		) || die "building the control plane in $k8s_dir failed (see the go build output above)"
+			go build -ldflags "$ldflags" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver
+		) || die "building kube-apiserver in $k8s_dir failed (see the go build output above)"
+		local current
+		current=$(CONTROLPLANE_PINS='' "${BASH_SOURCE[0]}" bin) ||
+			die "building the current control plane, whose etcd and kubectl the pinned one uses, failed"
+		ln -s "$current/etcd" "$tmp/etcd"
+		ln -s "$current/kubectl" "$tmp/kubectl"
 	fi
 
 	# go build names the etcd main package after its path without the /v3 suffix.

@@ -185,7 +185,7 @@ type testedVersions struct {
 func versionsRun(root string) (testedVersions, error) {
 	var tv testedVersions
 	tools := filepath.Join(root, "hack", "tools")
-	current, err := requiredVersions(filepath.Join(tools, "go.mod"))
+	current, err := effectiveVersions(filepath.Join(tools, "go.mod"))
 	if err != nil {
 		return tv, err
 	}
@@ -199,7 +199,7 @@ func versionsRun(root string) (testedVersions, error) {
 		return tv, err
 	}
 	for _, pin := range pins {
-		req, err := requiredVersions(filepath.Join(tools, pin, "go.mod"))
+		req, err := effectiveVersions(filepath.Join(tools, pin, "go.mod"))
 		if err != nil {
 			return tv, err
 		}
@@ -251,33 +251,6 @@ func (tv testedVersions) claim() versionClaim {
 func kubeMinor(v string) string {
 	m := parseMinor(strings.TrimPrefix(v, "v"))
 	return fmt.Sprintf("%d.%d", m[0], m[1])
-}
-
-// requiredVersions are the versions a go.mod requires, by module path
-// (replace directives are not read: none of the modules asked for here
-// is replaced).
-func requiredVersions(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	inBlock := false
-	for _, line := range strings.Split(string(b), "\n") {
-		line, _, _ = strings.Cut(line, "//")
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 2 && f[0] == "require" && f[1] == "(":
-			inBlock = true
-		case inBlock && len(f) == 1 && f[0] == ")":
-			inBlock = false
-		case inBlock && len(f) == 2:
-			out[f[0]] = f[1]
-		case len(f) == 3 && f[0] == "require":
-			out[f[1]] = f[2]
-		}
-	}
-	return out, nil
 }
 
 // matrixPinFolders reads the folders of matrixPins, the first field of
