@@ -7,7 +7,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 
-.PHONY: all build test lint unit faults fuzz docs controlplane sandbox demo bench mutation release-check sandbox-fixtures clean
+.PHONY: all build test lint unit faults fuzz docs controlplane controlplane-current sandbox demo bench mutation release-check sandbox-fixtures clean
 
 # Tools built from the module proxy at the versions their hack/tools/<tool>
 # module pins; a bump of that go.mod rebuilds them.
@@ -80,8 +80,12 @@ docs:
 controlplane:
 	@hack/controlplane-all.sh
 
+# The current control plane and istiod only: what the sandbox and the demo run.
+controlplane-current:
+	@hack/controlplane-all.sh --current
+
 ## sandbox: run a local API server with the Gateway API and Istio CRDs until interrupted
-sandbox: build controlplane
+sandbox: build controlplane-current
 	hack/sandbox.sh
 
 ## sandbox-fixtures: create the README tour's namespaces, services, pods and ServiceEntry (KUBECONFIG of a sandbox)
@@ -89,7 +93,7 @@ sandbox-fixtures:
 	hack/tour-fixtures.sh
 
 ## demo: start a local API server, run the seed walkthrough through the tool, stop it
-demo: build controlplane
+demo: build controlplane-current
 	hack/demo.sh
 
 ## bench: measure generate against the figures in docs/performance.md
