@@ -152,7 +152,7 @@ users:
 		// list and status also take kubectl's generic formats, which go on
 		// after the "=": no space after them.
 		{"list -o", []string{"list", "-o", ""}, []string{"wide", "yaml", "json", "name", "jsonpath=", "go-template=", "custom-columns="}, false, nil},
-		{"status -o", []string{"status", "-o", ""}, []string{"yaml", "json", "jsonpath=", "go-template=", "custom-columns="}, false, nil},
+		{"status -o", []string{"status", "-o", ""}, []string{"wide", "yaml", "json", "jsonpath=", "go-template=", "custom-columns="}, false, nil},
 		{"generate -o", []string{"generate", "-o", ""}, []string{"yaml", "json"}, false, nil},
 	}
 	for _, c := range cases {

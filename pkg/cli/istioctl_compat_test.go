@@ -71,7 +71,7 @@ func TestIstioctlCommandLines(t *testing.T) {
 		{args: []string{"list", "--namespace", ns}, want: "reviews-v2-pod-waypoint   default    workload       True"},
 		{args: []string{"list", "-A"}, want: "NS   waypoint"},
 		{args: []string{"status", "-n", ns}, want: "Programmed"},
-		{args: []string{"status", "-n", ns, "--name", "waypoint", "--wait", "--waypoint-timeout", "10s"}, want: "waypoint   True"},
+		{args: []string{"status", "-n", ns, "--name", "waypoint", "--wait", "--waypoint-timeout", "10s"}, want: "waypoint   yes     True"},
 		{args: []string{"delete", "reviews-svc-waypoint", "-n", ns}},
 		{args: []string{"delete", "missing", "-n", ns}, code: ExitFailed, istioctlCode: 0,
 			why: "a name that does not exist: istioctl prints 'not found' and exits 0, we exit 1 (--ignore-not-found skips it)"},

@@ -65,7 +65,7 @@ func TestStatusOutputLikeKubectl(t *testing.T) {
 		{[]string{"-o", "custom-columns=NAME:.name,READY:.ready,ADDR:.addresses[0]"}, "NAME   READY   ADDR\nw1     true    " + addr + "\nw2     false   <none>\n"},
 		// "False" sorts before "True".
 		{[]string{"--sort-by", ".status", "-o", "custom-columns=NAME:.name", "--no-headers"}, "w2\nw1\n"},
-		{[]string{"--no-headers", "w1"}, "w1   True   Programmed   Programmed   Resource programmed"},
+		{[]string{"--no-headers", "w1"}, "w1   yes   True   Programmed   yes   "},
 	} {
 		stdout, stderr, code := runKube(t, append([]string{"status", "-n", ns}, tc.args...)...)
 		if code != 0 || !strings.HasPrefix(stdout, tc.want) {

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,13 +17,11 @@ type PoliciesOptions struct {
 
 	AllNamespaces bool
 	All           bool
-	Output        string
+	outputFlags
 
 	namespace string
 	clients   *kube.Clients
 }
-
-var policiesFormats = []string{"json", "yaml"}
 
 func newPoliciesCommand(f *Factory) *cobra.Command {
 	o := &PoliciesOptions{IO: f.IO}
@@ -47,7 +43,9 @@ target uses no waypoint), TargetNotFound, Invalid or PartiallyInvalid (some
 targets are not enforced). ISTIOD is what istiod wrote: WaypointAccepted on
 an AuthorizationPolicy, and on a route its status for that parent (Accepted,
 ResolvedRefs); istiod accepts a route on a Service that uses no waypoint,
-which is then not enforced all the same.
+which is then not enforced all the same. -o wide adds MESSAGE, the reason in
+words (istiod's message when its condition decides), such as why a route
+istiod accepted is not enforced.
 
 The exit code is 1 when any policy in the scope is not enforced, so that the
 command can gate a pipeline; 0 when every one is.`,
@@ -73,8 +71,7 @@ kubectl-waypoint policies -A --all`),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check the policies of every namespace")
 	cmd.Flags().BoolVar(&o.All, "all", false, "List the enforced policies too")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {json|yaml}; a table when unset")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(policiesFormats, cobra.ShellCompDirectiveNoFileComp))
+	o.addOutputFlags(cmd, append([]string{"wide"}, render.ObjectFormats...)...)
 	return cmd
 }
 
@@ -90,10 +87,7 @@ func (o *PoliciesOptions) Complete(f *Factory) error {
 
 // Validate checks the flags.
 func (o *PoliciesOptions) Validate() error {
-	if o.Output != "" && !slices.Contains(policiesFormats, o.Output) {
-		return usageErrorf("unknown output format %q: must be one of %s", o.Output, strings.Join(policiesFormats, ", "))
-	}
-	return nil
+	return o.validateOutput()
 }
 
 // policyRecord is one policy in -o json.
@@ -133,6 +127,18 @@ func (o *PoliciesOptions) Run(ctx context.Context) error {
 }
 
 func (o *PoliciesOptions) print(records []policyRecord) error {
+	if o.needsObjects() {
+		items, err := render.Items(records)
+		if err != nil {
+			return err
+		}
+		if err := sortByFlag(o.SortBy, records, items); err != nil {
+			return usageError(err)
+		}
+		if o.generic() {
+			return o.printGeneric(o.IO.Out, items)
+		}
+	}
 	if render.IsObjectFormat(o.Output) {
 		return render.Object(o.IO.Out, o.Output, map[string]any{"policies": records})
 	}
@@ -144,22 +150,30 @@ func (o *PoliciesOptions) print(records []policyRecord) error {
 		}
 		return nil
 	}
+	wide := o.Output == "wide"
 	header := []string{"POLICY", "KIND", "TARGET", "WAYPOINT", "ENFORCED", "REASON", "ISTIOD"}
+	if wide {
+		header = append(header, "MESSAGE")
+	}
 	if o.AllNamespaces {
 		header = append([]string{"NAMESPACE"}, header...)
 	}
 	t := render.NewTable(header...)
+	t.NoHeaders = o.NoHeaders
 	for _, r := range records {
 		for i, a := range r.Attachments {
 			enforced := yesNo(a.Enforced)
 			if i == 0 && len(r.Attachments) == 1 {
 				enforced = yesNo(r.VerdictEnforced)
 			}
-			reason := a.Reason
+			reason, message := a.Reason, a.Message
 			if len(r.Attachments) == 1 {
-				reason = r.VerdictReason
+				reason, message = r.VerdictReason, verdictMessage(r.Policy, a)
 			}
 			row := []string{r.Name, r.Kind, a.Target.String(), orDefault(a.Waypoint, "<none>"), enforced, reason, istiodStatus(r.Policy, a)}
+			if wide {
+				row = append(row, orDefault(message, "<none>"))
+			}
 			if o.AllNamespaces {
 				row = append([]string{r.Namespace}, row...)
 			}
@@ -167,6 +181,17 @@ func (o *PoliciesOptions) print(records []policyRecord) error {
 		}
 	}
 	return t.Render(o.IO.Out)
+}
+
+// verdictMessage is the words for the verdict of a policy with one target
+// a: istiod's message when its condition decides (Verdict), else ours. Ours
+// also says why a route istiod accepted is not enforced: its parent uses no
+// waypoint.
+func verdictMessage(p policy.Policy, a policy.Attachment) string {
+	if c := p.Condition; c != nil && c.ObservedGeneration == p.Generation && c.Message != "" {
+		return c.Message
+	}
+	return a.Message
 }
 
 // istiodStatus is what istiod wrote on a policy for one target: its

@@ -326,6 +326,21 @@ func TestPoliciesAgainstIstiod(t *testing.T) {
 			}
 		}
 	}
+	// -o wide: MESSAGE is istiod's message where its condition decides,
+	// read back from the API server, and ours on a route istiod accepted.
+	stdout, _, _ = runKube(t, "policies", "-n", ns, "-o", "wide")
+	onUnbound := env.WaitForCondition(t, authzGVR, ns, "on-unbound", policy.ConditionWaypointAccepted, nil)
+	for _, want := range []string{
+		"on-unbound AuthorizationPolicy Service/" + ns + "/unbound <none> no " + onUnbound.Reason + " WaypointAccepted=" + string(onUnbound.Status) + " " + onUnbound.Message,
+		"route-unbound HTTPRoute Service/" + ns + "/unbound <none> no AncestorNotBound Accepted=True",
+	} {
+		if !hasRowPrefix(stdout, want) {
+			t.Errorf("policies -o wide lacks the row %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "Service "+ns+"/unbound is not bound to a waypoint") {
+		t.Errorf("policies -o wide does not say why route-unbound, accepted by istiod, is not enforced:\n%s", stdout)
+	}
 	stdout, _ = mustRun(t, 0, "explain", "service", "bound", "-n", ns, "-o", "json")
 	var ex struct {
 		Reason   string          `json:"reason"`

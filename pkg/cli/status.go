@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,9 +41,11 @@ or only of the named ones. It reads them with one list request; --wait then
 watches them, with one watch, until all are ready. On timeout it still prints
 the table, showing which are not ready and why, and exits with code 3.
 
-Ready means programmed (Programmed=True) with an address. BOUND is whether the
-waypoint has an address at all: istiod sends traffic to it then, even when it
-is not programmed (an address stays after the proxy degrades).
+Ready means programmed (Programmed=True) with an address. PROGRAMMED and
+REASON are the Gateway's Programmed condition. BOUND is whether the waypoint
+has an address at all: istiod sends traffic to it then, even when it is not
+programmed (an address stays after the proxy degrades). -o wide adds the
+addresses and the condition's message.
 
 With several clusters (--context a,b, --all-contexts, --context-selector) the
 table gets a CONTEXT column; --compare instead prints where the clusters
@@ -65,7 +68,7 @@ kubectl-waypoint status -A --context prod-eu,prod-us --compare`),
 		},
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the waypoints of every namespace")
-	o.addOutputFlags(cmd, render.ObjectFormats...)
+	o.addOutputFlags(cmd, append([]string{"wide"}, render.ObjectFormats...)...)
 	o.Wait.addFlags(cmd.Flags(), "every waypoint is")
 	addNameFlag(cmd, f, &o.Names)
 	addCompareFlag(cmd, &o.Compare)
@@ -215,17 +218,25 @@ func (o *StatusOptions) end(wps []mesh.Waypoint) (ending, error) {
 			return ending{}, o.printGeneric(o.IO.Out, items)
 		}
 	}
-	if o.Output != "" {
+	if o.Output != "" && o.Output != "wide" {
 		return ending{format: o.Output, doc: rows}, nil
 	}
-	header := []string{"NAME", "STATUS", "TYPE", "REASON", "MESSAGE", "BOUND"}
+	header := []string{"NAME", "READY", "PROGRAMMED", "REASON", "BOUND", "AGE"}
+	wide := o.Output == "wide"
+	if wide {
+		header = append(header, "ADDRESS", "MESSAGE")
+	}
 	if o.AllNamespaces {
 		header = append([]string{"NAMESPACE"}, header...)
 	}
 	t := render.NewTable(header...)
 	t.NoHeaders = o.NoHeaders
-	for _, r := range rows {
-		row := []string{r.Name, r.Status, r.Type, r.Reason, r.Message, yesNo(r.Bound)}
+	now := time.Now()
+	for i, r := range rows {
+		row := []string{r.Name, yesNo(r.Ready), r.Status, orDefault(r.Reason, "<none>"), yesNo(r.Bound), ageCell(wps[i].Created, now)}
+		if wide {
+			row = append(row, addressCell(r.Addresses), orDefault(r.Message, "<none>"))
+		}
 		if o.AllNamespaces {
 			row = append([]string{r.Namespace}, row...)
 		}

@@ -190,8 +190,8 @@ func TestFleetWait(t *testing.T) {
 	if len(rows) != 4 || !strings.HasPrefix(rows[0], "CONTEXT ") {
 		t.Fatalf("status --wait: want a header with CONTEXT and 3 rows:\n%s", out)
 	}
-	for i, want := range [][]string{{"east", "waypoint", "True"}, {"north", "waypoint", "Unknown"}, {"west", "waypoint", "Unknown"}} {
-		if got := strings.Fields(rows[i+1])[:3]; !reflect.DeepEqual(got, want) {
+	for i, want := range [][]string{{"east", "waypoint", "yes", "True"}, {"north", "waypoint", "no", "Unknown"}, {"west", "waypoint", "no", "Unknown"}} {
+		if got := strings.Fields(rows[i+1])[:4]; !reflect.DeepEqual(got, want) {
 			t.Errorf("status --wait: row %d starts %q, want %q", i+1, got, want)
 		}
 	}
