@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // The tests of this file need no API server: `make unit` runs them (their
@@ -11,7 +15,7 @@ import (
 // help, on a terminal and on a pipe.
 
 // commandNames are the subcommands a user can run.
-var commandNames = []string{"apply", "completion", "delete", "enroll", "explain", "generate", "list", "status", "unenroll", "version"}
+var commandNames = []string{"apply", "completion", "delete", "enroll", "explain", "generate", "list", "options", "policies", "status", "unenroll", "version"}
 
 // TestUnitHelp: every command's --help goes to stdout with its usage line,
 // exits 0 and writes nothing to stderr, on a terminal and on a pipe.
@@ -25,6 +29,56 @@ func TestUnitHelp(t *testing.T) {
 			if strings.Contains(stdout, "\x1b[") {
 				t.Errorf("%s --help tty=%v: colour in help", name, tty)
 			}
+		}
+	}
+}
+
+// TestUnitGlobalFlagsInOptions: the help of the root and of every command
+// (subcommands included) shows its own flags and only -n, --context and
+// --kubeconfig of the global ones, and points at options, which lists every
+// global flag, as kubectl keeps its connection flags in "kubectl options".
+func TestUnitGlobalFlagsInOptions(t *testing.T) {
+	streams, _, _ := TestStreams(false)
+	root := NewRootCommand(NewFactory(streams, "kubectl-waypoint"))
+	var globals []string
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) { globals = append(globals, f.Name) })
+	if len(globals) < 20 {
+		t.Fatalf("only %d global flags: %v", len(globals), globals)
+	}
+	options, stderr, code := run(t, false, "options")
+	if code != 0 || stderr != "" {
+		t.Fatalf("options: exit %d, stderr %q", code, stderr)
+	}
+	var paths [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		paths = append(paths, path)
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				walk(sub, append(slices.Clone(path), sub.Name()))
+			}
+		}
+	}
+	walk(root, nil)
+	for _, g := range globals {
+		if !strings.Contains(options, "--"+g+" ") {
+			t.Errorf("options does not list --%s:\n%s", g, options)
+		}
+	}
+	for _, path := range paths {
+		help, _, code := run(t, false, append(path, "--help")...)
+		if code != 0 {
+			t.Errorf("%v --help: exit %d", path, code)
+			continue
+		}
+		for _, g := range globals {
+			shown := strings.Contains(help, "--"+g+" ")
+			if want := slices.Contains(everydayGlobals, g); shown != want {
+				t.Errorf("%v --help: --%s shown = %v, want %v", path, g, shown, want)
+			}
+		}
+		if !strings.Contains(help, `Use "kubectl-waypoint options" for the other global flags`) {
+			t.Errorf("%v --help does not point at options:\n%s", path, help)
 		}
 	}
 }
@@ -59,7 +113,9 @@ func TestUnitUsageErrors(t *testing.T) {
 		{[]string{"list", "--sort-by", "{.a}{.b}"}, "invalid --sort-by"},
 		{[]string{"list", "--chunk-size", "0"}, "invalid --chunk-size 0"},
 		{[]string{"list", "extra"}, "unknown command"},
-		{[]string{"status", "-o", "wide"}, `unknown output format "wide": must be one of yaml, json, jsonpath=...`},
+		{[]string{"status", "-o", "name"}, `unknown output format "name": must be one of wide, yaml, json, jsonpath=...`},
+		{[]string{"policies", "-o", "name"}, `unknown output format "name": must be one of wide, yaml, json, jsonpath=...`},
+		{[]string{"policies", "-o", "custom-columns=A:"}, `unexpected custom-columns spec "A:"`},
 		{[]string{"status", "-o", "custom-columns=A:"}, `unexpected custom-columns spec "A:"`},
 		{[]string{"status", "--sort-by", "{.a[}"}, "invalid --sort-by"},
 		{[]string{"status", "-A", "w"}, "waypoint names need one namespace"},

@@ -75,6 +75,7 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 
 	f.addFlags(root.PersistentFlags())
 	registerRootCompletions(root, f)
+	setUsage(root)
 
 	root.AddCommand(
 		newGenerateCommand(f),
@@ -88,6 +89,7 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 		newPoliciesCommand(f),
 		newVersionCommand(f),
 		newCompletionCommand(f),
+		newOptionsCommand(f),
 	)
 	return root
 }
