@@ -319,6 +319,7 @@ func (o *EnrollOptions) printStages(res *waypoint.EnrollResult, human bool) {
 	o.printChecks(res)
 	errorLines(res.Unchecked)
 	errorLines(res.Missing)
+	bulk.Sort(res.Written) // written side by side: say it in the report's order
 	for _, r := range res.Written {
 		if human && r.Action != bulk.NotStarted {
 			o.report(r)
@@ -461,7 +462,7 @@ func (o *EnrollOptions) describeProblems(res enroll.CheckResult) []problem {
 			w.Key(), w.TrafficType.Display(), trafficSource(w), o.kind.Plural(), need)}
 		p.fix = fmt.Sprintf("enroll into a waypoint applied with --for %s", need)
 		if cmd, ok := applyCommand(o.Tool, w, func(a *applyArgs) { a.forType = string(istio.TrafficAll) }); ok {
-			p.fix = "let it take both kinds of traffic with:\n  " + cmd + "\n" + p.fix
+			p.fix = "let it take both kinds of traffic with:\n  " + cmd + "\nor " + p.fix
 		}
 		out = append(out, p)
 	}

@@ -174,6 +174,8 @@ func TestEnrollSeedPods(t *testing.T) {
 		"waypoint " + ns + "/reviews-svc-waypoint has traffic type service",
 		"pods need a waypoint for workload or all traffic",
 		"kubectl-waypoint apply -n " + ns + " --name reviews-svc-waypoint --for all",
+		// The two fixes are alternatives, and say so.
+		"--for all\nor enroll into a waypoint applied with --for workload",
 		"--force",
 	} {
 		if !strings.Contains(stderr, want) {
