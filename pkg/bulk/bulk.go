@@ -83,9 +83,9 @@ type ContextSummary struct {
 	Error   string  `json:"error,omitempty"`
 }
 
-// NewReport sorts the records by context, kind, namespace and name and
-// sums them up.
-func NewReport(records []Record) *Report {
+// Sort orders records by context, kind, namespace and name: the order of
+// a report, and of the lines that tell of it.
+func Sort(records []Record) {
 	sort.SliceStable(records, func(i, j int) bool {
 		a, b := records[i], records[j]
 		if a.Context != b.Context {
@@ -99,6 +99,11 @@ func NewReport(records []Record) *Report {
 		}
 		return a.Name < b.Name
 	})
+}
+
+// NewReport sorts the records (Sort) and sums them up.
+func NewReport(records []Record) *Report {
+	Sort(records)
 	s := Summary{Total: len(records), Counts: map[Action]int{}}
 	for _, r := range records {
 		s.Counts[r.Action]++

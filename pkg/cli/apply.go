@@ -190,6 +190,7 @@ func (o *ApplyOptions) Run(ctx context.Context) (ending, error) {
 		req.Wait = o.Wait.timeout
 	}
 	res, err := waypoint.ApplyMany(ctx, o.clients, req)
+	o.IO.Release()
 	var inUse *waypoint.InUseError
 	if errors.As(err, &inUse) {
 		return ending{}, usageError(err)
@@ -224,6 +225,11 @@ func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
 	if !o.human() {
 		return ev
 	}
+	if !single {
+		// Namespaces are worked on side by side: their lines come out
+		// at the end, a namespace after another (Run releases them).
+		o.IO.Hold()
+	}
 	suffix := o.dryRun.Suffix()
 	if o.dryRun != kube.DryRunClient {
 		// A client dry run prints the objects instead, all at the end.
@@ -234,7 +240,7 @@ func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
 			if !single {
 				verb = string(action)
 			}
-			o.IO.Successf("waypoint %s/%s %s%s", gw.Namespace, gw.Name, verb, suffix)
+			o.IO.Resultf(gw.Namespace, "waypoint %s/%s %s%s", gw.Namespace, gw.Name, verb, suffix)
 		}
 	}
 	ev.Enrolled = func(gw *gatewayv1.Gateway, changed bool) {
@@ -247,9 +253,12 @@ func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
 			o.IO.Infof("%s", line) // stdout holds the objects
 			return
 		}
-		o.IO.Successf("%s", line)
+		o.IO.Resultf(gw.Namespace, "%s", line)
 	}
-	ev.Ready = func(key string) { o.IO.Successf("waypoint %s is ready", key) }
+	ev.Ready = func(key string) {
+		ns, _, _ := strings.Cut(key, "/")
+		o.IO.Resultf(ns, "waypoint %s is ready", key)
+	}
 	if !single {
 		// A single namespace's failure is the command's error, printed once.
 		ev.Failed = func(err error) { o.IO.Errorf("%v", err) }

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,17 @@ func TestApplyManyNamespaces(t *testing.T) {
 	}
 	if !strings.HasSuffix(stdout, "3 gateways: 3 created; 3 namespaces: 3 enrolled; 0 failed\n") {
 		t.Errorf("summary line:\n%s", stdout)
+	}
+	// The namespaces are worked on side by side, yet their lines come in
+	// one order, a namespace after another, as the report sorts them.
+	sorted := []string{a, b, c}
+	slices.Sort(sorted)
+	var want strings.Builder
+	for _, ns := range sorted {
+		fmt.Fprintf(&want, "waypoint %s/waypoint created\nnamespace %s labeled with \"istio.io/use-waypoint: waypoint\"\n", ns, ns)
+	}
+	if got := strings.TrimSuffix(stdout, "3 gateways: 3 created; 3 namespaces: 3 enrolled; 0 failed\n"); got != want.String() {
+		t.Errorf("lines, in order:\n%s\nwant:\n%s", got, want.String())
 	}
 	if !strings.Contains(stderr, "namespace "+c+" is not in ambient mode") || strings.Contains(stderr, a+" is not") {
 		t.Errorf("ambient warnings: %q", stderr)

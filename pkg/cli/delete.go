@@ -204,6 +204,7 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 	suffix := o.dryRun.Suffix()
 	gateways, deleted := 0, 0
 	var enrolled []bulk.Record
+	bulk.Sort(res.Records) // deleted side by side: say it in the report's order
 	for _, r := range res.Records {
 		if r.Kind == "Gateway" {
 			if r.Action != bulk.Skipped || r.Error != waypoint.NotFoundMessage {

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,10 +53,14 @@ func TestEnrollManyNamespaces(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	cluster("enroll", "waypoint -")
-	for _, ns := range nss {
-		if !strings.Contains(stdout, "service "+ns+"/reviews enrolled in waypoint "+ns+"/waypoint\n") {
-			t.Errorf("no line for %s:\n%s", ns, stdout)
-		}
+	// Written side by side, told in the report's order.
+	sorted := slices.Sorted(slices.Values(nss))
+	var want strings.Builder
+	for _, ns := range sorted {
+		fmt.Fprintf(&want, "service %s/reviews enrolled in waypoint %s/waypoint\n", ns, ns)
+	}
+	if !strings.HasPrefix(stdout, want.String()) {
+		t.Errorf("lines, in order:\n%s\nwant first:\n%s", stdout, want.String())
 	}
 	if !strings.HasSuffix(stdout, "3 services: 3 enrolled; 0 failed\n") {
 		t.Errorf("summary line:\n%s", stdout)

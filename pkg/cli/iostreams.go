@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/term"
@@ -28,7 +30,13 @@ type IOStreams struct {
 	mu sync.Mutex
 	// progress is set while a progress line stands on ErrOut.
 	progress bool
+	// holding keeps the result lines of Resultf in held until Release.
+	holding bool
+	held    []heldLine
 }
+
+// heldLine is a result line kept back, with the key Release orders it by.
+type heldLine struct{ key, text string }
 
 // clearProgress wipes the progress line before another line is printed.
 func (s *IOStreams) clearProgress() {
@@ -77,6 +85,45 @@ func (s *IOStreams) Successf(format string, args ...any) {
 	defer s.mu.Unlock()
 	s.clearProgress()
 	fmt.Fprintln(s.Out, s.paint(s.OutTTY, ansiGreen, fmt.Sprintf(format, args...)))
+}
+
+// Hold keeps the result lines of Resultf back until Release: work done
+// side by side then reports in an order that does not depend on which
+// worker finished first.
+func (s *IOStreams) Hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holding = true
+}
+
+// Resultf is Successf for a line about the object key (a namespace, say),
+// kept back while Hold is in effect.
+func (s *IOStreams) Resultf(key, format string, args ...any) {
+	text := fmt.Sprintf(format, args...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holding {
+		s.held = append(s.held, heldLine{key: key, text: text})
+		return
+	}
+	s.clearProgress()
+	fmt.Fprintln(s.Out, s.paint(s.OutTTY, ansiGreen, text))
+}
+
+// Release prints the lines kept back, ordered by key (lines of one key in
+// the order they came), and ends the Hold.
+func (s *IOStreams) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slices.SortStableFunc(s.held, func(a, b heldLine) int { return strings.Compare(a.key, b.key) })
+	if len(s.held) > 0 {
+		s.clearProgress()
+		s.progress = false
+	}
+	for _, l := range s.held {
+		fmt.Fprintln(s.Out, s.paint(s.OutTTY, ansiGreen, l.text))
+	}
+	s.holding, s.held = false, nil
 }
 
 // Printf prints a result line on Out, never coloured.
