@@ -82,7 +82,8 @@ func withoutGatewayAPI(t *testing.T) string {
 // TestWithoutGatewayCRDs: on a cluster without the Gateway API CRDs, every
 // command that touches Gateways says so, in one line with the command that
 // installs them, and nothing is written. (explain of an object that names
-// no waypoint, and policies, read no Gateway and still answer.)
+// no waypoint reads no Gateway and still answers; policies answers with a
+// warning.)
 func TestWithoutGatewayCRDs(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t, testenv.AmbientLabels())
@@ -103,6 +104,19 @@ func TestWithoutGatewayCRDs(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr:\n%s", args, code, stderr)
 		}
+	}
+	// policies reads no Gateway, and answers: with a warning that no
+	// waypoint can exist, never "every L7 policy is enforced". A policy
+	// on the Service is listed as not enforced.
+	_, stderr, code := run(t, false, "policies", "-n", ns, "--server", server, "--insecure-skip-tls-verify")
+	warning := "the Gateway API CRDs are not installed, so no waypoint can exist and no L7 policy is enforced; install them with: " + kube.GatewayAPIInstall
+	if code != 0 || !strings.Contains(stderr, warning) || strings.Contains(stderr, "Every L7 policy") || !strings.Contains(stderr, "No L7 policies found") {
+		t.Errorf("policies, no policy: exit %d, stderr:\n%s", code, stderr)
+	}
+	createPolicy(t, authzGVR, "AuthorizationPolicy", ns, "reviews-get", ref("Service", "reviews"))
+	stdout, stderr, code := run(t, false, "policies", "-n", ns, "--server", server, "--insecure-skip-tls-verify")
+	if code != ExitFailed || !strings.Contains(stderr, warning) || !hasRowPrefix(stdout, "reviews-get AuthorizationPolicy Service/"+ns+"/reviews <none> no") {
+		t.Errorf("policies, one on a Service: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	// Nothing was written.
 	if got := nsLabels(t, ns)["istio.io/use-waypoint"]; got != "" {

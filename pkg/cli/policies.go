@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -106,6 +107,12 @@ func (o *PoliciesOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// HTTPRoute is a standard kind of the Gateway API: without it, no
+	// Gateway, so no waypoint, can exist either.
+	noGatewayAPI := slices.Contains(res.Absent, "HTTPRoute")
+	if noGatewayAPI {
+		o.IO.Warnf("the Gateway API CRDs are not installed, so no waypoint can exist and no L7 policy is enforced; install them with: %s", kube.GatewayAPIInstall)
+	}
 	records := []policyRecord{}
 	unenforced := 0
 	for _, p := range res.Policies {
@@ -116,6 +123,11 @@ func (o *PoliciesOptions) Run(ctx context.Context) error {
 			continue
 		}
 		records = append(records, policyRecord{Policy: p, VerdictEnforced: enforced, VerdictReason: reason})
+	}
+	if len(res.Policies) == 0 && noGatewayAPI && !render.IsObjectFormat(o.Output) && !o.generic() {
+		// "Every L7 policy is enforced" would be true of none at all.
+		o.IO.noneFound("L7 policies", o.namespace)
+		return nil
 	}
 	if err := o.print(records); err != nil {
 		return err
