@@ -7,7 +7,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 
-.PHONY: all build test fmt prepare lint unit faults fuzz docs controlplane controlplane-current sandbox demo bench mutation release-check sandbox-fixtures clean
+.PHONY: all build test lint unit faults fuzz docs controlplane controlplane-current sandbox demo bench mutation release-check sandbox-fixtures clean
 
 # Tools built from the module proxy at the versions their hack/tools/<tool>
 # module pins; a bump of that go.mod rebuilds them.
@@ -24,19 +24,10 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-waypoint
 
 ## test: formatting, vet, and every test (unit and integration against a real kube-apiserver and istiod)
-# gofmt first, to fail fast; then golangci-lint's build beside the control
-# planes' (on a new machine both download and compile); then vet and
-# golangci-lint, whose packages the control plane's build has compiled by
-# then (the modules agree, TestBuildModulesAgree), instead of compiling
-# them a second time beside it; then the tests.
+# (lint and controlplane run side by side: on a new machine both download and build.)
 test:
-	@$(MAKE) --no-print-directory fmt
-	@$(MAKE) --no-print-directory -j2 prepare
-	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory -j2 lint controlplane
 	$(GO) test -count=1 -timeout 40m ./...
-
-## prepare: build golangci-lint, the control planes and istiod, side by side
-prepare: $(GOLANGCI_LINT) controlplane
 
 # The packages whose tests all need an API server, or some and some not
 # (their TestMain starts one unless -run selects only TestUnit... and Fuzz).
@@ -47,12 +38,9 @@ unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -x $(foreach p,$(SERVER_PKGS),-e $(p)))
 	$(GO) test -count=1 -run '^(TestUnit|Fuzz)' ./pkg/cli ./internal/testenv ./test/differential
 
-## fmt: fail when gofmt would change a file
-fmt:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-
 ## lint: gofmt, go vet and golangci-lint (the linters of .golangci.yml)
-lint: fmt $(GOLANGCI_LINT)
+lint: $(GOLANGCI_LINT)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
 
