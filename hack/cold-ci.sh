@@ -53,15 +53,12 @@ main() {
 		echo "total wall: $(($(date +%s) - start))s" | tee -a "$log"
 		return
 	fi
-	# make test: gofmt; golangci-lint's build and the control planes side by
-	# side; vet and golangci-lint; then the tests.
+	# make test: lint and the control planes side by side, then the tests.
 	export CONTROLPLANE_TIMES=$work/controlplane-times
-	phase "gofmt" make --no-print-directory fmt
-	phase "golangci-lint's build + control planes (side by side)" make --no-print-directory -j2 prepare
+	phase "lint + control planes (side by side)" make --no-print-directory -j2 lint controlplane
 	while IFS='|' read -r name wall user sys; do
 		printf '  %-26s %8.0fs %8.0fs %8.0fs\n' "$name" "$wall" "$user" "$sys" | tee -a "$log"
 	done <"$CONTROLPLANE_TIMES"
-	phase "vet + golangci-lint" make --no-print-directory lint
 	phase "tests (go test ./...)" go test -count=1 -timeout 40m ./...
 	phase "release check" make release-check
 	echo "total wall: $(( $(date +%s) - start ))s" | tee -a "$log"
