@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -107,9 +106,7 @@ func (o *PoliciesOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// HTTPRoute is a standard kind of the Gateway API: without it, no
-	// Gateway, so no waypoint, can exist either.
-	noGatewayAPI := slices.Contains(res.Absent, "HTTPRoute")
+	noGatewayAPI := res.GatewayAPIMissing()
 	if noGatewayAPI {
 		o.IO.Warnf("the Gateway API CRDs are not installed, so no waypoint can exist and no L7 policy is enforced; install them with: %s", kube.GatewayAPIInstall)
 	}
@@ -180,7 +177,7 @@ func (o *PoliciesOptions) print(records []policyRecord) error {
 			}
 			reason, message := a.Reason, a.Message
 			if len(r.Attachments) == 1 {
-				reason, message = r.VerdictReason, verdictMessage(r.Policy, a)
+				reason, message = r.VerdictReason, r.VerdictMessage()
 			}
 			row := []string{r.Name, r.Kind, a.Target.String(), orDefault(a.Waypoint, "<none>"), enforced, reason, istiodStatus(r.Policy, a)}
 			if wide {
@@ -193,17 +190,6 @@ func (o *PoliciesOptions) print(records []policyRecord) error {
 		}
 	}
 	return t.Render(o.IO.Out)
-}
-
-// verdictMessage is the words for the verdict of a policy with one target
-// a: istiod's message when its condition decides (Verdict), else ours. Ours
-// also says why a route istiod accepted is not enforced: its parent uses no
-// waypoint.
-func verdictMessage(p policy.Policy, a policy.Attachment) string {
-	if c := p.Condition; c != nil && c.ObservedGeneration == p.Generation && c.Message != "" {
-		return c.Message
-	}
-	return a.Message
 }
 
 // istiodStatus is what istiod wrote on a policy for one target: its

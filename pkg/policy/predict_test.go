@@ -314,3 +314,23 @@ func TestKinds(t *testing.T) {
 		t.Errorf("TCPRoute versions %v", g)
 	}
 }
+
+// TestVerdictMessage: the words follow the same rule as Verdict: istiod's
+// message from a condition about the current generation, else ours.
+func TestVerdictMessage(t *testing.T) {
+	p := Policy{Generation: 3, Message: "Service ns/a is not bound to a waypoint"}
+	if m := p.VerdictMessage(); m != p.Message {
+		t.Errorf("no condition: %q", m)
+	}
+	p.Condition = &metav1.Condition{Type: ConditionWaypointAccepted, Status: metav1.ConditionFalse, Reason: ReasonAncestorNotBound, Message: "istiod's words", ObservedGeneration: 3}
+	if m := p.VerdictMessage(); m != "istiod's words" {
+		t.Errorf("a current condition: %q", m)
+	}
+	p.Condition.ObservedGeneration = 2
+	if m := p.VerdictMessage(); m != p.Message {
+		t.Errorf("a stale condition: %q", m)
+	}
+	if (&Result{Absent: []string{"TCPRoute"}}).GatewayAPIMissing() || !(&Result{Absent: []string{"HTTPRoute", "TCPRoute"}}).GatewayAPIMissing() {
+		t.Error("GatewayAPIMissing: only HTTPRoute, a standard kind, says the Gateway API is missing")
+	}
+}

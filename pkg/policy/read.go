@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -78,6 +79,11 @@ type Result struct {
 	// Absent are the kinds whose CRD is not installed.
 	Absent []string `json:"absentKinds,omitempty"`
 }
+
+// GatewayAPIMissing says whether the Gateway API's standard CRDs are not
+// installed (HTTPRoute is one of them): then no Gateway, so no waypoint,
+// can exist, and no policy here is enforced.
+func (r *Result) GatewayAPIMissing() bool { return slices.Contains(r.Absent, "HTTPRoute") }
 
 // Reader reads L7 policies and the state of their targets; each kind is
 // listed once per call, each namespace's Services and ServiceEntries once,
@@ -227,10 +233,29 @@ func (r *Reader) policy(ctx context.Context, k Kind, obj *unstructured.Unstructu
 // Verdict is istiod's reason when it wrote a condition for the policy's
 // current generation, else the prediction's.
 func (p Policy) Verdict() (enforced bool, reason string) {
-	if c := p.Condition; c != nil && c.ObservedGeneration == p.Generation {
+	if c := p.decidingCondition(); c != nil {
 		return c.Status == metav1.ConditionTrue, c.Reason
 	}
 	return p.Enforced, p.Reason
+}
+
+// VerdictMessage is the words of Verdict: istiod's message when its
+// condition decides and has one, else the prediction's (which says, for
+// a route istiod accepted, why no waypoint applies it).
+func (p Policy) VerdictMessage() string {
+	if c := p.decidingCondition(); c != nil && c.Message != "" {
+		return c.Message
+	}
+	return p.Message
+}
+
+// decidingCondition is istiod's condition when it is about the policy's
+// current generation, else nil.
+func (p Policy) decidingCondition() *metav1.Condition {
+	if c := p.Condition; c != nil && c.ObservedGeneration == p.Generation {
+		return c
+	}
+	return nil
 }
 
 // state reads what the cluster holds of a target.
