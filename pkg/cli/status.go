@@ -116,6 +116,10 @@ type WaypointStatus struct {
 	Reason    string   `json:"reason"`
 	Message   string   `json:"message"`
 	Addresses []string `json:"addresses"`
+
+	// created is when the Gateway was created, for AGE; it travels with
+	// the row when --sort-by reorders the rows.
+	created time.Time
 }
 
 // runOn shows the status of the waypoints of the cluster of f.
@@ -200,7 +204,7 @@ func (o *StatusOptions) Run(ctx context.Context) (ending, error) {
 func (o *StatusOptions) end(wps []mesh.Waypoint) (ending, error) {
 	rows := make(statusRows, len(wps))
 	for i, w := range wps {
-		r := WaypointStatus{Namespace: w.Namespace, Name: w.Name, Ready: w.Ready(), Bound: w.Bound, Status: "Unknown", Type: "Programmed", Addresses: w.Addresses}
+		r := WaypointStatus{Namespace: w.Namespace, Name: w.Name, Ready: w.Ready(), Bound: w.Bound, Status: "Unknown", Type: "Programmed", Addresses: w.Addresses, created: w.Created}
 		if c := w.Programmed; c != nil {
 			r.Status, r.Reason, r.Message = string(c.Status), c.Reason, c.Message
 		}
@@ -232,8 +236,8 @@ func (o *StatusOptions) end(wps []mesh.Waypoint) (ending, error) {
 	t := render.NewTable(header...)
 	t.NoHeaders = o.NoHeaders
 	now := time.Now()
-	for i, r := range rows {
-		row := []string{r.Name, yesNo(r.Ready), r.Status, orDefault(r.Reason, "<none>"), yesNo(r.Bound), ageCell(wps[i].Created, now)}
+	for _, r := range rows {
+		row := []string{r.Name, yesNo(r.Ready), r.Status, orDefault(r.Reason, "<none>"), yesNo(r.Bound), ageCell(r.created, now)}
 		if wide {
 			row = append(row, addressCell(r.Addresses), orDefault(r.Message, "<none>"))
 		}
