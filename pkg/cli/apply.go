@@ -123,7 +123,7 @@ func (o *ApplyOptions) Validate() error {
 	if err := o.Wait.validate(); err != nil {
 		return err
 	}
-	return usageError(o.Gateway.request("").Validate())
+	return usageError(o.Gateway.validate())
 }
 
 // Complete resolves the namespaces and builds the clients.
@@ -158,9 +158,14 @@ func (o *ApplyOptions) human() bool { return o.Output == "" }
 // Run applies the waypoint in every namespace and reports.
 func (o *ApplyOptions) Run(ctx context.Context) (ending, error) {
 	gws := make([]*gatewayv1.Gateway, len(o.namespaces))
+	params := make([]*corev1.ConfigMap, len(o.namespaces))
 	for i, ns := range o.namespaces {
-		gw, err := render.Gateway(o.Gateway.request(ns))
+		req := o.Gateway.request(ns)
+		gw, err := render.Gateway(req)
 		if err != nil {
+			return ending{}, usageError(err)
+		}
+		if params[i], err = render.ConfigMap(req); err != nil {
 			return ending{}, usageError(err)
 		}
 		gws[i] = gw
@@ -169,11 +174,12 @@ func (o *ApplyOptions) Run(ctx context.Context) (ending, error) {
 		}
 	}
 	if o.dryRun == kube.DryRunClient && o.human() && !o.EnrollNamespace {
-		return ending{}, printObjects(o.IO, gws)
+		return ending{}, printObjects(o.IO, compact(params), gws)
 	}
 	single := len(gws) == 1
 	req := waypoint.ApplyManyRequest{
 		Gateways:          gws,
+		Parameters:        params,
 		ForceConflicts:    o.ForceConflicts,
 		Force:             o.Force,
 		DryRun:            o.dryRun,
@@ -199,7 +205,7 @@ func (o *ApplyOptions) Run(ctx context.Context) (ending, error) {
 		return ending{}, err
 	}
 	if o.dryRun == kube.DryRunClient && o.human() {
-		if err := printObjects(o.IO, res.Applied); err != nil {
+		if err := printObjects(o.IO, res.Parameters, res.Applied); err != nil {
 			return ending{}, err
 		}
 	}
@@ -242,6 +248,12 @@ func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
 			}
 			o.IO.Resultf(gw.Namespace, "waypoint %s/%s %s%s", gw.Namespace, gw.Name, verb, suffix)
 		}
+	}
+	ev.Parameters = func(cm *corev1.ConfigMap, action bulk.Action) {
+		if o.dryRun == kube.DryRunClient {
+			return // printed with the objects
+		}
+		o.IO.Resultf(cm.Namespace, "configmap %s/%s %s%s", cm.Namespace, cm.Name, action, suffix)
 	}
 	ev.Enrolled = func(gw *gatewayv1.Gateway, changed bool) {
 		verb := "labeled"
@@ -306,10 +318,13 @@ func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) (ending,
 	for _, rec := range report.Records {
 		var elsewhere *waypoint.EnrolledElsewhereError
 		var otherClass *waypoint.OtherClassError
+		var foreign *waypoint.ForeignParametersError
+		var params *waypoint.ParametersError
 		switch {
 		case rec.Action != bulk.Failed:
-		case errors.As(rec.Err, &otherClass):
-			// Nothing was written: the Gateway is not a waypoint.
+		case errors.As(rec.Err, &otherClass), errors.As(rec.Err, &foreign), errors.As(rec.Err, &params):
+			// Nothing was written: the Gateway is not a waypoint, or
+			// its parameters are not ours or cannot be used.
 			return end, usageError(rec.Err)
 		case errors.As(rec.Err, &elsewhere) && !applied:
 			// Nothing was written: the namespace uses another waypoint.
@@ -321,17 +336,44 @@ func (o *ApplyOptions) finish(res *waypoint.ApplyManyResult, err error) (ending,
 	return end, outcome
 }
 
-// printObjects prints Gateways as one YAML stream.
-func printObjects(io *IOStreams, gws []*gatewayv1.Gateway) error {
-	for i, gw := range gws {
-		if i > 0 {
+// printObjects prints the parameters ConfigMaps and the Gateways as one
+// YAML stream, each namespace's ConfigMap before its Gateway, as apply
+// writes them.
+func printObjects(io *IOStreams, params []*corev1.ConfigMap, gws []*gatewayv1.Gateway) error {
+	byNamespace := map[string]*corev1.ConfigMap{}
+	for _, cm := range params {
+		byNamespace[cm.Namespace] = cm
+	}
+	first := true
+	emit := func(obj any) error {
+		if !first {
 			io.Printf("---\n")
 		}
-		if err := render.Object(io.Out, render.FormatYAML, gw); err != nil {
+		first = false
+		return render.Object(io.Out, render.FormatYAML, obj)
+	}
+	for _, gw := range gws {
+		if cm := byNamespace[gw.Namespace]; cm != nil {
+			if err := emit(cm); err != nil {
+				return err
+			}
+		}
+		if err := emit(gw); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// compact drops the nil entries.
+func compact[T any](items []*T) []*T {
+	out := make([]*T, 0, len(items))
+	for _, it := range items {
+		if it != nil {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // checkOwnNamespaceAdmitted refuses to enroll a namespace into its own

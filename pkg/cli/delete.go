@@ -225,6 +225,15 @@ func (o *DeleteOptions) printHuman(res *waypoint.DeleteResult) {
 			}
 			continue
 		}
+		if r.Kind == "ConfigMap" {
+			// The waypoint's parameters, removed with it.
+			if r.Action == bulk.Failed {
+				o.IO.Errorf("%s", r.Error)
+			} else {
+				o.IO.Successf("configmap %s/%s %s%s", r.Namespace, r.Name, r.Action, suffix)
+			}
+			continue
+		}
 		own := r.Namespace
 		if r.Kind == "Namespace" {
 			own = r.Name

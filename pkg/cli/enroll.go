@@ -36,6 +36,7 @@ type EnrollOptions struct {
 	WaypointNamespace string
 	Canary            string
 	CanaryWeight      int
+	Ingress           bool
 	Force             bool
 	FieldManager      string
 	DryRunFlag        string
@@ -73,6 +74,12 @@ waypoint in the same namespace: istio.io/use-waypoint-canary=<name> and the
 annotation istio.io/use-waypoint-canary-weight=<N>, N percent to the canary.
 istiod splits only the traffic of services and ServiceEntries.
 
+--ingress also sends the traffic of ingress gateways through the waypoint
+(istio.io/ingress-use-waypoint=true, written with the enrollment); without
+it only traffic from inside the mesh takes the waypoint. A service's or
+ServiceEntry's own label wins over its namespace's. "unenroll --ingress"
+takes it back and keeps the enrollment.
+
 Before writing, the waypoint is checked: its traffic type must serve the kind
 (services and ServiceEntries need service or all, pods and WorkloadEntries
 workload or all), and a
@@ -99,6 +106,9 @@ kubectl-waypoint enroll se istio-site -n cross-namespace-waypoint-consumer --way
 # Enroll the current namespace into its waypoint
 kubectl-waypoint enroll namespace --waypoint waypoint
 
+# Enroll the reviews service, its traffic from ingress gateways too
+kubectl-waypoint enroll service reviews --waypoint waypoint --ingress -n default
+
 # Send 10% of the reviews service's traffic to the canary waypoint waypoint-v2
 kubectl-waypoint enroll service reviews --waypoint waypoint --canary waypoint-v2 --canary-weight 10 -n default
 
@@ -119,6 +129,7 @@ kubectl-waypoint enroll pod -l app=reviews --waypoint reviews-v2-pod-waypoint --
 	fs.StringVar(&o.WaypointNamespace, "waypoint-namespace", "", "Namespace of the waypoint, when it is not the resources' own")
 	fs.StringVar(&o.Canary, "canary", "", "Name of a canary waypoint, in the waypoint's namespace, that takes --canary-weight percent of the traffic of services and ServiceEntries")
 	fs.IntVar(&o.CanaryWeight, "canary-weight", 0, "Percent of the traffic, 0 to 100, that goes to the --canary waypoint")
+	fs.BoolVar(&o.Ingress, "ingress", false, "Send the traffic of ingress gateways through the waypoint too (istio.io/ingress-use-waypoint=true); services, ServiceEntries and namespaces")
 	fs.BoolVar(&o.Force, "force", false, "Enroll even when the waypoint's traffic type or allowed namespaces do not fit, or L7 policies would no longer be enforced")
 	_ = cmd.RegisterFlagCompletionFunc("waypoint", completeWaypointFlag(f, "waypoint-namespace"))
 	_ = cmd.RegisterFlagCompletionFunc("waypoint-namespace", completeNamespaceFlag(f))
@@ -201,8 +212,14 @@ func (o *EnrollOptions) Validate() error {
 			return err
 		}
 	}
+	if o.Ingress && kind.IsWorkload() {
+		return usageErrorf("--ingress applies to services, ServiceEntries and namespaces: ingress gateways send their traffic to services, not to %s", kind.Plural())
+	}
 	if o.Unenroll {
 		return nil
+	}
+	if o.Ingress && o.Waypoint == istio.NoWaypoint {
+		return usageErrorf("--ingress makes no sense with --waypoint none: ingress traffic can only take a waypoint the objects use")
 	}
 	switch {
 	case o.Waypoint == "":
@@ -292,7 +309,7 @@ func (o *EnrollOptions) request() waypoint.EnrollRequest {
 		Kind: o.kind, Unenroll: o.Unenroll,
 		Namespaces: o.namespaces, Names: o.Names, Selector: o.Selector,
 		Waypoint: o.Waypoint, WaypointNamespace: o.WaypointNamespace,
-		Canary: o.Canary, CanaryWeight: o.CanaryWeight,
+		Canary: o.Canary, CanaryWeight: o.CanaryWeight, Ingress: o.Ingress,
 		Force: o.Force, DryRun: o.dryRun, Concurrency: o.Concurrency,
 	}
 }
@@ -325,6 +342,7 @@ func (o *EnrollOptions) printStages(res *waypoint.EnrollResult, human bool) {
 			o.report(r)
 		}
 	}
+	o.warnIngress(res)
 }
 
 // report prints the line of one object written (or found as asked), in
@@ -341,6 +359,14 @@ func (o *EnrollOptions) report(r bulk.Record) {
 	}
 	changed := r.Action != bulk.Unchanged
 	suffix := o.dryRun.Suffix()
+	if o.Unenroll && o.Ingress {
+		if changed {
+			o.IO.Successf("%s unlabeled %q (its enrollment is kept)%s", subject, istio.LabelIngressUseWaypoint, suffix)
+		} else {
+			o.IO.Successf("%s unchanged (no %q label)%s", subject, istio.LabelIngressUseWaypoint, suffix)
+		}
+		return
+	}
 	if o.Unenroll {
 		before := enroll.UseOf(r.Before, own)
 		switch {
@@ -365,6 +391,9 @@ func (o *EnrollOptions) report(r bulk.Record) {
 		if after.Namespace != "" {
 			labels += fmt.Sprintf(" and %q", istio.LabelUseWaypointNamespace+": "+after.Namespace)
 		}
+		if o.Ingress {
+			labels += fmt.Sprintf(" and %q", istio.LabelIngressUseWaypoint+": "+r.After[istio.LabelIngressUseWaypoint])
+		}
 		o.IO.Successf("namespace %s %s with %s%s", r.Name, verb, labels, suffix)
 		return
 	}
@@ -378,11 +407,68 @@ func (o *EnrollOptions) report(r bulk.Record) {
 		o.IO.Successf("%s opted out of waypoints (%q)%s", subject, istio.LabelUseWaypoint+": "+istio.NoWaypoint, suffix)
 	case after.None:
 		o.IO.Successf("%s unchanged (already opted out of waypoints)%s", subject, suffix)
+	case changed && o.Ingress && onlyIngressChanged(r.Before, r.After):
+		o.IO.Successf("%s enrolled in waypoint %s for ingress too (already enrolled for the rest)%s", subject, key, suffix)
+	case changed && o.Ingress:
+		o.IO.Successf("%s enrolled in waypoint %s (ingress too)%s", subject, key, suffix)
 	case changed:
 		o.IO.Successf("%s enrolled in waypoint %s%s", subject, key, suffix)
+	case o.Ingress:
+		o.IO.Successf("%s unchanged (already enrolled in waypoint %s, ingress too)%s", subject, key, suffix)
 	default:
 		o.IO.Successf("%s unchanged (already enrolled in waypoint %s)%s", subject, key, suffix)
 	}
+}
+
+// onlyIngressChanged reports whether the enrollment labels before and
+// after differ in istio.io/ingress-use-waypoint alone.
+func onlyIngressChanged(before, after map[string]string) bool {
+	if before[istio.LabelIngressUseWaypoint] == after[istio.LabelIngressUseWaypoint] {
+		return false
+	}
+	for _, m := range []map[string]string{before, after} {
+		for k := range m {
+			if k != istio.LabelIngressUseWaypoint && before[k] != after[k] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// warnIngress warns about the ingress labels an unenrollment left with a
+// say: an object's own label, which a plain unenroll keeps, and a
+// namespace's that still sends a service's ingress traffic through its
+// waypoint once unenroll --ingress removed the service's own label. Each
+// warning names the command that ends it.
+func (o *EnrollOptions) warnIngress(res *waypoint.EnrollResult) {
+	label := istio.LabelIngressUseWaypoint
+	for _, n := range res.IngressKept {
+		clear := o.unenrollIngressCommand(n.Ref)
+		switch {
+		case n.Kind == "Namespace":
+			o.IO.Warnf("namespace %s keeps %s=%s, which still applies to the services and ServiceEntries in it that name a waypoint themselves; to remove it run: %s",
+				n.Name, label, n.Value, clear)
+		case n.Inherits != "":
+			o.IO.Warnf("%s keeps %s=%s, which applies to waypoint %s that its namespace names; to remove it run: %s", n.Ref, label, n.Value, n.Inherits, clear)
+		default:
+			o.IO.Warnf("%s keeps %s=%s, which does nothing while it uses no waypoint; to remove it run: %s", n.Ref, label, n.Value, clear)
+		}
+	}
+	for _, n := range res.IngressFromNamespace {
+		kind, _ := enroll.ParseKind(n.Kind)
+		o.IO.Warnf("%s: the label %s=%s of namespace %s now decides, and still sends its ingress traffic through its waypoint; to stop that for it alone run: kubectl label %s %s -n %s %s=false",
+			n.Ref, label, n.Value, n.Namespace, kind.Resource(), n.Name, n.Namespace, label)
+	}
+}
+
+// unenrollIngressCommand is the command that removes the ingress label of ref.
+func (o *EnrollOptions) unenrollIngressCommand(ref kube.Ref) string {
+	if ref.Kind == "Namespace" {
+		return fmt.Sprintf("%s unenroll namespace %s --ingress", o.Tool, ref.Name)
+	}
+	kind, _ := enroll.ParseKind(ref.Kind)
+	return fmt.Sprintf("%s unenroll %s %s -n %s --ingress", o.Tool, kind, ref.Name, ref.Namespace)
 }
 
 // printChecks prints what the checks of the waypoint found: what could

@@ -45,7 +45,10 @@ func TestUnitEnrollUsageErrors(t *testing.T) {
 		{[]string{"explain", "service"}, "name the service to explain"},
 		{[]string{"explain", "waypoint"}, "name the waypoint to explain"},
 		{[]string{"explain", "svc", "a", "b"}, "explain takes one kind and one name"},
-		{[]string{"explain", "svc", "a", "-o", "yaml"}, `unknown output format "yaml"`},
+		{[]string{"explain", "svc", "a", "-o", "wide"}, `unknown output format "wide": must be one of yaml, json`},
+		{[]string{"enroll", "pod", "a", "--waypoint", "w", "--ingress"}, "--ingress applies to services, ServiceEntries and namespaces"},
+		{[]string{"unenroll", "we", "a", "--ingress"}, "--ingress applies to services, ServiceEntries and namespaces"},
+		{[]string{"enroll", "svc", "a", "--waypoint", "none", "--ingress"}, "--ingress makes no sense with --waypoint none"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

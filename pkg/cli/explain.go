@@ -59,7 +59,12 @@ ServiceEntry, WorkloadEntry or namespace uses, and why:
     gateways, and the pods of a waypoint never use one;
   - a service may split its traffic with a canary waypoint
     (istio.io/use-waypoint-canary and the istio.io/use-waypoint-canary-weight
-    annotation).
+    annotation);
+  - the traffic of ingress gateways to a service or ServiceEntry goes
+    through its waypoint only when istio.io/ingress-use-waypoint says true:
+    its own label when present (even empty), else its namespace's; istiod
+    reads the value with Go's strconv.ParseBool (true, True, TRUE, t, T and
+    1 are true) and takes any other value as false, with a warning.
 
 The reason is named as istiod names it (WaypointAccepted, WaypointIsNotReady,
 AttachmentDenied, UnsupportedTrafficType, CrossNamespaceWaypointForbidden),
@@ -87,7 +92,10 @@ kubectl-waypoint explain pod reviews-v2-5b667bcbf8-spnnh -n default
 kubectl-waypoint explain waypoint egress-gateway -n common-infrastructure
 
 # The same as JSON, for a script
-kubectl-waypoint explain se istio-site -n cross-namespace-waypoint-consumer -o json`),
+kubectl-waypoint explain se istio-site -n cross-namespace-waypoint-consumer -o json
+
+# Does traffic from ingress gateways to the reviews service take its waypoint too? (see "ingress")
+kubectl-waypoint explain service reviews -n default -o yaml`),
 		ValidArgsFunction: completeKindAndNames(f, []string{"service", "pod", "serviceentry", "workloadentry", "namespace", "waypoint"}, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 2 {
@@ -103,8 +111,8 @@ kubectl-waypoint explain se istio-site -n cross-namespace-waypoint-consumer -o j
 		},
 		Annotations: map[string]string{fleetCommand: "true"},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {json}; text when unset")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{render.FormatJSON}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: {json|yaml}; text when unset")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -123,8 +131,8 @@ func (o *ExplainOptions) Validate() error {
 		}
 		o.kind = kind
 	}
-	if o.Output != "" && o.Output != render.FormatJSON {
-		return usageErrorf("unknown output format %q: must be json", o.Output)
+	if o.Output != "" && !render.IsObjectFormat(o.Output) {
+		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
 	}
 	if o.Name == "" {
 		if o.kind == enroll.KindNamespace && !o.waypoint {
@@ -174,7 +182,7 @@ func (o *ExplainOptions) Run(ctx context.Context) (ending, error) {
 		if err != nil {
 			return ending{}, err
 		}
-		if o.Output == render.FormatJSON {
+		if o.Output != "" {
 			return ending{format: o.Output, doc: users}, nil
 		}
 		return ending{}, o.printWaypointUsers(users)
@@ -185,8 +193,9 @@ func (o *ExplainOptions) Run(ctx context.Context) (ending, error) {
 		return ending{}, err
 	}
 	warnUnreadWaypoints(o.IO, ex)
+	warnIngressValues(o.IO, ex)
 	policies, ok := o.policies(ctx, ex)
-	if o.Output == render.FormatJSON {
+	if o.Output != "" {
 		if ok {
 			return ending{format: o.Output, doc: explanationWithPolicies{Explanation: ex, Policies: policies}}, nil
 		}
@@ -310,6 +319,9 @@ func (o *ExplainOptions) printExplanation(w io.Writer, ex *enroll.Explanation, i
 			fmt.Fprintf(w, "%s  canary: %s takes nothing (%s); all traffic goes to %s\n", indent, c.Waypoint, c.Reason, r.Waypoint)
 		}
 	}
+	if in := r.Ingress; in != nil {
+		fmt.Fprintf(w, "%s  ingress: %s\n", indent, in.Message)
+	}
 	if r.Kind.HasCondition() {
 		if c := ex.Condition; c != nil {
 			fmt.Fprintf(w, "%s  istiod reports %s=%s, reason %s", indent, c.Type, c.Status, c.Reason)
@@ -332,6 +344,19 @@ func (o *ExplainOptions) printExplanation(w io.Writer, ex *enroll.Explanation, i
 	fmt.Fprintf(w, "%straffic addressed to its services:\n", indent)
 	for i := range ex.Services {
 		o.printExplanation(w, &ex.Services[i], indent+"  ")
+	}
+}
+
+// warnIngressValues warns, once each, about the ingress labels of the
+// explanation (and of a pod's services) that istiod cannot read as true or
+// false.
+func warnIngressValues(io *IOStreams, ex *enroll.Explanation) {
+	seen := map[string]bool{}
+	for _, e := range append([]enroll.Explanation{*ex}, ex.Services...) {
+		if in := e.Ingress; in != nil && in.Warning != "" && !seen[in.Warning] {
+			seen[in.Warning] = true
+			io.Warnf("%s", in.Warning)
+		}
 	}
 }
 

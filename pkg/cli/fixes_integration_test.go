@@ -217,6 +217,24 @@ func TestPrintedFixesWork(t *testing.T) {
 		}
 	})
 
+	t.Run("unenroll: the ingress labels left with a say", func(t *testing.T) {
+		ns := env.Namespace(t, map[string]string{testenv.DataplaneModeLabel: testenv.DataplaneModeAmbient, "istio.io/ingress-use-waypoint": "true"})
+		env.Service(t, ns, "reviews", map[string]string{useWaypoint: "waypoint", "istio.io/ingress-use-waypoint": "true"})
+		env.Service(t, ns, "ratings", map[string]string{useWaypoint: "waypoint", "istio.io/ingress-use-waypoint": "true"})
+		// A plain unenroll keeps the service's ingress label; the fix
+		// removes it.
+		runFixes(t, must(t, 0, "kubectl waypoint unenroll service reviews -n "+ns), 1)
+		if l := labelsOf(t, "service", ns, "reviews"); l[useWaypoint] != "" || l["istio.io/ingress-use-waypoint"] != "" {
+			t.Errorf("reviews after the fix: %v", l)
+		}
+		// unenroll --ingress leaves the namespace's label to decide; the
+		// fix labels the service false.
+		runFixes(t, must(t, 0, "kubectl waypoint unenroll service ratings -n "+ns+" --ingress"), 1)
+		if l := labelsOf(t, "service", ns, "ratings"); l[useWaypoint] != "waypoint" || l["istio.io/ingress-use-waypoint"] != "false" {
+			t.Errorf("ratings after the fix: %v", l)
+		}
+	})
+
 	// Every shape of fix the tool prints was run above.
 	for _, shape := range []string{
 		"kubectl waypoint apply --allow-namespace",
@@ -227,6 +245,8 @@ func TestPrintedFixesWork(t *testing.T) {
 		"kubectl waypoint status --wait",
 		"kubectl label service istio.io/use-waypoint-",
 		"kubectl label pod istio.io/use-waypoint-",
+		"kubectl waypoint unenroll",
+		"kubectl label service istio.io/ingress-use-waypoint",
 	} {
 		if !seen[shape] {
 			t.Errorf("no fix of the shape %q was run; seen %v", shape, seen)

@@ -119,7 +119,7 @@ func (o *GenerateOptions) Validate(f *Factory) error {
 			return usageErrorf("--output-dir writes YAML files: leave out -o %s", o.Output)
 		}
 	}
-	return usageError(o.Gateway.request("").Validate())
+	return usageError(o.Gateway.validate())
 }
 
 // Complete resolves the namespaces: those of --namespace-selector (one list
@@ -143,11 +143,16 @@ func (o *GenerateOptions) Complete(ctx context.Context, f *Factory) error {
 func (o *GenerateOptions) Run() error {
 	ms := make([]gitops.Manifest, len(o.namespaces))
 	for i, ns := range o.namespaces {
-		gw, err := render.Gateway(o.Gateway.request(ns))
+		req := o.Gateway.request(ns)
+		gw, err := render.Gateway(req)
 		if err != nil {
 			return usageError(err)
 		}
-		ms[i] = gitops.Manifest{Namespace: ns, Gateway: gw}
+		params, err := render.ConfigMap(req)
+		if err != nil {
+			return usageError(err)
+		}
+		ms[i] = gitops.Manifest{Namespace: ns, Parameters: params, Gateway: gw}
 		if o.EnrollNamespace {
 			// The same refusal as apply's: istiod would deny the attachment.
 			own := &ApplyOptions{Gateway: o.Gateway, EnrollNamespace: true}

@@ -20,6 +20,12 @@ namespace (or those of several -n). For the other kinds, NAME... or -l select
 them in the namespace of -n, or in each of several. The short names ns, svc,
 po, se and we work too.
 
+--ingress removes istio.io/ingress-use-waypoint alone: the traffic of
+ingress gateways stops taking the waypoint (unless the namespace's label
+sends it there), while traffic from inside the mesh still does. Without
+--ingress that label is left in place; a warning names each object that
+keeps it, and the command that removes it.
+
 Unenrolling what L7 policies protect (an HTTPRoute or AuthorizationPolicy on
 the service, or on the waypoint it leaves) is refused, naming each policy
 that would no longer be enforced; --force unenrolls anyway. With several
@@ -28,6 +34,9 @@ when nothing was changed. See docs/policies.md.`,
 		Example: examples(f.Name, `
 # Stop the reviews service from using its waypoint
 kubectl-waypoint unenroll service reviews -n default
+
+# Stop sending the reviews service's traffic from ingress gateways through its waypoint
+kubectl-waypoint unenroll service reviews --ingress -n default
 
 # Unenroll the pods of reviews v2
 kubectl-waypoint unenroll pod -l version=v2,app=reviews -n default
@@ -44,6 +53,7 @@ kubectl-waypoint unenroll se istio-site -n cross-namespace-waypoint-consumer --d
 		},
 	}
 	o.addFlags(cmd)
+	cmd.Flags().BoolVar(&o.Ingress, "ingress", false, "Remove only istio.io/ingress-use-waypoint: ingress traffic stops taking the waypoint, the enrollment stays")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "Unenroll even when L7 policies would no longer be enforced")
 	return cmd
 }

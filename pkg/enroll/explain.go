@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -96,7 +97,25 @@ func (ex *Explanation) compare() {
 	case c == nil && IsIstiodReason(ex.Reason):
 		ex.Disagreement = fmt.Sprintf("istiod has written no %s condition where the rules say %s (it may not have seen the object yet)",
 			ConditionWaypointBound, ex.Reason)
+	case c != nil && c.Status == metav1.ConditionTrue && ex.Ingress != nil && ex.Ingress.UsesWaypoint != istiodIngress(c):
+		says := "bypasses"
+		if istiodIngress(c) {
+			says = "goes through"
+		}
+		ex.Disagreement = fmt.Sprintf("istiod's %s condition says ingress traffic %s the waypoint where the rules say otherwise (it may not have seen the latest change yet)",
+			c.Type, says)
 	}
+}
+
+// istiodIngressText is what istiod adds to the message of a bound
+// service's istio.io/WaypointBound condition when its ingress traffic goes
+// through the waypoint (model.ServiceInfo's conditions).
+const istiodIngressText = "Ingress traffic will traverse the waypoint"
+
+// istiodIngress reports whether istiod's condition on a bound service says
+// its ingress traffic goes through the waypoint.
+func istiodIngress(c *metav1.Condition) bool {
+	return strings.Contains(c.Message, istiodIngressText)
 }
 
 // Explain reads one namespace, service, pod, ServiceEntry or WorkloadEntry
@@ -160,7 +179,21 @@ func (r *Reader) Explain(ctx context.Context, kind Kind, namespace, name string)
 	var ex *Explanation
 	switch {
 	case errors.As(err, &forbidden) && cond != nil:
-		return istiodsAnswer(subj, cond, forbidden.Key), nil
+		ex = istiodsAnswer(subj, cond, forbidden.Key)
+		if kind.IsService() {
+			// The labels still say what ingress traffic does, the
+			// condition whether there is a waypoint to take.
+			ns, err := r.namespace(ctx, namespace)
+			if err != nil {
+				return nil, err
+			}
+			waypoint := ""
+			if ex.Uses {
+				waypoint = forbidden.Key
+			}
+			ex.Ingress = IngressFor(kind, namespace, name, subj.Labels, ns.labels, waypoint)
+		}
+		return ex, nil
 	case errors.As(err, &forbidden):
 		// No condition to go by (a pod, or istiod has not written it yet):
 		// what the labels name is all there is to say.

@@ -327,6 +327,21 @@ func EnrollChange(own, name, wpNamespace string) LabelChange {
 	return c
 }
 
+// IngressChange adds to c the label that sends ingress traffic through the
+// waypoint too: istio.io/ingress-use-waypoint=true.
+func IngressChange(c LabelChange) LabelChange {
+	v := "true"
+	c[istio.LabelIngressUseWaypoint] = &v
+	return c
+}
+
+// UnenrollIngressChange removes istio.io/ingress-use-waypoint alone: the
+// enrollment stays, and ingress traffic no longer takes the waypoint
+// (unless the namespace's label says so).
+func UnenrollIngressChange() LabelChange {
+	return LabelChange{istio.LabelIngressUseWaypoint: nil}
+}
+
 // UnenrollChange removes the enrollment labels, and a canary's.
 func UnenrollChange() LabelChange {
 	return LabelChange{istio.LabelUseWaypoint: nil, istio.LabelUseWaypointNamespace: nil,

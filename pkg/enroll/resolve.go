@@ -118,6 +118,9 @@ type Resolution struct {
 	Problem bool `json:"problem"`
 	// Canary is the traffic split with a canary waypoint, when one is named.
 	Canary *Canary `json:"canary,omitempty"`
+	// Ingress says whether the traffic of ingress gateways goes through
+	// the waypoint, for a service or ServiceEntry; nil for other kinds.
+	Ingress *Ingress `json:"ingress,omitempty"`
 	// Message sums the outcome up in one line.
 	Message string `json:"message"`
 	// Steps are the rules applied, in order, in words.
@@ -238,8 +241,23 @@ func (in ResolveInput) bound(key string) *mesh.Waypoint {
 //     namespace just does not apply to a workload, named on it it is an error;
 //   - a ServiceEntry that the mesh config makes NAMESPACE-visible may not
 //     use a waypoint in another namespace;
-//   - a bound service or ServiceEntry may split its traffic with a canary.
+//   - a bound service or ServiceEntry may split its traffic with a canary;
+//   - for a service or ServiceEntry, Ingress says whether the traffic of
+//     ingress gateways takes the waypoint too (IngressFor).
 func Resolve(in ResolveInput) Resolution {
+	r := resolveWaypoint(in)
+	if in.Kind.IsService() {
+		waypoint := ""
+		if r.Uses {
+			waypoint = r.Waypoint
+		}
+		r.Ingress = IngressFor(in.Kind, in.Namespace, in.Name, in.Labels, in.NamespaceLabels, waypoint)
+	}
+	return r
+}
+
+// resolveWaypoint is Resolve without the ingress traffic.
+func resolveWaypoint(in ResolveInput) Resolution {
 	in = normalize(in)
 	r := Resolution{Kind: in.Kind, Name: in.Name, Steps: []string{}}
 	if in.Kind != KindNamespace {

@@ -382,10 +382,11 @@ func describeWrite(t Target, err error) error {
 	return kube.Describe(what, err)
 }
 
-// EnrollmentLabels picks the enrollment labels out of labels; never nil.
+// EnrollmentLabels picks the enrollment labels (and the ingress label) out
+// of labels; never nil.
 func EnrollmentLabels(labels map[string]string) map[string]string {
 	out := map[string]string{}
-	for _, k := range []string{istio.LabelUseWaypoint, istio.LabelUseWaypointNamespace, istio.LabelUseWaypointCanary, istio.LabelUseWaypointCanaryNamespace} {
+	for _, k := range []string{istio.LabelUseWaypoint, istio.LabelUseWaypointNamespace, istio.LabelUseWaypointCanary, istio.LabelUseWaypointCanaryNamespace, istio.LabelIngressUseWaypoint} {
 		if v, ok := labels[k]; ok {
 			out[k] = v
 		}

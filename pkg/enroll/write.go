@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
@@ -61,7 +62,6 @@ const maxConflicts = 8
 // (throttling, 5xx, broken connections) are retried with the same version.
 func (w Write) Do(ctx context.Context, c *kube.Clients) (Written, error) {
 	labels, annotations, rv := w.Labels, nonNil(w.Annotations), w.ResourceVersion
-	read := EnrollmentOf(w.Labels)
 	maybeDone := false
 	if rv == "" && w.DryRun != kube.DryRunClient {
 		var err error
@@ -75,7 +75,7 @@ func (w Write) Do(ctx context.Context, c *kube.Clients) (Written, error) {
 			// or by someone else.
 			return Written{Labels: labels, Changed: maybeDone}, nil
 		}
-		if EnrollmentOf(labels) != read {
+		if w.changedSince(labels) {
 			if err := w.recheck(labels); err != nil {
 				return Written{Labels: labels}, err
 			}
@@ -114,6 +114,21 @@ func (w Write) settle(ctx context.Context, c *kube.Clients, maybeDone bool, fail
 		return failed, err
 	}
 	return Written{Labels: labels, Changed: true}, nil
+}
+
+// changedSince reports whether labels, read after the write was planned,
+// differ from Labels in what it must not overwrite blindly: the enrollment
+// labels, and the ingress label when the change sets or removes it.
+func (w Write) changedSince(labels map[string]string) bool {
+	if EnrollmentOf(labels) != EnrollmentOf(w.Labels) {
+		return true
+	}
+	if _, ok := w.Change[istio.LabelIngressUseWaypoint]; !ok {
+		return false
+	}
+	was, had := w.Labels[istio.LabelIngressUseWaypoint]
+	is, has := labels[istio.LabelIngressUseWaypoint]
+	return had != has || was != is
 }
 
 func nonNil(m map[string]string) map[string]string {

@@ -317,9 +317,10 @@ func TestChangeAllOutcomes(t *testing.T) {
 
 func TestEnrollmentLabels(t *testing.T) {
 	all := map[string]string{"app": "x", istio.LabelUseWaypoint: "w", istio.LabelUseWaypointNamespace: "n",
-		istio.LabelUseWaypointCanary: "c", istio.LabelUseWaypointCanaryNamespace: "cn", "istio.io/rev": "r"}
+		istio.LabelUseWaypointCanary: "c", istio.LabelUseWaypointCanaryNamespace: "cn", "istio.io/rev": "r",
+		istio.LabelIngressUseWaypoint: "true"}
 	got := EnrollmentLabels(all)
-	if len(got) != 4 || got["app"] != "" || got[istio.LabelUseWaypointCanaryNamespace] != "cn" {
+	if len(got) != 5 || got["app"] != "" || got[istio.LabelUseWaypointCanaryNamespace] != "cn" || got[istio.LabelIngressUseWaypoint] != "true" {
 		t.Errorf("EnrollmentLabels %v", got)
 	}
 	if got := EnrollmentLabels(nil); got == nil || len(got) != 0 {

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"io"
 
+	corev1 "k8s.io/api/core/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
@@ -75,15 +76,23 @@ func Enrollment(ns, waypoint string) *Namespace {
 type Manifest struct {
 	// Namespace is the Gateway's namespace; "" when none was asked for.
 	Namespace string
-	Gateway   *gatewayv1.Gateway
+	// Parameters is the ConfigMap of istiod's parameters that the
+	// Gateway's spec.infrastructure names; nil when none is rendered.
+	Parameters *corev1.ConfigMap
+	Gateway    *gatewayv1.Gateway
 	// Enrollment is nil when the namespace is not enrolled.
 	Enrollment *Namespace
 }
 
 // objects are the manifest's objects in the order apply writes them: the
-// Gateway, then the namespace's label.
+// parameters first, so that istiod never sees a Gateway whose ConfigMap
+// is missing, then the Gateway, then the namespace's label.
 func (m Manifest) objects() []any {
-	objs := []any{m.Gateway}
+	var objs []any
+	if m.Parameters != nil {
+		objs = append(objs, m.Parameters)
+	}
+	objs = append(objs, m.Gateway)
 	if m.Enrollment != nil {
 		objs = append(objs, m.Enrollment)
 	}

@@ -22,6 +22,11 @@ const (
 	// LabelUseWaypointNamespace names the namespace of the waypoint when it is
 	// not the resource's own.
 	LabelUseWaypointNamespace = "istio.io/use-waypoint-namespace"
+	// LabelIngressUseWaypoint on a Service or ServiceEntry, else on its
+	// namespace, sends the traffic of ingress gateways through the
+	// waypoint the service is bound to; istiod reads its value with Go's
+	// strconv.ParseBool.
+	LabelIngressUseWaypoint = "istio.io/ingress-use-waypoint"
 	// LabelDataplaneMode on a namespace puts it in the mesh.
 	LabelDataplaneMode = "istio.io/dataplane-mode"
 	// DataplaneModeAmbient is the value of LabelDataplaneMode for ambient mode.

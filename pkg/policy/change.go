@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
@@ -52,8 +53,14 @@ type Loss struct {
 	Target Target `json:"target"`
 	// User is, for a policy on a waypoint that stays, the Service or
 	// ServiceEntry whose traffic would no longer go through it; nil when
-	// the policy loses its target itself.
+	// the policy loses its target itself. With Ingress, it is the Service
+	// or ServiceEntry (the target, or a user of the waypoint targeted)
+	// whose ingress traffic would no longer go through the waypoint.
 	User *Object `json:"user,omitempty"`
+	// Ingress says the policy stays enforced for the traffic from inside
+	// the mesh and loses only the traffic of ingress gateways to User,
+	// which would bypass the waypoint (istio.io/ingress-use-waypoint).
+	Ingress bool `json:"ingress,omitempty"`
 	// By is the object of the change that causes the loss.
 	By Object `json:"by"`
 	// Cause says why, in words.
@@ -64,7 +71,10 @@ type Loss struct {
 // "AuthorizationPolicy l7/viewer would no longer be enforced: waypoint l7/waypoint deleted".
 func (l Loss) String() string {
 	s := l.Policy.Kind + " " + l.Policy.Key() + " would no longer be enforced"
-	if l.User != nil {
+	switch {
+	case l.User != nil && l.Ingress:
+		s += " for ingress traffic to " + l.User.String()
+	case l.User != nil:
 		s += " for " + l.User.String()
 	}
 	return s + ": " + l.Cause
@@ -143,6 +153,17 @@ func (r *Reader) Impact(ctx context.Context, namespaces []string, ch Change) (*I
 				im.Losses = append(im.Losses, Loss{Policy: p, Target: a.Target, By: by, Cause: cause})
 			case a.Target.Kind == "Gateway":
 				gateway[a.Target.Key()] = append(gateway[a.Target.Key()], i)
+			case a.Target.Kind == "Service" || a.Target.Kind == "ServiceEntry":
+				// Still bound: its ingress traffic may stop taking the waypoint.
+				target := Object{Kind: a.Target.Kind, Namespace: a.Target.Namespace, Name: a.Target.Name}
+				lost, err := r.ingressLost(ctx, ar, target)
+				if err != nil {
+					return nil, err
+				}
+				if lost {
+					by, cause := ingressCause(ch, target, "")
+					im.Losses = append(im.Losses, Loss{Policy: p, Target: a.Target, User: &target, Ingress: true, By: by, Cause: cause})
+				}
 			}
 		}
 		np.Enforced, np.Reason, np.Message = Flatten(np.Attachments)
@@ -166,6 +187,14 @@ func (r *Reader) Impact(ctx context.Context, namespaces []string, ch Change) (*I
 				return nil, err
 			}
 			if now != nil && now.Uses && now.Waypoint == before.Waypoint {
+				// Still bound: its ingress traffic may stop taking the waypoint.
+				if ingressOf(before) && !ingressOf(now) {
+					by, cause := ingressCause(ch, u, before.Waypoint)
+					for _, i := range gateway[before.Waypoint] {
+						user := u
+						im.Losses = append(im.Losses, Loss{Policy: im.Before[i], Target: WaypointTarget(before.Waypoint), User: &user, Ingress: true, By: by, Cause: cause})
+					}
+				}
 				continue
 			}
 			by := u
@@ -187,6 +216,45 @@ func (r *Reader) Impact(ctx context.Context, namespaces []string, ch Change) (*I
 	}
 	sort.SliceStable(im.Losses, func(i, j int) bool { return im.Losses[i].String() < im.Losses[j].String() })
 	return im, nil
+}
+
+// ingressOf reports whether a resolution sends ingress traffic through its
+// waypoint.
+func ingressOf(res *enroll.Resolution) bool {
+	return res != nil && res.Ingress != nil && res.Ingress.UsesWaypoint
+}
+
+// ingressLost reports whether the ingress traffic of a Service or
+// ServiceEntry goes through its waypoint now and would not after the
+// change (as after, the reader of the cluster after it, resolves it),
+// while it stays bound to the same waypoint.
+func (r *Reader) ingressLost(ctx context.Context, after *Reader, o Object) (bool, error) {
+	before, err := r.resolve(ctx, o)
+	if err != nil || !ingressOf(before) {
+		return false, err
+	}
+	now, err := after.resolve(ctx, o)
+	if err != nil {
+		return false, err
+	}
+	return now != nil && now.Uses && now.Waypoint == before.Waypoint && !ingressOf(now), nil
+}
+
+// ingressCause says which object of the change stops the ingress traffic
+// of o from taking its waypoint (o itself, else its namespace, whose
+// labels decide it), and why in words.
+func ingressCause(ch Change, o Object, waypoint string) (Object, string) {
+	by := o
+	if _, ok := ch.Labels[o]; !ok {
+		by = Object{Kind: "Namespace", Name: o.Namespace}
+	}
+	if c := ch.Causes[by]; c != "" {
+		return by, c
+	}
+	if waypoint == "" {
+		return by, "its ingress traffic would no longer go through its waypoint"
+	}
+	return by, "its ingress traffic would no longer go through waypoint " + waypoint
 }
 
 // WaypointTarget is the target of a policy on the waypoint namespace/name.
@@ -240,7 +308,7 @@ func (r *Reader) users(ctx context.Context, ch Change, gateway map[string][]int)
 		case "Service", "ServiceEntry":
 			add(o)
 		case "Namespace":
-			if before, ok := ch.Before[o]; ok {
+			if before, ok := ch.Before[o]; ok && !ingressRelabelled(before, ch.Labels[o]) {
 				if len(gateway[enroll.UseOf(before, o.Name).Key()]) == 0 {
 					continue // what inherits from it uses no waypoint with policies
 				}
@@ -266,6 +334,15 @@ func (r *Reader) users(ctx context.Context, ch Change, gateway map[string][]int)
 		}
 	}
 	return out, nil
+}
+
+// ingressRelabelled reports whether a namespace's ingress label differs
+// between before and after: its Services and ServiceEntries that name a
+// waypoint themselves read it too.
+func ingressRelabelled(before, after map[string]string) bool {
+	was, had := before[istio.LabelIngressUseWaypoint]
+	is, has := after[istio.LabelIngressUseWaypoint]
+	return had != has || was != is
 }
 
 // ChangeOf is the Kind an enrollable kind has in a Change; empty for the

@@ -38,6 +38,9 @@ type Request struct {
 	AllowNamespaceSelector string
 	// AllowAllNamespaces lets resources of every namespace use the waypoint.
 	AllowAllNamespaces bool
+	// Infra sizes and places the waypoint's Deployment through istiod's
+	// parameters (spec.infrastructure and the ConfigMap of ConfigMap).
+	Infra Infrastructure
 }
 
 // WaypointName is the name the Gateway will have.
@@ -77,7 +80,7 @@ func (r Request) Validate() error {
 			return fmt.Errorf("invalid revision %q: %s", r.Revision, msgs[0])
 		}
 	}
-	return nil
+	return r.Infra.Validate()
 }
 
 // Gateway builds the waypoint Gateway for the request.
@@ -103,6 +106,7 @@ func Gateway(r Request) (*gatewayv1.Gateway, error) {
 				Protocol:      istio.ListenerProtocol,
 				AllowedRoutes: routes,
 			}},
+			Infrastructure: r.Infra.infrastructure(r.WaypointName()),
 		},
 	}
 	if r.For != "" {

@@ -16,6 +16,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayscheme "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/scheme"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
@@ -50,6 +51,15 @@ type ApplyRequest struct {
 	// not exist, and any apply that succeeds created it, even one whose
 	// first answer was lost and whose retry met its own work.
 	PreviousKnown bool
+	// Parameters is the waypoint's rendered parameters ConfigMap
+	// (render.ConfigMap), written before the Gateway; nil when the flags
+	// ask for none.
+	Parameters *corev1.ConfigMap
+	// Existing is the Gateway as it was before the apply, when the caller
+	// read it (nil when it did not exist or is unknown): its UID makes the
+	// Gateway the owner of Parameters in one write, and the ConfigMap its
+	// spec.infrastructure named is removed when the apply names no other.
+	Existing *gatewayv1.Gateway
 }
 
 // ApplyResult says what Apply did.
@@ -69,6 +79,15 @@ type ApplyResult struct {
 	// PendingEnroll is the namespace label write DeferEnroll left undone;
 	// nil when the namespace already uses the waypoint.
 	PendingEnroll *enroll.Write
+	// Parameters is the ConfigMap as the server returned it (as rendered
+	// for a client dry run); nil when none was written.
+	Parameters *corev1.ConfigMap
+	// ParametersAction says what happened to it: created, configured or
+	// unchanged; deleted when the apply removed the one an earlier apply
+	// wrote, whose name is then in Parameters; failed, with
+	// ParametersErr, when a write after the Gateway's failed.
+	ParametersAction bulk.Action
+	ParametersErr    error
 }
 
 // EnrolledElsewhereError says the namespace already uses another waypoint and
@@ -121,6 +140,9 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 		write = EnrollNamespaceWrite(ns.Name, ns.Labels, ns.ResourceVersion, gw.Name, req.Overwrite, req.DryRun)
 	}
 
+	if err := applyParametersFirst(ctx, c, req, res); err != nil {
+		return nil, err
+	}
 	if req.DryRun == kube.DryRunClient {
 		res.Gateway = gw
 		res.Created = req.Previous == ""
@@ -129,6 +151,7 @@ func Apply(ctx context.Context, c *kube.Clients, req ApplyRequest) (*ApplyResult
 		if err != nil {
 			return nil, err
 		}
+		ownParameters(ctx, c, req, applied, res)
 		res.Gateway, res.Created = applied, created || (req.PreviousKnown && req.Previous == "")
 		// What the server holds (or would hold, in a server dry run) against
 		// what it held: a dry run never moves the resourceVersion, and

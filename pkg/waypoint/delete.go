@@ -314,6 +314,7 @@ func (d *deletion) deleteAll(ctx context.Context, targets []*gatewayv1.Gateway) 
 			rec.Action = bulk.Deleted
 			d.markGone(key)
 			d.rec.Add(rec)
+			d.deleteParameters(ctx, gw)
 		case apierrors.IsNotFound(err):
 			if len(d.req.Names) > 0 {
 				d.notFound(rec)
@@ -330,6 +331,25 @@ func (d *deletion) deleteAll(ctx context.Context, targets []*gatewayv1.Gateway) 
 	}, d.req.Progress)
 	for _, gw := range targets[started:] {
 		d.rec.Add(bulk.Record{Ref: gatewayRef(gw.Namespace, gw.Name), Action: bulk.NotStarted})
+	}
+}
+
+// deleteParameters removes, after its waypoint, the parameters ConfigMap
+// the waypoint names when the tool made it; one of the user's stays, and
+// nothing is read for a waypoint that names none.
+func (d *deletion) deleteParameters(ctx context.Context, gw *gatewayv1.Gateway) {
+	name := parametersOf(gw)
+	if name == "" {
+		return
+	}
+	rec := bulk.Record{Ref: kube.Ref{Kind: "ConfigMap", Namespace: gw.Namespace, Name: name}}
+	deleted, err := removeParameters(ctx, d.c, gw.Namespace, name, d.req.DryRun)
+	switch {
+	case err != nil:
+		d.rec.Fail(rec, err)
+	case deleted:
+		rec.Action = bulk.Deleted
+		d.rec.Add(rec)
 	}
 }
 

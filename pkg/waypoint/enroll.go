@@ -38,6 +38,12 @@ type EnrollRequest struct {
 	// Canary, when set, takes CanaryWeight percent of the traffic.
 	Canary       string
 	CanaryWeight int
+	// Ingress also sends the traffic of ingress gateways through the
+	// waypoint (istio.io/ingress-use-waypoint=true, in the same write as
+	// the enrollment); with Unenroll it removes that label alone and
+	// leaves the enrollment as it is. For services, ServiceEntries and
+	// namespaces.
+	Ingress bool
 
 	// Force enrolls even when the checks of the waypoint fail or L7
 	// policies would no longer be enforced; Result says what was let through.
@@ -59,12 +65,18 @@ func (r EnrollRequest) Verb() string {
 
 // Change is the change of labels the request makes on a target.
 func (r EnrollRequest) Change(t enroll.Target) enroll.LabelChange {
-	if r.Unenroll {
+	switch {
+	case r.Unenroll && r.Ingress:
+		return enroll.UnenrollIngressChange()
+	case r.Unenroll:
 		return enroll.UnenrollChange()
 	}
 	c := enroll.EnrollChange(t.Own(), r.Waypoint, r.WaypointNamespace)
 	if r.Canary != "" {
 		c = enroll.CanaryChange(c, t.Own(), r.Canary, r.WaypointNamespace, r.CanaryWeight)
+	}
+	if r.Ingress {
+		c = enroll.IngressChange(c)
 	}
 	return c
 }
@@ -92,6 +104,29 @@ type EnrollResult struct {
 	Unchecked []bulk.Record
 	Missing   []bulk.Record
 	Written   []bulk.Record
+	// IngressKept are the objects a plain unenroll changed that keep their
+	// istio.io/ingress-use-waypoint label, which it does not remove.
+	IngressKept []IngressNote
+	// IngressFromNamespace are the objects whose own ingress label an
+	// unenroll with Ingress removed while their namespace's label, which
+	// now decides, still sends ingress traffic through their waypoint.
+	IngressFromNamespace []IngressNote
+}
+
+// IngressNote is an istio.io/ingress-use-waypoint label that still has a
+// say after a write: the object's own (IngressKept) or its namespace's
+// (IngressFromNamespace).
+type IngressNote struct {
+	kube.Ref
+	// Value is the label's value.
+	Value string
+	// Inherits is, for a service or ServiceEntry of IngressKept, the
+	// waypoint its namespace's label names, which it may still use: the
+	// label then still applies to it. Empty when the namespace names none:
+	// the label does nothing until the object uses a waypoint again. A
+	// namespace's label (IngressKept) still applies to the services and
+	// ServiceEntries in it that name a waypoint themselves.
+	Inherits string
 }
 
 // Records are every record, in the order of the stages.
@@ -176,8 +211,32 @@ func Enroll(ctx context.Context, c *kube.Clients, req EnrollRequest) (*EnrollRes
 	}
 	for _, out := range enroll.ChangeAll(ctx, c, targets, req.Change, req.DryRun, req.Concurrency, progress) {
 		res.Written = append(res.Written, outcomeRecord(out, req.Unenroll))
+		if out.Changed && req.Unenroll {
+			noteIngress(res, req, out.Target, sel.NamespaceLabels[out.Target.Namespace])
+		}
 	}
 	return res, nil
+}
+
+// noteIngress records what an unenrollment of t leaves of the ingress
+// labels, from the labels as read (no request): the object's own label,
+// kept by a plain unenroll, or its namespace's, which decides once
+// unenroll --ingress removed the object's own.
+func noteIngress(res *EnrollResult, req EnrollRequest, t enroll.Target, nsLabels map[string]string) {
+	own, has := t.Labels[istio.LabelIngressUseWaypoint]
+	switch {
+	case !req.Ingress && has:
+		n := IngressNote{Ref: t.Ref(), Value: own}
+		if t.Kind != enroll.KindNamespace {
+			after := req.Change(t).Apply(t.Labels)
+			if u, _ := enroll.DecidingUse(after, nsLabels, t.Own()); u.Names() {
+				n.Inherits = u.Key()
+			}
+		}
+		res.IngressKept = append(res.IngressKept, n)
+	case req.Ingress && t.Kind != enroll.KindNamespace && enroll.IngressUses(nil, nsLabels):
+		res.IngressFromNamespace = append(res.IngressFromNamespace, IngressNote{Ref: t.Ref(), Value: nsLabels[istio.LabelIngressUseWaypoint]})
+	}
 }
 
 // failed is rec failed with err; an interrupt makes it not started.
@@ -265,6 +324,8 @@ func (req EnrollRequest) PolicyChange(targets []enroll.Target) policy.Change {
 		after := enroll.UseOf(ch.Labels[obj], t.Own())
 		cause := t.String()
 		switch {
+		case req.Unenroll && req.Ingress:
+			cause += " unlabeled " + istio.LabelIngressUseWaypoint
 		case req.Unenroll:
 			cause += " unenrolled"
 		case after.None:

@@ -24,6 +24,9 @@ import (
 type ApplyManyRequest struct {
 	// Gateways are the rendered waypoints, one per namespace, all of one name.
 	Gateways []*gatewayv1.Gateway
+	// Parameters are their parameters ConfigMaps, index by index (nil, or
+	// a nil entry, for none).
+	Parameters []*corev1.ConfigMap
 	// ForceConflicts takes over the fields other managers own.
 	ForceConflicts bool
 	// Force applies even when users of the existing waypoints would be
@@ -61,7 +64,10 @@ type ApplyManyEvents struct {
 	NoWaypointClass func()
 	// Applied hears each Gateway applied, with the action its record gets
 	// (created, configured or unchanged).
-	Applied    func(gw *gatewayv1.Gateway, action bulk.Action)
+	Applied func(gw *gatewayv1.Gateway, action bulk.Action)
+	// Parameters hears what happened to a waypoint's parameters
+	// ConfigMap: created, configured, unchanged or deleted.
+	Parameters func(cm *corev1.ConfigMap, action bulk.Action)
 	NotAmbient func(namespace string)
 	Enrolled   func(gw *gatewayv1.Gateway, changed bool)
 	Ready      func(key string)
@@ -78,6 +84,8 @@ type ApplyManyResult struct {
 	// and for a wait: a record is all the rest needs, and a whole Gateway
 	// per namespace would make memory grow with the namespaces.
 	Applied []*gatewayv1.Gateway
+	// Parameters are the parameters ConfigMaps written, kept as Applied.
+	Parameters []*corev1.ConfigMap
 }
 
 // WaitTimeoutError says which waypoints were not ready when the wait ended;
@@ -139,6 +147,7 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 	if req.KnowPrevious && len(req.Gateways) > 0 {
 		previous, unread = Contents(ctx, c.Gateway, namespaces, req.Gateways[0].Name, req.Concurrency)
 	}
+	run.existing = users.Existing
 	started := bulk.ForEach(ctx, len(req.Gateways), req.Concurrency, func(ctx context.Context, i int) {
 		gw := req.Gateways[i]
 		if class, ok := users.Foreign[gw.Namespace]; ok {
@@ -155,7 +164,11 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 			run.notEnrolled(gw.Namespace, bulk.Skipped)
 			return
 		}
-		run.applyOne(ctx, gw, previous[gw.Namespace], nsObjects)
+		var params *corev1.ConfigMap
+		if i < len(req.Parameters) {
+			params = req.Parameters[i]
+		}
+		run.applyOne(ctx, gw, params, previous[gw.Namespace], nsObjects)
 	}, req.Events.ApplyProgress)
 	for _, gw := range req.Gateways[started:] {
 		run.record(bulk.Record{Ref: gatewayRef(gw.Namespace, gw.Name), Action: bulk.NotStarted})
@@ -167,7 +180,8 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 		run.enrollPending(ctx)
 	}
 	sort.Slice(run.applied, func(i, j int) bool { return run.applied[i].Namespace < run.applied[j].Namespace })
-	return &ApplyManyResult{Records: run.records, Applied: run.applied}, err
+	sort.Slice(run.parameters, func(i, j int) bool { return run.parameters[i].Namespace < run.parameters[j].Namespace })
+	return &ApplyManyResult{Records: run.records, Applied: run.applied, Parameters: run.parameters}, err
 }
 
 // applyMany is the state of one ApplyMany.
@@ -178,6 +192,10 @@ type applyMany struct {
 	records []bulk.Record
 	pending map[string]*ApplyResult // namespace → result awaiting enrollment
 	applied []*gatewayv1.Gateway
+	// existing are the waypoints as the guard read them, by namespace.
+	existing map[string]*gatewayv1.Gateway
+	// parameters are the ConfigMaps written, kept as applied is.
+	parameters []*corev1.ConfigMap
 }
 
 func (r *applyMany) record(rec bulk.Record) {
@@ -208,7 +226,7 @@ func (r *applyMany) otherClass(gw *gatewayv1.Gateway, class string) {
 	}
 }
 
-func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previous string, namespaces map[string]*corev1.Namespace) {
+func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, params *corev1.ConfigMap, previous string, namespaces map[string]*corev1.Namespace) {
 	ev := r.req.Events
 	rec := gatewayRecord(gw.Namespace, gw.Name)
 	if namespaces != nil && namespaces[gw.Namespace] == nil {
@@ -225,6 +243,8 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		Previous:        previous,
 		PreviousKnown:   r.req.KnowPrevious,
 		Namespace:       namespaces[gw.Namespace],
+		Parameters:      params,
+		Existing:        r.existing[gw.Namespace],
 		OnApplied: func(res *ApplyResult) {
 			if ev.Applied != nil {
 				ev.Applied(res.Gateway, gatewayAction(res))
@@ -242,6 +262,9 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		return
 	case errors.Is(err, ErrNamespaceNotFound):
 		err = namespaceNotFound(gw.Namespace)
+	}
+	if res != nil {
+		r.recordParameters(res)
 	}
 	if err != nil && applied {
 		// The Gateway was applied; labelling the namespace failed.
@@ -261,6 +284,9 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 	r.records = append(r.records, rec)
 	if r.keepApplied() {
 		r.applied = append(r.applied, res.Gateway)
+		if res.Parameters != nil && res.ParametersAction != bulk.Deleted {
+			r.parameters = append(r.parameters, res.Parameters)
+		}
 	}
 	r.mu.Unlock()
 	if !r.req.EnrollNamespace {
@@ -276,6 +302,24 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, previou
 		return
 	}
 	r.recordEnrolled(res.Gateway, res.Enrolled)
+}
+
+// recordParameters records what the apply did to the waypoint's parameters
+// ConfigMap, when it did anything.
+func (r *applyMany) recordParameters(res *ApplyResult) {
+	cm := res.Parameters
+	if cm == nil {
+		return
+	}
+	rec := bulk.Record{Ref: kube.Ref{Kind: "ConfigMap", Namespace: cm.Namespace, Name: cm.Name}, Action: res.ParametersAction}
+	if res.ParametersErr != nil {
+		r.fail(rec, res.ParametersErr)
+		return
+	}
+	r.record(rec)
+	if r.req.Events.Parameters != nil {
+		r.req.Events.Parameters(cm, res.ParametersAction)
+	}
 }
 
 // notEnrolled records, with EnrollNamespace, the namespace of a waypoint

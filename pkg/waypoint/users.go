@@ -31,6 +31,9 @@ type UsersVerdict struct {
 	// Foreign are the Gateways of another class that have the waypoint's
 	// name, their class by namespace: apply never changes them.
 	Foreign map[string]string
+	// Existing are the waypoints of the name as they are, by namespace
+	// (nil when they could not be read).
+	Existing map[string]*gatewayv1.Gateway
 }
 
 // OtherClassError refuses to apply over a Gateway of another class that
@@ -139,6 +142,7 @@ func cutOff(ctx context.Context, c *kube.Clients, gws []*gatewayv1.Gateway, name
 			delete(existing, ns)
 		}
 	}
+	v.Existing = existing
 	if len(existing) == 0 {
 		return ch, nil
 	}
