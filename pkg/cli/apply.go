@@ -219,6 +219,10 @@ func (o *ApplyOptions) events(single bool) waypoint.ApplyManyEvents {
 		NoWaypointClass: func() {
 			o.IO.Warnf("GatewayClass %s does not exist: Istio is not installed in ambient mode, or istiod is not ready; no proxy is deployed for the waypoint until it is", istio.ClassWaypoint)
 		},
+		Stale: func(ref kube.Ref) {
+			o.IO.Warnf("istiod keeps the %s it made for the dropped flags; once the waypoint has settled, delete it with: kubectl delete %s %s -n %s",
+				ref.Kind, strings.ToLower(ref.Kind), ref.Name, ref.Namespace)
+		},
 		NotAmbient: func(ns string) {
 			o.IO.Warnf("namespace %s is not in ambient mode; to add it to the mesh run: kubectl label namespace %s %s=%s",
 				ns, ns, istio.LabelDataplaneMode, istio.DataplaneModeAmbient)

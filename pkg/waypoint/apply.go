@@ -88,6 +88,13 @@ type ApplyResult struct {
 	// ParametersErr, when a write after the Gateway's failed.
 	ParametersAction bulk.Action
 	ParametersErr    error
+	// Stale are the autoscaler and the budget that istiod made for the
+	// overlays the apply dropped, and keeps.
+	Stale []kube.Ref
+	// dropped are the overlay keys the apply removed.
+	dropped []string
+	// removing is the ConfigMap of ours the apply drops, as read before.
+	removing *corev1.ConfigMap
 }
 
 // EnrolledElsewhereError says the namespace already uses another waypoint and

@@ -343,11 +343,11 @@ func (d *deletion) deleteParameters(ctx context.Context, gw *gatewayv1.Gateway) 
 		return
 	}
 	rec := bulk.Record{Ref: kube.Ref{Kind: "ConfigMap", Namespace: gw.Namespace, Name: name}}
-	deleted, err := removeParameters(ctx, d.c, gw.Namespace, name, d.req.DryRun)
+	deleted, err := removeParameters(ctx, d.c, gw.Namespace, name, nil, d.req.DryRun)
 	switch {
 	case err != nil:
 		d.rec.Fail(rec, err)
-	case deleted:
+	case deleted != nil:
 		rec.Action = bulk.Deleted
 		d.rec.Add(rec)
 	}

@@ -145,31 +145,37 @@ func parametersOf(gw *gatewayv1.Gateway) string {
 
 // removeParameters deletes the ConfigMap name in ns when the tool made it,
 // with its UID as precondition: one of the user's, or one recreated in
-// between, stays. It says whether it deleted one.
-func removeParameters(ctx context.Context, c *kube.Clients, ns, name string, dryRun kube.DryRun) (bool, error) {
-	cm, err := getConfigMap(ctx, c, ns, name)
-	if err != nil {
-		return false, kube.Describe("read configmap "+ns+"/"+name, err)
+// between, stays. It returns the ConfigMap it deleted, or nil.
+//
+// read, when not nil, is the ConfigMap as the caller read it: no second
+// read.
+func removeParameters(ctx context.Context, c *kube.Clients, ns, name string, read *corev1.ConfigMap, dryRun kube.DryRun) (*corev1.ConfigMap, error) {
+	cm := read
+	if cm == nil {
+		var err error
+		if cm, err = getConfigMap(ctx, c, ns, name); err != nil {
+			return nil, kube.Describe("read configmap "+ns+"/"+name, err)
+		}
 	}
 	if cm == nil || !ours(cm) {
-		return false, nil
+		return nil, nil
 	}
 	if dryRun == kube.DryRunClient {
-		return true, nil
+		return cm, nil
 	}
-	err = kube.Retry(ctx, func() error {
+	err := kube.Retry(ctx, func() error {
 		return c.Kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{
 			Preconditions: &metav1.Preconditions{UID: &cm.UID},
 			DryRun:        dryRun.Server(),
 		})
 	})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-		return false, nil // gone, or another object of the name now
+		return nil, nil // gone, or another object of the name now
 	}
 	if err != nil {
-		return false, kube.Describe("delete configmap "+ns+"/"+name, err)
+		return nil, kube.Describe("delete configmap "+ns+"/"+name, err)
 	}
-	return true, nil
+	return cm, nil
 }
 
 // applyParametersFirst writes the rendered parameters ConfigMap before the
@@ -179,9 +185,11 @@ func applyParametersFirst(ctx context.Context, c *kube.Clients, req ApplyRequest
 	gw := req.Gateway
 	if req.Parameters == nil {
 		if name := parametersOf(gw); name != "" && req.DryRun != kube.DryRunClient {
-			return CheckUserParameters(ctx, c, gw.Namespace, name)
+			if err := CheckUserParameters(ctx, c, gw.Namespace, name); err != nil {
+				return err
+			}
 		}
-		return nil
+		return droppedOverlaysOfRemoved(ctx, c, req, res)
 	}
 	if req.DryRun == kube.DryRunClient {
 		res.Parameters, res.ParametersAction = req.Parameters, bulk.Configured
@@ -209,7 +217,42 @@ func applyParametersFirst(ctx context.Context, c *kube.Clients, req ApplyRequest
 		return err
 	}
 	res.Parameters, res.ParametersAction = out, parametersAction(cur, out, created, req.DryRun)
+	if cur != nil {
+		res.dropped = droppedOverlays(cur.Data, out.Data)
+	}
 	return nil
+}
+
+// droppedOverlaysOfRemoved notes, when the apply drops the ConfigMap of
+// ours that the Gateway names, the autoscaler and budget overlays it held.
+func droppedOverlaysOfRemoved(ctx context.Context, c *kube.Clients, req ApplyRequest, res *ApplyResult) error {
+	previous := parametersOf(req.Existing)
+	if previous == "" || previous == parametersOf(req.Gateway) || req.DryRun == kube.DryRunClient {
+		return nil
+	}
+	cur, err := getConfigMap(ctx, c, req.Gateway.Namespace, previous)
+	if err != nil {
+		return kube.Describe("read configmap "+req.Gateway.Namespace+"/"+previous, err)
+	}
+	if cur != nil && ours(cur) {
+		res.dropped = droppedOverlays(cur.Data, nil)
+		res.removing = cur
+	}
+	return nil
+}
+
+// droppedOverlays are the keys whose object istiod creates only for an
+// overlay (the autoscaler, the budget) that before has and after has not.
+func droppedOverlays(before, after map[string]string) []string {
+	var out []string
+	for _, key := range []string{render.OverlayAutoscaler, render.OverlayBudget} {
+		_, had := before[key]
+		_, has := after[key]
+		if had && !has {
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 // parametersAction tells created, configured and unchanged apart: a write
@@ -233,6 +276,11 @@ func parametersAction(before, after *corev1.ConfigMap, created bool, dryRun kube
 // that the Gateway named before and no longer does. A failure is the
 // ConfigMap's record: the Gateway is applied.
 func ownParameters(ctx context.Context, c *kube.Clients, req ApplyRequest, applied *gatewayv1.Gateway, res *ApplyResult) {
+	defer func() {
+		if len(res.dropped) > 0 && req.DryRun == kube.DryRunNone {
+			res.Stale = staleObjects(ctx, c, applied, res.dropped)
+		}
+	}()
 	gw := req.Gateway
 	if req.Parameters != nil && req.DryRun == kube.DryRunNone && res.Parameters != nil && ownerUID(res.Parameters) != applied.UID {
 		out, _, err := writeParameters(ctx, c, req.Parameters, applied.UID, gw.Name, req.Force, req.DryRun)
@@ -246,12 +294,68 @@ func ownParameters(ctx context.Context, c *kube.Clients, req ApplyRequest, appli
 	if previous == "" || previous == parametersOf(gw) {
 		return
 	}
-	deleted, err := removeParameters(ctx, c, gw.Namespace, previous, req.DryRun)
+	deleted, err := removeParameters(ctx, c, gw.Namespace, previous, res.removing, req.DryRun)
 	ref := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: previous}}
 	switch {
 	case err != nil:
 		res.Parameters, res.ParametersAction, res.ParametersErr = ref, bulk.Failed, err
-	case deleted && req.Parameters == nil:
+	case deleted != nil && req.Parameters == nil:
 		res.Parameters, res.ParametersAction = ref, bulk.Deleted
 	}
 }
+
+// staleObjects finds the autoscaler and the budget that istiod made for
+// the overlays the apply dropped: istiod creates them only when their
+// overlay exists, but never deletes them when it goes away
+// (deploymentcontroller.go: applyOverlay renders nothing, and nothing
+// prunes). They are reported, not deleted: istiod's caches lag the
+// apply, and a delete right after it is undone by istiod re-creating them
+// from the overlay it still sees (checked with the running istiod); a
+// delete once istiod has caught up stays.
+func staleObjects(ctx context.Context, c *kube.Clients, applied *gatewayv1.Gateway, dropped []string) []kube.Ref {
+	name := deploymentName(applied)
+	var out []kube.Ref
+	for _, key := range dropped {
+		var obj metav1.Object
+		kind := "HorizontalPodAutoscaler"
+		err := kube.Retry(ctx, func() error {
+			if key == render.OverlayAutoscaler {
+				o, err := c.Kube.AutoscalingV2().HorizontalPodAutoscalers(applied.Namespace).Get(ctx, name, metav1.GetOptions{})
+				obj = o
+				return err
+			}
+			o, err := c.Kube.PolicyV1().PodDisruptionBudgets(applied.Namespace).Get(ctx, name, metav1.GetOptions{})
+			obj = o
+			return err
+		})
+		if key == render.OverlayBudget {
+			kind = "PodDisruptionBudget"
+		}
+		if err == nil && ownedBy(obj, applied.UID) {
+			out = append(out, kube.Ref{Kind: kind, Namespace: applied.Namespace, Name: name})
+		}
+	}
+	return out
+}
+
+func ownedBy(obj metav1.Object, uid types.UID) bool {
+	for _, o := range obj.GetOwnerReferences() {
+		if o.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// deploymentName is the name istiod gives what it deploys for a waypoint:
+// the Gateway's, unless the Gateway overrides it.
+func deploymentName(gw *gatewayv1.Gateway) string {
+	if n := gw.Annotations[AnnotationNameOverride]; n != "" {
+		return n
+	}
+	return gw.Name
+}
+
+// AnnotationNameOverride on a Gateway names what istiod deploys for it.
+const AnnotationNameOverride = "gateway.istio.io/name-override"
+

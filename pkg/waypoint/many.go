@@ -68,6 +68,9 @@ type ApplyManyEvents struct {
 	// Parameters hears what happened to a waypoint's parameters
 	// ConfigMap: created, configured, unchanged or deleted.
 	Parameters func(cm *corev1.ConfigMap, action bulk.Action)
+	// Stale hears each autoscaler or budget that istiod made for an
+	// overlay the apply dropped, and keeps.
+	Stale func(ref kube.Ref)
 	NotAmbient func(namespace string)
 	Enrolled   func(gw *gatewayv1.Gateway, changed bool)
 	Ready      func(key string)
@@ -307,6 +310,13 @@ func (r *applyMany) applyOne(ctx context.Context, gw *gatewayv1.Gateway, params 
 // recordParameters records what the apply did to the waypoint's parameters
 // ConfigMap, when it did anything.
 func (r *applyMany) recordParameters(res *ApplyResult) {
+	defer func() {
+		for _, ref := range res.Stale {
+			if r.req.Events.Stale != nil {
+				r.req.Events.Stale(ref)
+			}
+		}
+	}()
 	cm := res.Parameters
 	if cm == nil {
 		return
