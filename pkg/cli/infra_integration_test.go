@@ -3,8 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 

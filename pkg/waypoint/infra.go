@@ -358,4 +358,3 @@ func deploymentName(gw *gatewayv1.Gateway) string {
 
 // AnnotationNameOverride on a Gateway names what istiod deploys for it.
 const AnnotationNameOverride = "gateway.istio.io/name-override"
-

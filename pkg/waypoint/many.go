@@ -70,7 +70,7 @@ type ApplyManyEvents struct {
 	Parameters func(cm *corev1.ConfigMap, action bulk.Action)
 	// Stale hears each autoscaler or budget that istiod made for an
 	// overlay the apply dropped, and keeps.
-	Stale func(ref kube.Ref)
+	Stale      func(ref kube.Ref)
 	NotAmbient func(namespace string)
 	Enrolled   func(gw *gatewayv1.Gateway, changed bool)
 	Ready      func(key string)
