@@ -147,10 +147,16 @@ build_bin() {
 	else
 		# An older kube-apiserver from its own module; etcd and kubectl are
 		# links to the current control plane's (waited for, or built, after
-		# this compile, which can run beside it).
+		# this compile, which can run beside it). It serves one short test
+		# (TestVersionMatrix) and shares no package but the standard
+		# library with any other build, so its own packages are compiled
+		# without optimisation or debug information: 17% less CPU on a
+		# cold machine (15.8 against 13.1 CPU-minutes, measured apart, with
+		# an empty build cache). The standard library keeps the default
+		# flags (the later, narrower -gcflags wins for it), so it is shared.
 		(
 			cd "$k8s_dir"
-			go build -ldflags "$ldflags" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver
+			go build -gcflags='all=-N -l -dwarf=false' -gcflags='std=' -ldflags "-s -w $ldflags" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver
 		) || die "building kube-apiserver in $k8s_dir failed (see the go build output above)"
 		local current
 		current=$(CONTROLPLANE_PINS='' "${BASH_SOURCE[0]}" bin) ||
