@@ -42,8 +42,19 @@ func (g *gatewayFlags) addFlags(cmd *cobra.Command, f *Factory) {
 // addInfraFlags adds the flags that size and place the waypoint's
 // Deployment through istiod's parameters (docs/production.md).
 func (g *gatewayFlags) addInfraFlags(cmd *cobra.Command) {
+	addSizingFlags(cmd, &g.infra)
 	fs := cmd.Flags()
 	in := &g.infra
+	fs.StringArrayVar(&in.Labels, "infra-label", nil, "Label, key=value, that istiod puts on the waypoint's Deployment, pods and Service (spec.infrastructure.labels; repeatable)")
+	fs.StringArrayVar(&in.Annotations, "infra-annotation", nil, "Annotation, key=value, that istiod puts on the waypoint's Deployment, pods and Service (spec.infrastructure.annotations; repeatable)")
+	fs.StringVar(&in.Parameters, "parameters", "", "Use this ConfigMap of the waypoint's namespace as istiod's parameters, as it is (never changed or deleted)")
+}
+
+// addSizingFlags adds the flags that become overlays of istiod's
+// parameters: apply's and generate's for one waypoint, defaults' for a
+// class.
+func addSizingFlags(cmd *cobra.Command, in *render.Infrastructure) {
+	fs := cmd.Flags()
 	fs.Int32Var(&in.Replicas, "replicas", 0, "Replicas of the waypoint's Deployment (default: istiod's, 1)")
 	fs.Int32Var(&in.MinReplicas, "min-replicas", 0, "With --max-replicas: the autoscaler's lower bound (default 1)")
 	fs.Int32Var(&in.MaxReplicas, "max-replicas", 0, "Autoscale the waypoint's Deployment up to this many replicas (a HorizontalPodAutoscaler)")
@@ -56,20 +67,26 @@ func (g *gatewayFlags) addInfraFlags(cmd *cobra.Command) {
 	fs.StringArrayVar(&in.Tolerations, "toleration", nil, "Taint the waypoint's pods tolerate, as key[=value][:effect] (repeatable)")
 	fs.StringVar(&in.Spread, "topology-spread", "", "Spread the waypoint's pods over: {zone|node}")
 	fs.StringVar(&in.ProxyImage, "proxy-image", "", "Image of the waypoint's proxy container, instead of istiod's")
-	fs.StringArrayVar(&in.Labels, "infra-label", nil, "Label, key=value, that istiod puts on the waypoint's Deployment, pods and Service (spec.infrastructure.labels; repeatable)")
-	fs.StringArrayVar(&in.Annotations, "infra-annotation", nil, "Annotation, key=value, that istiod puts on the waypoint's Deployment, pods and Service (spec.infrastructure.annotations; repeatable)")
-	fs.StringVar(&in.Parameters, "parameters", "", "Use this ConfigMap of the waypoint's namespace as istiod's parameters, as it is (never changed or deleted)")
 	_ = cmd.RegisterFlagCompletionFunc("topology-spread", cobra.FixedCompletions([]string{render.SpreadZone, render.SpreadNode}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// zeroCounts refuses a count flag given as 0: 0 replicas would stop every
+// enrolled service's traffic, and 0 elsewhere means "not asked for".
+func zeroCounts(fs *pflag.FlagSet) error {
+	for _, name := range []string{"replicas", "min-replicas", "max-replicas", "cpu-percent"} {
+		if f := fs.Lookup(name); f != nil && f.Changed && f.Value.String() == "0" {
+			return fmt.Errorf("invalid --%s 0: must be at least 1", name)
+		}
+	}
+	return nil
 }
 
 // validate checks the flags as the renderer does, and refuses a count
 // given as 0: 0 replicas would stop every enrolled service's traffic.
 func (g *gatewayFlags) validate() error {
 	if g.fs != nil {
-		for _, name := range []string{"replicas", "min-replicas", "max-replicas", "cpu-percent"} {
-			if f := g.fs.Lookup(name); f != nil && f.Changed && f.Value.String() == "0" {
-				return fmt.Errorf("invalid --%s 0: must be at least 1", name)
-			}
+		if err := zeroCounts(g.fs); err != nil {
+			return err
 		}
 	}
 	return g.request("").Validate()

@@ -148,6 +148,22 @@ func TestRBACGuide(t *testing.T) {
 			kc := env.UserWithRole(t, "rbac-admin-nopatch", withoutVerb(t, roles["waypoint-admin"], "", "namespaces", "patch"), "")
 			forbiddenAs(t, kc, "label namespace "+a, "enroll", "ns", a, "--waypoint", "waypoint")
 		})
+
+		t.Run("sizing and class defaults", func(t *testing.T) {
+			asUser(t, kc, "configmap "+a+"/sized-infrastructure created", "apply", "-n", a, "--name", "sized", "--replicas", "2", "--max-unavailable", "1")
+			asUser(t, kc, "configmap "+a+"/sized-infrastructure deleted", "delete", "sized", "-n", a)
+			nocm := env.UserWithRole(t, "rbac-admin-nocm", withoutVerb(t, roles["waypoint-admin"], "", "configmaps", "create"), "")
+			forbiddenAs(t, nocm, "apply configmap "+a+"/again-infrastructure", "apply", "-n", a, "--name", "again", "--replicas", "2")
+
+			class := "rbac-defaults-waypoint"
+			env.GatewayClass(t, class, nil)
+			admin := env.UserWithRole(t, "rbac-defaults", roles["waypoint-admin"], "")
+			env.UserWithRole(t, "rbac-defaults", roles["waypoint-defaults"], testenv.IstioNamespace)
+			asUser(t, admin, "No defaults for class "+class, "defaults", "--class", class)
+			asUser(t, admin, "kubectl-waypoint-defaults-"+class+" created", "defaults", "--class", class, "--replicas", "2")
+			asUser(t, admin, "kubectl-waypoint-defaults-"+class+" deleted", "defaults", "--class", class, "--unset")
+			forbiddenAs(t, kc, "list the defaults of class "+class+" in namespace "+testenv.IstioNamespace, "defaults", "--class", class)
+		})
 	})
 
 	t.Run("app team", func(t *testing.T) {

@@ -80,6 +80,7 @@ flags of "istioctl waypoint" and works standalone or as "kubectl waypoint".`,
 	root.AddCommand(
 		newGenerateCommand(f),
 		newApplyCommand(f),
+		newDefaultsCommand(f),
 		newListCommand(f),
 		newStatusCommand(f),
 		newDeleteCommand(f),

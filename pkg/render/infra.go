@@ -106,7 +106,9 @@ const (
 // name.
 func ParametersName(waypoint string) string { return waypoint + "-infrastructure" }
 
-// overlaid says whether the flags ask for an overlay, and so a ConfigMap.
+// Overlaid says whether the flags ask for an overlay, and so a ConfigMap.
+func (in Infrastructure) Overlaid() bool { return in.overlaid() }
+
 func (in Infrastructure) overlaid() bool {
 	return in.Replicas != 0 || in.MaxReplicas != 0 || in.MinReplicas != 0 || in.CPUPercent != 0 ||
 		in.MinAvailable != "" || in.MaxUnavailable != "" || in.Requests != "" || in.Limits != "" ||
@@ -411,6 +413,7 @@ func (in Infrastructure) infrastructure(waypoint string) *gatewayv1.GatewayInfra
 
 // Overlays are the ConfigMap's data for the flags: one strategic-merge
 // overlay per key, as YAML. It is empty when no sizing flag is given.
+// waypoint "" renders the class-wide defaults of every waypoint.
 func (in Infrastructure) Overlays(waypoint string) (map[string]string, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -478,12 +481,19 @@ func (in Infrastructure) deploymentOverlay(waypoint string) (map[string]any, err
 		pod["tolerations"] = tol
 	}
 	if in.Spread != "" {
-		pod["topologySpreadConstraints"] = []any{map[string]any{
+		spread := map[string]any{
 			"maxSkew":           1,
 			"topologyKey":       spreadKeys[in.Spread],
 			"whenUnsatisfiable": string(corev1.ScheduleAnyway),
 			"labelSelector":     map[string]any{"matchLabels": map[string]any{istio.LabelGatewayName: waypoint}},
-		}}
+		}
+		if waypoint == "" {
+			// Class-wide defaults: each waypoint's pods are spread among
+			// themselves, by the value of their own gateway-name label.
+			spread["labelSelector"] = map[string]any{"matchExpressions": []any{map[string]any{"key": istio.LabelGatewayName, "operator": "Exists"}}}
+			spread["matchLabelKeys"] = []any{istio.LabelGatewayName}
+		}
+		pod["topologySpreadConstraints"] = []any{spread}
 	}
 	spec := map[string]any{}
 	if in.Replicas != 0 {
