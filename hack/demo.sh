@@ -378,6 +378,16 @@ step "istiod binds service reviews to its waypoint and says so on the service" \
 step "The condition as istiod wrote it" \
 	kubectl get service reviews -n default \
 	-o 'jsonpath={range .status.conditions[*]}{.type}={.status}, reason {.reason}: {.message}{"\n"}{end}'
+step "Traffic from an ingress gateway to reviews takes its waypoint too" \
+	kubectl waypoint enroll service reviews --waypoint reviews-svc-waypoint -n default --ingress
+check "The label istiod reads for ingress traffic" \
+	get services -n default -l app=reviews \
+	-o 'custom-columns=NAME:.metadata.name,INGRESS-USE-WAYPOINT:.metadata.labels.istio\.io/ingress-use-waypoint' <<'EOF'
+NAME      INGRESS-USE-WAYPOINT
+reviews   true
+EOF
+step "explain says so, and why" \
+	kubectl waypoint explain service reviews -n default
 
 have_policies=false
 if $have_enroll && has_command policies; then
@@ -493,6 +503,40 @@ NAME         USE-WAYPOINT   WAYPOINT-NAMESPACE
 payments-1   <none>         <none>
 payments-2   <none>         <none>
 payments-3   <none>         <none>
+EOF
+
+section "Production: replicas, a disruption budget, an autoscaler (docs/production.md)"
+step "A namespace for the store, in the ambient mesh" \
+	bash -c 'kubectl create namespace store && kubectl label namespace store istio.io/dataplane-mode=ambient'
+step "Three replicas spread over zones, sized proxies, a budget that lets one go at a time" \
+	kubectl waypoint apply -n store --replicas 3 --max-unavailable 1 --topology-spread zone \
+	--requests cpu=200m,memory=256Mi --wait --timeout 60s
+step "istiod creates the budget with the Deployment" \
+	kubectl wait --for=create poddisruptionbudget/waypoint -n store --timeout 60s
+check "What istiod deployed: three replicas with the requests asked for" \
+	get deployments -n store \
+	-o 'custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas,CPU:.spec.template.spec.containers[?(@.name=="istio-proxy")].resources.requests.cpu' <<'EOF'
+NAME       REPLICAS   CPU
+waypoint   3          200m
+EOF
+check "And the budget" \
+	get poddisruptionbudgets -n store -o 'custom-columns=NAME:.metadata.name,MAX-UNAVAILABLE:.spec.maxUnavailable' <<'EOF'
+NAME       MAX-UNAVAILABLE
+waypoint   1
+EOF
+step "An autoscaler between 2 and 5 replicas instead of a fixed count" \
+	kubectl waypoint apply -n store --min-replicas 2 --max-replicas 5 --cpu-percent 70 --max-unavailable 1
+step "istiod creates the autoscaler" \
+	kubectl wait --for=create horizontalpodautoscaler/waypoint -n store --timeout 60s
+check "" get horizontalpodautoscalers -n store \
+	-o 'custom-columns=NAME:.metadata.name,MIN:.spec.minReplicas,MAX:.spec.maxReplicas' <<'EOF'
+NAME       MIN   MAX
+waypoint   2     5
+EOF
+step "Delete the waypoint: the ConfigMap of its parameters goes with it" \
+	kubectl waypoint delete waypoint -n store
+check "No ConfigMap of kubectl-waypoint is left in the namespace" \
+	get configmaps -n store -l app.kubernetes.io/managed-by=kubectl-waypoint -o name <<'EOF'
 EOF
 
 section "Clean-up"

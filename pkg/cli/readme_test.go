@@ -74,6 +74,8 @@ func TestReadmeTour(t *testing.T) {
 		`namespace default labeled with "istio.io/use-waypoint: waypoint"`,
 		"waypoint common-infrastructure/egress-gateway applied",
 		"reviews-svc-waypoint",
+		"configmap default/reviews-svc-waypoint-infrastructure created",
+		"for ingress too",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the tour's output lacks %q:\n%s", want, out)
@@ -95,7 +97,7 @@ func tourLeftovers(t *testing.T) []string {
 	c := context.Background()
 	var left []string
 	labelled := func(what string, labels map[string]string) {
-		for _, k := range []string{"istio.io/use-waypoint", "istio.io/use-waypoint-namespace"} {
+		for _, k := range []string{"istio.io/use-waypoint", "istio.io/use-waypoint-namespace", "istio.io/ingress-use-waypoint"} {
 			if v, ok := labels[k]; ok {
 				left = append(left, fmt.Sprintf("%s labelled %s=%s", what, k, v))
 			}
@@ -113,6 +115,13 @@ func tourLeftovers(t *testing.T) []string {
 		}
 		for _, gw := range gws.Items {
 			left = append(left, "gateway "+ns+"/"+gw.Name)
+		}
+		cms, err := env.Kube.CoreV1().ConfigMaps(ns).List(c, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kubectl-waypoint"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cm := range cms.Items {
+			left = append(left, "configmap "+ns+"/"+cm.Name)
 		}
 		svcs, err := env.Kube.CoreV1().Services(ns).List(c, metav1.ListOptions{})
 		if err != nil {
