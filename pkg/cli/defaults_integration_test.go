@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
@@ -160,5 +162,76 @@ func TestDefaultsRefusals(t *testing.T) {
 	list, err := env.Kube.CoreV1().ConfigMaps(testenv.IstioNamespace).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kubectl-waypoint"})
 	if err != nil || len(list.Items) != 0 {
 		t.Errorf("defaults ConfigMaps written by the refused commands: %d (%v)", len(list.Items), err)
+	}
+}
+
+// TestExplainWaypointInfrastructure: explain waypoint shows the class's
+// defaults and the waypoint's own parameters merged as istiod merges them
+// (the waypoint's over the class's), judged by the ServiceAccount and the
+// Deployment the real istiod writes; and for a waypoint whose parameters
+// are missing, istiod's own verdict. The class defaults only annotate
+// ServiceAccounts, so the other tests' waypoints are not disturbed.
+func TestExplainWaypointInfrastructure(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t, nil)
+	cms := env.Kube.CoreV1().ConfigMaps(testenv.IstioNamespace)
+	classDefaults := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "explain-class-defaults", Labels: map[string]string{"gateway.istio.io/defaults-for-class": "istio-waypoint"}},
+		Data:       map[string]string{"serviceAccount": "metadata:\n  annotations:\n    a: class\n    b: class\n"},
+	}
+	if _, err := cms.Create(ctx, classDefaults, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cms.Delete(context.Background(), classDefaults.Name, metav1.DeleteOptions{}) })
+	own := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "own-params", Namespace: ns},
+		Data:       map[string]string{"serviceAccount": "metadata:\n  annotations:\n    a: own\n", "deployment": "spec:\n  replicas: 2\n"},
+	}
+	if _, err := env.Kube.CoreV1().ConfigMaps(ns).Create(ctx, own, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ok0(t, "apply", "-n", ns, "--name", "layered", "--parameters", "own-params")
+	eventually(t, "istiod's ServiceAccount and Deployment from both layers", func(ctx context.Context) string {
+		sa, err := env.Kube.CoreV1().ServiceAccounts(ns).Get(ctx, "layered", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		dep, _, _, err := istiodObjects(ctx, ns, "layered")
+		if err != nil {
+			return err.Error()
+		}
+		if sa.Annotations["a"] != "own" || sa.Annotations["b"] != "class" || dep.Spec.Replicas == nil || *dep.Spec.Replicas != 2 {
+			return fmt.Sprintf("service account annotations %v, replicas %v", sa.Annotations, dep.Spec.Replicas)
+		}
+		return ""
+	})
+	var ex struct {
+		Infrastructure struct {
+			ClassDefaults, Parameters string
+			Overlays                  map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(ok0(t, "explain", "waypoint", "layered", "-n", ns, "-o", "json")), &ex); err != nil {
+		t.Fatal(err)
+	}
+	in := ex.Infrastructure
+	var sa corev1.ServiceAccount
+	var dep appsv1.Deployment
+	_ = yaml.Unmarshal([]byte(in.Overlays["serviceAccount"]), &sa)
+	_ = yaml.Unmarshal([]byte(in.Overlays["deployment"]), &dep)
+	real, _ := env.Kube.CoreV1().ServiceAccounts(ns).Get(ctx, "layered", metav1.GetOptions{})
+	if in.ClassDefaults != testenv.IstioNamespace+"/explain-class-defaults" || in.Parameters != ns+"/own-params" ||
+		sa.Annotations["a"] != real.Annotations["a"] || sa.Annotations["b"] != real.Annotations["b"] || dep.Spec.Replicas == nil || *dep.Spec.Replicas != 2 {
+		t.Errorf("explain waypoint says %+v; istiod wrote the ServiceAccount annotations %v", in, real.Annotations)
+	}
+
+	// A Gateway whose parameters are missing: explain carries istiod's verdict.
+	broken, _ := render.Gateway(render.Request{Name: "broken", Namespace: ns, Infra: render.Infrastructure{Parameters: "missing"}})
+	env.CreateGateway(t, broken)
+	accepted := env.WaitForCondition(t, gatewayv1.SchemeGroupVersion.WithResource("gateways"), ns, "broken", "Accepted", func(c metav1.Condition) bool { return c.Status == metav1.ConditionFalse })
+	out := ok0(t, "explain", "waypoint", "broken", "-n", ns)
+	if want := fmt.Sprintf("istiod: Accepted=False (%s): %s", accepted.Reason, accepted.Message); accepted.Reason != "InvalidParameters" || !strings.Contains(out, want) ||
+		!strings.Contains(out, "own parameters: configmap "+ns+"/missing, which does not exist") {
+		t.Errorf("explain of a waypoint with missing parameters, want %q:\n%s", want, out)
 	}
 }

@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
 // ExplainOptions tells which waypoint a resource's traffic uses and why, or
@@ -182,10 +187,15 @@ func (o *ExplainOptions) Run(ctx context.Context) (ending, error) {
 		if err != nil {
 			return ending{}, err
 		}
+		infra := o.infrastructure(ctx, users)
 		if o.Output != "" {
-			return ending{format: o.Output, doc: users}, nil
+			return ending{format: o.Output, doc: waypointExplanation{WaypointUsers: users, Infrastructure: infra}}, nil
 		}
-		return ending{}, o.printWaypointUsers(users)
+		if err := o.printWaypointUsers(users); err != nil {
+			return ending{}, err
+		}
+		o.printInfrastructure(infra)
+		return ending{}, nil
 	}
 	ex, err := reader.Explain(ctx, o.kind, o.namespace, o.Name)
 	warnAssumed(o.IO, reader)
@@ -206,6 +216,90 @@ func (o *ExplainOptions) Run(ctx context.Context) (ending, error) {
 		o.printPolicies(o.IO.Out, ex, policies)
 	}
 	return ending{}, nil
+}
+
+// waypointExplanation is explain -o json of a waypoint: its users and
+// what istiod lays over its template.
+type waypointExplanation struct {
+	*enroll.WaypointUsers
+	Infrastructure *waypoint.Infrastructure `json:"infrastructure,omitempty"`
+}
+
+// infrastructure reads what istiod lays over the waypoint's template, nil
+// for a waypoint that does not exist or cannot be read (its users are the
+// answer all the same).
+func (o *ExplainOptions) infrastructure(ctx context.Context, u *enroll.WaypointUsers) *waypoint.Infrastructure {
+	if u.Facts == nil {
+		return nil
+	}
+	gw, err := o.clients.Gateway.GatewayV1().Gateways(o.namespace).Get(ctx, o.Name, metav1.GetOptions{})
+	if err != nil {
+		o.IO.Warnf("could not read what istiod deploys for waypoint %s: %v", u.Waypoint, kube.Describe("read waypoint "+u.Waypoint, err))
+		return nil
+	}
+	infra, err := waypoint.ReadInfrastructure(ctx, o.clients, gw, mesh.MeshConfigNamespace)
+	if err != nil {
+		o.IO.Warnf("could not read what istiod deploys for waypoint %s: %v", u.Waypoint, err)
+		return nil
+	}
+	return infra
+}
+
+// printInfrastructure says what istiod lays over the waypoint's template
+// and what it made of it.
+func (o *ExplainOptions) printInfrastructure(in *waypoint.Infrastructure) {
+	if in == nil {
+		return
+	}
+	w := o.IO.Out
+	fmt.Fprintf(w, "infrastructure (istiod's parameters, docs/production.md):\n")
+	switch {
+	case in.DefaultsUnknown != "":
+		fmt.Fprintf(w, "  class defaults: unknown (%s)\n", in.DefaultsUnknown)
+	case in.ClassDefaults == "":
+		fmt.Fprintf(w, "  class defaults: none\n")
+	case in.ClassDefaultsForeign:
+		fmt.Fprintf(w, "  class defaults: configmap %s (not written by kubectl-waypoint)\n", in.ClassDefaults)
+	default:
+		fmt.Fprintf(w, "  class defaults: configmap %s\n", in.ClassDefaults)
+	}
+	switch {
+	case in.Parameters == "":
+		fmt.Fprintf(w, "  own parameters: none\n")
+	case in.ParametersMissing:
+		fmt.Fprintf(w, "  own parameters: configmap %s, which does not exist\n", in.Parameters)
+	default:
+		fmt.Fprintf(w, "  own parameters: configmap %s\n", in.Parameters)
+	}
+	for _, key := range render.OverlayKeys {
+		overlay, ok := in.Overlays[key]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "  %s (merged, the waypoint's over the class's):\n", key)
+		for _, line := range strings.Split(strings.TrimRight(overlay, "\n"), "\n") {
+			fmt.Fprintf(w, "    %s\n", line)
+		}
+	}
+	for _, kv := range [][2]any{{"labels", in.Labels}, {"annotations", in.Annotations}} {
+		if m := kv[1].(map[string]string); len(m) > 0 {
+			var pairs []string
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				pairs = append(pairs, k+"="+m[k])
+			}
+			fmt.Fprintf(w, "  %s on what istiod creates: %s\n", kv[0], strings.Join(pairs, ", "))
+		}
+	}
+	if in.Problem != "" {
+		fmt.Fprintf(w, "  istiod cannot render the waypoint from them: %s; it only logs this, and the Deployment stays as it was\n", in.Problem)
+	}
+	if a := in.Accepted; a != nil {
+		line := fmt.Sprintf("  istiod: Accepted=%s (%s)", a.Status, a.Reason)
+		if a.Status != "True" && a.Message != "" {
+			line += ": " + a.Message
+		}
+		fmt.Fprintf(w, "%s\n", line)
+	}
 }
 
 // explanationWithPolicies is explain -o json of a Service, ServiceEntry or

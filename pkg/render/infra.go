@@ -604,3 +604,44 @@ func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
 }
+
+// MergeOverlays merges parameters as istiod applies them, the first layer
+// first (the class defaults, then the Gateway's own): for each key, every
+// layer's overlay is strategic-merged in turn onto an empty object of the
+// key's kind. The result holds, per key, what the layers set together, as
+// YAML; it is what istiod lays over its template.
+func MergeOverlays(layers ...map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, key := range OverlayKeys {
+		var merged map[string]any
+		for _, layer := range layers {
+			overlay, ok := layer[key]
+			if !ok {
+				continue
+			}
+			var patch map[string]any
+			if err := yaml.Unmarshal([]byte(overlay), &patch); err != nil {
+				return nil, fmt.Errorf("key %s is not a YAML object: %v", key, firstLine(err))
+			}
+			schema, err := strategicpatch.NewPatchMetaFromStruct(overlayTypes[key]())
+			if err != nil {
+				return nil, err
+			}
+			if merged == nil {
+				merged = map[string]any{}
+			}
+			if merged, err = strategicpatch.StrategicMergeMapPatchUsingLookupPatchMeta(merged, patch, schema); err != nil {
+				return nil, fmt.Errorf("key %s: strategic merge fails: %v", key, firstLine(err))
+			}
+		}
+		if merged == nil {
+			continue
+		}
+		s, err := yamlString(merged)
+		if err != nil {
+			return nil, err
+		}
+		out[key] = s
+	}
+	return out, nil
+}

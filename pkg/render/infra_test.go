@@ -222,3 +222,26 @@ func TestCheckOverlays(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeOverlays: the Gateway's own overlay wins over the class's where
+// both set a field, and each keeps what only it sets, containers merged
+// by name.
+func TestMergeOverlays(t *testing.T) {
+	class, _ := Infrastructure{Replicas: 2, Requests: "cpu=300m", MaxUnavailable: "1"}.Overlays("")
+	own, _ := Infrastructure{Replicas: 3, ProxyImage: "example.com/proxy:1"}.Overlays("w")
+	got, err := MergeOverlays(class, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := merge(t, &appsv1.Deployment{}, got[OverlayDeployment])
+	c := dep.Spec.Template.Spec.Containers
+	if *dep.Spec.Replicas != 3 || len(c) != 1 || c[0].Image != "example.com/proxy:1" || c[0].Resources.Requests.Cpu().String() != "300m" {
+		t.Errorf("merged deployment overlay:\n%s", got[OverlayDeployment])
+	}
+	if got[OverlayBudget] != "spec:\n  maxUnavailable: 1\n" {
+		t.Errorf("merged budget %q", got[OverlayBudget])
+	}
+	if _, ok := got[OverlayAutoscaler]; ok {
+		t.Errorf("an autoscaler no layer asked for: %q", got[OverlayAutoscaler])
+	}
+}

@@ -50,6 +50,32 @@ func (d *Defaults) Ours() bool { return d.InEffect != nil && ours(d.InEffect) }
 // waypoints they apply to: one list of ConfigMaps, one of Gateways across
 // the cluster (a failure of the latter is kept in WaypointsUnknown).
 func ReadDefaults(ctx context.Context, c *kube.Clients, ns, class string) (*Defaults, error) {
+	d, err := readDefaultsConfigMaps(ctx, c, ns, class)
+	if err != nil {
+		return nil, err
+	}
+	err = kube.Retry(ctx, func() error {
+		gws, err := c.Gateway.GatewayV1().Gateways("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, gw := range gws.Items {
+			if string(gw.Spec.GatewayClassName) == class {
+				d.Waypoints = append(d.Waypoints, gw.Namespace+"/"+gw.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.WaypointsUnknown = kube.Describe("list the waypoints of class "+class, err)
+	}
+	sort.Strings(d.Waypoints)
+	return d, nil
+}
+
+// readDefaultsConfigMaps reads the ConfigMaps labelled for class: the one
+// istiod uses and the others.
+func readDefaultsConfigMaps(ctx context.Context, c *kube.Clients, ns, class string) (*Defaults, error) {
 	d := &Defaults{Class: class, Namespace: ns}
 	var list *corev1.ConfigMapList
 	err := kube.Retry(ctx, func() (err error) {
@@ -76,22 +102,6 @@ func ReadDefaults(ctx context.Context, c *kube.Clients, ns, class string) (*Defa
 		}
 		d.Others = append(d.Others, &items[i])
 	}
-	err = kube.Retry(ctx, func() error {
-		gws, err := c.Gateway.GatewayV1().Gateways("").List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return err
-		}
-		for _, gw := range gws.Items {
-			if string(gw.Spec.GatewayClassName) == class {
-				d.Waypoints = append(d.Waypoints, gw.Namespace+"/"+gw.Name)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		d.WaypointsUnknown = kube.Describe("list the waypoints of class "+class, err)
-	}
-	sort.Strings(d.Waypoints)
 	return d, nil
 }
 
