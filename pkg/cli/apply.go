@@ -198,7 +198,8 @@ func (o *ApplyOptions) Run(ctx context.Context) (ending, error) {
 	res, err := waypoint.ApplyMany(ctx, o.clients, req)
 	o.IO.Release()
 	var inUse *waypoint.InUseError
-	if errors.As(err, &inUse) {
+	var noClass *waypoint.NoClassError
+	if errors.As(err, &inUse) || errors.As(err, &noClass) {
 		return ending{}, usageError(err)
 	}
 	if res == nil {

@@ -21,6 +21,7 @@ type gatewayFlags struct {
 	allowNamespaceSelector string
 	allowAllNamespaces     bool
 	infra                  render.Infrastructure
+	class                  string
 
 	fs *pflag.FlagSet
 }
@@ -35,6 +36,8 @@ func (g *gatewayFlags) addFlags(cmd *cobra.Command, f *Factory) {
 	fs.BoolVar(&g.allowAllNamespaces, "allow-all-namespaces", false, "Let resources of every namespace use this waypoint")
 	_ = cmd.RegisterFlagCompletionFunc("for", cobra.FixedCompletions(trafficTypeNames(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("allow-namespace", completeNamespaceFlag(f))
+	fs.StringVar(&g.class, "class", istio.ClassWaypoint, "GatewayClass of the waypoint: {"+istio.ClassWaypoint+"|"+istio.ClassAgentgatewayWaypoint+"} (the second only where istiod serves it)")
+	_ = cmd.RegisterFlagCompletionFunc("class", cobra.FixedCompletions([]string{istio.ClassWaypoint, istio.ClassAgentgatewayWaypoint}, cobra.ShellCompDirectiveNoFileComp))
 	g.addInfraFlags(cmd)
 	g.fs = fs
 }
@@ -104,6 +107,7 @@ func (g *gatewayFlags) request(ns string) render.Request {
 		AllowNamespaceSelector: g.allowNamespaceSelector,
 		AllowAllNamespaces:     g.allowAllNamespaces,
 		Infra:                  g.infra,
+		Class:                  g.class,
 	}
 }
 

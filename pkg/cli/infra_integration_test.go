@@ -400,3 +400,33 @@ func TestInfrastructureRequestCounts(t *testing.T) {
 		t.Errorf("the ConfigMap is still there after delete (%v)", err)
 	}
 }
+
+// TestApplyClass: --class picks another waypoint class istiod serves; one
+// the cluster does not have is refused with exit code 2 and nothing is
+// written, judged by the GatewayClasses and Gateways in the API server.
+func TestApplyClass(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t, nil)
+	class := "istio-agentgateway-waypoint"
+	_, err := env.Gateway.GatewayV1().GatewayClasses().Get(ctx, class, metav1.GetOptions{})
+	served := err == nil
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	_, stderr, code := runKube(t, "apply", "-n", ns, "--name", "agw", "--class", class, "--replicas", "2")
+	gw, getErr := env.Gateway.GatewayV1().Gateways(ns).Get(ctx, "agw", metav1.GetOptions{})
+	switch {
+	case served && (code != 0 || getErr != nil || string(gw.Spec.GatewayClassName) != class):
+		t.Errorf("istiod serves %s, yet apply --class: exit %d, %s; gateway %v", class, code, stderr, getErr)
+	case !served && (code != 2 || !strings.Contains(stderr, "GatewayClass "+class+" does not exist") || !apierrors.IsNotFound(getErr)):
+		t.Errorf("the cluster has no %s, yet apply --class: exit %d, %s; gateway %v", class, code, stderr, getErr)
+	}
+	if !served {
+		if _, err := env.Kube.CoreV1().ConfigMaps(ns).Get(ctx, "agw-infrastructure", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("a refused apply wrote its ConfigMap (%v)", err)
+		}
+	}
+	if _, stderr, code := runKube(t, "apply", "-n", ns, "--class", "istio"); code != 2 || !strings.Contains(stderr, `invalid --class "istio"`) {
+		t.Errorf("apply --class istio: exit %d, %s", code, stderr)
+	}
+}

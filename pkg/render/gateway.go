@@ -41,6 +41,17 @@ type Request struct {
 	// Infra sizes and places the waypoint's Deployment through istiod's
 	// parameters (spec.infrastructure and the ConfigMap of ConfigMap).
 	Infra Infrastructure
+	// Class is the waypoint's GatewayClass; empty means
+	// istio.ClassWaypoint.
+	Class string
+}
+
+// ClassName is the GatewayClass the Gateway will have.
+func (r Request) ClassName() string {
+	if r.Class == "" {
+		return istio.ClassWaypoint
+	}
+	return r.Class
 }
 
 // WaypointName is the name the Gateway will have.
@@ -80,6 +91,9 @@ func (r Request) Validate() error {
 			return fmt.Errorf("invalid revision %q: %s", r.Revision, msgs[0])
 		}
 	}
+	if !istio.IsWaypointClass(r.ClassName()) {
+		return fmt.Errorf("invalid --class %q: the waypoint classes istiod serves are %s and %s", r.Class, istio.ClassWaypoint, istio.ClassAgentgatewayWaypoint)
+	}
 	return r.Infra.Validate()
 }
 
@@ -99,7 +113,7 @@ func Gateway(r Request) (*gatewayv1.Gateway, error) {
 			Namespace: r.Namespace,
 		},
 		Spec: gatewayv1.GatewaySpec{
-			GatewayClassName: istio.ClassWaypoint,
+			GatewayClassName: gatewayv1.ObjectName(r.ClassName()),
 			Listeners: []gatewayv1.Listener{{
 				Name:          istio.ListenerName,
 				Port:          istio.ListenerPort,

@@ -136,8 +136,17 @@ func ApplyMany(ctx context.Context, c *kube.Clients, req ApplyManyRequest) (*App
 	if err != nil {
 		return nil, err
 	}
-	if req.DryRun != kube.DryRunClient && req.Events.NoWaypointClass != nil && !waypointClassExists(ctx, c) {
-		req.Events.NoWaypointClass()
+	if req.DryRun != kube.DryRunClient && len(req.Gateways) > 0 {
+		class := string(req.Gateways[0].Spec.GatewayClassName)
+		if !waypointClassExists(ctx, c, class) {
+			if class != istio.ClassWaypoint {
+				// Asked for by name: nothing would ever deploy it.
+				return nil, &NoClassError{Class: class}
+			}
+			if req.Events.NoWaypointClass != nil {
+				req.Events.NoWaypointClass()
+			}
+		}
 	}
 	nsObjects := req.Namespaces
 	if nsObjects == nil && len(namespaces) > 1 && req.EnrollNamespace {
@@ -449,11 +458,23 @@ func (r *applyMany) enrollPending(ctx context.Context) {
 	}
 }
 
+// NoClassError refuses a waypoint of a class other than istio-waypoint
+// that the cluster does not have: istiod creates the classes it serves, so
+// nothing would deploy it. Nothing was written.
+type NoClassError struct{ Class string }
+
+func (e *NoClassError) Error() string {
+	if e.Class == istio.ClassAgentgatewayWaypoint {
+		return fmt.Sprintf("GatewayClass %s does not exist: istiod serves it only when its agentgateway support is on (PILOT_ENABLE_AGENTGATEWAY); nothing was applied", e.Class)
+	}
+	return fmt.Sprintf("GatewayClass %s does not exist; nothing was applied", e.Class)
+}
+
 // waypointClassExists says whether the GatewayClass of waypoints exists:
 // istiod creates it, so without it nothing deploys a waypoint. A class that
 // cannot be read (RBAC, no Gateway API) counts as existing: apply itself
 // says what is missing.
-func waypointClassExists(ctx context.Context, c *kube.Clients) bool {
-	_, err := c.Gateway.GatewayV1().GatewayClasses().Get(ctx, istio.ClassWaypoint, metav1.GetOptions{})
+func waypointClassExists(ctx context.Context, c *kube.Clients, class string) bool {
+	_, err := c.Gateway.GatewayV1().GatewayClasses().Get(ctx, class, metav1.GetOptions{})
 	return !apierrors.IsNotFound(err) || kube.IsMissingType(err)
 }
