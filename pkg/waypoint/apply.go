@@ -7,12 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayscheme "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/scheme"
 
@@ -226,24 +224,17 @@ func checkNamespaceEnrollment(ns string, labels map[string]string, name string, 
 // ServerSideApply applies gw with the field manager of c and reports
 // whether it was created (HTTP 201) rather than updated.
 func ServerSideApply(ctx context.Context, c *kube.Clients, gw *gatewayv1.Gateway, force bool, dryRun kube.DryRun) (*gatewayv1.Gateway, bool, error) {
-	body, err := json.Marshal(gw)
-	if err != nil {
-		return nil, false, err
-	}
-	opts := &metav1.PatchOptions{FieldManager: c.Manager(), Force: &force, DryRun: dryRun.Server()}
-	var code int
 	out := &gatewayv1.Gateway{}
-	err = kube.Retry(ctx, func() error {
-		return c.Gateway.GatewayV1().RESTClient().Patch(types.ApplyPatchType).
-			Namespace(gw.Namespace).Resource("gateways").Name(gw.Name).
-			VersionedParams(opts, gatewayscheme.ParameterCodec).
-			Body(body).Do(ctx).StatusCode(&code).Into(out)
-	})
+	created, err := kube.Apply{
+		Client: c.Gateway.GatewayV1().RESTClient(), Codec: gatewayscheme.ParameterCodec,
+		Resource: "gateways", Namespace: gw.Namespace, Name: gw.Name,
+		Options: &metav1.PatchOptions{FieldManager: c.Manager(), Force: &force, DryRun: dryRun.Server()},
+	}.Do(ctx, gw, out)
 	if err != nil {
 		return nil, false, describeApplyError(gw, err)
 	}
 	out.APIVersion, out.Kind = gatewayv1.GroupVersion.String(), "Gateway"
-	return out, code == http.StatusCreated, nil
+	return out, created, nil
 }
 
 // describeApplyError names the faults an apply meets in terms of what to do.

@@ -2,10 +2,8 @@ package waypoint
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -93,19 +91,12 @@ func writeParameters(ctx context.Context, c *kube.Clients, cm *corev1.ConfigMap,
 			APIVersion: gatewayv1.GroupVersion.String(), Kind: "Gateway", Name: gatewayName, UID: owner,
 		}}
 	}
-	body, err := json.Marshal(obj)
-	if err != nil {
-		return nil, false, err
-	}
-	opts := &metav1.PatchOptions{FieldManager: c.Manager(), Force: &force, DryRun: dryRun.Server()}
-	var code int
 	out := &corev1.ConfigMap{}
-	err = kube.Retry(ctx, func() error {
-		return c.Kube.CoreV1().RESTClient().Patch(types.ApplyPatchType).
-			Namespace(obj.Namespace).Resource("configmaps").Name(obj.Name).
-			VersionedParams(opts, metav1.ParameterCodec).
-			Body(body).Do(ctx).StatusCode(&code).Into(out)
-	})
+	created, err := kube.Apply{
+		Client: c.Kube.CoreV1().RESTClient(), Codec: metav1.ParameterCodec,
+		Resource: "configmaps", Namespace: obj.Namespace, Name: obj.Name,
+		Options: &metav1.PatchOptions{FieldManager: c.Manager(), Force: &force, DryRun: dryRun.Server()},
+	}.Do(ctx, obj, out)
 	if err != nil {
 		ref := obj.Namespace + "/" + obj.Name
 		if kube.IsMissingNamespace(err) {
@@ -117,7 +108,7 @@ func writeParameters(ctx context.Context, c *kube.Clients, cm *corev1.ConfigMap,
 		return nil, false, kube.Describe("apply configmap "+ref, err)
 	}
 	out.APIVersion, out.Kind = "v1", "ConfigMap"
-	return out, code == http.StatusCreated, nil
+	return out, created, nil
 }
 
 // ownerUID is the UID of the Gateway that owns cm, if any.
