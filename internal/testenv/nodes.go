@@ -2,11 +2,14 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,13 +39,18 @@ const (
 	standInManager     = "testenv.kubectl-waypoint.io"
 )
 
-// nodes stands in for the kubelets, the scheduler, the endpoint controllers
-// and the garbage collector of a cluster, for waypoints only: for every Deployment istiod creates for a waypoint, it
-// runs one pod (created Running and Ready, as a kubelet would report it) and
-// an EndpointSlice of the waypoint's Service pointing at it. Seeing the
-// ready endpoint, istiod sets the Gateway Programmed with the Service's
-// address, as in a cluster. A held waypoint's pod stays Pending, without an
-// endpoint. When the Gateway is deleted, it deletes what istiod made for it.
+// nodes stands in for the kubelets, the scheduler, the deployment and
+// endpoint controllers and the garbage collector of a cluster, for waypoints
+// only: for every Deployment istiod creates for a waypoint, it runs as many
+// pods as the Deployment asks (spec.replicas, 1 when unset; created Running
+// and Ready, as a kubelet would report them), writes an EndpointSlice of the
+// waypoint's Service pointing at them, and writes the Deployment's status as
+// the deployment controller would (replicas, updated, ready and available
+// replicas, observedGeneration). Seeing the ready endpoints, istiod sets the
+// Gateway Programmed with the Service's address, as in a cluster. A held
+// waypoint's pods stay Pending, without endpoints. When the Gateway is
+// deleted, it deletes what istiod made for it. No autoscaler runs: the
+// replicas are the Deployment's, whatever a HorizontalPodAutoscaler says.
 type nodes struct {
 	e      *Env
 	queue  workqueue.TypedRateLimitingInterface[types.NamespacedName] // Gateway keys
@@ -210,8 +218,11 @@ func (n *nodes) reconcile(c context.Context, key types.NamespacedName) error {
 	if err != nil {
 		return err
 	}
-	podName := key.Name + standInSuffix
 	pods := n.e.Kube.CoreV1().Pods(key.Namespace)
+	running, err := n.standInPods(c, key)
+	if err != nil {
+		return err
+	}
 	endpointSlices := n.e.Kube.DiscoveryV1().EndpointSlices(key.Namespace)
 	if len(deps) > 0 {
 		// No garbage collector runs: remove what istiod made for a Gateway
@@ -223,10 +234,15 @@ func (n *nodes) reconcile(c context.Context, key types.NamespacedName) error {
 		}
 	}
 	if len(deps) == 0 {
-		// The waypoint is gone: so are its pod and endpoints.
+		// The waypoint is gone: so are its pods and endpoints.
 		var errs []error
-		if err := pods.Delete(c, podName, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, err)
+		for _, pod := range running {
+			if pod == nil {
+				continue
+			}
+			if err := pods.Delete(c, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
 		}
 		for _, svc := range svcs {
 			if err := endpointSlices.Delete(c, svc.Name+standInSuffix, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -240,16 +256,107 @@ func (n *nodes) reconcile(c context.Context, key types.NamespacedName) error {
 		return nil
 	}
 	ready := n.ready(key)
-	pod, err := n.ensurePod(c, dep, podName, ready)
-	if err != nil {
-		return err
+	want := 1
+	if dep.Spec.Replicas != nil {
+		want = int(*dep.Spec.Replicas)
+	}
+	// Scaled down: the pods of the highest indices go, as a ReplicaSet
+	// takes the newest first.
+	for i, pod := range running {
+		if i >= want && pod != nil {
+			if err := pods.Delete(c, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64), Preconditions: &metav1.Preconditions{UID: &pod.UID}}); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	var replicas []*corev1.Pod
+	for i := range want {
+		pod, err := n.ensurePod(c, dep, standInPodName(key.Name, i), ready)
+		if err != nil {
+			return err
+		}
+		replicas = append(replicas, pod)
 	}
 	for _, svc := range svcs {
-		if err := n.ensureSlice(c, svc, pod, ready); err != nil {
+		if err := n.ensureSlice(c, svc, replicas, ready); err != nil {
 			return err
 		}
 	}
-	return nil
+	return n.writeDeploymentStatus(c, dep, replicas)
+}
+
+// standInPodName is the name of the stand-in's pod of index i for the
+// waypoint name: <name>-standin, then <name>-standin-1, -2, ...
+func standInPodName(name string, i int) string {
+	if i == 0 {
+		return name + standInSuffix
+	}
+	return fmt.Sprintf("%s%s-%d", name, standInSuffix, i)
+}
+
+// standInPods are the pods the stand-in runs for the waypoint key, by
+// index (nil where none runs); pods of anyone else are left out, even
+// with the waypoint's labels.
+func (n *nodes) standInPods(c context.Context, key types.NamespacedName) ([]*corev1.Pod, error) {
+	list, err := n.e.Kube.CoreV1().Pods(key.Namespace).List(c, metav1.ListOptions{LabelSelector: gatewayNameLabel + "=" + key.Name})
+	if err != nil {
+		return nil, err
+	}
+	var out []*corev1.Pod
+	for i := range list.Items {
+		pod := &list.Items[i]
+		index := -1
+		if pod.Name == key.Name+standInSuffix {
+			index = 0
+		} else if rest, ok := strings.CutPrefix(pod.Name, key.Name+standInSuffix+"-"); ok {
+			if k, err := strconv.Atoi(rest); err == nil && k > 0 && standInPodName(key.Name, k) == pod.Name {
+				index = k
+			}
+		}
+		if index < 0 {
+			continue
+		}
+		for len(out) <= index {
+			out = append(out, nil)
+		}
+		out[index] = pod
+	}
+	return out, nil
+}
+
+// writeDeploymentStatus writes the counts of the Deployment's status as the
+// deployment controller would from its pods, when they changed: every pod
+// is of the current template (updated), and a ready pod is available
+// (minReadySeconds is not waited for).
+func (n *nodes) writeDeploymentStatus(c context.Context, dep *appsv1.Deployment, pods []*corev1.Pod) error {
+	desired := int32(len(pods))
+	var ready int32
+	for _, pod := range pods {
+		if podCondition(pod, corev1.PodReady) == corev1.ConditionTrue {
+			ready++
+		}
+	}
+	st := dep.Status
+	if st.ObservedGeneration == dep.Generation && st.Replicas == desired && st.UpdatedReplicas == desired &&
+		st.ReadyReplicas == ready && st.AvailableReplicas == ready && st.UnavailableReplicas == desired-ready {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{
+		"observedGeneration":  dep.Generation,
+		"replicas":            desired,
+		"updatedReplicas":     desired,
+		"readyReplicas":       ready,
+		"availableReplicas":   ready,
+		"unavailableReplicas": desired - ready,
+	}})
+	if err != nil {
+		return err
+	}
+	_, err = n.e.Kube.AppsV1().Deployments(dep.Namespace).Patch(c, dep.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: standInManager}, "status")
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // collect deletes the Deployment, Service and ServiceAccount istiod made for
@@ -289,8 +396,9 @@ func (n *nodes) collect(c context.Context, key types.NamespacedName, deps []*app
 	return errors.Join(errs...)
 }
 
-// ensurePod creates the waypoint's pod from the Deployment's template and
-// sets its status as a kubelet would. Ready: Running, with an IP, Ready.
+// ensurePod creates the waypoint's pod called name from the Deployment's
+// template and sets its status as a kubelet would. Ready: Running, with an
+// IP, Ready.
 // Held: Pending and unschedulable, with no IP, as when no node can take it; a
 // pod that ran is replaced by a pending one, as when its node is lost.
 func (n *nodes) ensurePod(c context.Context, dep *appsv1.Deployment, name string, ready bool) (*corev1.Pod, error) {
@@ -379,11 +487,11 @@ func podCondition(pod *corev1.Pod, typ corev1.PodConditionType) corev1.Condition
 }
 
 // ensureSlice writes the EndpointSlice of svc, as the endpoint-slice
-// controller would: the address of the running pod on every port of the
-// Service, or no endpoint while the pod has no IP. (istiod counts any
+// controller would: the addresses of the running pods on every port of the
+// Service, or no endpoint while they have no IP. (istiod counts any
 // endpoint, ready or not, as the waypoint being deployed: a held waypoint
 // must have none.)
-func (n *nodes) ensureSlice(c context.Context, svc *corev1.Service, pod *corev1.Pod, ready bool) error {
+func (n *nodes) ensureSlice(c context.Context, svc *corev1.Service, pods []*corev1.Pod, ready bool) error {
 	client := n.e.Kube.DiscoveryV1().EndpointSlices(svc.Namespace)
 	var ports []discoveryv1.EndpointPort
 	for _, p := range svc.Spec.Ports {
@@ -407,7 +515,10 @@ func (n *nodes) ensureSlice(c context.Context, svc *corev1.Service, pod *corev1.
 		Endpoints:   []discoveryv1.Endpoint{},
 		Ports:       ports,
 	}
-	if ready && pod.Status.PodIP != "" {
+	for _, pod := range pods {
+		if !ready || pod.Status.PodIP == "" {
+			continue
+		}
 		want.Endpoints = append(want.Endpoints, discoveryv1.Endpoint{
 			Addresses:  []string{pod.Status.PodIP},
 			Conditions: discoveryv1.EndpointConditions{Ready: new(true), Serving: new(true), Terminating: new(false)},
@@ -451,8 +562,8 @@ func sameEndpoints(a, b *discoveryv1.EndpointSlice) bool {
 }
 
 // HoldWaypoint keeps the waypoint ns/name from becoming ready, as when no node
-// can run its pod: the node stand-in leaves its pod Pending with no IP and its
-// Service without endpoints, so istiod reports it Programmed=False, reason
+// can run its pods: the node stand-in leaves its pods Pending with no IP (and
+// its Deployment with no ready replica) and its Service without endpoints, so istiod reports it Programmed=False, reason
 // AddressNotAssigned (see WaitNotProgrammed). It may be called
 // before the waypoint exists. The hold ends when release is called or the
 // test ends. A waypoint that was ready and is held loses its endpoint; istiod

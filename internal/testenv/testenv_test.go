@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -463,4 +464,95 @@ func TestAmbientzNamesTheWaypoint(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestStandInRunsReplicas: the node stand-in runs as many ready pods as
+// istiod's Deployment asks (here three, from the deployment overlay of the
+// waypoint's parameters), lists each in the Service's EndpointSlice, and
+// writes the Deployment's status as the deployment controller would; with
+// the overlay at one replica, istiod scales the Deployment down and the
+// other two pods go. Held, the waypoint's pods are Pending and none is
+// ready.
+func TestStandInRunsReplicas(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t, testenv.AmbientLabels())
+	params := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "sized", Namespace: ns},
+		Data:       map[string]string{"deployment": "spec:\n  replicas: 3\n"},
+	}
+	params, err := env.Kube.CoreV1().ConfigMaps(ns).Create(t.Context(), params, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := testenv.WaypointGateway(ns, "waypoint", nil)
+	gw.Spec.Infrastructure = &gwv1.GatewayInfrastructure{ParametersRef: &gwv1.LocalParametersReference{Group: "", Kind: "ConfigMap", Name: "sized"}}
+	env.CreateGateway(t, gw)
+
+	// runs says how far the cluster is from n ready replicas; "" when there.
+	runs := func(c context.Context, n int32, ready bool) string {
+		dep, err := env.Kube.AppsV1().Deployments(ns).Get(c, "waypoint", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		readyWant := n
+		if !ready {
+			readyWant = 0
+		}
+		st := dep.Status
+		if dep.Spec.Replicas == nil || *dep.Spec.Replicas != n || st.ObservedGeneration != dep.Generation ||
+			st.Replicas != n || st.UpdatedReplicas != n || st.ReadyReplicas != readyWant || st.AvailableReplicas != readyWant {
+			return fmt.Sprintf("deployment spec.replicas %v, generation %d, status %+v", dep.Spec.Replicas, dep.Generation, st)
+		}
+		pods, err := env.Kube.CoreV1().Pods(ns).List(c, metav1.ListOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		var names []string
+		for _, p := range pods.Items {
+			names = append(names, p.Name)
+			if running := p.Status.Phase == corev1.PodRunning && p.Status.PodIP != ""; running != ready {
+				return fmt.Sprintf("pod %s: phase %s, IP %q", p.Name, p.Status.Phase, p.Status.PodIP)
+			}
+		}
+		want := []string{"waypoint-standin", "waypoint-standin-1", "waypoint-standin-2"}[:n]
+		if strings.Join(names, " ") != strings.Join(want, " ") {
+			return fmt.Sprintf("pods %v, want %v", names, want)
+		}
+		slices, err := env.Kube.DiscoveryV1().EndpointSlices(ns).List(c, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=waypoint"})
+		if err != nil {
+			return err.Error()
+		}
+		endpoints := 0
+		if len(slices.Items) == 1 {
+			endpoints = len(slices.Items[0].Endpoints)
+		}
+		if int32(endpoints) != readyWant || len(slices.Items) != 1 {
+			return fmt.Sprintf("%d EndpointSlices, %d endpoints", len(slices.Items), endpoints)
+		}
+		return ""
+	}
+	waitRuns := func(what string, n int32, ready bool) {
+		t.Helper()
+		last := ""
+		err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, testenv.WaitTimeout, true, func(c context.Context) (bool, error) {
+			if said := runs(c, n, ready); c.Err() == nil {
+				last = said
+			}
+			return last == "", nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %s", what, last)
+		}
+	}
+	waitRuns("three ready replicas", 3, true)
+	env.WaitProgrammed(t, ns, "waypoint")
+
+	params.Data["deployment"] = "spec:\n  replicas: 1\n"
+	if _, err := env.Kube.CoreV1().ConfigMaps(ns).Update(t.Context(), params, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRuns("scaled down to one", 1, true)
+
+	env.HoldWaypoint(t, ns, "waypoint")
+	waitRuns("held", 1, false)
 }
