@@ -45,19 +45,24 @@ func trafficSource(w *mesh.Waypoint) string { return enroll.TrafficSource(w) }
 // applyArgs are the flags of an apply command that renders a waypoint.
 type applyArgs struct {
 	namespace, name, forType, revision string
-	allowNamespaces                    []string
-	allowSelector                      string
-	allowAll                           bool
+	// class is the waypoint's class, printed as --class unless it is
+	// istio-waypoint, apply's default.
+	class           string
+	allowNamespaces []string
+	allowSelector   string
+	allowAll        bool
+	// extra are more flags, after the others, as they are printed.
+	extra []string
 }
 
 // applyCommand is the apply command that renders the waypoint of w as it
-// is, changed by edit. ok is false when apply cannot render it (another
-// class than istio-waypoint).
+// is, changed by edit. ok is false when apply cannot render it (a class
+// that is not a waypoint class).
 func applyCommand(tool string, w *mesh.Waypoint, edit func(*applyArgs)) (string, bool) {
-	if w.Class != istio.ClassWaypoint {
+	if !istio.IsWaypointClass(w.Class) {
 		return "", false
 	}
-	a := applyArgs{namespace: w.Namespace, name: w.Name, revision: w.Revision}
+	a := applyArgs{namespace: w.Namespace, name: w.Name, revision: w.Revision, class: w.Class}
 	if w.TrafficTypeFrom == mesh.FromGateway {
 		a.forType = string(w.TrafficType)
 	}
@@ -101,6 +106,9 @@ func formatApply(tool string, a applyArgs) string {
 	if a.revision != "" {
 		parts = append(parts, "-r", a.revision)
 	}
+	if a.class != "" && a.class != istio.ClassWaypoint {
+		parts = append(parts, "--class", a.class)
+	}
 	switch {
 	case a.allowAll:
 		parts = append(parts, "--allow-all-namespaces")
@@ -111,6 +119,7 @@ func formatApply(tool string, a applyArgs) string {
 			parts = append(parts, "--allow-namespace", n)
 		}
 	}
+	parts = append(parts, a.extra...)
 	return strings.Join(parts, " ")
 }
 

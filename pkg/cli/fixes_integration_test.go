@@ -235,6 +235,36 @@ func TestPrintedFixesWork(t *testing.T) {
 		}
 	})
 
+	t.Run("status: a second replica and a budget for a waypoint in use", func(t *testing.T) {
+		ns := env.Namespace(t, testenv.AmbientLabels())
+		env.Service(t, ns, "reviews", nil)
+		must(t, 0, "kubectl waypoint apply -n "+ns+" --name single --for all --wait")
+		must(t, 0, "kubectl waypoint enroll service reviews -n "+ns+" --waypoint single")
+		settled(t, ns, "single", func(runningObjects) string { return "" })
+		cmds := runFixes(t, must(t, 0, "kubectl waypoint status -n "+ns), 1)
+		if !strings.Contains(cmds[0], "--for all") {
+			t.Errorf("the fix %q drops the waypoint's --for all", cmds[0])
+		}
+		// Judged by what istiod deploys: two ready replicas, a budget that
+		// lets one go; and the waypoint keeps serving all traffic.
+		settled(t, ns, "single", func(o runningObjects) string {
+			if o.dep.Spec.Replicas == nil || *o.dep.Spec.Replicas != 2 || o.pdb == nil || o.pdb.Spec.MaxUnavailable == nil || o.pdb.Spec.MaxUnavailable.IntValue() != 1 {
+				return fmt.Sprintf("replicas %v, budget %+v", o.dep.Spec.Replicas, o.pdb)
+			}
+			return ""
+		})
+		gw, err := env.Gateway.GatewayV1().Gateways(ns).Get(context.Background(), "single", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := gw.Labels["istio.io/waypoint-for"]; got != "all" {
+			t.Errorf("after the fix the waypoint is for %q", got)
+		}
+		if out := must(t, 0, "kubectl waypoint status -n "+ns); strings.Contains(out, "Warning:") {
+			t.Errorf("status still warns after the fix:\n%s", out)
+		}
+	})
+
 	// Every shape of fix the tool prints was run above.
 	for _, shape := range []string{
 		"kubectl waypoint apply --allow-namespace",

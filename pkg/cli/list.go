@@ -61,7 +61,13 @@ else the HBONE listener on 15008), in the words explain uses.
 With -o wide, ENROLLED counts the namespaces, services, pods and
 ServiceEntries whose own istio.io/use-waypoint label names the waypoint
 (resources that inherit it from their namespace are not counted): one list
-per kind across the cluster, whatever the number of waypoints.`,
+per kind across the cluster, whatever the number of waypoints.
+
+With -o wide, REPLICAS, AUTOSCALE and BUDGET are what runs for the
+waypoint, read from the objects istiod made for it (one list of
+Deployments, HorizontalPodAutoscalers and PodDisruptionBudgets each):
+ready/desired replicas of its Deployment, its autoscaler's min-max (and
+current replicas, once it has run), and its disruption budget.`,
 		Example: examples(f.Name, `
 # List the waypoints of namespace default
 kubectl-waypoint list -n default
@@ -131,7 +137,7 @@ func (o *ListOptions) Run(ctx context.Context) (ending, error) {
 	if o.Watch {
 		return ending{}, o.runWatch(ctx)
 	}
-	keep := o.Output == render.FormatYAML || o.Output == render.FormatJSON || o.needsObjects()
+	keep := o.Output == render.FormatYAML || o.Output == render.FormatJSON || o.Output == "wide" || o.needsObjects()
 	classes := mesh.NewClasses(o.clients.Gateway)
 	wps, _, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{
 		Namespace: o.namespace, LabelSelector: o.Selector, PageSize: o.PageSize, KeepGateway: keep, Classes: classes,
@@ -175,9 +181,11 @@ func (o *ListOptions) Run(ctx context.Context) (ending, error) {
 	}
 	header := []string{"NAME", "REVISION", "TRAFFIC TYPE", "PROGRAMMED"}
 	var enrolled map[string]enroll.Counts
+	var deployed waypoint.DeployedRead
 	if o.Output == "wide" {
-		header = append(header, "BOUND", "ADDRESS", "ALLOWED FROM", "ENROLLED", "AGE")
+		header = append(append(header, "BOUND", "ADDRESS", "ALLOWED FROM", "ENROLLED"), append(deployedHeader, "AGE")...)
 		enrolled = o.enrolled(ctx, wps)
+		deployed = readDeployed(ctx, o.IO, o.clients, wps)
 	}
 	if o.AllNamespaces {
 		header = append([]string{"NAMESPACE"}, header...)
@@ -187,7 +195,8 @@ func (o *ListOptions) Run(ctx context.Context) (ending, error) {
 	for _, w := range wps {
 		row := []string{w.Name, orDefault(w.Revision, "default"), trafficCell(w.TrafficType), w.ProgrammedText()}
 		if o.Output == "wide" {
-			row = append(row, yesNo(w.Bound), addressCell(w.Addresses), w.AllowedFrom, enrolledCell(enrolled, w.Key()), ageCell(w.Created, time.Now()))
+			row = append(row, yesNo(w.Bound), addressCell(w.Addresses), w.AllowedFrom, enrolledCell(enrolled, w.Key()))
+			row = append(append(row, deployedCells(deployed.ByWaypoint[w.Key()])...), ageCell(w.Created, time.Now()))
 		}
 		if o.AllNamespaces {
 			row = append([]string{w.Namespace}, row...)

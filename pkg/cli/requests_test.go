@@ -83,11 +83,8 @@ func TestRequestCounts(t *testing.T) {
 	if strings.Join(reqs, ",") != "GET gateways,GET istio-waypoint" {
 		t.Errorf("list made %v", reqs)
 	}
-	// status needs no traffic type: one list.
-	_, reqs = runCounted(t, "status", "-n", ns)
-	if strings.Join(reqs, ",") != "GET gateways" {
-		t.Errorf("status made %v", reqs)
-	}
+	// status: TestStatusRequestCounts (it also reads what runs for the
+	// waypoints, and, for those that run one replica, their users).
 	// delete by name: a read (to check the class), one list per L7 policy
 	// kind across the cluster (the policy check: none here, so nothing
 	// more), a delete, and one metadata list per enrollable kind to find

@@ -29,10 +29,11 @@ type StatusOptions struct {
 
 	namespace string
 	clients   *kube.Clients
+	tool      string
 }
 
 func newStatusCommand(f *Factory) *cobra.Command {
-	o := &StatusOptions{IO: f.IO}
+	o := &StatusOptions{IO: f.IO, tool: f.Name}
 	cmd := &cobra.Command{
 		Use:   "status [NAME...] [flags]",
 		Short: "Show whether waypoints are programmed and have an address",
@@ -44,8 +45,18 @@ the table, showing which are not ready and why, and exits with code 3.
 Ready means programmed (Programmed=True) with an address. PROGRAMMED and
 REASON are the Gateway's Programmed condition. BOUND is whether the waypoint
 has an address at all: istiod sends traffic to it then, even when it is not
-programmed (an address stays after the proxy degrades). -o wide adds the
-addresses and the condition's message.
+programmed (an address stays after the proxy degrades). REPLICAS is
+ready/desired of the Deployment istiod made for the waypoint, as kubectl get
+deployment shows it. -o wide adds AUTOSCALE, its HorizontalPodAutoscaler's
+min-max (and current replicas, once it has run), BUDGET, its
+PodDisruptionBudget, the addresses and the condition's message. What runs is
+read from the objects istiod made, with one list of each kind, never from
+the waypoint's parameters.
+
+A waypoint that runs one replica (or autoscales from one) without a
+disruption budget, and that resources are enrolled in, gets a warning: a
+node drain would cut their traffic. The warning gives the apply command
+that adds a second replica and a budget.
 
 With several clusters (--context a,b, --all-contexts, --context-selector) the
 table gets a CONTEXT column; --compare instead prints where the clusters
@@ -116,6 +127,9 @@ type WaypointStatus struct {
 	Reason    string   `json:"reason"`
 	Message   string   `json:"message"`
 	Addresses []string `json:"addresses"`
+	// What runs for the waypoint: its Deployment's replicas, its
+	// autoscaler and its budget, read from what istiod made.
+	waypoint.Deployed
 
 	// created is when the Gateway was created, for AGE; it travels with
 	// the row when --sort-by reorders the rows.
@@ -149,7 +163,7 @@ func (rows statusRows) inContext(context string) []any {
 // Run reads the waypoints, waits if asked, and ends with their status.
 func (o *StatusOptions) Run(ctx context.Context) (ending, error) {
 	classes := mesh.NewClasses(o.clients.Gateway)
-	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: !o.Compare, Classes: classes})
+	wps, rv, err := waypoint.List(ctx, o.clients.Gateway, waypoint.ListOptions{Namespace: o.namespace, SkipClasses: !o.Compare, Classes: classes, KeepGateway: !o.Compare})
 	if err != nil {
 		return ending{}, kube.Describe("list waypoints", err)
 	}
@@ -192,19 +206,37 @@ func (o *StatusOptions) Run(ctx context.Context) (ending, error) {
 			waitErr = kube.Describe("watch waypoints", waitErr)
 		}
 	}
-	end, err := o.end(wps)
+	deployed := readDeployed(ctx, o.IO, o.clients, wps)
+	warnExposed(ctx, o.IO, o.clients, o.tool, wps, deployed, o.scope(wps))
+	end, err := o.end(wps, deployed)
 	if err != nil {
 		return ending{}, err
 	}
 	return end, waitErr
 }
 
+// scope are the namespaces status reads: its one namespace, or those of
+// the waypoints with -A.
+func (o *StatusOptions) scope(wps []mesh.Waypoint) []string {
+	if o.namespace != "" {
+		return []string{o.namespace}
+	}
+	var nss []string
+	for _, w := range wps {
+		if !slices.Contains(nss, w.Namespace) {
+			nss = append(nss, w.Namespace)
+		}
+	}
+	return nss
+}
+
 // end is the status of wps: a table, a document, or printed here in the
 // other formats.
-func (o *StatusOptions) end(wps []mesh.Waypoint) (ending, error) {
+func (o *StatusOptions) end(wps []mesh.Waypoint, deployed waypoint.DeployedRead) (ending, error) {
 	rows := make(statusRows, len(wps))
 	for i, w := range wps {
-		r := WaypointStatus{Namespace: w.Namespace, Name: w.Name, Ready: w.Ready(), Bound: w.Bound, Status: "Unknown", Type: "Programmed", Addresses: w.Addresses, created: w.Created}
+		r := WaypointStatus{Namespace: w.Namespace, Name: w.Name, Ready: w.Ready(), Bound: w.Bound, Status: "Unknown", Type: "Programmed", Addresses: w.Addresses, created: w.Created,
+			Deployed: deployed.ByWaypoint[w.Key()]}
 		if c := w.Programmed; c != nil {
 			r.Status, r.Reason, r.Message = string(c.Status), c.Reason, c.Message
 		}
@@ -225,10 +257,10 @@ func (o *StatusOptions) end(wps []mesh.Waypoint) (ending, error) {
 	if o.Output != "" && o.Output != "wide" {
 		return ending{format: o.Output, doc: rows}, nil
 	}
-	header := []string{"NAME", "READY", "PROGRAMMED", "REASON", "BOUND", "AGE"}
+	header := []string{"NAME", "READY", "PROGRAMMED", "REASON", "BOUND", "REPLICAS", "AGE"}
 	wide := o.Output == "wide"
 	if wide {
-		header = append(header, "ADDRESS", "MESSAGE")
+		header = append(header, "AUTOSCALE", "BUDGET", "ADDRESS", "MESSAGE")
 	}
 	if o.AllNamespaces {
 		header = append([]string{"NAMESPACE"}, header...)
@@ -237,9 +269,9 @@ func (o *StatusOptions) end(wps []mesh.Waypoint) (ending, error) {
 	t.NoHeaders = o.NoHeaders
 	now := time.Now()
 	for _, r := range rows {
-		row := []string{r.Name, yesNo(r.Ready), r.Status, orDefault(r.Reason, "<none>"), yesNo(r.Bound), ageCell(r.created, now)}
+		row := []string{r.Name, yesNo(r.Ready), r.Status, orDefault(r.Reason, "<none>"), yesNo(r.Bound), replicasCell(r.Deployed), ageCell(r.created, now)}
 		if wide {
-			row = append(row, addressCell(r.Addresses), orDefault(r.Message, "<none>"))
+			row = append(row, autoscaleCell(r.Deployed), budgetCell(r.Deployed), addressCell(r.Addresses), orDefault(r.Message, "<none>"))
 		}
 		if o.AllNamespaces {
 			row = append([]string{r.Namespace}, row...)

@@ -15,7 +15,9 @@ import (
 
 // TestStatusTable: every cell of status, and of status -o wide, is what
 // the API server holds of the Gateway: its Programmed condition (status,
-// reason, message, as istiod wrote them), its addresses and its age.
+// reason, message, as istiod wrote them), its addresses and its age; and
+// of what runs for it: its Deployment's replicas (the held waypoint's pod
+// is not ready), autoscaler and budget (TestStatusShowsWhatRuns has them).
 func TestStatusTable(t *testing.T) {
 	ns := env.Namespace(t, nil)
 	env.HoldWaypoint(t, ns, "broken")
@@ -23,6 +25,20 @@ func TestStatusTable(t *testing.T) {
 	env.Waypoint(t, ns, "broken", nil)
 	ready := env.WaitProgrammed(t, ns, "ready")
 	env.WaitNotProgrammed(t, ns, "broken")
+	running := map[string]runningObjects{}
+	for _, name := range []string{"ready", "broken"} {
+		eventually(t, "the status of the Deployment of "+name, func(ctx context.Context) string {
+			o, err := readRunning(ctx, ns, name)
+			if err != nil {
+				return err.Error()
+			}
+			if o.dep.Status.ObservedGeneration != o.dep.Generation || o.dep.Status.Replicas != 1 {
+				return fmt.Sprintf("status %+v", o.dep.Status)
+			}
+			running[name] = o
+			return ""
+		})
+	}
 	// Each row as the cluster has it; AGE is checked apart (it moves).
 	wantRow := func(gw *gatewayv1.Gateway, wide bool) []string {
 		c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed))
@@ -39,18 +55,19 @@ func TestStatusTable(t *testing.T) {
 				readyCell = "yes"
 			}
 		}
-		row := []string{gw.Name, readyCell, string(c.Status), c.Reason, bound}
+		runs := running[gw.Name].cells()
+		row := []string{gw.Name, readyCell, string(c.Status), c.Reason, bound, runs[0]}
 		if wide {
-			row = append(row, address, c.Message)
+			row = append(row, runs[1], runs[2], address, c.Message)
 		}
 		return row
 	}
 	for _, wide := range []bool{false, true} {
 		args := []string{"status", "-n", ns}
-		header := "NAME READY PROGRAMMED REASON BOUND AGE"
+		header := "NAME READY PROGRAMMED REASON BOUND REPLICAS AGE"
 		if wide {
 			args = append(args, "-o", "wide")
-			header += " ADDRESS MESSAGE"
+			header += " AUTOSCALE BUDGET ADDRESS MESSAGE"
 		}
 		stdout, stderr, code := runKube(t, args...)
 		if code != 0 {
@@ -70,11 +87,11 @@ func TestStatusTable(t *testing.T) {
 			if len(got) != len(want)+1 {
 				t.Fatalf("%v: row %q has %d cells, want %d", args, lines[i+1], len(got), len(want)+1)
 			}
-			age, err := time.ParseDuration(got[5])
+			age, err := time.ParseDuration(got[6])
 			if lived := time.Since(gw.CreationTimestamp.Time); err != nil || age < 0 || age > lived+time.Second {
-				t.Errorf("%v: AGE of %s = %q, want at most %s (created %s)", args, name, got[5], lived, gw.CreationTimestamp)
+				t.Errorf("%v: AGE of %s = %q, want at most %s (created %s)", args, name, got[6], lived, gw.CreationTimestamp)
 			}
-			got = append(got[:5], got[6:]...)
+			got = append(got[:6], got[7:]...)
 			if strings.Join(got, "|") != strings.Join(want, "|") {
 				t.Errorf("%v: row of %s\ngot  %q\nwant %q (the API server's)", args, name, got, want)
 			}

@@ -3,12 +3,10 @@ package enroll
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 )
 
@@ -67,15 +65,11 @@ func CountEnrolled(ctx context.Context, c *kube.Clients, keys []string) (map[str
 	if len(keys) == 0 {
 		return out, nil
 	}
-	selector := istio.LabelUseWaypoint + "," + istio.LabelUseWaypoint + "!=" + istio.NoWaypoint
-	if len(names) <= maxNamesInSelector {
-		list := make([]string, 0, len(names))
-		for n := range names {
-			list = append(list, n)
-		}
-		sort.Strings(list)
-		selector = istio.LabelUseWaypoint + " in (" + strings.Join(list, ",") + ")"
+	list := make([]string, 0, len(names))
+	for n := range names {
+		list = append(list, n)
 	}
+	selector := namedSelector(list)
 	for _, kind := range Kinds {
 		// Retried like every read: each attempt starts over.
 		var named []string

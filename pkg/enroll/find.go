@@ -2,9 +2,7 @@ package enroll
 
 import (
 	"context"
-	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -71,12 +69,7 @@ func (f *ListFailure) Unwrap() error { return f.Err }
 // list that fails is returned as a *ListFailure and fails only its kind
 // (or namespace). A cluster without the Istio CRDs has no ServiceEntries.
 func FindEnrolled(ctx context.Context, c *kube.Clients, names, namespaces []string, concurrency int, match func(key string) bool) (found []Resource, failed []error, narrowed bool) {
-	selector := istio.LabelUseWaypoint + "," + istio.LabelUseWaypoint + "!=" + istio.NoWaypoint
-	if len(names) > 0 && len(names) <= maxNamesInSelector {
-		list := slices.Clone(names)
-		sort.Strings(list)
-		selector = istio.LabelUseWaypoint + " in (" + strings.Join(slices.Compact(list), ",") + ")"
-	}
+	selector := namedSelector(names)
 	var mu sync.Mutex
 	for _, kind := range Kinds {
 		read := readEverywhere(ctx, namespaces, concurrency, func(ctx context.Context, ns string) error {
