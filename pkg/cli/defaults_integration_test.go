@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
@@ -228,7 +229,7 @@ func TestExplainWaypointInfrastructure(t *testing.T) {
 	// A Gateway whose parameters are missing: explain carries istiod's verdict.
 	broken, _ := render.Gateway(render.Request{Name: "broken", Namespace: ns, Infra: render.Infrastructure{Parameters: "missing"}})
 	env.CreateGateway(t, broken)
-	accepted := env.WaitForCondition(t, gatewayv1.SchemeGroupVersion.WithResource("gateways"), ns, "broken", "Accepted", func(c metav1.Condition) bool { return c.Status == metav1.ConditionFalse })
+	accepted := env.WaitForCondition(t, schema.GroupVersionResource{Group: gatewayv1.GroupName, Version: "v1", Resource: "gateways"}, ns, "broken", "Accepted", func(c metav1.Condition) bool { return c.Status == metav1.ConditionFalse })
 	out := ok0(t, "explain", "waypoint", "broken", "-n", ns)
 	if want := fmt.Sprintf("istiod: Accepted=False (%s): %s", accepted.Reason, accepted.Message); accepted.Reason != "InvalidParameters" || !strings.Contains(out, want) ||
 		!strings.Contains(out, "own parameters: configmap "+ns+"/missing, which does not exist") {
