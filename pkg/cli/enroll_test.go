@@ -174,8 +174,10 @@ func TestEnrollRequests(t *testing.T) {
 		t.Errorf("re-enroll made %v, want %s", reqs, want)
 	}
 	_, reqs = runCounted(t, "list", "-n", ns, "-o", "wide")
-	// One list of Gateways, their class, and one labelled list per enrollable kind.
-	if want := "GET gateways,GET istio-waypoint,GET namespaces,GET pods,GET serviceentries,GET services,GET workloadentries"; strings.Join(reqs, ",") != want {
+	// One list of Gateways, their class, one labelled list per enrollable
+	// kind, and the three lists of what runs (Deployments, autoscalers,
+	// budgets: the REPLICAS, AUTOSCALE and BUDGET columns).
+	if want := "GET deployments,GET gateways,GET horizontalpodautoscalers,GET istio-waypoint,GET namespaces,GET poddisruptionbudgets,GET pods,GET serviceentries,GET services,GET workloadentries"; strings.Join(reqs, ",") != want {
 		t.Errorf("list -o wide made %v, want %s", reqs, want)
 	}
 }
