@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/migrate"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+)
+
+func newMigrateCommand(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Plan the move of namespaces from sidecars to ambient without losing a policy",
+		Long: `Plan the move of namespaces from sidecar mode to ambient mode with waypoints,
+so that no policy stops applying or starts denying more than it says.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newMigratePlanCommand(f))
+	return cmd
+}
+
+// MigratePlanOptions plans a migration to ambient.
+type MigratePlanOptions struct {
+	IO *IOStreams
+
+	AllNamespaces     bool
+	NamespaceSelector string
+	RootNamespace     string
+	Output            string
+	NoHeaders         bool
+
+	namespaces []string
+	clients    *kube.Clients
+}
+
+func newMigratePlanCommand(f *Factory) *cobra.Command {
+	o := &MigratePlanOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "plan [flags]",
+		Short: "List what needs attention to move namespaces to ambient, in phases",
+		Long: `List each object that needs attention before its namespace moves from sidecars
+to ambient mode, what happens to it in ambient as things are, and the steps
+that fix it, grouped by namespace and phase:
+
+  1  waypoints, enrollment and copies of policies converted to targetRefs
+     (harmless while the pods still run sidecars)
+  2  the namespace to ambient, and the pods to restart without a sidecar
+  3  the originals removed that ztunnel would enforce wrongly or that
+     nothing applies any more
+
+An AuthorizationPolicy without targetRefs is predicted as istiod converts it
+for ztunnel (ISTIOD shows the ZtunnelAccepted condition istiod wrote, when it
+wrote one): an ALLOW loses its rules with HTTP attributes (it allows less, and
+nothing when every rule has one), a DENY is enforced without them (it denies
+more) or not at all. RequestAuthentication, Telemetry and WasmPlugin with a
+selector do nothing for ambient pods; VirtualServices and DestinationRules of
+in-mesh Services apply only through a waypoint; EnvoyFilters are not supported
+and Sidecar resources are ignored. Every code is explained in
+docs/troubleshooting.md.
+
+Without -n, every namespace in sidecar or ambient mode is planned (-A), or
+those of --namespace-selector; the root namespace's mesh-wide policies are
+always read. Each kind is listed once for the cluster, or once per namespace.
+
+The exit code is 1 while anything is left to do and 0 when nothing is, so
+that a pipeline can gate on it.`,
+		Example: examples(f.Name, `
+# What is left to move namespace bookinfo to ambient
+kubectl-waypoint migrate plan -n bookinfo
+
+# Plan every namespace in the mesh, as JSON
+kubectl-waypoint migrate plan -A -o json`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(cmd.Context(), f); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Plan every namespace in sidecar or ambient mode")
+	fs.StringVar(&o.NamespaceSelector, "namespace-selector", "", "Plan every namespace whose labels match this selector")
+	fs.StringVar(&o.RootNamespace, "root-namespace", "istio-system", "The mesh's root namespace, whose policies without a selector apply to every namespace")
+	fs.StringVarP(&o.Output, "output", "o", "", "Output format: {wide|json|yaml}; a table when unset")
+	fs.BoolVar(&o.NoHeaders, "no-headers", false, "Print the table without its header")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(append([]string{"wide"}, render.ObjectFormats...), cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *MigratePlanOptions) Validate() error {
+	if o.Output != "" && o.Output != "wide" && !render.IsObjectFormat(o.Output) {
+		return usageErrorf("invalid -o %q: use wide, json or yaml", o.Output)
+	}
+	if o.AllNamespaces && o.NamespaceSelector != "" {
+		return usageErrorf("-A/--all-namespaces and --namespace-selector choose namespaces in two ways: use one")
+	}
+	if err := checkValue("--root-namespace", o.RootNamespace, validation.IsDNS1123Label); err != nil {
+		return err
+	}
+	return validateSelector("--namespace-selector", o.NamespaceSelector)
+}
+
+// Complete resolves the namespaces and builds the clients.
+func (o *MigratePlanOptions) Complete(ctx context.Context, f *Factory) error {
+	if err := f.checkAllNamespaces(o.AllNamespaces); err != nil {
+		return err
+	}
+	if !o.AllNamespaces {
+		var err error
+		if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
+			return err
+		}
+	}
+	var err error
+	o.clients, err = f.Clients()
+	return err
+}
+
+// Run plans and prints; the exit code is 1 while anything is left to do.
+func (o *MigratePlanOptions) Run(ctx context.Context) error {
+	p := migrate.NewPlanner(o.clients)
+	p.RootNamespace = o.RootNamespace
+	plan, err := p.Plan(ctx, o.namespaces)
+	if err != nil {
+		return err
+	}
+	if render.IsObjectFormat(o.Output) {
+		if err := render.Object(o.IO.Out, o.Output, plan); err != nil {
+			return err
+		}
+	} else if plan.Count() == 0 {
+		fmt.Fprintln(o.IO.ErrOut, "Nothing is left to do: every namespace in scope runs in ambient mode without a policy that needs moving.")
+	} else if err := o.printTable(plan); err != nil {
+		return err
+	}
+	if n := plan.Count(); n > 0 {
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d findings in %d namespaces are left to do before the move to ambient", n, len(plan.Namespaces))}
+	}
+	return nil
+}
+
+// printTable prints one row per step, grouped by namespace and phase.
+func (o *MigratePlanOptions) printTable(plan *migrate.Plan) error {
+	wide := o.Output == "wide"
+	header := []string{"NAMESPACE", "PHASE", "CODE", "OBJECT", "STEP"}
+	if wide {
+		header = append(header, "IN AMBIENT", "ISTIOD")
+	}
+	t := render.NewTable(header...)
+	t.NoHeaders = o.NoHeaders
+	for _, ns := range plan.Namespaces {
+		for phase := migrate.PhaseWaypoints; phase <= migrate.PhaseCleanup; phase++ {
+			for _, f := range ns.Findings {
+				for _, s := range f.Steps {
+					if s.Phase != phase {
+						continue
+					}
+					step := s.Do
+					if s.Command != "" {
+						step += ": " + s.Command
+					}
+					row := []string{ns.Name, strconv.Itoa(phase), string(f.Code), objectName(f.Object), step}
+					if wide {
+						row = append(row, f.Ambient, ztunnelCondition(f))
+					}
+					t.Append(row...)
+				}
+			}
+		}
+	}
+	return t.Render(o.IO.Out)
+}
+
+// objectName is kind/name, the namespace being in its own column.
+func objectName(r kube.Ref) string {
+	return strings.ToLower(r.Kind) + "/" + r.Name
+}
+
+// ztunnelCondition is istiod's ZtunnelAccepted on a policy, <none> when it
+// wrote none.
+func ztunnelCondition(f migrate.Finding) string {
+	c := f.ZtunnelAccepted
+	if c == nil {
+		return "<none>"
+	}
+	return fmt.Sprintf("ZtunnelAccepted=%s (%s)", c.Status, c.Reason)
+}

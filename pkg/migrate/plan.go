@@ -1,0 +1,483 @@
+// Package migrate plans the move of namespaces from sidecars to ambient
+// mode with waypoints: what each sidecar-era object does once its pods
+// leave their sidecars, and the steps, in phases, that keep every policy.
+package migrate
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
+)
+
+// Code names a kind of finding; codes are stable, documented in
+// docs/troubleshooting.md, and what a pipeline matches on.
+type Code string
+
+// The finding codes.
+const (
+	// AuthorizationPolicies without targetRefs, as istiod converts them.
+	CodeAuthzAllowHTTP         Code = "AuthzAllowHTTP"
+	CodeAuthzDenyHTTP          Code = "AuthzDenyHTTP"
+	CodeAuthzDenyNoEffect      Code = "AuthzDenyNoEffect"
+	CodeAuthzUnsupportedAction Code = "AuthzUnsupportedAction"
+	CodeAuthzDryRun            Code = "AuthzDryRun"
+	CodeSelectorPolicyIgnored  Code = "SelectorPolicyIgnored"
+	CodeRouteNeedsWaypoint     Code = "RouteNeedsWaypoint"
+	CodeEnvoyFilterUnsupported Code = "EnvoyFilterUnsupported"
+	CodeSidecarResourceIgnored Code = "SidecarResourceIgnored"
+	CodeWaypointNeeded         Code = "WaypointNeeded"
+	CodeNamespaceEnrollment    Code = "NamespaceEnrollment"
+	CodeNamespaceToAmbient     Code = "NamespaceToAmbient"
+	CodePodsRunSidecars        Code = "PodsRunSidecars"
+)
+
+// codeEffect is the code of each way ztunnel does not enforce a policy as written.
+var codeEffect = map[ZtunnelEffect]Code{
+	EffectAllowHTTPOmitted: CodeAuthzAllowHTTP, EffectDenyWithoutHTTP: CodeAuthzDenyHTTP, EffectDenyNoEffect: CodeAuthzDenyNoEffect,
+	EffectUnsupportedAction: CodeAuthzUnsupportedAction, EffectDryRun: CodeAuthzDryRun,
+}
+
+// The phases of a migration, in the order they must run.
+const (
+	// PhaseWaypoints brings waypoints, enrollment and the converted copies,
+	// harmless while the pods still run sidecars.
+	PhaseWaypoints = 1
+	// PhaseAmbient moves the namespace to ambient and restarts its pods
+	// without sidecars.
+	PhaseAmbient = 2
+	// PhaseCleanup removes the originals that ztunnel would enforce wrongly, or
+	// that nothing applies any more.
+	PhaseCleanup = 3
+)
+
+// PhaseNames say what each phase does.
+var PhaseNames = map[int]string{
+	PhaseWaypoints: "waypoints, enrollment and converted copies",
+	PhaseAmbient:   "namespaces to ambient",
+	PhaseCleanup:   "originals removed",
+}
+
+// Mode is the data-plane mode of a namespace.
+type Mode string
+
+// The modes.
+const (
+	ModeSidecar Mode = "sidecar"
+	ModeAmbient Mode = "ambient"
+	ModeNone    Mode = "none"
+)
+
+// Step is one thing to do about a finding, in a phase.
+type Step struct {
+	Phase int `json:"phase"`
+	// Do says what to do in words.
+	Do string `json:"do"`
+	// Command is the command that does it, when one does.
+	Command string `json:"command,omitempty"`
+}
+
+// Finding is one object that needs attention to move to ambient.
+type Finding struct {
+	Code   Code     `json:"code"`
+	Object kube.Ref `json:"object"`
+	// Ambient says what happens to the object in ambient mode, as things are.
+	Ambient string `json:"ambient"`
+	Steps   []Step `json:"steps"`
+	// Ztunnel is the prediction of istiod's ZtunnelAccepted, for an
+	// AuthorizationPolicy.
+	Ztunnel *ZtunnelVerdict `json:"ztunnel,omitempty"`
+	// ZtunnelAccepted is the condition istiod wrote, when it wrote one.
+	ZtunnelAccepted *metav1.Condition `json:"ztunnelAccepted,omitempty"`
+}
+
+// NamespacePlan is the plan of one namespace.
+type NamespacePlan struct {
+	Name     string    `json:"name"`
+	Mode     Mode      `json:"mode"`
+	Findings []Finding `json:"findings"`
+}
+
+// Plan is what is left to do, by namespace.
+type Plan struct {
+	Namespaces []NamespacePlan `json:"namespaces"`
+	// Absent are the kinds whose CRD is not installed.
+	Absent []string `json:"absentKinds,omitempty"`
+}
+
+// Count is the number of findings.
+func (p *Plan) Count() int {
+	n := 0
+	for _, ns := range p.Namespaces {
+		n += len(ns.Findings)
+	}
+	return n
+}
+
+// ModeOf is the data-plane mode a namespace's labels ask for, as istiod and
+// the sidecar injector read them: ambient wins over injection.
+func ModeOf(nsLabels map[string]string) Mode {
+	if nsLabels[istio.LabelDataplaneMode] == istio.DataplaneModeAmbient {
+		return ModeAmbient
+	}
+	if v, ok := nsLabels["istio-injection"]; ok {
+		if v == "enabled" {
+			return ModeSidecar
+		}
+		return ModeNone
+	}
+	if nsLabels[istio.LabelRev] != "" {
+		return ModeSidecar
+	}
+	return ModeNone
+}
+
+// HasSidecar says whether a pod runs a sidecar: the injector's status
+// annotation (a container named istio-proxy is no sign: waypoints and
+// gateways run one as their only container).
+func HasSidecar(pod *corev1.Pod) bool {
+	_, ok := pod.Annotations["sidecar.istio.io/status"]
+	return ok
+}
+
+// world is what the planner read, by namespace.
+type world struct {
+	root       string
+	namespaces map[string]*corev1.Namespace
+	// objects of every kind read, by kind name then namespace.
+	objects    map[string]map[string][]unstructured.Unstructured
+	services   map[string][]corev1.Service
+	pods       map[string][]corev1.Pod
+	waypoints  map[string][]mesh.Waypoint
+	waypointOf map[string]mesh.Waypoint // by namespace/name
+}
+
+// planNamespace makes the plan of one namespace.
+func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
+	p := NamespacePlan{Name: ns.Name, Mode: ModeOf(ns.Labels), Findings: []Finding{}}
+	needsWaypoint := false
+	for _, obj := range w.objects[kindAuthorizationPolicy][ns.Name] {
+		f, ok := w.authorizationFinding(ns, &obj)
+		if !ok {
+			continue
+		}
+		if f.Code != CodeAuthzUnsupportedAction && f.Code != CodeAuthzDryRun {
+			needsWaypoint = true
+		}
+		p.Findings = append(p.Findings, f)
+	}
+	for _, kind := range selectorKinds {
+		for _, obj := range w.objects[kind][ns.Name] {
+			spec, _, _ := unstructured.NestedMap(obj.Object, "spec")
+			sel, _, _ := unstructured.NestedStringMap(spec, "selector", "matchLabels")
+			if hasTargetRefs(spec) || len(sel) == 0 {
+				continue
+			}
+			needsWaypoint = true
+			ref := kube.Ref{Kind: kind, Namespace: ns.Name, Name: obj.GetName()}
+			copied := w.copyStep(ns.Name, sel)
+			p.Findings = append(p.Findings, Finding{Code: CodeSelectorPolicyIgnored, Object: ref,
+				Ambient: "has no effect on ambient pods: it selects pods, and only a sidecar applies a selector",
+				Steps:   []Step{copied, cleanupStep(copied, ref, "which nothing applies in ambient")}})
+		}
+	}
+	for _, f := range w.routeFindings(ns) {
+		needsWaypoint = true
+		p.Findings = append(p.Findings, f)
+	}
+	for _, kind := range []string{kindEnvoyFilter, kindSidecar} {
+		for _, obj := range w.objects[kind][ns.Name] {
+			ref := kube.Ref{Kind: kind, Namespace: ns.Name, Name: obj.GetName()}
+			f := Finding{Code: CodeEnvoyFilterUnsupported, Object: ref,
+				Ambient: "not supported with waypoints nor applied by ztunnel; it has no exact conversion",
+				Steps:   []Step{{Phase: PhaseCleanup, Do: "express what it does another way (an HTTPRoute filter, a WasmPlugin with targetRefs), then delete it", Command: deleteCommand(ref)}}}
+			if kind == kindSidecar {
+				f = Finding{Code: CodeSidecarResourceIgnored, Object: ref,
+					Ambient: "ignored in ambient: it configures sidecars only",
+					Steps:   []Step{{Phase: PhaseCleanup, Do: "delete it once no pod of the namespace runs a sidecar", Command: deleteCommand(ref)}}}
+			}
+			p.Findings = append(p.Findings, f)
+		}
+	}
+	if ns.Name == w.root {
+		// The root namespace's policies are mesh-wide; the namespace
+		// itself runs istiod, not applications.
+		return p
+	}
+	if needsWaypoint {
+		if f, ok := w.waypointFinding(ns); ok {
+			p.Findings = append([]Finding{f}, p.Findings...)
+		}
+	}
+	p.Findings = append(p.Findings, w.ambientFindings(ns, p.Mode)...)
+	return p
+}
+
+// authorizationFinding is the finding of an AuthorizationPolicy that ztunnel
+// would not enforce as written; ok is false when it would.
+func (w *world) authorizationFinding(ns *corev1.Namespace, obj *unstructured.Unstructured) (Finding, bool) {
+	v, ok := PredictZtunnel(obj)
+	if !ok || v.Effect == EffectEnforced {
+		return Finding{}, false
+	}
+	ref := kube.Ref{Kind: kindAuthorizationPolicy, Namespace: ns.Name, Name: obj.GetName()}
+	f := Finding{Code: codeEffect[v.Effect], Object: ref, Ztunnel: &v}
+	for _, c := range kube.Conditions(obj) {
+		if c.Type == "ZtunnelAccepted" {
+			f.ZtunnelAccepted = &c
+		}
+	}
+	attrs := strings.Join(v.HTTPAttributes, ", ")
+	sel, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "selector", "matchLabels")
+	scope := "its pods"
+	if len(sel) == 0 {
+		scope = "the namespace's pods"
+		if ns.Name == w.root {
+			scope = "every ambient pod of the mesh"
+		}
+	}
+	switch v.Effect {
+	case EffectAllowHTTPOmitted:
+		f.Ambient = fmt.Sprintf("ztunnel drops its rules with HTTP attributes (%s): it allows less than it says to %s, nothing when every rule has one", attrs, scope)
+	case EffectDenyWithoutHTTP:
+		f.Ambient = fmt.Sprintf("ztunnel enforces it without its HTTP attributes (%s): it denies more than it says to %s", attrs, scope)
+	case EffectDenyNoEffect:
+		f.Ambient = fmt.Sprintf("once its HTTP attributes (%s) are dropped no rule is left that ztunnel can match: it denies nothing to %s", attrs, scope)
+	case EffectUnsupportedAction:
+		f.Ambient = "ztunnel does not apply its action; only a waypoint can (CUSTOM) or nothing does (AUDIT)"
+	case EffectDryRun:
+		f.Ambient = "istiod does not send dry-run policies to ztunnel"
+	}
+	if v.Effect == EffectDryRun || v.Effect == EffectUnsupportedAction {
+		f.Steps = []Step{w.copyStep(ns.Name, sel)}
+		return f, true
+	}
+	copied := w.copyStep(ns.Name, sel)
+	f.Steps = []Step{copied, cleanupStep(copied, ref, "which ztunnel would enforce without its HTTP rules")}
+	return f, true
+}
+
+// cleanupStep is the step of phase 3 that deletes an original; when its
+// copy has no exact conversion, only once the user has replaced it.
+func cleanupStep(copied Step, ref kube.Ref, why string) Step {
+	do := "delete the original, " + why
+	if strings.HasPrefix(copied.Do, noConversion) {
+		do = "once what it does is done another way (phase 1 has no exact conversion), delete the original, " + why
+	}
+	return Step{Phase: PhaseCleanup, Do: do, Command: deleteCommand(ref)}
+}
+
+// noConversion starts the step of a policy that has no exact conversion.
+const noConversion = "no exact conversion: "
+
+// copyStep is the step of phase 1 that converts a selector (or
+// namespace-wide) policy of kind into a copy with targetRefs, or says
+// why no exact conversion exists.
+func (w *world) copyStep(ns string, sel map[string]string) Step {
+	if len(sel) == 0 {
+		if ns == w.root {
+			return Step{Phase: PhaseWaypoints, Do: noConversion + "a mesh-wide policy has no one waypoint to target; copy it with targetRefs to each namespace's waypoint"}
+		}
+		return Step{Phase: PhaseWaypoints, Do: "copy it with targetRefs to the namespace's waypoint (kind Gateway)"}
+	}
+	services, orphans := w.selectedServices(ns, sel)
+	if len(services) == 0 {
+		if len(orphans) == 0 {
+			return Step{Phase: PhaseWaypoints, Do: noConversion + "its selector picks no pod, so no Service to target"}
+		}
+		return Step{Phase: PhaseWaypoints, Do: noConversion + fmt.Sprintf("the pods its selector picks (%s) are in no Service to target", strings.Join(orphans, ", "))}
+	}
+	do := "copy it with targetRefs to the Services of its pods: " + strings.Join(services, ", ")
+	if len(orphans) > 0 {
+		do += fmt.Sprintf("; the pods %s are in no Service, so the copy does not cover them", strings.Join(orphans, ", "))
+	}
+	return Step{Phase: PhaseWaypoints, Do: do}
+}
+
+// selectedServices are the Services whose selectors pick a pod that sel
+// picks, and the picked pods in no Service.
+func (w *world) selectedServices(ns string, sel map[string]string) (services, orphans []string) {
+	selector := labels.SelectorFromSet(sel)
+	for _, pod := range w.pods[ns] {
+		if !selector.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		in := false
+		for _, svc := range w.services[ns] {
+			if len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
+				in = true
+				if !slices.Contains(services, svc.Name) {
+					services = append(services, svc.Name)
+				}
+			}
+		}
+		if !in {
+			orphans = append(orphans, pod.Name)
+		}
+	}
+	sort.Strings(services)
+	sort.Strings(orphans)
+	return services, orphans
+}
+
+// routeFindings are the VirtualServices and DestinationRules of ns whose
+// hosts are Services of the cluster that use no waypoint: in ambient they
+// take effect only through one.
+func (w *world) routeFindings(ns *corev1.Namespace) []Finding {
+	var out []Finding
+	for _, kind := range []string{kindVirtualService, kindDestinationRule} {
+		for _, obj := range w.objects[kind][ns.Name] {
+			spec, _, _ := unstructured.NestedMap(obj.Object, "spec")
+			var hosts []string
+			if kind == kindVirtualService {
+				gateways := stringList(spec, "gateways")
+				if len(gateways) > 0 && !slices.Contains(gateways, "mesh") {
+					continue // a route of ingress gateways only
+				}
+				hosts = stringList(spec, "hosts")
+			} else if h, _ := spec["host"].(string); h != "" {
+				hosts = []string{h}
+			}
+			var unbound []string
+			for _, h := range hosts {
+				svc, ok := w.service(h, ns.Name)
+				if !ok {
+					continue
+				}
+				svcNs := w.namespaces[svc.Namespace]
+				var nsLabels map[string]string
+				if svcNs != nil {
+					nsLabels = svcNs.Labels
+				}
+				if use, _ := enroll.DecidingUse(svc.Labels, nsLabels, svc.Namespace); use.Names() {
+					continue
+				}
+				unbound = append(unbound, svc.Namespace+"/"+svc.Name)
+			}
+			if len(unbound) == 0 {
+				continue
+			}
+			ref := kube.Ref{Kind: kind, Namespace: ns.Name, Name: obj.GetName()}
+			out = append(out, Finding{Code: CodeRouteNeedsWaypoint, Object: ref,
+				Ambient: fmt.Sprintf("applies only to traffic through a waypoint, and %s uses none", joinServices(unbound)),
+				Steps:   []Step{{Phase: PhaseWaypoints, Do: fmt.Sprintf("enroll %s in a waypoint (the namespace's, planned above)", joinServices(unbound))}}})
+		}
+	}
+	return out
+}
+
+func joinServices(keys []string) string {
+	if len(keys) == 1 {
+		return "service " + keys[0]
+	}
+	return "services " + strings.Join(keys, ", ")
+}
+
+// service finds the Service a host of a route in namespace ns names:
+// name, name.namespace, name.namespace.svc or the full cluster name.
+func (w *world) service(host, ns string) (corev1.Service, bool) {
+	parts := strings.Split(strings.TrimSuffix(host, ".cluster.local"), ".")
+	name, svcNs := parts[0], ns
+	switch {
+	case len(parts) == 1:
+	case len(parts) == 2, len(parts) == 3 && parts[2] == "svc":
+		svcNs = parts[1]
+	default:
+		return corev1.Service{}, false
+	}
+	for _, svc := range w.services[svcNs] {
+		if svc.Name == name {
+			return svc, true
+		}
+	}
+	return corev1.Service{}, false
+}
+
+// waypointFinding is the waypoint a namespace needs for its L7 policies:
+// none when it already uses one that serves its Services, enrollment in
+// one of its own when it has one that does, else a new one.
+func (w *world) waypointFinding(ns *corev1.Namespace) (Finding, bool) {
+	ref := kube.Ref{Kind: "Namespace", Name: ns.Name}
+	use := enroll.UseOf(ns.Labels, ns.Name)
+	if use.Names() {
+		if wp, ok := w.waypointOf[use.Key()]; ok && wp.TrafficType.ServesServices() {
+			return Finding{}, false
+		}
+	}
+	for _, wp := range w.waypoints[ns.Name] {
+		if wp.TrafficType.ServesServices() {
+			return Finding{Code: CodeNamespaceEnrollment, Object: ref,
+				Ambient: fmt.Sprintf("its L7 policies need a waypoint, and waypoint %s serves its Services but the namespace is not enrolled in it", wp.Key()),
+				Steps: []Step{{Phase: PhaseWaypoints, Do: "enroll the namespace in waypoint " + wp.Key(),
+					Command: fmt.Sprintf("kubectl waypoint enroll namespace %s --waypoint %s", ns.Name, wp.Name)}}}, true
+		}
+	}
+	return Finding{Code: CodeWaypointNeeded, Object: ref,
+		Ambient: "its L7 policies need a waypoint, and it has none that serves its Services",
+		Steps: []Step{{Phase: PhaseWaypoints, Do: "apply a waypoint and enroll the namespace in it",
+			Command: fmt.Sprintf("kubectl waypoint apply -n %s --enroll-namespace --wait", ns.Name)}}}, true
+}
+
+// ambientFindings are the namespace's move to ambient and the pods that
+// still run sidecars.
+func (w *world) ambientFindings(ns *corev1.Namespace, mode Mode) []Finding {
+	var withSidecar []string
+	for i := range w.pods[ns.Name] {
+		if HasSidecar(&w.pods[ns.Name][i]) {
+			withSidecar = append(withSidecar, w.pods[ns.Name][i].Name)
+		}
+	}
+	sort.Strings(withSidecar)
+	ref := kube.Ref{Kind: "Namespace", Name: ns.Name}
+	pods := ""
+	if len(withSidecar) > 0 {
+		pods = fmt.Sprintf("; restart the %d pods that run a sidecar (%s) so they come back without one", len(withSidecar), abbreviate(withSidecar, 5))
+	}
+	switch {
+	case mode != ModeAmbient:
+		return []Finding{{Code: CodeNamespaceToAmbient, Object: ref,
+			Ambient: fmt.Sprintf("in %s mode: its pods are not in ambient", mode),
+			Steps: []Step{{Phase: PhaseAmbient, Do: "label the namespace for ambient and remove its injection labels" + pods,
+				Command: ambientCommand(ns)}}}}
+	case len(withSidecar) > 0:
+		return []Finding{{Code: CodePodsRunSidecars, Object: ref,
+			Ambient: fmt.Sprintf("ambient, but %d pods still run a sidecar, which istiod keeps out of ambient", len(withSidecar)),
+			Steps:   []Step{{Phase: PhaseAmbient, Do: strings.TrimPrefix(pods, "; ")}}}}
+	}
+	return nil
+}
+
+// ambientCommand labels a namespace for ambient and removes the injection
+// labels it has.
+func ambientCommand(ns *corev1.Namespace) string {
+	cmd := "kubectl label namespace " + ns.Name
+	for _, l := range []string{"istio-injection", istio.LabelRev} {
+		if _, ok := ns.Labels[l]; ok {
+			cmd += " " + l + "-"
+		}
+	}
+	return cmd + " " + istio.LabelDataplaneMode + "=" + istio.DataplaneModeAmbient
+}
+
+// abbreviate lists the first n names and how many more there are.
+func abbreviate(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// deleteCommand is the kubectl command that deletes an object.
+func deleteCommand(r kube.Ref) string {
+	return fmt.Sprintf("kubectl delete %s %s -n %s", strings.ToLower(r.Kind), r.Name, r.Namespace)
+}
