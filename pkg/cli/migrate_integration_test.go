@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -433,6 +434,37 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 	}
 	env.WaitForCondition(t, testenv.ServiceResource, ns, "reviews", "istio.io/WaypointBound", func(c metav1.Condition) bool {
 		return c.Status == metav1.ConditionTrue && strings.Contains(c.Message, ns+"/waypoint")
+	})
+	// The converted copies, as the plan gives them: the original's rules,
+	// targetRefs in place of the selector; istiod's WaypointAccepted on
+	// the AuthorizationPolicy's copy is the oracle that the waypoint
+	// enforces it.
+	copies := 0
+	for key, f := range got {
+		if f.Copy == nil {
+			continue
+		}
+		copies++
+		orig, err := env.Dynamic.Resource(findingGVR(t, f.Object.Kind)).Namespace(ns).Get(context.Background(), f.Object.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		origSpec, _, _ := unstructured.NestedMap(orig.Object, "spec")
+		copySpec, _, _ := unstructured.NestedMap(f.Copy.Object, "spec")
+		delete(origSpec, "selector")
+		delete(copySpec, "targetRefs")
+		if !equality.Semantic.DeepEqual(origSpec, copySpec) {
+			t.Errorf("%s: the copy's spec %v is not the original's %v without its selector", key, copySpec, origSpec)
+		}
+		if _, err := env.Dynamic.Resource(findingGVR(t, f.Object.Kind)).Namespace(ns).Create(context.Background(), f.Copy, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("%s: create its copy: %v", key, err)
+		}
+	}
+	if copies != 2 {
+		t.Errorf("%d copies, want 2 (get-only, jwt)", copies)
+	}
+	env.WaitForCondition(t, authorizationPolicies, ns, "get-only-waypoint", "WaypointAccepted", func(c metav1.Condition) bool {
+		return c.Status == metav1.ConditionTrue
 	})
 	// Phase 2: the namespace to ambient, the pods restarted without sidecars.
 	nsObj, err := env.Kube.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})

@@ -99,6 +99,9 @@ type Finding struct {
 	Ztunnel *ZtunnelVerdict `json:"ztunnel,omitempty"`
 	// ZtunnelAccepted is the condition istiod wrote, when it wrote one.
 	ZtunnelAccepted *metav1.Condition `json:"ztunnelAccepted,omitempty"`
+	// Copy is the converted copy phase 1 creates, for a policy that has an
+	// exact conversion.
+	Copy *unstructured.Unstructured `json:"copy,omitempty"`
 }
 
 // NamespacePlan is the plan of one namespace.
@@ -185,8 +188,8 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 			}
 			needsWaypoint = true
 			ref := kube.Ref{Kind: kind, Namespace: ns.Name, Name: obj.GetName()}
-			copied := w.copyStep(ns.Name, sel)
-			p.Findings = append(p.Findings, Finding{Code: CodeSelectorPolicyIgnored, Object: ref,
+			copied, copy := w.copyStep(ns, &obj, sel)
+			p.Findings = append(p.Findings, Finding{Code: CodeSelectorPolicyIgnored, Object: ref, Copy: copy,
 				Ambient: "has no effect on ambient pods: it selects pods, and only a sidecar applies a selector",
 				Steps:   []Step{copied, cleanupStep(copied, ref, "which nothing applies in ambient")}})
 		}
@@ -259,10 +262,12 @@ func (w *world) authorizationFinding(ns *corev1.Namespace, obj *unstructured.Uns
 		f.Ambient = "istiod does not send dry-run policies to ztunnel"
 	}
 	if v.Effect == EffectDryRun || v.Effect == EffectUnsupportedAction {
-		f.Steps = []Step{w.copyStep(ns.Name, sel)}
+		copied, copy := w.copyStep(ns, obj, sel)
+		f.Steps, f.Copy = []Step{copied}, copy
 		return f, true
 	}
-	copied := w.copyStep(ns.Name, sel)
+	copied, copy := w.copyStep(ns, obj, sel)
+	f.Copy = copy
 	f.Steps = []Step{copied, cleanupStep(copied, ref, "which ztunnel would enforce without its HTTP rules")}
 	return f, true
 }
@@ -281,27 +286,53 @@ func cleanupStep(copied Step, ref kube.Ref, why string) Step {
 const noConversion = "no exact conversion: "
 
 // copyStep is the step of phase 1 that converts a selector (or
-// namespace-wide) policy of kind into a copy with targetRefs, or says
-// why no exact conversion exists.
-func (w *world) copyStep(ns string, sel map[string]string) Step {
+// namespace-wide) policy into a copy with targetRefs, with the copy; or
+// the step that says why no exact conversion exists, and no copy.
+func (w *world) copyStep(ns *corev1.Namespace, obj *unstructured.Unstructured, sel map[string]string) (Step, *unstructured.Unstructured) {
 	if len(sel) == 0 {
-		if ns == w.root {
-			return Step{Phase: PhaseWaypoints, Do: noConversion + "a mesh-wide policy has no one waypoint to target; copy it with targetRefs to each namespace's waypoint"}
+		if ns.Name == w.root {
+			return Step{Phase: PhaseWaypoints, Do: noConversion + "a mesh-wide policy has no one waypoint to target; copy it with targetRefs to each namespace's waypoint"}, nil
 		}
-		return Step{Phase: PhaseWaypoints, Do: "copy it with targetRefs to the namespace's waypoint (kind Gateway)"}
+		name, ok := w.namespaceWaypoint(ns)
+		if !ok {
+			return Step{Phase: PhaseWaypoints, Do: noConversion + "the namespace uses a waypoint of another namespace, where a policy on it would apply to the traffic of every namespace it serves"}, nil
+		}
+		copied := convert(obj, []target{{group: gatewayGroup, kind: "Gateway", name: name}})
+		return Step{Phase: PhaseWaypoints, Do: fmt.Sprintf("create %s, a copy with targetRefs to the namespace's waypoint %s", copied.GetName(), name)}, copied
 	}
-	services, orphans := w.selectedServices(ns, sel)
+	services, orphans := w.selectedServices(ns.Name, sel)
 	if len(services) == 0 {
 		if len(orphans) == 0 {
-			return Step{Phase: PhaseWaypoints, Do: noConversion + "its selector picks no pod, so no Service to target"}
+			return Step{Phase: PhaseWaypoints, Do: noConversion + "its selector picks no pod, so no Service to target"}, nil
 		}
-		return Step{Phase: PhaseWaypoints, Do: noConversion + fmt.Sprintf("the pods its selector picks (%s) are in no Service to target", strings.Join(orphans, ", "))}
+		return Step{Phase: PhaseWaypoints, Do: noConversion + fmt.Sprintf("the pods its selector picks (%s) are in no Service to target", strings.Join(orphans, ", "))}, nil
 	}
-	do := "copy it with targetRefs to the Services of its pods: " + strings.Join(services, ", ")
+	targets := make([]target, len(services))
+	for i, svc := range services {
+		targets[i] = target{kind: "Service", name: svc}
+	}
+	copied := convert(obj, targets)
+	do := fmt.Sprintf("create %s, a copy with targetRefs to the Services of its pods: %s", copied.GetName(), strings.Join(services, ", "))
 	if len(orphans) > 0 {
 		do += fmt.Sprintf("; the pods %s are in no Service, so the copy does not cover them", strings.Join(orphans, ", "))
 	}
-	return Step{Phase: PhaseWaypoints, Do: do}
+	return Step{Phase: PhaseWaypoints, Do: do}, copied
+}
+
+// namespaceWaypoint is the waypoint of its own namespace that a namespace
+// uses or will use (the one the plan applies, "waypoint", when it has
+// none); ok is false when it uses one of another namespace.
+func (w *world) namespaceWaypoint(ns *corev1.Namespace) (string, bool) {
+	if use := enroll.UseOf(ns.Labels, ns.Name); use.Names() {
+		wpNs, name, _ := strings.Cut(use.Key(), "/")
+		return name, wpNs == ns.Name
+	}
+	for _, wp := range w.waypoints[ns.Name] {
+		if wp.TrafficType.ServesServices() {
+			return wp.Name, true
+		}
+	}
+	return "waypoint", true
 }
 
 // selectedServices are the Services whose selectors pick a pod that sel

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -79,5 +80,26 @@ func TestUnitRouteHosts(t *testing.T) {
 		if _, ok := w.service(host, "a"); ok != want {
 			t.Errorf("%s from namespace a: found %v, want %v", host, ok, want)
 		}
+	}
+}
+
+func TestUnitConvert(t *testing.T) {
+	orig := policy(nil, map[string]any{"action": "DENY", "selector": map[string]any{"matchLabels": map[string]any{"app": "a"}}, "rules": []any{map[string]any{}}})
+	orig.SetAPIVersion("security.istio.io/v1")
+	orig.SetKind("AuthorizationPolicy")
+	orig.SetLabels(map[string]string{"team": "x"})
+	c := convert(orig, []target{{kind: "Service", name: "a"}, {kind: "Service", name: "b"}})
+	spec := c.Object["spec"].(map[string]any)
+	if _, ok := spec["selector"]; ok || spec["action"] != "DENY" || len(spec["rules"].([]any)) != 1 || len(spec["targetRefs"].([]any)) != 2 {
+		t.Errorf("copy spec %v", spec)
+	}
+	if _, ok := orig.Object["spec"].(map[string]any)["selector"]; !ok {
+		t.Error("convert changed the original")
+	}
+	if c.GetName() != "p-waypoint" || c.GetNamespace() != "ns" || c.GetLabels()["team"] != "x" || c.GetAnnotations()[AnnotationConvertedFrom] != "AuthorizationPolicy/p" || c.GetKind() != "AuthorizationPolicy" {
+		t.Errorf("copy %v", c.Object)
+	}
+	if n := copyName(strings.Repeat("a", 260)); len(n) != 253 || !strings.HasSuffix(n, copySuffix) {
+		t.Errorf("copyName of a long name: %d characters", len(n))
 	}
 }
