@@ -466,6 +466,21 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 	env.WaitForCondition(t, authorizationPolicies, ns, "get-only-waypoint", "WaypointAccepted", func(c metav1.Condition) bool {
 		return c.Status == metav1.ConditionTrue
 	})
+	// A re-run knows phase 1 is done: the copies exist, the namespace and
+	// its Service use the waypoint.
+	p, _, _ = plan()
+	for _, n := range p.Namespaces {
+		for _, f := range n.Findings {
+			for _, step := range f.Steps {
+				if n.Name == ns && step.Phase == migrate.PhaseWaypoints && f.Code != migrate.CodeSelectorPolicyIgnored {
+					t.Errorf("after phase 1, %s %s still has a step of phase 1: %s", f.Code, objectName(f.Object), step.Do)
+				}
+			}
+			if n.Name == ns && f.Object.Name == "get-only" && !strings.Contains(fmt.Sprint(f.Steps), "its copy get-only-waypoint exists") {
+				t.Errorf("after phase 1, get-only's steps do not name its copy: %+v", f.Steps)
+			}
+		}
+	}
 	// Phase 2: the namespace to ambient, the pods restarted without sidecars.
 	nsObj, err := env.Kube.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
 	if err != nil {

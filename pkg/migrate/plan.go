@@ -188,10 +188,10 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 			}
 			needsWaypoint = true
 			ref := kube.Ref{Kind: kind, Namespace: ns.Name, Name: obj.GetName()}
-			copied, copy := w.copyStep(ns, &obj, sel)
-			p.Findings = append(p.Findings, Finding{Code: CodeSelectorPolicyIgnored, Object: ref, Copy: copy,
-				Ambient: "has no effect on ambient pods: it selects pods, and only a sidecar applies a selector",
-				Steps:   []Step{copied, cleanupStep(copied, ref, "which nothing applies in ambient")}})
+			f := Finding{Code: CodeSelectorPolicyIgnored, Object: ref,
+				Ambient: "has no effect on ambient pods: it selects pods, and only a sidecar applies a selector"}
+			f.Steps, f.Copy = w.policySteps(ns, &obj, sel, "which nothing applies in ambient")
+			p.Findings = append(p.Findings, f)
 		}
 	}
 	for _, f := range w.routeFindings(ns) {
@@ -261,15 +261,36 @@ func (w *world) authorizationFinding(ns *corev1.Namespace, obj *unstructured.Uns
 	case EffectDryRun:
 		f.Ambient = "istiod does not send dry-run policies to ztunnel"
 	}
+	why := "which ztunnel would enforce without its HTTP rules"
 	if v.Effect == EffectDryRun || v.Effect == EffectUnsupportedAction {
-		copied, copy := w.copyStep(ns, obj, sel)
-		f.Steps, f.Copy = []Step{copied}, copy
-		return f, true
+		why = "which ztunnel does not apply"
 	}
-	copied, copy := w.copyStep(ns, obj, sel)
-	f.Copy = copy
-	f.Steps = []Step{copied, cleanupStep(copied, ref, "which ztunnel would enforce without its HTTP rules")}
+	f.Steps, f.Copy = w.policySteps(ns, obj, sel, why)
 	return f, true
+}
+
+// policySteps are the steps of a policy that moves to the waypoint: its
+// copy in phase 1 (done when a copy of it exists: a policy of its kind
+// and namespace whose AnnotationConvertedFrom names it), the original's
+// deletion in phase 3; and the copy to create, if any.
+func (w *world) policySteps(ns *corev1.Namespace, obj *unstructured.Unstructured, sel map[string]string, why string) ([]Step, *unstructured.Unstructured) {
+	ref := kube.Ref{Kind: obj.GetKind(), Namespace: ns.Name, Name: obj.GetName()}
+	copied, copy := w.copyStep(ns, obj, sel)
+	if existing := w.copyOf(obj); existing != "" {
+		return []Step{{Phase: PhaseCleanup, Do: fmt.Sprintf("delete the original, %s (its copy %s exists)", why, existing), Command: deleteCommand(ref)}}, nil
+	}
+	return []Step{copied, cleanupStep(copied, ref, why)}, copy
+}
+
+// copyOf is the name of an existing copy of obj, "" when there is none.
+func (w *world) copyOf(obj *unstructured.Unstructured) string {
+	want := obj.GetKind() + "/" + obj.GetName()
+	for _, o := range w.objects[obj.GetKind()][obj.GetNamespace()] {
+		if o.GetAnnotations()[AnnotationConvertedFrom] == want {
+			return o.GetName()
+		}
+	}
+	return ""
 }
 
 // cleanupStep is the step of phase 3 that deletes an original; when its
