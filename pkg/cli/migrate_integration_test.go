@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
@@ -548,15 +547,8 @@ func TestMigratePlanRequests(t *testing.T) {
 			map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}})
 	}
 	env.Waypoint(t, env.Namespace(t, testenv.AmbientLabels()), "waypoint", map[string]string{"istio.io/waypoint-for": "service"})
-	streams, _, errOut := TestStreams(false)
-	f := NewFactory(streams, "kubectl-waypoint")
 	log := &requestLog{}
-	f.NewClients = func(cfg *rest.Config) (*kube.Clients, error) {
-		cfg = rest.CopyConfig(cfg)
-		cfg.Wrap(log.RoundTrip)
-		return kube.NewClients(cfg)
-	}
-	if code := Execute(f, []string{"migrate", "plan", "-A", "--kubeconfig", env.Kubeconfig}); code != ExitFailed {
+	if _, errOut, code := executeLogged(log, "migrate", "plan", "-A"); code != ExitFailed {
 		t.Fatalf("exit %d, want 1: %s", code, errOut)
 	}
 	sort.Strings(log.reqs)

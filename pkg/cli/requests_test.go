@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"sort"
@@ -50,19 +51,26 @@ func runCounted(t *testing.T, args ...string) (stdout string, reqs []string) {
 // runLogged is runCounted returning the whole log.
 func runLogged(t *testing.T, args ...string) (stdout string, log *requestLog) {
 	t.Helper()
+	log = &requestLog{}
+	out, errOut, code := executeLogged(log, args...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, errOut)
+	}
+	sort.Strings(log.reqs)
+	return out.String(), log
+}
+
+// executeLogged runs the tool in-process against the test API server with
+// every request it makes recorded in log.
+func executeLogged(log *requestLog, args ...string) (out, errOut *bytes.Buffer, code int) {
 	streams, out, errOut := TestStreams(false)
 	f := NewFactory(streams, "kubectl-waypoint")
-	log = &requestLog{}
 	f.NewClients = func(cfg *rest.Config) (*kube.Clients, error) {
 		cfg = rest.CopyConfig(cfg)
 		cfg.Wrap(log.RoundTrip)
 		return kube.NewClients(cfg)
 	}
-	if code := Execute(f, append(args, "--kubeconfig", env.Kubeconfig)); code != 0 {
-		t.Fatalf("%v: exit %d: %s", args, code, errOut)
-	}
-	sort.Strings(log.reqs)
-	return out.String(), log
+	return out, errOut, Execute(f, append(args, "--kubeconfig", env.Kubeconfig))
 }
 
 // TestRequestCounts pins how many API requests each command needs, so that a
