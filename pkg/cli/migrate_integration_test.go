@@ -396,6 +396,11 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 		if !strings.Contains(fmt.Sprint(f.Steps), word) {
 			t.Errorf("%s: steps %+v do not say %q", key, f.Steps, word)
 		}
+		for _, step := range f.Steps {
+			if step.Phase == migrate.PhaseCleanup && f.Code != migrate.CodeSidecarResourceIgnored && !strings.HasPrefix(step.Do, "after phase 2") {
+				t.Errorf("%s: a step of phase 3 does not wait for phase 2 while the pods run sidecars: %s", key, step.Do)
+			}
+		}
 		if f.Object.Kind != "Namespace" {
 			// The oracle of a finding's object is the API server.
 			if _, err := env.Dynamic.Resource(findingGVR(t, f.Object.Kind)).Namespace(ns).Get(context.Background(), f.Object.Name, metav1.GetOptions{}); err != nil {
@@ -497,6 +502,24 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 		}
 	}
 	sidecarPod(t, ns, "reviews-v2", map[string]string{"app": "reviews"}, false)
+	// Phase 3 is due now: its steps no longer wait for phase 2.
+	p, _, _ = plan()
+	cleanups := 0
+	for _, n := range p.Namespaces {
+		for _, f := range n.Findings {
+			for _, step := range f.Steps {
+				if n.Name == ns && step.Phase == migrate.PhaseCleanup {
+					cleanups++
+					if strings.HasPrefix(step.Do, "after phase 2") {
+						t.Errorf("after phase 2, %s %s still waits for it: %s", f.Code, objectName(f.Object), step.Do)
+					}
+				}
+			}
+		}
+	}
+	if cleanups != 5 {
+		t.Errorf("after phase 2, %d steps of phase 3, want 5 (get-only, jwt, batch-logs, lua, default)", cleanups)
+	}
 	// Phase 3: the originals.
 	for _, f := range got {
 		if f.Object.Kind == "Namespace" || f.Code == migrate.CodeRouteNeedsWaypoint {

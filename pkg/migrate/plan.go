@@ -223,7 +223,28 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 		}
 	}
 	p.Findings = append(p.Findings, w.ambientFindings(ns, p.Mode)...)
+	if p.Mode != ModeAmbient || w.sidecars(ns.Name) > 0 {
+		// Phase 3 removes what the pods' sidecars still apply.
+		for i := range p.Findings {
+			for j, s := range p.Findings[i].Steps {
+				if s.Phase == PhaseCleanup && p.Findings[i].Code != CodeSidecarResourceIgnored {
+					p.Findings[i].Steps[j].Do = "after phase 2 (the pods still run sidecars that apply it): " + s.Do
+				}
+			}
+		}
+	}
 	return p
+}
+
+// sidecars is the number of pods of namespace ns that run a sidecar.
+func (w *world) sidecars(ns string) int {
+	n := 0
+	for i := range w.pods[ns] {
+		if HasSidecar(&w.pods[ns][i]) {
+			n++
+		}
+	}
+	return n
 }
 
 // authorizationFinding is the finding of an AuthorizationPolicy that ztunnel
@@ -310,10 +331,13 @@ const noConversion = "no exact conversion: "
 // namespace-wide) policy into a copy with targetRefs, with the copy; or
 // the step that says why no exact conversion exists, and no copy.
 func (w *world) copyStep(ns *corev1.Namespace, obj *unstructured.Unstructured, sel map[string]string) (Step, *unstructured.Unstructured) {
-	if len(sel) == 0 {
-		if ns.Name == w.root {
-			return Step{Phase: PhaseWaypoints, Do: noConversion + "a mesh-wide policy has no one waypoint to target; copy it with targetRefs to each namespace's waypoint"}, nil
+	if ns.Name == w.root {
+		if len(sel) > 0 {
+			return Step{Phase: PhaseWaypoints, Do: noConversion + "a selector of the root namespace picks pods of every namespace; copy it with targetRefs to the Services of each namespace whose pods it picks"}, nil
 		}
+		return Step{Phase: PhaseWaypoints, Do: noConversion + "a mesh-wide policy has no one waypoint to target; copy it with targetRefs to each namespace's waypoint"}, nil
+	}
+	if len(sel) == 0 {
 		name, ok := w.namespaceWaypoint(ns)
 		if !ok {
 			return Step{Phase: PhaseWaypoints, Do: noConversion + "the namespace uses a waypoint of another namespace, where a policy on it would apply to the traffic of every namespace it serves"}, nil
