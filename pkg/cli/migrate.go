@@ -2,13 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/gitops"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/migrate"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
@@ -36,6 +39,7 @@ type MigratePlanOptions struct {
 	RootNamespace     string
 	Output            string
 	NoHeaders         bool
+	OutputDir         string
 
 	namespaces []string
 	clients    *kube.Clients
@@ -70,6 +74,13 @@ Without -n, every namespace in sidecar or ambient mode is planned (-A), or
 those of --namespace-selector; the root namespace's mesh-wide policies are
 always read. Each kind is listed once for the cluster, or once per namespace.
 
+--output-dir DIR also writes phases 1 and 2 as manifests, DIR/phase-1 and
+DIR/phase-2 with a kustomization.yaml each, for kubectl apply --server-side -k
+or a GitOps tool: the waypoints, enrollment and copies; then the namespaces'
+move to ambient (istio.io/dataplane-mode=ambient, istio-injection=disabled,
+their enrollment labels repeated). Pod restarts and deletions are not
+manifests.
+
 The exit code is 1 while anything is left to do and 0 when nothing is, so
 that a pipeline can gate on it.`,
 		Example: examples(f.Name, `
@@ -77,7 +88,11 @@ that a pipeline can gate on it.`,
 kubectl-waypoint migrate plan -n bookinfo
 
 # Plan every namespace in the mesh, as JSON
-kubectl-waypoint migrate plan -A -o json`),
+kubectl-waypoint migrate plan -A -o json
+
+# Write phases 1 and 2 as manifests, then apply phase 1
+kubectl-waypoint migrate plan -n bookinfo --output-dir migration
+kubectl apply --server-side -k migration/phase-1`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Validate(); err != nil {
@@ -95,6 +110,7 @@ kubectl-waypoint migrate plan -A -o json`),
 	fs.StringVar(&o.RootNamespace, "root-namespace", "istio-system", "The mesh's root namespace, whose policies without a selector apply to every namespace")
 	fs.StringVarP(&o.Output, "output", "o", "", "Output format: {wide|json|yaml}; a table when unset")
 	fs.BoolVar(&o.NoHeaders, "no-headers", false, "Print the table without its header")
+	fs.StringVar(&o.OutputDir, "output-dir", "", "Also write the manifests of phases 1 and 2 into DIR/phase-1 and DIR/phase-2, each with a kustomization.yaml, for kubectl apply --server-side -k or a GitOps tool")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(append([]string{"wide"}, render.ObjectFormats...), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -137,6 +153,11 @@ func (o *MigratePlanOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.OutputDir != "" {
+		if err := o.writeDirs(plan); err != nil {
+			return err
+		}
+	}
 	if render.IsObjectFormat(o.Output) {
 		if err := render.Object(o.IO.Out, o.Output, plan); err != nil {
 			return err
@@ -148,6 +169,28 @@ func (o *MigratePlanOptions) Run(ctx context.Context) error {
 	}
 	if n := plan.Count(); n > 0 {
 		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d findings in %d namespaces are left to do before the move to ambient", n, len(plan.Namespaces))}
+	}
+	return nil
+}
+
+// writeDirs writes the manifests of phases 1 and 2, one directory each.
+func (o *MigratePlanOptions) writeDirs(plan *migrate.Plan) error {
+	for _, phase := range []int{migrate.PhaseWaypoints, migrate.PhaseAmbient} {
+		ms, err := plan.Manifests(phase)
+		if err != nil {
+			return err
+		}
+		changes, err := gitops.WriteMigrationDir(filepath.Join(o.OutputDir, fmt.Sprintf("phase-%d", phase)), ms)
+		for _, c := range changes {
+			o.IO.Successf("file %s %s", c.Path, c.Action)
+		}
+		var foreign *gitops.ForeignFileError
+		if errors.As(err, &foreign) {
+			return usageError(err)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -579,5 +581,65 @@ func TestMigratePlanRequests(t *testing.T) {
 		"GET requestauthentications,GET services,GET sidecars,GET telemetries,GET virtualservices,GET wasmplugins"
 	if got := strings.Join(log.reqs, ","); got != want {
 		t.Errorf("migrate plan -A made %s, want %s", got, want)
+	}
+}
+
+// TestMigratePlanOutputDir carries out phases 1 and 2 with the manifests of
+// --output-dir, applied by kubectl as a GitOps tool would: the cluster and
+// istiod must then hold what the steps say (the waypoint, the enrollment
+// that survives phase 2's patch of the same namespace, the copies accepted
+// by the waypoint, the namespace in ambient), and the plan must end empty.
+func TestMigratePlanOutputDir(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t, map[string]string{"istio-injection": "enabled"})
+	env.Service(t, ns, "reviews", nil)
+	sidecarPod(t, ns, "reviews-v1", map[string]string{"app": "reviews"}, true)
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "get-only",
+		map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}})
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "deny-admin",
+		map[string]any{"action": "DENY", "rules": []any{rule(to(op("paths", "/admin")))}})
+	dir := t.TempDir()
+	if _, stderr, code := runKube(t, "migrate", "plan", "-n", ns, "--output-dir", dir); code != ExitFailed {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	if out, err := kubectlKustomize(filepath.Join(dir, "phase-1")); err != nil {
+		t.Fatalf("kubectl apply -k phase-1: %v\n%s", err, out)
+	}
+	env.WaitForCondition(t, testenv.ServiceResource, ns, "reviews", "istio.io/WaypointBound", func(c metav1.Condition) bool {
+		return c.Status == metav1.ConditionTrue && strings.Contains(c.Message, ns+"/waypoint")
+	})
+	for _, copied := range []string{"get-only-waypoint", "deny-admin-waypoint"} {
+		env.WaitForCondition(t, authorizationPolicies, ns, copied, "WaypointAccepted", func(c metav1.Condition) bool {
+			return c.Status == metav1.ConditionTrue
+		})
+	}
+	if out, err := kubectlKustomize(filepath.Join(dir, "phase-2"), "--force-conflicts"); err != nil {
+		t.Fatalf("kubectl apply -k phase-2: %v\n%s", err, out)
+	}
+	got, err := env.Kube.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"istio.io/dataplane-mode": "ambient", "istio-injection": "disabled", "istio.io/use-waypoint": "waypoint"} {
+		if got.Labels[k] != v {
+			t.Errorf("after phase 2 the namespace's %s is %q, want %q (labels %v)", k, got.Labels[k], v, got.Labels)
+		}
+	}
+	// The rest of phase 2 and phase 3, which no manifest says.
+	zero := int64(0)
+	if err := env.Kube.CoreV1().Pods(ns).Delete(context.Background(), "reviews-v1", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"get-only", "deny-admin"} {
+		if err := env.Dynamic.Resource(authorizationPolicies).Namespace(ns).Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, stderr, code := runKube(t, "migrate", "plan", "-n", ns, "--output-dir", dir); code != 0 {
+		t.Errorf("plan after the migration: exit %d: %s", code, stderr)
+	}
+	kust, err := os.ReadFile(filepath.Join(dir, "phase-1", "kustomization.yaml"))
+	if err != nil || !strings.Contains(string(kust), "resources: []") {
+		t.Errorf("with nothing left, phase-1's kustomization lists %q (%v)", kust, err)
 	}
 }

@@ -16,6 +16,10 @@ import (
 // WriteDir leaves such a directory alone.
 const Header = "# Written by kubectl waypoint generate --output-dir; generating again replaces or removes this file.\n"
 
+// MigrateHeader is Header for the directories of `migrate plan
+// --output-dir`, one per phase.
+const MigrateHeader = "# Written by kubectl waypoint migrate plan --output-dir; planning again replaces or removes this file.\n"
+
 // KustomizationFile is the kustomization of an output directory.
 const KustomizationFile = "kustomization.yaml"
 
@@ -49,10 +53,12 @@ type FileChange struct {
 type ForeignFileError struct {
 	Dir  string
 	Name string
+	// Command is the command whose directory it is: generate, or migrate plan.
+	Command string
 }
 
 func (e *ForeignFileError) Error() string {
-	return fmt.Sprintf("--output-dir %s holds %s, which generate did not write; nothing was written: use a new or empty directory, or one that only generate writes to", e.Dir, e.Name)
+	return fmt.Sprintf("--output-dir %s holds %s, which %s did not write; nothing was written: use a new or empty directory, or one that only %s writes to", e.Dir, e.Name, e.Command, e.Command)
 }
 
 // ErrManifestNamespace says a manifest has no namespace, so it has no file.
@@ -71,6 +77,16 @@ var ErrManifestNamespace = errors.New("a manifest without a namespace has no fil
 // exactly this output and a GitOps tool sees the namespaces that left. A
 // file whose content is already right is not rewritten.
 func WriteDir(dir string, ms []Manifest) ([]FileChange, error) {
+	return writeDir(dir, ms, Header, "generate")
+}
+
+// WriteMigrationDir is WriteDir for one phase's directory of `migrate plan
+// --output-dir`: the same layout, its files starting with MigrateHeader.
+func WriteMigrationDir(dir string, ms []Manifest) ([]FileChange, error) {
+	return writeDir(dir, ms, MigrateHeader, "migrate plan")
+}
+
+func writeDir(dir string, ms []Manifest, header, command string) ([]FileChange, error) {
 	want := map[string][]byte{}
 	var names []string
 	for _, m := range ms {
@@ -82,7 +98,7 @@ func WriteDir(dir string, ms []Manifest) ([]FileChange, error) {
 			return nil, err
 		}
 		name := FileName(m.Namespace)
-		want[name] = append([]byte(Header), b...)
+		want[name] = append([]byte(header), b...)
 		names = append(names, name)
 	}
 	slices.Sort(names)
@@ -90,9 +106,9 @@ func WriteDir(dir string, ms []Manifest) ([]FileChange, error) {
 	if err != nil {
 		return nil, err
 	}
-	want[KustomizationFile] = append([]byte(Header), k...)
+	want[KustomizationFile] = append([]byte(header), k...)
 
-	have, err := readOurs(dir)
+	have, err := readOurs(dir, header, command)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +148,7 @@ func WriteDir(dir string, ms []Manifest) ([]FileChange, error) {
 
 // readOurs reads the files of dir, which must all be generate's: a
 // missing dir holds none; anything else is a *ForeignFileError.
-func readOurs(dir string) (map[string][]byte, error) {
+func readOurs(dir, header, command string) (map[string][]byte, error) {
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -145,14 +161,14 @@ func readOurs(dir string) (map[string][]byte, error) {
 		name := e.Name()
 		named := name == KustomizationFile || (strings.HasPrefix(name, filePrefix) && strings.HasSuffix(name, ".yaml"))
 		if !named || !e.Type().IsRegular() {
-			return nil, &ForeignFileError{Dir: dir, Name: name}
+			return nil, &ForeignFileError{Dir: dir, Name: name, Command: command}
 		}
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return nil, fmt.Errorf("cannot read %s: %w", filepath.Join(dir, name), err)
 		}
-		if !bytes.HasPrefix(b, []byte(Header)) {
-			return nil, &ForeignFileError{Dir: dir, Name: name}
+		if !bytes.HasPrefix(b, []byte(header)) {
+			return nil, &ForeignFileError{Dir: dir, Name: name, Command: command}
 		}
 		have[name] = b
 	}

@@ -57,12 +57,19 @@ type NamespaceMetadata struct {
 // Enrollment is the Namespace patch that labels namespace ns
 // istio.io/use-waypoint=<waypoint>, the waypoint being in ns itself.
 func Enrollment(ns, waypoint string) *Namespace {
+	return NamespaceLabels(ns, map[string]string{istio.LabelUseWaypoint: waypoint})
+}
+
+// NamespaceLabels is the Namespace patch that sets labels on namespace ns
+// and nothing else, with the annotations that keep GitOps tools from
+// deleting the namespace.
+func NamespaceLabels(ns string, labels map[string]string) *Namespace {
 	return &Namespace{
 		APIVersion: "v1",
 		Kind:       "Namespace",
 		Metadata: NamespaceMetadata{
 			Name:   ns,
-			Labels: map[string]string{istio.LabelUseWaypoint: waypoint},
+			Labels: labels,
 			Annotations: map[string]string{
 				AnnotationArgoSyncOptions: ArgoKeep,
 				AnnotationFluxPrune:       FluxKeep,
@@ -79,24 +86,31 @@ type Manifest struct {
 	// Parameters is the ConfigMap of istiod's parameters that the
 	// Gateway's spec.infrastructure names; nil when none is rendered.
 	Parameters *corev1.ConfigMap
-	Gateway    *gatewayv1.Gateway
+	// Gateway is nil in a manifest of other objects only (a migration
+	// phase of a namespace whose waypoint exists).
+	Gateway *gatewayv1.Gateway
 	// Enrollment is nil when the namespace is not enrolled.
 	Enrollment *Namespace
+	// Objects are more objects of the namespace, written last (the
+	// policies a migration copies to the waypoint).
+	Objects []any
 }
 
 // objects are the manifest's objects in the order apply writes them: the
 // parameters first, so that istiod never sees a Gateway whose ConfigMap
-// is missing, then the Gateway, then the namespace's label.
+// is missing, then the Gateway, then the namespace's label, then the rest.
 func (m Manifest) objects() []any {
 	var objs []any
 	if m.Parameters != nil {
 		objs = append(objs, m.Parameters)
 	}
-	objs = append(objs, m.Gateway)
+	if m.Gateway != nil {
+		objs = append(objs, m.Gateway)
+	}
 	if m.Enrollment != nil {
 		objs = append(objs, m.Enrollment)
 	}
-	return objs
+	return append(objs, m.Objects...)
 }
 
 // WriteStream writes the objects of every manifest, in order, to w. As
@@ -152,6 +166,9 @@ type kustomization struct {
 }
 
 func marshalKustomization(files []string) ([]byte, error) {
+	if files == nil {
+		files = []string{} // "resources: []", which kustomize reads; not null
+	}
 	return yaml.Marshal(kustomization{
 		APIVersion: "kustomize.config.k8s.io/v1beta1",
 		Kind:       "Kustomization",

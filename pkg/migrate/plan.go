@@ -102,6 +102,9 @@ type Finding struct {
 	// Copy is the converted copy phase 1 creates, for a policy that has an
 	// exact conversion.
 	Copy *unstructured.Unstructured `json:"copy,omitempty"`
+	// Waypoint is the name of the waypoint to apply (WaypointNeeded) or to
+	// enroll the namespace in (NamespaceEnrollment), in its namespace.
+	Waypoint string `json:"waypoint,omitempty"`
 }
 
 // NamespacePlan is the plan of one namespace.
@@ -109,6 +112,11 @@ type NamespacePlan struct {
 	Name     string    `json:"name"`
 	Mode     Mode      `json:"mode"`
 	Findings []Finding `json:"findings"`
+	// Enrollment are the namespace's enrollment labels once phase 1 is
+	// done: those it has, or those phase 1 sets. A later patch of the
+	// namespace by the same field manager must repeat them, or a
+	// server-side apply would remove them.
+	Enrollment map[string]string `json:"enrollment,omitempty"`
 }
 
 // Plan is what is left to do, by namespace.
@@ -217,9 +225,18 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 		// itself runs istiod, not applications.
 		return p
 	}
+	for _, l := range []string{istio.LabelUseWaypoint, istio.LabelUseWaypointNamespace} {
+		if v, ok := ns.Labels[l]; ok {
+			if p.Enrollment == nil {
+				p.Enrollment = map[string]string{}
+			}
+			p.Enrollment[l] = v
+		}
+	}
 	if needsWaypoint {
 		if f, ok := w.waypointFinding(ns); ok {
 			p.Findings = append([]Finding{f}, p.Findings...)
+			p.Enrollment = map[string]string{istio.LabelUseWaypoint: f.Waypoint}
 		}
 	}
 	p.Findings = append(p.Findings, w.ambientFindings(ns, p.Mode)...)
@@ -492,13 +509,13 @@ func (w *world) waypointFinding(ns *corev1.Namespace) (Finding, bool) {
 	}
 	for _, wp := range w.waypoints[ns.Name] {
 		if wp.TrafficType.ServesServices() {
-			return Finding{Code: CodeNamespaceEnrollment, Object: ref,
+			return Finding{Code: CodeNamespaceEnrollment, Object: ref, Waypoint: wp.Name,
 				Ambient: fmt.Sprintf("its L7 policies need a waypoint, and waypoint %s serves its Services but the namespace is not enrolled in it", wp.Key()),
 				Steps: []Step{{Phase: PhaseWaypoints, Do: "enroll the namespace in waypoint " + wp.Key(),
 					Command: fmt.Sprintf("kubectl waypoint enroll namespace %s --waypoint %s", ns.Name, wp.Name)}}}, true
 		}
 	}
-	return Finding{Code: CodeWaypointNeeded, Object: ref,
+	return Finding{Code: CodeWaypointNeeded, Object: ref, Waypoint: istio.DefaultWaypointName,
 		Ambient: "its L7 policies need a waypoint, and it has none that serves its Services",
 		Steps: []Step{{Phase: PhaseWaypoints, Do: "apply a waypoint and enroll the namespace in it",
 			Command: fmt.Sprintf("kubectl waypoint apply -n %s --enroll-namespace --wait", ns.Name)}}}, true
@@ -536,13 +553,13 @@ func (w *world) ambientFindings(ns *corev1.Namespace, mode Mode) []Finding {
 // ambientCommand labels a namespace for ambient and removes the injection
 // labels it has.
 func ambientCommand(ns *corev1.Namespace) string {
-	cmd := "kubectl label namespace " + ns.Name
+	args := []string{"kubectl", "label", "namespace", ns.Name}
 	for _, l := range []string{"istio-injection", istio.LabelRev} {
 		if _, ok := ns.Labels[l]; ok {
-			cmd += " " + l + "-"
+			args = append(args, l+"-")
 		}
 	}
-	return cmd + " " + istio.LabelDataplaneMode + "=" + istio.DataplaneModeAmbient
+	return strings.Join(append(args, istio.LabelDataplaneMode+"="+istio.DataplaneModeAmbient), " ")
 }
 
 // abbreviate lists the first n names and how many more there are.
