@@ -139,11 +139,18 @@ func TestRBACGuide(t *testing.T) {
 		if stderr != "" {
 			t.Errorf("explain waypoint warned a cluster admin: %q", stderr)
 		}
+		if _, stderr := asUser(t, kc, "", "migrate", "plan", "-n", a); !strings.Contains(stderr, "Nothing is left to do") {
+			t.Errorf("migrate plan of an ambient namespace without policies: %q", stderr)
+		}
 		asUser(t, kc, "2 gateways: 2 deleted", "delete", "--all", "-n", both, "--unenroll")
 		if got := nsLabels(t, a)["istio.io/use-waypoint"]; got != "" {
 			t.Errorf("delete --unenroll left namespace %s enrolled in %q", a, got)
 		}
 
+		t.Run("without list on virtualservices", func(t *testing.T) {
+			kc := env.UserWithRole(t, "rbac-admin-novs", withoutVerb(t, roles["waypoint-admin"], "networking.istio.io", "virtualservices", "list"), "")
+			forbiddenAs(t, kc, "list virtualservices", "migrate", "plan", "-n", a)
+		})
 		t.Run("without patch on namespaces", func(t *testing.T) {
 			kc := env.UserWithRole(t, "rbac-admin-nopatch", withoutVerb(t, roles["waypoint-admin"], "", "namespaces", "patch"), "")
 			forbiddenAs(t, kc, "label namespace "+a, "enroll", "ns", a, "--waypoint", "waypoint")
