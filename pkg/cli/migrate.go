@@ -66,8 +66,9 @@ wrote one): an ALLOW loses its rules with HTTP attributes (it allows less, and
 nothing when every rule has one), a DENY is enforced without them (it denies
 more) or not at all. RequestAuthentication, Telemetry and WasmPlugin with a
 selector do nothing for ambient pods; VirtualServices and DestinationRules of
-in-mesh Services apply only through a waypoint; EnvoyFilters are not supported
-and Sidecar resources are ignored. Every code is explained in
+in-mesh Services apply only through a waypoint (a VirtualService that an
+HTTPRoute expresses one-to-one gets that HTTPRoute, for phase 3); EnvoyFilters
+are not supported and Sidecar resources are ignored. Every code is explained in
 docs/troubleshooting.md.
 
 Without -n, every namespace in sidecar or ambient mode is planned (-A), or

@@ -507,8 +507,15 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 	// Phase 3 is due now: its steps no longer wait for phase 2.
 	p, _, _ = plan()
 	cleanups := 0
+	var replacement *unstructured.Unstructured
 	for _, n := range p.Namespaces {
 		for _, f := range n.Findings {
+			if n.Name == ns && f.Replacement != nil {
+				if f.Code != migrate.CodeVirtualServiceToHTTPRoute || objectName(f.Object) != "virtualservice/reviews-route" {
+					t.Errorf("a replacement for %s %s", f.Code, objectName(f.Object))
+				}
+				replacement = f.Replacement
+			}
 			for _, step := range f.Steps {
 				if n.Name == ns && step.Phase == migrate.PhaseCleanup {
 					cleanups++
@@ -519,8 +526,11 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 			}
 		}
 	}
-	if cleanups != 5 {
-		t.Errorf("after phase 2, %d steps of phase 3, want 5 (get-only, jwt, batch-logs, lua, default)", cleanups)
+	if cleanups != 6 {
+		t.Errorf("after phase 2, %d steps of phase 3, want 6 (get-only, jwt, batch-logs, lua, default, reviews-route)", cleanups)
+	}
+	if replacement == nil {
+		t.Fatal("after phase 2, no HTTPRoute replaces VirtualService reviews-route")
 	}
 	// Phase 3: the originals.
 	for _, f := range got {
@@ -531,9 +541,57 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The VirtualService's replacement: istiod must accept it on its
+	// Service, then the VirtualService goes.
+	if _, err := env.Dynamic.Resource(httpRoutes).Namespace(ns).Create(context.Background(), replacement, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create the HTTPRoute: %v", err)
+	}
+	waitRouteAccepted(t, ns, replacement.GetName(), "reviews")
+	p, _, _ = plan()
+	if !strings.Contains(fmt.Sprint(p.Namespaces), "now that HTTPRoute reviews-route-waypoint does what it did") {
+		t.Errorf("with its HTTPRoute created, the VirtualService's step is not its deletion: %+v", p.Namespaces)
+	}
+	if err := env.Dynamic.Resource(findingGVR(t, "VirtualService")).Namespace(ns).Delete(context.Background(), "reviews-route", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	p, stderr, code = plan()
 	if code != 0 || p.Count() != 0 {
 		t.Errorf("plan after the migration: exit %d, %d findings: %+v; stderr: %s", code, p.Count(), p.Namespaces, stderr)
+	}
+}
+
+var httpRoutes = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+
+// waitRouteAccepted waits until istiod accepts HTTPRoute ns/name on
+// Service parent: Accepted=True in the route's status for that parent.
+func waitRouteAccepted(t *testing.T, ns, name, parent string) {
+	t.Helper()
+	var last any
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, testenv.WaitTimeout, true, func(c context.Context) (bool, error) {
+		obj, err := env.Dynamic.Resource(httpRoutes).Namespace(ns).Get(c, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		parents, _, _ := unstructured.NestedSlice(obj.Object, "status", "parents")
+		last = parents
+		for _, p := range parents {
+			pm, _ := p.(map[string]any)
+			ref, _ := pm["parentRef"].(map[string]any)
+			if ref["kind"] != "Service" || ref["name"] != parent {
+				continue
+			}
+			conds, _ := pm["conditions"].([]any)
+			for _, c := range conds {
+				cm, _ := c.(map[string]any)
+				if cm["type"] == "Accepted" && cm["status"] == "True" {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("istiod did not accept HTTPRoute %s/%s on Service %s: %v; parents %v", ns, name, parent, err, last)
 	}
 }
 
@@ -560,7 +618,8 @@ func findingGVR(t *testing.T, kind string) schema.GroupVersionResource {
 }
 
 // TestMigratePlanRequests pins the requests of a plan of the whole mesh:
-// one list of namespaces, one of each kind the plan reads, of Services,
+// one list of namespaces, one of each kind the plan reads (HTTPRoutes for
+// the VirtualServices' replacements), of Services,
 // pods and Gateways, and a read of each waypoint class in use; never one
 // per namespace or per object.
 func TestMigratePlanRequests(t *testing.T) {
@@ -577,7 +636,7 @@ func TestMigratePlanRequests(t *testing.T) {
 		t.Fatalf("exit %d, want 1: %s", code, errOut)
 	}
 	sort.Strings(log.reqs)
-	want := "GET authorizationpolicies,GET destinationrules,GET envoyfilters,GET gateways,GET istio-waypoint,GET namespaces,GET pods," +
+	want := "GET authorizationpolicies,GET destinationrules,GET envoyfilters,GET gateways,GET httproutes,GET istio-waypoint,GET namespaces,GET pods," +
 		"GET requestauthentications,GET services,GET sidecars,GET telemetries,GET virtualservices,GET wasmplugins"
 	if got := strings.Join(log.reqs, ","); got != want {
 		t.Errorf("migrate plan -A made %s, want %s", got, want)

@@ -27,19 +27,20 @@ type Code string
 // The finding codes.
 const (
 	// AuthorizationPolicies without targetRefs, as istiod converts them.
-	CodeAuthzAllowHTTP         Code = "AuthzAllowHTTP"
-	CodeAuthzDenyHTTP          Code = "AuthzDenyHTTP"
-	CodeAuthzDenyNoEffect      Code = "AuthzDenyNoEffect"
-	CodeAuthzUnsupportedAction Code = "AuthzUnsupportedAction"
-	CodeAuthzDryRun            Code = "AuthzDryRun"
-	CodeSelectorPolicyIgnored  Code = "SelectorPolicyIgnored"
-	CodeRouteNeedsWaypoint     Code = "RouteNeedsWaypoint"
-	CodeEnvoyFilterUnsupported Code = "EnvoyFilterUnsupported"
-	CodeSidecarResourceIgnored Code = "SidecarResourceIgnored"
-	CodeWaypointNeeded         Code = "WaypointNeeded"
-	CodeNamespaceEnrollment    Code = "NamespaceEnrollment"
-	CodeNamespaceToAmbient     Code = "NamespaceToAmbient"
-	CodePodsRunSidecars        Code = "PodsRunSidecars"
+	CodeAuthzAllowHTTP            Code = "AuthzAllowHTTP"
+	CodeAuthzDenyHTTP             Code = "AuthzDenyHTTP"
+	CodeAuthzDenyNoEffect         Code = "AuthzDenyNoEffect"
+	CodeAuthzUnsupportedAction    Code = "AuthzUnsupportedAction"
+	CodeAuthzDryRun               Code = "AuthzDryRun"
+	CodeSelectorPolicyIgnored     Code = "SelectorPolicyIgnored"
+	CodeRouteNeedsWaypoint        Code = "RouteNeedsWaypoint"
+	CodeVirtualServiceToHTTPRoute Code = "VirtualServiceToHTTPRoute"
+	CodeEnvoyFilterUnsupported    Code = "EnvoyFilterUnsupported"
+	CodeSidecarResourceIgnored    Code = "SidecarResourceIgnored"
+	CodeWaypointNeeded            Code = "WaypointNeeded"
+	CodeNamespaceEnrollment       Code = "NamespaceEnrollment"
+	CodeNamespaceToAmbient        Code = "NamespaceToAmbient"
+	CodePodsRunSidecars           Code = "PodsRunSidecars"
 )
 
 // codeEffect is the code of each way ztunnel does not enforce a policy as written.
@@ -102,6 +103,9 @@ type Finding struct {
 	// Copy is the converted copy phase 1 creates, for a policy that has an
 	// exact conversion.
 	Copy *unstructured.Unstructured `json:"copy,omitempty"`
+	// Replacement is the HTTPRoute that replaces a VirtualService in phase
+	// 3, when it has an exact conversion.
+	Replacement *unstructured.Unstructured `json:"replacement,omitempty"`
 	// Waypoint is the name of the waypoint to apply (WaypointNeeded) or to
 	// enroll the namespace in (NamespaceEnrollment), in its namespace.
 	Waypoint string `json:"waypoint,omitempty"`
@@ -320,10 +324,15 @@ func (w *world) policySteps(ns *corev1.Namespace, obj *unstructured.Unstructured
 	return []Step{copied, cleanupStep(copied, ref, why)}, copy
 }
 
-// copyOf is the name of an existing copy of obj, "" when there is none.
-func (w *world) copyOf(obj *unstructured.Unstructured) string {
+// copyOf is the name of an existing copy of obj (of its own kind, or of
+// kind as given), "" when there is none.
+func (w *world) copyOf(obj *unstructured.Unstructured, kind ...string) string {
 	want := obj.GetKind() + "/" + obj.GetName()
-	for _, o := range w.objects[obj.GetKind()][obj.GetNamespace()] {
+	k := obj.GetKind()
+	if len(kind) > 0 {
+		k = kind[0]
+	}
+	for _, o := range w.objects[k][obj.GetNamespace()] {
 		if o.GetAnnotations()[AnnotationConvertedFrom] == want {
 			return o.GetName()
 		}
@@ -441,11 +450,17 @@ func (w *world) routeFindings(ns *corev1.Namespace) []Finding {
 			} else if h, _ := spec["host"].(string); h != "" {
 				hosts = []string{h}
 			}
-			var unbound []string
+			var unbound, local []string
+			foreign := false
 			for _, h := range hosts {
 				svc, ok := w.service(h, ns.Name)
 				if !ok {
 					continue
+				}
+				if svc.Namespace == ns.Name {
+					local = append(local, svc.Name)
+				} else {
+					foreign = true
 				}
 				svcNs := w.namespaces[svc.Namespace]
 				var nsLabels map[string]string
@@ -457,18 +472,57 @@ func (w *world) routeFindings(ns *corev1.Namespace) []Finding {
 				}
 				unbound = append(unbound, svc.Namespace+"/"+svc.Name)
 			}
-			if len(unbound) == 0 {
-				continue
-			}
 			ref := kube.Ref{Kind: kind, Namespace: ns.Name, Name: obj.GetName()}
-			out = append(out, Finding{Code: CodeRouteNeedsWaypoint, Object: ref,
-				Ambient: fmt.Sprintf("applies only to traffic through a waypoint, and %s uses none", joinServices(unbound)),
-				Steps:   []Step{{Phase: PhaseWaypoints, Do: fmt.Sprintf("enroll %s in a waypoint (the namespace's, planned above)", joinServices(unbound))}}})
+			f := Finding{Code: CodeRouteNeedsWaypoint, Object: ref}
+			if len(unbound) > 0 {
+				f.Ambient = fmt.Sprintf("applies only to traffic through a waypoint, and %s uses none", joinServices(unbound))
+				f.Steps = []Step{{Phase: PhaseWaypoints, Do: fmt.Sprintf("enroll %s in a waypoint (the namespace's, planned above)", joinServices(unbound))}}
+			}
+			if kind == kindVirtualService && len(local) > 0 {
+				// A VirtualService that works through its waypoint and has no
+				// exact conversion is left as it is.
+				if step, replacement, ok := w.replaceStep(&obj, local, foreign); ok && (len(unbound) > 0 || !strings.HasPrefix(step.Do, noConversion)) {
+					if len(unbound) == 0 {
+						f.Code = CodeVirtualServiceToHTTPRoute
+						f.Ambient = "applies through the waypoint, where Istio's support of VirtualServices is alpha; the Gateway API's HTTPRoute says the same"
+					}
+					f.Steps, f.Replacement = append(f.Steps, step), replacement
+				}
+			}
+			if len(f.Steps) > 0 {
+				out = append(out, f)
+			}
 		}
 	}
 	return out
 }
 
+// replaceStep is the step of phase 3 that replaces a VirtualService with
+// the HTTPRoute that does the same for the Services of its namespace
+// (local), and that HTTPRoute; ok is false when it has no exact
+// conversion and already works through a waypoint, so nothing is to be
+// done. The HTTPRoute waits for phase 3 because sidecars apply HTTPRoutes
+// of Services too, and Istio does not support a VirtualService and an
+// HTTPRoute for the same host.
+func (w *world) replaceStep(vs *unstructured.Unstructured, local []string, foreign bool) (Step, *unstructured.Unstructured, bool) {
+	ref := kube.Ref{Kind: kindVirtualService, Namespace: vs.GetNamespace(), Name: vs.GetName()}
+	if existing := w.copyOf(vs, kindHTTPRoute); existing != "" {
+		return Step{Phase: PhaseCleanup, Do: fmt.Sprintf("delete the VirtualService, now that HTTPRoute %s does what it did", existing), Command: deleteCommand(ref)}, nil, true
+	}
+	if foreign {
+		return Step{}, nil, false // a route for clients of other namespaces' Services: no producer route says it
+	}
+	svcs := map[string]corev1.Service{}
+	for _, s := range w.services[vs.GetNamespace()] {
+		svcs[s.Name] = s
+	}
+	route, why := convertRoute(vs, local, svcs)
+	if route == nil {
+		return Step{Phase: PhaseCleanup, Do: noConversion + "to an HTTPRoute: " + why}, nil, why != ""
+	}
+	return Step{Phase: PhaseCleanup, Do: fmt.Sprintf("replace it with HTTPRoute %s, the same routes with its Services as parents: create it, then delete the VirtualService", route.GetName()),
+		Command: deleteCommand(ref)}, route, true
+}
 func joinServices(keys []string) string {
 	if len(keys) == 1 {
 		return "service " + keys[0]

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -101,5 +102,70 @@ func TestUnitConvert(t *testing.T) {
 	}
 	if n := copyName(strings.Repeat("a", 260)); len(n) != 253 || !strings.HasSuffix(n, copySuffix) {
 		t.Errorf("copyName of a long name: %d characters", len(n))
+	}
+}
+
+func TestUnitConvertRoute(t *testing.T) {
+	svcs := map[string]corev1.Service{
+		"reviews": {ObjectMeta: metav1.ObjectMeta{Name: "reviews"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 9080}}}},
+		"v2":      {ObjectMeta: metav1.ObjectMeta{Name: "v2"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}, {Port: 81}}}},
+	}
+	vs := func(http ...any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "r", "namespace": "ns"},
+			"spec": map[string]any{"hosts": []any{"reviews"}, "http": http}}}
+		u.SetKind("VirtualService")
+		return u
+	}
+	dest := func(host string, more ...any) map[string]any {
+		d := map[string]any{"destination": map[string]any{"host": host}}
+		for i := 0; i+1 < len(more); i += 2 {
+			d[more[i].(string)] = more[i+1]
+		}
+		return d
+	}
+	route, why := convertRoute(vs(map[string]any{
+		"match": []any{map[string]any{"uri": map[string]any{"prefix": "/api"}, "method": map[string]any{"exact": "GET"},
+			"headers": map[string]any{"x-user": map[string]any{"exact": "a"}}}},
+		"route":   []any{dest("reviews", "weight", int64(90)), dest("v2.ns.svc.cluster.local", "weight", int64(10))},
+		"timeout": "5s",
+	}), []string{"reviews"}, map[string]corev1.Service{"reviews": svcs["reviews"], "v2": {ObjectMeta: metav1.ObjectMeta{Name: "v2"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}})
+	if route == nil {
+		t.Fatalf("no conversion: %s", why)
+	}
+	want := map[string]any{
+		"parentRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "reviews"}},
+		"rules": []any{map[string]any{
+			"matches": []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": "/api"}, "method": "GET",
+				"headers": []any{map[string]any{"name": "x-user", "type": "Exact", "value": "a"}}}},
+			"backendRefs": []any{map[string]any{"name": "reviews", "port": int64(9080), "weight": int64(90)}, map[string]any{"name": "v2", "port": int64(80), "weight": int64(10)}},
+			"timeouts":    map[string]any{"request": "5s"},
+		}},
+	}
+	if got := route.Object["spec"]; !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+	if route.GetName() != "r-waypoint" || route.GetAnnotations()[AnnotationConvertedFrom] != "VirtualService/r" || route.GetKind() != "HTTPRoute" {
+		t.Errorf("route %v", route.Object)
+	}
+	for name, c := range map[string]struct {
+		http map[string]any
+		why  string
+	}{
+		"fault":        {map[string]any{"route": []any{dest("reviews")}, "fault": map[string]any{}}, "spec.http[0].fault"},
+		"subset":       {map[string]any{"route": []any{dest("reviews")}}, ""},
+		"retries":      {map[string]any{"route": []any{dest("reviews")}, "retries": map[string]any{}}, "spec.http[0].retries"},
+		"header regex": {map[string]any{"route": []any{dest("reviews")}, "match": []any{map[string]any{"headers": map[string]any{"h": map[string]any{"prefix": "a"}}}}}, "spec.http[0].match[0].headers[h] (only exact and regex convert)"},
+		"other ns":     {map[string]any{"route": []any{dest("reviews.other")}}, `spec.http[0].route[0].destination.host "reviews.other" (not a Service of namespace ns)`},
+		"two ports":    {map[string]any{"route": []any{dest("v2")}}, "spec.http[0].route[0].destination.port (unset, and Service v2 has 2 ports)"},
+		"fraction":     {map[string]any{"route": []any{dest("reviews")}, "timeout": "1.5s"}, "spec.http[0].timeout 1.5s (a fraction, which the Gateway API's durations do not take)"},
+	} {
+		if name == "subset" {
+			c.http["route"].([]any)[0].(map[string]any)["destination"].(map[string]any)["subset"] = "v1"
+			c.why = "spec.http[0].route[0].destination.subset (no per-version Services to send it to)"
+		}
+		route, why := convertRoute(vs(c.http), []string{"reviews"}, svcs)
+		if route != nil || why != c.why {
+			t.Errorf("%s: got %v, %q; want %q", name, route != nil, why, c.why)
+		}
 	}
 }

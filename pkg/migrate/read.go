@@ -26,6 +26,7 @@ const (
 	kindDestinationRule       = "DestinationRule"
 	kindEnvoyFilter           = "EnvoyFilter"
 	kindSidecar               = "Sidecar"
+	kindHTTPRoute             = "HTTPRoute"
 )
 
 // selectorKinds are the kinds that, with a selector, only a sidecar applies.
@@ -47,6 +48,7 @@ var kinds = []struct {
 	{kindDestinationRule, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}, false},
 	{kindEnvoyFilter, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, true},
 	{kindSidecar, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"}, false},
+	{kindHTTPRoute, schema.GroupVersionResource{Group: gatewayGroup, Version: "v1", Resource: "httproutes"}, false},
 }
 
 // Planner reads what a migration plan needs: each kind once per call for
