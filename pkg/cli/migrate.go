@@ -26,7 +26,7 @@ so that no policy stops applying or starts denying more than it says.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newMigratePlanCommand(f))
+	cmd.AddCommand(newMigratePlanCommand(f), newMigrateApplyCommand(f))
 	return cmd
 }
 

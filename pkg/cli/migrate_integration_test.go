@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -700,5 +701,134 @@ func TestMigratePlanOutputDir(t *testing.T) {
 	kust, err := os.ReadFile(filepath.Join(dir, "phase-1", "kustomization.yaml"))
 	if err != nil || !strings.Contains(string(kust), "resources: []") {
 		t.Errorf("with nothing left, phase-1's kustomization lists %q (%v)", kust, err)
+	}
+}
+
+// TestMigrateApply migrates a sidecar-era namespace with migrate apply,
+// one phase per run, and judges each run by the API server and istiod:
+// a dry run writes nothing; phase 1 applies the waypoint, enrolls the
+// namespace and creates the copy (WaypointAccepted); phase 2 relabels the
+// namespace and restarts the Deployment whose pod runs a sidecar; phase 3
+// waits while that pod is there, then deletes the originals, replaces the
+// VirtualService with its HTTPRoute (Accepted by istiod), and leaves the
+// EnvoyFilter, which has no exact conversion.
+func TestMigrateApply(t *testing.T) {
+	t.Parallel()
+	c := context.Background()
+	ns := env.Namespace(t, map[string]string{"istio-injection": "enabled"})
+	env.Service(t, ns, "reviews", nil)
+	// A Deployment's pod with a sidecar, as the controllers leave it (none
+	// runs here: the chain of owners is written by hand).
+	replicas := int32(1)
+	labels := map[string]string{"app": "reviews"}
+	dep, err := env.Kube.AppsV1().Deployments(ns).Create(c, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "reviews-v1", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	rs, err := env.Kube.AppsV1().ReplicaSets(ns).Create(c, &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "reviews-v1-abc", Namespace: ns, Labels: labels,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: dep.Name, UID: dep.UID, Controller: &yes}}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: dep.Spec.Template},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "reviews-v1-abc-x", Namespace: ns, Labels: labels,
+			Annotations:     map[string]string{"sidecar.istio.io/status": "{}"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &yes}}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}, {Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"}}},
+	}
+	if _, err := env.Kube.CoreV1().Pods(ns).Create(c, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "get-only",
+		map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}})
+	createObject(t, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"}, "Sidecar", ns, "default",
+		map[string]any{"egress": []any{map[string]any{"hosts": []any{"./*"}}}})
+	createObject(t, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}, "VirtualService", ns, "reviews-route",
+		map[string]any{"hosts": []any{"reviews"}, "http": []any{map[string]any{"route": []any{map[string]any{"destination": map[string]any{"host": "reviews"}}}}}})
+	createObject(t, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, "EnvoyFilter", ns, "lua",
+		map[string]any{"configPatches": []any{}})
+	exists := func(gvr schema.GroupVersionResource, name string) bool {
+		_, err := env.Dynamic.Resource(gvr).Namespace(ns).Get(c, name, metav1.GetOptions{})
+		return err == nil
+	}
+	nsLabels := func() map[string]string {
+		got, err := env.Kube.CoreV1().Namespaces().Get(c, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Labels
+	}
+	apply := func(args ...string) (string, string) {
+		t.Helper()
+		stdout, stderr, code := runKube(t, append([]string{"migrate", "apply", "-n", ns}, args...)...)
+		if code != 0 {
+			t.Fatalf("migrate apply %v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+		return stdout, stderr
+	}
+
+	apply("--dry-run=server")
+	if _, err := env.Gateway.GatewayV1().Gateways(ns).Get(c, "waypoint", metav1.GetOptions{}); err == nil || exists(authorizationPolicies, "get-only-waypoint") || nsLabels()["istio.io/use-waypoint"] != "" {
+		t.Fatal("a server dry run wrote to the cluster")
+	}
+
+	// Phase 1.
+	apply()
+	if nsLabels()["istio.io/use-waypoint"] != "waypoint" || nsLabels()["istio-injection"] != "enabled" {
+		t.Errorf("after phase 1 the namespace's labels are %v", nsLabels())
+	}
+	env.WaitProgrammed(t, ns, "waypoint")
+	env.WaitForCondition(t, authorizationPolicies, ns, "get-only-waypoint", "WaypointAccepted", func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
+	if !exists(authorizationPolicies, "get-only") {
+		t.Error("phase 1 deleted the original")
+	}
+
+	// Phase 2.
+	apply()
+	if l := nsLabels(); l["istio.io/dataplane-mode"] != "ambient" || l["istio-injection"] != "" || l["istio.io/use-waypoint"] != "waypoint" {
+		t.Errorf("after phase 2 the namespace's labels are %v", l)
+	}
+	got, err := env.Kube.AppsV1().Deployments(ns).Get(c, "reviews-v1", metav1.GetOptions{})
+	if err != nil || got.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" {
+		t.Errorf("phase 2 did not restart Deployment reviews-v1: %v %v", got.Spec.Template.Annotations, err)
+	}
+
+	// Phase 3 waits for the pod that still runs a sidecar.
+	_, stderr := apply()
+	if !strings.Contains(stderr, "phase 3 waits: 1 pods still run a sidecar (reviews-v1-abc-x); it starts once they are replaced without one") || !exists(authorizationPolicies, "get-only") {
+		t.Errorf("phase 3 did not wait for the sidecar pod: %s", stderr)
+	}
+	// The ReplicaSet's controller would replace the pod.
+	zero := int64(0)
+	if err := env.Kube.CoreV1().Pods(ns).Delete(c, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	apply()
+	for gvr, name := range map[schema.GroupVersionResource]string{authorizationPolicies: "get-only", findingGVR(t, "Sidecar"): "default", findingGVR(t, "VirtualService"): "reviews-route"} {
+		if exists(gvr, name) {
+			t.Errorf("phase 3 left %s %s", gvr.Resource, name)
+		}
+	}
+	if !exists(findingGVR(t, "EnvoyFilter"), "lua") {
+		t.Error("phase 3 deleted the EnvoyFilter, which has no exact conversion")
+	}
+	waitRouteAccepted(t, ns, "reviews-route-waypoint", "reviews")
+	// What is left is the user's: the EnvoyFilter.
+	p, _, code := runKube(t, "migrate", "plan", "-n", ns, "-o", "json")
+	var plan migrate.Plan
+	if err := json.Unmarshal([]byte(p), &plan); err != nil || code != ExitFailed || plan.Count() != 1 || plan.Namespaces[0].Findings[0].Code != migrate.CodeEnvoyFilterUnsupported {
+		t.Errorf("after migrate apply, the plan (exit %d) is %s", code, p)
+	}
+	if _, stderr := apply(); !strings.Contains(stderr, "Nothing to do") {
+		t.Errorf("a run with only the user's steps left: %s", stderr)
 	}
 }

@@ -30,13 +30,13 @@ func (p *Plan) Manifests(phase int) ([]gitops.Manifest, error) {
 		for _, f := range ns.Findings {
 			switch {
 			case phase == PhaseWaypoints && f.Code == CodeWaypointNeeded:
-				gw, err := render.Gateway(render.Request{Name: f.Waypoint, Namespace: ns.Name})
+				gw, err := render.Gateway(render.Request{Name: f.WaypointName, Namespace: ns.Name})
 				if err != nil {
 					return nil, err
 				}
-				m.Gateway, m.Enrollment = gw, gitops.Enrollment(ns.Name, f.Waypoint)
+				m.Gateway, m.Enrollment = gw, gitops.Enrollment(ns.Name, f.WaypointName)
 			case phase == PhaseWaypoints && f.Code == CodeNamespaceEnrollment:
-				m.Enrollment = gitops.Enrollment(ns.Name, f.Waypoint)
+				m.Enrollment = gitops.Enrollment(ns.Name, f.WaypointName)
 			case phase == PhaseWaypoints && f.Copy != nil:
 				m.Objects = append(m.Objects, f.Copy.Object)
 			case phase == PhaseAmbient && f.Code == CodeNamespaceToAmbient:

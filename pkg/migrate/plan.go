@@ -86,6 +86,8 @@ type Step struct {
 	Do string `json:"do"`
 	// Command is the command that does it, when one does.
 	Command string `json:"command,omitempty"`
+	// Auto says migrate apply carries it out; the others are the user's.
+	Auto bool `json:"auto,omitempty"`
 }
 
 // Finding is one object that needs attention to move to ambient.
@@ -108,7 +110,7 @@ type Finding struct {
 	Replacement *unstructured.Unstructured `json:"replacement,omitempty"`
 	// Waypoint is the name of the waypoint to apply (WaypointNeeded) or to
 	// enroll the namespace in (NamespaceEnrollment), in its namespace.
-	Waypoint string `json:"waypoint,omitempty"`
+	WaypointName string `json:"waypoint,omitempty"`
 }
 
 // NamespacePlan is the plan of one namespace.
@@ -219,7 +221,7 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 			if kind == kindSidecar {
 				f = Finding{Code: CodeSidecarResourceIgnored, Object: ref,
 					Ambient: "ignored in ambient: it configures sidecars only",
-					Steps:   []Step{{Phase: PhaseCleanup, Do: "delete it once no pod of the namespace runs a sidecar", Command: deleteCommand(ref)}}}
+					Steps:   []Step{{Phase: PhaseCleanup, Auto: true, Do: "delete it once no pod of the namespace runs a sidecar", Command: deleteCommand(ref)}}}
 			}
 			p.Findings = append(p.Findings, f)
 		}
@@ -240,7 +242,7 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 	if needsWaypoint {
 		if f, ok := w.waypointFinding(ns); ok {
 			p.Findings = append([]Finding{f}, p.Findings...)
-			p.Enrollment = map[string]string{istio.LabelUseWaypoint: f.Waypoint}
+			p.Enrollment = map[string]string{istio.LabelUseWaypoint: f.WaypointName}
 		}
 	}
 	p.Findings = append(p.Findings, w.ambientFindings(ns, p.Mode)...)
@@ -319,7 +321,7 @@ func (w *world) policySteps(ns *corev1.Namespace, obj *unstructured.Unstructured
 	ref := kube.Ref{Kind: obj.GetKind(), Namespace: ns.Name, Name: obj.GetName()}
 	copied, copy := w.copyStep(ns, obj, sel)
 	if existing := w.copyOf(obj); existing != "" {
-		return []Step{{Phase: PhaseCleanup, Do: fmt.Sprintf("delete the original, %s (its copy %s exists)", why, existing), Command: deleteCommand(ref)}}, nil
+		return []Step{{Phase: PhaseCleanup, Auto: true, Do: fmt.Sprintf("delete the original, %s (its copy %s exists)", why, existing), Command: deleteCommand(ref)}}, nil
 	}
 	return []Step{copied, cleanupStep(copied, ref, why)}, copy
 }
@@ -369,7 +371,7 @@ func (w *world) copyStep(ns *corev1.Namespace, obj *unstructured.Unstructured, s
 			return Step{Phase: PhaseWaypoints, Do: noConversion + "the namespace uses a waypoint of another namespace, where a policy on it would apply to the traffic of every namespace it serves"}, nil
 		}
 		copied := convert(obj, []target{{group: gatewayGroup, kind: "Gateway", name: name}})
-		return Step{Phase: PhaseWaypoints, Do: fmt.Sprintf("create %s, a copy with targetRefs to the namespace's waypoint %s", copied.GetName(), name)}, copied
+		return Step{Phase: PhaseWaypoints, Auto: true, Do: fmt.Sprintf("create %s, a copy with targetRefs to the namespace's waypoint %s", copied.GetName(), name)}, copied
 	}
 	services, orphans := w.selectedServices(ns.Name, sel)
 	if len(services) == 0 {
@@ -387,7 +389,7 @@ func (w *world) copyStep(ns *corev1.Namespace, obj *unstructured.Unstructured, s
 	if len(orphans) > 0 {
 		do += fmt.Sprintf("; the pods %s are in no Service, so the copy does not cover them", strings.Join(orphans, ", "))
 	}
-	return Step{Phase: PhaseWaypoints, Do: do}, copied
+	return Step{Phase: PhaseWaypoints, Auto: true, Do: do}, copied
 }
 
 // namespaceWaypoint is the waypoint of its own namespace that a namespace
@@ -507,7 +509,7 @@ func (w *world) routeFindings(ns *corev1.Namespace) []Finding {
 func (w *world) replaceStep(vs *unstructured.Unstructured, local []string, foreign bool) (Step, *unstructured.Unstructured, bool) {
 	ref := kube.Ref{Kind: kindVirtualService, Namespace: vs.GetNamespace(), Name: vs.GetName()}
 	if existing := w.copyOf(vs, kindHTTPRoute); existing != "" {
-		return Step{Phase: PhaseCleanup, Do: fmt.Sprintf("delete the VirtualService, now that HTTPRoute %s does what it did", existing), Command: deleteCommand(ref)}, nil, true
+		return Step{Phase: PhaseCleanup, Auto: true, Do: fmt.Sprintf("delete the VirtualService, now that HTTPRoute %s does what it did", existing), Command: deleteCommand(ref)}, nil, true
 	}
 	if foreign {
 		return Step{}, nil, false // a route for clients of other namespaces' Services: no producer route says it
@@ -520,7 +522,7 @@ func (w *world) replaceStep(vs *unstructured.Unstructured, local []string, forei
 	if route == nil {
 		return Step{Phase: PhaseCleanup, Do: noConversion + "to an HTTPRoute: " + why}, nil, why != ""
 	}
-	return Step{Phase: PhaseCleanup, Do: fmt.Sprintf("replace it with HTTPRoute %s, the same routes with its Services as parents: create it, then delete the VirtualService", route.GetName()),
+	return Step{Phase: PhaseCleanup, Auto: true, Do: fmt.Sprintf("replace it with HTTPRoute %s, the same routes with its Services as parents: create it, then delete the VirtualService", route.GetName()),
 		Command: deleteCommand(ref)}, route, true
 }
 func joinServices(keys []string) string {
@@ -563,15 +565,15 @@ func (w *world) waypointFinding(ns *corev1.Namespace) (Finding, bool) {
 	}
 	for _, wp := range w.waypoints[ns.Name] {
 		if wp.TrafficType.ServesServices() {
-			return Finding{Code: CodeNamespaceEnrollment, Object: ref, Waypoint: wp.Name,
+			return Finding{Code: CodeNamespaceEnrollment, Object: ref, WaypointName: wp.Name,
 				Ambient: fmt.Sprintf("its L7 policies need a waypoint, and waypoint %s serves its Services but the namespace is not enrolled in it", wp.Key()),
-				Steps: []Step{{Phase: PhaseWaypoints, Do: "enroll the namespace in waypoint " + wp.Key(),
+				Steps: []Step{{Phase: PhaseWaypoints, Auto: true, Do: "enroll the namespace in waypoint " + wp.Key(),
 					Command: fmt.Sprintf("kubectl waypoint enroll namespace %s --waypoint %s", ns.Name, wp.Name)}}}, true
 		}
 	}
-	return Finding{Code: CodeWaypointNeeded, Object: ref, Waypoint: istio.DefaultWaypointName,
+	return Finding{Code: CodeWaypointNeeded, Object: ref, WaypointName: istio.DefaultWaypointName,
 		Ambient: "its L7 policies need a waypoint, and it has none that serves its Services",
-		Steps: []Step{{Phase: PhaseWaypoints, Do: "apply a waypoint and enroll the namespace in it",
+		Steps: []Step{{Phase: PhaseWaypoints, Auto: true, Do: "apply a waypoint and enroll the namespace in it",
 			Command: fmt.Sprintf("kubectl waypoint apply -n %s --enroll-namespace --wait", ns.Name)}}}, true
 }
 
@@ -594,7 +596,7 @@ func (w *world) ambientFindings(ns *corev1.Namespace, mode Mode) []Finding {
 	case mode != ModeAmbient:
 		return []Finding{{Code: CodeNamespaceToAmbient, Object: ref,
 			Ambient: fmt.Sprintf("in %s mode: its pods are not in ambient", mode),
-			Steps: []Step{{Phase: PhaseAmbient, Do: "label the namespace for ambient and remove its injection labels" + pods,
+			Steps: []Step{{Phase: PhaseAmbient, Auto: true, Do: "label the namespace for ambient and remove its injection labels" + pods,
 				Command: ambientCommand(ns)}}}}
 	case len(withSidecar) > 0:
 		return []Finding{{Code: CodePodsRunSidecars, Object: ref,

@@ -1,0 +1,343 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
+)
+
+// Due is the phase migrate apply carries out next in a namespace: the
+// first with a step it can do (Step.Auto); 0 when none is left. waiting
+// says why phase 3 cannot start yet, when it is the one due: its pods
+// still run sidecars, which still apply the originals it deletes.
+func (np NamespacePlan) Due() (phase int, waiting string) {
+	has := map[int]bool{}
+	for _, f := range np.Findings {
+		for _, s := range f.Steps {
+			if s.Auto {
+				has[s.Phase] = true
+			}
+		}
+	}
+	switch {
+	case has[PhaseWaypoints]:
+		return PhaseWaypoints, ""
+	case has[PhaseAmbient]:
+		return PhaseAmbient, ""
+	case has[PhaseCleanup] && np.Mode != ModeAmbient:
+		return PhaseCleanup, "the namespace is not in ambient mode"
+	case has[PhaseCleanup]:
+		return PhaseCleanup, ""
+	}
+	return 0, ""
+}
+
+// ApplyRequest is one run of migrate apply.
+type ApplyRequest struct {
+	// Namespaces to migrate; none for every namespace in sidecar or
+	// ambient mode.
+	Namespaces []string
+	DryRun     kube.DryRun
+	// AllPhases goes on with the next phase of a namespace once one is
+	// done, for as long as one is due and can start.
+	AllPhases bool
+}
+
+// ApplyResult is what a run did.
+type ApplyResult struct {
+	Records []bulk.Record
+	// Phases are the phases carried out in each namespace, in order.
+	Phases map[string][]int
+	// Waiting says, for a namespace whose next phase cannot start, why.
+	Waiting map[string]string
+	// Plan is the plan read last.
+	Plan *Plan
+}
+
+// Apply carries out the phase due in each namespace of the plan (every
+// phase due, one after the other, with AllPhases): phase 1 applies the
+// waypoint and enrolls the namespace through the operations of apply and
+// enroll, and applies the copies; phase 2 relabels the namespace for
+// ambient and restarts the controllers of its pods that run sidecars (as
+// kubectl rollout restart does); phase 3 deletes the originals whose
+// copies exist, the Sidecar resources, and replaces VirtualServices with
+// their HTTPRoutes. Phase 3 waits while a pod of the namespace runs a
+// sidecar. What has no exact conversion, and EnvoyFilters, are left to the
+// user.
+func (p *Planner) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error) {
+	res := &ApplyResult{Phases: map[string][]int{}, Waiting: map[string]string{}}
+	done := map[string]int{}
+	for round := 0; round < 3; round++ {
+		plan, err := p.Plan(ctx, req.Namespaces)
+		if err != nil {
+			return nil, err
+		}
+		res.Plan = plan
+		progressed := false
+		for _, np := range plan.Namespaces {
+			phase, waiting := np.Due()
+			delete(res.Waiting, np.Name)
+			if phase == 0 || phase <= done[np.Name] {
+				continue // nothing due, or it did not take (a dry run)
+			}
+			if waiting != "" {
+				res.Waiting[np.Name] = fmt.Sprintf("phase 3 waits: %s", waiting)
+				continue
+			}
+			if phase == PhaseCleanup {
+				if pods, err := p.sidecarPods(ctx, np.Name); err != nil {
+					return nil, err
+				} else if len(pods) > 0 {
+					res.Waiting[np.Name] = fmt.Sprintf("phase 3 waits: %d pods still run a sidecar (%s); it starts once they are replaced without one", len(pods), abbreviate(pods, 5))
+					continue
+				}
+			}
+			res.Records = append(res.Records, p.carryOut(ctx, np, phase, req.DryRun)...)
+			res.Phases[np.Name] = append(res.Phases[np.Name], phase)
+			done[np.Name] = phase
+			progressed = true
+		}
+		if !req.AllPhases || !progressed || req.DryRun != kube.DryRunNone {
+			break
+		}
+	}
+	return res, nil
+}
+
+// carryOut does the automatic steps of one phase of a namespace.
+func (p *Planner) carryOut(ctx context.Context, np NamespacePlan, phase int, dry kube.DryRun) []bulk.Record {
+	var out []bulk.Record
+	record := func(ref kube.Ref, action bulk.Action, err error) {
+		rec := bulk.Record{Ref: ref, Action: action}
+		if err != nil {
+			rec.Action, rec.Error, rec.Err = bulk.Failed, err.Error(), err
+		}
+		out = append(out, rec)
+	}
+	nsRef := kube.Ref{Kind: "Namespace", Name: np.Name}
+	for _, f := range np.Findings {
+		auto := false
+		for _, s := range f.Steps {
+			auto = auto || (s.Auto && s.Phase == phase)
+		}
+		if !auto {
+			continue
+		}
+		switch {
+		case f.Code == CodeWaypointNeeded:
+			gw, err := render.Gateway(render.Request{Name: f.WaypointName, Namespace: np.Name})
+			if err != nil {
+				record(nsRef, "", err)
+				continue
+			}
+			r, err := waypoint.Apply(ctx, p.Clients, waypoint.ApplyRequest{Gateway: gw, EnrollNamespace: true, DryRun: dry})
+			gwRef := kube.Ref{Kind: gw.Kind, Namespace: gw.Namespace, Name: gw.Name}
+			if err != nil {
+				record(gwRef, "", err)
+				continue
+			}
+			record(gwRef, map[bool]bulk.Action{true: bulk.Created, false: bulk.Configured}[r.Created], nil)
+			if r.Enrolled {
+				record(nsRef, bulk.Enrolled, nil)
+			}
+		case f.Code == CodeNamespaceEnrollment:
+			changed, err := waypoint.EnrollNamespace(ctx, p.Clients, waypoint.EnrollNamespaceWrite(np.Name, nil, "", f.WaypointName, false, dry))
+			record(nsRef, map[bool]bulk.Action{true: bulk.Enrolled, false: bulk.Unchanged}[changed], err)
+		case phase == PhaseWaypoints && f.Copy != nil:
+			ref := kube.Ref{Kind: f.Copy.GetKind(), Namespace: np.Name, Name: f.Copy.GetName()}
+			record(ref, bulk.Created, p.serverSideApply(ctx, f.Copy, dry))
+		case f.Code == CodeNamespaceToAmbient || f.Code == CodePodsRunSidecars:
+			if f.Code == CodeNamespaceToAmbient {
+				ambient := istio.DataplaneModeAmbient
+				w := enroll.Write{Kind: enroll.KindNamespace, Name: np.Name, DryRun: dry,
+					Change:  enroll.LabelChange{"istio-injection": nil, istio.LabelRev: nil, istio.LabelDataplaneMode: &ambient},
+					Recheck: func(map[string]string) error { return nil }}
+				_, err := w.Do(ctx, p.Clients)
+				record(nsRef, bulk.Configured, kube.Describe("label namespace "+np.Name, err))
+			}
+			out = append(out, p.restartSidecarPods(ctx, np.Name, dry)...)
+		case phase == PhaseCleanup && f.Replacement != nil:
+			ref := kube.Ref{Kind: kindHTTPRoute, Namespace: np.Name, Name: f.Replacement.GetName()}
+			err := p.serverSideApply(ctx, f.Replacement, dry)
+			record(ref, bulk.Created, err)
+			if err == nil {
+				record(f.Object, bulk.Deleted, p.deleteObject(ctx, f.Object, dry))
+			}
+		case phase == PhaseCleanup:
+			record(f.Object, bulk.Deleted, p.deleteObject(ctx, f.Object, dry))
+		}
+	}
+	return out
+}
+
+// gvrOf is the resource of a kind the planner reads.
+func gvrOf(kind string) (schema.GroupVersionResource, bool) {
+	for _, k := range kinds {
+		if k.name == kind {
+			return k.gvr, true
+		}
+	}
+	return schema.GroupVersionResource{}, false
+}
+
+// serverSideApply writes obj with the tool's field manager.
+func (p *Planner) serverSideApply(ctx context.Context, obj *unstructured.Unstructured, dry kube.DryRun) error {
+	gvr, ok := gvrOf(obj.GetKind())
+	if !ok {
+		return fmt.Errorf("no resource for kind %s", obj.GetKind())
+	}
+	if dry == kube.DryRunClient {
+		return nil
+	}
+	err := kube.Retry(ctx, func() error {
+		_, err := p.Clients.Dynamic.Resource(gvr).Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj,
+			metav1.ApplyOptions{FieldManager: p.Clients.Manager(), DryRun: dry.Server()})
+		return err
+	})
+	return kube.Describe(fmt.Sprintf("apply %s %s/%s", strings.ToLower(obj.GetKind()), obj.GetNamespace(), obj.GetName()), err)
+}
+
+// deleteObject deletes the object as it is now: the delete is conditional
+// on the UID and version just read, so that a change made in between by
+// another writer is never lost with it.
+func (p *Planner) deleteObject(ctx context.Context, ref kube.Ref, dry kube.DryRun) error {
+	gvr, ok := gvrOf(ref.Kind)
+	if !ok {
+		return fmt.Errorf("no resource for kind %s", ref.Kind)
+	}
+	what := fmt.Sprintf("delete %s %s/%s", strings.ToLower(ref.Kind), ref.Namespace, ref.Name)
+	client := p.Clients.Dynamic.Resource(gvr).Namespace(ref.Namespace)
+	var obj *unstructured.Unstructured
+	err := kube.Retry(ctx, func() (err error) {
+		obj, err = client.Get(ctx, ref.Name, metav1.GetOptions{})
+		return err
+	})
+	if err != nil || dry == kube.DryRunClient {
+		return kube.Describe(what, err)
+	}
+	uid, rv := obj.GetUID(), obj.GetResourceVersion()
+	err = kube.Retry(ctx, func() error {
+		return client.Delete(ctx, ref.Name, metav1.DeleteOptions{DryRun: dry.Server(),
+			Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+	})
+	return kube.Describe(what, err)
+}
+
+// sidecarPods are the names of the pods of namespace ns that run a sidecar.
+func (p *Planner) sidecarPods(ctx context.Context, ns string) ([]string, error) {
+	pods, err := kube.ListAll(ctx, metav1.ListOptions{}, podPage(p.Clients, ns))
+	if err != nil {
+		return nil, kube.Describe("list pods in "+ns, err)
+	}
+	var out []string
+	for i := range pods {
+		if HasSidecar(&pods[i]) {
+			out = append(out, pods[i].Name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Restarted is the action of a workload whose pods phase 2 restarted.
+const Restarted bulk.Action = "restarted"
+
+// restartAnnotation is what kubectl rollout restart sets on a pod template.
+const restartAnnotation = "kubectl.kubernetes.io/restartedAt"
+
+// errNoController says a pod with a sidecar has no controller to restart it.
+var errNoController = errors.New("no Deployment, StatefulSet or DaemonSet controls it: delete it and create it again yourself, without the sidecar")
+
+// restartSidecarPods restarts the controllers of the pods of namespace ns
+// that run a sidecar, as kubectl rollout restart does: a new annotation on
+// the pod template, so that the controller replaces its pods. Each
+// controller is restarted once, whatever the number of its pods.
+func (p *Planner) restartSidecarPods(ctx context.Context, ns string, dry kube.DryRun) []bulk.Record {
+	pods, err := kube.ListAll(ctx, metav1.ListOptions{}, podPage(p.Clients, ns))
+	if err != nil {
+		return []bulk.Record{{Ref: kube.Ref{Kind: "Namespace", Name: ns}, Action: bulk.Failed, Err: err, Error: kube.Describe("list pods in "+ns, err).Error()}}
+	}
+	var out []bulk.Record
+	restarted := map[kube.Ref]bool{}
+	for i := range pods {
+		pod := &pods[i]
+		if !HasSidecar(pod) {
+			continue
+		}
+		owner, err := p.controllerOf(ctx, pod)
+		if err != nil {
+			out = append(out, bulk.Record{Ref: kube.Ref{Kind: "Pod", Namespace: ns, Name: pod.Name}, Action: bulk.Skipped, Error: err.Error(), Err: err})
+			continue
+		}
+		if restarted[owner] {
+			continue
+		}
+		restarted[owner] = true
+		rec := bulk.Record{Ref: owner, Action: Restarted}
+		if err := p.restart(ctx, owner, dry); err != nil {
+			rec.Action, rec.Error, rec.Err = bulk.Failed, err.Error(), err
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// controllerOf is the workload that controls a pod: its StatefulSet or
+// DaemonSet, or the Deployment of its ReplicaSet.
+func (p *Planner) controllerOf(ctx context.Context, pod *corev1.Pod) (kube.Ref, error) {
+	ctl := metav1.GetControllerOf(pod)
+	if ctl == nil {
+		return kube.Ref{}, errNoController
+	}
+	switch ctl.Kind {
+	case "StatefulSet", "DaemonSet":
+		return kube.Ref{Kind: ctl.Kind, Namespace: pod.Namespace, Name: ctl.Name}, nil
+	case "ReplicaSet":
+		rs, err := p.Clients.Kube.AppsV1().ReplicaSets(pod.Namespace).Get(ctx, ctl.Name, metav1.GetOptions{})
+		if err != nil {
+			return kube.Ref{}, kube.Describe("read replicaset "+pod.Namespace+"/"+ctl.Name, err)
+		}
+		if dep := metav1.GetControllerOf(rs); dep != nil && dep.Kind == "Deployment" {
+			return kube.Ref{Kind: "Deployment", Namespace: pod.Namespace, Name: dep.Name}, nil
+		}
+	}
+	return kube.Ref{}, errNoController
+}
+
+// restart sets the restart annotation on a workload's pod template.
+func (p *Planner) restart(ctx context.Context, ref kube.Ref, dry kube.DryRun) error {
+	if dry == kube.DryRunClient {
+		return nil
+	}
+	patch := []byte(fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, restartAnnotation, time.Now().UTC().Format(time.RFC3339)))
+	opts := metav1.PatchOptions{FieldManager: p.Clients.Manager(), DryRun: dry.Server()}
+	apps := p.Clients.Kube.AppsV1()
+	err := kube.Retry(ctx, func() (err error) {
+		switch ref.Kind {
+		case "Deployment":
+			_, err = apps.Deployments(ref.Namespace).Patch(ctx, ref.Name, types.StrategicMergePatchType, patch, opts)
+		case "StatefulSet":
+			_, err = apps.StatefulSets(ref.Namespace).Patch(ctx, ref.Name, types.StrategicMergePatchType, patch, opts)
+		default:
+			_, err = apps.DaemonSets(ref.Namespace).Patch(ctx, ref.Name, types.StrategicMergePatchType, patch, opts)
+		}
+		return err
+	})
+	return kube.Describe(fmt.Sprintf("restart %s %s/%s", strings.ToLower(ref.Kind), ref.Namespace, ref.Name), err)
+}
