@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/gitops"
@@ -30,19 +31,80 @@ so that no policy stops applying or starts denying more than it says.`,
 	return cmd
 }
 
-// MigratePlanOptions plans a migration to ambient.
-type MigratePlanOptions struct {
-	IO *IOStreams
-
+// migrateScope are the namespaces migrate plan and migrate apply work in,
+// and the mesh's root namespace.
+type migrateScope struct {
 	AllNamespaces     bool
 	NamespaceSelector string
 	RootNamespace     string
-	Output            string
-	NoHeaders         bool
-	OutputDir         string
 
 	namespaces []string
-	clients    *kube.Clients
+}
+
+func (m *migrateScope) addScopeFlags(fs *pflag.FlagSet, verb string) {
+	fs.BoolVarP(&m.AllNamespaces, "all-namespaces", "A", false, verb+" every namespace in sidecar or ambient mode")
+	fs.StringVar(&m.NamespaceSelector, "namespace-selector", "", verb+" every namespace whose labels match this selector")
+	fs.StringVar(&m.RootNamespace, "root-namespace", "istio-system", "The mesh's root namespace, whose policies without a selector apply to every namespace")
+}
+
+func (m *migrateScope) validateScope() error {
+	if m.AllNamespaces && m.NamespaceSelector != "" {
+		return usageErrorf("-A/--all-namespaces and --namespace-selector choose namespaces in two ways: use one")
+	}
+	if err := checkValue("--root-namespace", m.RootNamespace, validation.IsDNS1123Label); err != nil {
+		return err
+	}
+	return validateSelector("--namespace-selector", m.NamespaceSelector)
+}
+
+// completeScope resolves the namespaces: none for every one with -A.
+func (m *migrateScope) completeScope(ctx context.Context, f *Factory) error {
+	if err := f.checkAllNamespaces(m.AllNamespaces); err != nil {
+		return err
+	}
+	if m.AllNamespaces {
+		return nil
+	}
+	var err error
+	m.namespaces, err = f.Namespaces(ctx, m.NamespaceSelector)
+	return err
+}
+
+// planner is the planner of the scope over the clients.
+func (m *migrateScope) planner(c *kube.Clients) *migrate.Planner {
+	p := migrate.NewPlanner(c)
+	p.RootNamespace = m.RootNamespace
+	return p
+}
+
+// runOptions is the RunE of a command whose options validate, complete
+// and run.
+func runOptions(f *Factory, o interface {
+	Validate() error
+	Complete(context.Context, *Factory) error
+	Run(context.Context) error
+}) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		if err := o.Complete(cmd.Context(), f); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
+}
+
+// MigratePlanOptions plans a migration to ambient.
+type MigratePlanOptions struct {
+	IO *IOStreams
+	migrateScope
+
+	Output    string
+	NoHeaders bool
+	OutputDir string
+
+	clients *kube.Clients
 }
 
 func newMigratePlanCommand(f *Factory) *cobra.Command {
@@ -95,20 +157,10 @@ kubectl-waypoint migrate plan -A -o json
 kubectl-waypoint migrate plan -n bookinfo --output-dir migration
 kubectl apply --server-side -k migration/phase-1`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(cmd.Context(), f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(f, o),
 	}
 	fs := cmd.Flags()
-	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Plan every namespace in sidecar or ambient mode")
-	fs.StringVar(&o.NamespaceSelector, "namespace-selector", "", "Plan every namespace whose labels match this selector")
-	fs.StringVar(&o.RootNamespace, "root-namespace", "istio-system", "The mesh's root namespace, whose policies without a selector apply to every namespace")
+	o.addScopeFlags(fs, "Plan")
 	fs.StringVarP(&o.Output, "output", "o", "", "Output format: {wide|json|yaml}; a table when unset")
 	fs.BoolVar(&o.NoHeaders, "no-headers", false, "Print the table without its header")
 	fs.StringVar(&o.OutputDir, "output-dir", "", "Also write the manifests of phases 1 and 2 into DIR/phase-1 and DIR/phase-2, each with a kustomization.yaml, for kubectl apply --server-side -k or a GitOps tool")
@@ -121,25 +173,13 @@ func (o *MigratePlanOptions) Validate() error {
 	if o.Output != "" && o.Output != "wide" && !render.IsObjectFormat(o.Output) {
 		return usageErrorf("invalid -o %q: use wide, json or yaml", o.Output)
 	}
-	if o.AllNamespaces && o.NamespaceSelector != "" {
-		return usageErrorf("-A/--all-namespaces and --namespace-selector choose namespaces in two ways: use one")
-	}
-	if err := checkValue("--root-namespace", o.RootNamespace, validation.IsDNS1123Label); err != nil {
-		return err
-	}
-	return validateSelector("--namespace-selector", o.NamespaceSelector)
+	return o.validateScope()
 }
 
 // Complete resolves the namespaces and builds the clients.
 func (o *MigratePlanOptions) Complete(ctx context.Context, f *Factory) error {
-	if err := f.checkAllNamespaces(o.AllNamespaces); err != nil {
+	if err := o.completeScope(ctx, f); err != nil {
 		return err
-	}
-	if !o.AllNamespaces {
-		var err error
-		if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
-			return err
-		}
 	}
 	var err error
 	o.clients, err = f.Clients()
@@ -148,9 +188,7 @@ func (o *MigratePlanOptions) Complete(ctx context.Context, f *Factory) error {
 
 // Run plans and prints; the exit code is 1 while anything is left to do.
 func (o *MigratePlanOptions) Run(ctx context.Context) error {
-	p := migrate.NewPlanner(o.clients)
-	p.RootNamespace = o.RootNamespace
-	plan, err := p.Plan(ctx, o.namespaces)
+	plan, err := o.planner(o.clients).Plan(ctx, o.namespaces)
 	if err != nil {
 		return err
 	}

@@ -18,18 +18,15 @@ import (
 // MigrateApplyOptions carries out the next phase of a migration to ambient.
 type MigrateApplyOptions struct {
 	IO *IOStreams
+	migrateScope
 
-	AllNamespaces     bool
-	NamespaceSelector string
-	RootNamespace     string
-	AllPhases         bool
-	Output            string
-	DryRunFlag        string
-	FieldManager      string
+	AllPhases    bool
+	Output       string
+	DryRunFlag   string
+	FieldManager string
 
-	dryRun     kube.DryRun
-	namespaces []string
-	clients    *kube.Clients
+	dryRun  kube.DryRun
+	clients *kube.Clients
 }
 
 func newMigrateApplyCommand(f *Factory) *cobra.Command {
@@ -65,20 +62,10 @@ kubectl-waypoint migrate apply -n bookinfo
 # Every phase that can start, in every namespace in the mesh
 kubectl-waypoint migrate apply -A --all-phases`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(cmd.Context(), f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(f, o),
 	}
 	fs := cmd.Flags()
-	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Migrate every namespace in sidecar or ambient mode")
-	fs.StringVar(&o.NamespaceSelector, "namespace-selector", "", "Migrate every namespace whose labels match this selector")
-	fs.StringVar(&o.RootNamespace, "root-namespace", "istio-system", "The mesh's root namespace, whose policies without a selector apply to every namespace")
+	o.addScopeFlags(fs, "Migrate")
 	fs.BoolVar(&o.AllPhases, "all-phases", false, "Go on with the next phase of a namespace once one is done, while it can start")
 	fs.StringVarP(&o.Output, "output", "o", "", "Print the report as: {yaml|json}")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
@@ -92,8 +79,7 @@ func (o *MigrateApplyOptions) Validate() error {
 	if o.Output != "" && !render.IsObjectFormat(o.Output) {
 		return usageErrorf("invalid -o %q: use json or yaml", o.Output)
 	}
-	plan := MigratePlanOptions{AllNamespaces: o.AllNamespaces, NamespaceSelector: o.NamespaceSelector, RootNamespace: o.RootNamespace}
-	if err := plan.Validate(); err != nil {
+	if err := o.validateScope(); err != nil {
 		return err
 	}
 	if err := validateFieldManager(o.FieldManager); err != nil {
@@ -106,14 +92,8 @@ func (o *MigrateApplyOptions) Validate() error {
 
 // Complete resolves the namespaces and builds the clients.
 func (o *MigrateApplyOptions) Complete(ctx context.Context, f *Factory) error {
-	if err := f.checkAllNamespaces(o.AllNamespaces); err != nil {
+	if err := o.completeScope(ctx, f); err != nil {
 		return err
-	}
-	if !o.AllNamespaces {
-		var err error
-		if o.namespaces, err = f.Namespaces(ctx, o.NamespaceSelector); err != nil {
-			return err
-		}
 	}
 	var err error
 	o.clients, err = f.writeClients(o.FieldManager)
@@ -122,9 +102,7 @@ func (o *MigrateApplyOptions) Complete(ctx context.Context, f *Factory) error {
 
 // Run carries out the due phases and prints a line per object written.
 func (o *MigrateApplyOptions) Run(ctx context.Context) error {
-	p := migrate.NewPlanner(o.clients)
-	p.RootNamespace = o.RootNamespace
-	res, err := p.Apply(ctx, migrate.ApplyRequest{Namespaces: o.namespaces, DryRun: o.dryRun, AllPhases: o.AllPhases})
+	res, err := o.planner(o.clients).Apply(ctx, migrate.ApplyRequest{Namespaces: o.namespaces, DryRun: o.dryRun, AllPhases: o.AllPhases})
 	if err != nil {
 		return err
 	}
