@@ -105,14 +105,8 @@ kubectl-waypoint apply --namespace-selector istio.io/dataplane-mode=ambient --en
 // checked by the renderer once it is known.
 func (o *ApplyOptions) Validate() error {
 	var err error
-	if o.dryRun, err = parseDryRun(o.IO, o.DryRunFlag); err != nil {
+	if o.dryRun, err = parseWriteFlags(o.IO, o.DryRunFlag, o.FieldManager, o.Output); err != nil {
 		return err
-	}
-	if err := validateFieldManager(o.FieldManager); err != nil {
-		return err
-	}
-	if o.Output != "" && !render.IsObjectFormat(o.Output) {
-		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
 	}
 	if o.Overwrite && !o.EnrollNamespace {
 		return usageErrorf("--overwrite only makes sense with --enroll-namespace")

@@ -107,14 +107,8 @@ func (o *DefaultsOptions) writes() bool { return o.Unset || o.Infra.Overlaid() }
 // Validate checks the flags; every error is a usage error.
 func (o *DefaultsOptions) Validate() error {
 	var err error
-	if o.dryRun, err = parseDryRun(o.IO, o.DryRunFlag); err != nil {
+	if o.dryRun, err = parseWriteFlags(o.IO, o.DryRunFlag, o.FieldManager, o.Output); err != nil {
 		return err
-	}
-	if err := validateFieldManager(o.FieldManager); err != nil {
-		return err
-	}
-	if o.Output != "" && !render.IsObjectFormat(o.Output) {
-		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
 	}
 	for flag, v := range map[string]string{"--class": o.Class, "--istio-namespace": o.IstioNamespace} {
 		if msgs := validation.IsDNS1123Label(v); len(msgs) > 0 {

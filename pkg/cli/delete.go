@@ -14,7 +14,6 @@ import (
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
-	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/waypoint"
 )
 
@@ -107,10 +106,7 @@ kubectl-waypoint delete --all --unenroll --namespace-selector team=payments -o j
 // Validate checks the arguments and flags.
 func (o *DeleteOptions) Validate() error {
 	var err error
-	if o.dryRun, err = parseDryRun(o.IO, o.DryRunFlag); err != nil {
-		return err
-	}
-	if err := validateFieldManager(o.FieldManager); err != nil {
+	if o.dryRun, err = parseWriteFlags(o.IO, o.DryRunFlag, o.FieldManager, o.Output); err != nil {
 		return err
 	}
 	every := o.All || o.Revision != ""
@@ -123,8 +119,6 @@ func (o *DeleteOptions) Validate() error {
 		return usageErrorf("-A needs --all or --revision")
 	case o.AllNamespaces && o.NamespaceSelector != "":
 		return usageErrorf("-A and --namespace-selector choose namespaces in two ways: use one")
-	case o.Output != "" && !render.IsObjectFormat(o.Output):
-		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
 	}
 	if err := o.validateBulk(); err != nil {
 		return err

@@ -186,14 +186,8 @@ func (o *EnrollOptions) Validate() error {
 		return usageError(err)
 	}
 	o.kind = kind
-	if o.dryRun, err = parseDryRun(o.IO, o.DryRunFlag); err != nil {
+	if o.dryRun, err = parseWriteFlags(o.IO, o.DryRunFlag, o.FieldManager, o.Output); err != nil {
 		return err
-	}
-	if err := validateFieldManager(o.FieldManager); err != nil {
-		return err
-	}
-	if o.Output != "" && !render.IsObjectFormat(o.Output) {
-		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
 	}
 	if err := o.validateBulk(); err != nil {
 		return err

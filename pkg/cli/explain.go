@@ -136,8 +136,8 @@ func (o *ExplainOptions) Validate() error {
 		}
 		o.kind = kind
 	}
-	if o.Output != "" && !render.IsObjectFormat(o.Output) {
-		return usageErrorf("unknown output format %q: must be one of yaml, json", o.Output)
+	if err := checkObjectFormat(o.Output); err != nil {
+		return err
 	}
 	if o.Name == "" {
 		if o.kind == enroll.KindNamespace && !o.waypoint {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/render"
 )
 
 // defaultWaitTimeout is how long --wait waits, as in istioctl.
@@ -23,6 +24,28 @@ func addDryRunFlag(cmd *cobra.Command, p *string) {
 		`Must be "none", "server", or "client". With client, only print what would be sent; with server, submit it to the server without persisting it`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = kube.DryRunBare
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{"none", "client", "server"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// parseWriteFlags checks what the flags of every writing command share:
+// --dry-run (returned parsed), --field-manager and -o, which prints the
+// report as yaml or json.
+func parseWriteFlags(streams *IOStreams, dryRun, fieldManager, output string) (kube.DryRun, error) {
+	d, err := parseDryRun(streams, dryRun)
+	if err != nil {
+		return "", err
+	}
+	if err := validateFieldManager(fieldManager); err != nil {
+		return "", err
+	}
+	return d, checkObjectFormat(output)
+}
+
+// checkObjectFormat refuses an -o other than yaml or json; none is fine.
+func checkObjectFormat(output string) error {
+	if output != "" && !render.IsObjectFormat(output) {
+		return usageErrorf("unknown output format %q: must be one of yaml, json", output)
+	}
+	return nil
 }
 
 // parseDryRun reads the value of --dry-run, warning on stderr about the

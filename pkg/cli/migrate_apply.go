@@ -76,18 +76,11 @@ kubectl-waypoint migrate apply -A --all-phases`),
 
 // Validate checks the flags.
 func (o *MigrateApplyOptions) Validate() error {
-	if o.Output != "" && !render.IsObjectFormat(o.Output) {
-		return usageErrorf("invalid -o %q: use json or yaml", o.Output)
-	}
-	if err := o.validateScope(); err != nil {
-		return err
-	}
-	if err := validateFieldManager(o.FieldManager); err != nil {
-		return err
-	}
 	var err error
-	o.dryRun, err = parseDryRun(o.IO, o.DryRunFlag)
-	return err
+	if o.dryRun, err = parseWriteFlags(o.IO, o.DryRunFlag, o.FieldManager, o.Output); err != nil {
+		return err
+	}
+	return o.validateScope()
 }
 
 // Complete resolves the namespaces and builds the clients.
