@@ -353,17 +353,10 @@ func (r *Reader) waypointTargets(ctx context.Context, key string, w *mesh.Waypoi
 				found = append(found, userTarget{Target: Target{Kind: kind, Namespace: m.Namespace, Name: m.Name, Labels: m.Labels, Annotations: m.Annotations}})
 			}
 		}
-		if read.Narrowed && read.Failed[wns] == nil {
-			r.gap(ListGap{Kind: kind, Instead: wns})
-		}
-		for ns, err := range read.Failed {
-			switch {
-			case kind.IsIstio() && kube.IsMissingType(err):
-			case ns != "" && apierrors.IsForbidden(err):
-				r.gap(ListGap{Kind: kind, Namespace: ns})
-			default:
-				return nil, kube.Describe("list the "+kind.Plural()+" that use waypoint "+key, err)
-			}
+		if err := r.readFailures(kind, read, []string{wns}, func(string) string {
+			return "list the " + kind.Plural() + " that use waypoint " + key
+		}); err != nil {
+			return nil, err
 		}
 		direct = append(direct, found...)
 	}

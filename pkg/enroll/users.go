@@ -80,7 +80,13 @@ func (r *Reader) OwnUsers(ctx context.Context, keys, scope []string) (map[string
 			}
 			return err
 		})
-		if err := r.readFailures(kind, read, scope); err != nil {
+		if err := r.readFailures(kind, read, scope, func(ns string) string {
+			what := "list the " + kind.Plural() + " that use the waypoints"
+			if ns != "" {
+				what += " in namespace " + ns
+			}
+			return what
+		}); err != nil {
 			return nil, err
 		}
 		if kind == KindNamespace {
@@ -114,9 +120,11 @@ func (r *Reader) OwnUsers(ctx context.Context, keys, scope []string) (map[string
 	return out, nil
 }
 
-// readFailures records the lists of kind that RBAC narrowed or kept the
-// reader from making as Gaps; another failure is the error.
-func (r *Reader) readFailures(kind Kind, read kube.ScopeRead, scope []string) error {
+// readFailures records the lists of kind that RBAC narrowed to scope, or
+// kept the reader from making, as Gaps; another failure is the error,
+// described by what (the list of a namespace, "" for the cluster's). A
+// missing CRD of an Istio kind means there are none.
+func (r *Reader) readFailures(kind Kind, read kube.ScopeRead, scope []string, what func(ns string) string) error {
 	if read.Narrowed {
 		for _, ns := range scope {
 			if read.Failed[ns] == nil {
@@ -130,11 +138,7 @@ func (r *Reader) readFailures(kind Kind, read kube.ScopeRead, scope []string) er
 		case ns != "" && apierrors.IsForbidden(err):
 			r.gap(ListGap{Kind: kind, Namespace: ns})
 		default:
-			what := "list the " + kind.Plural() + " that use the waypoints"
-			if ns != "" {
-				what += " in namespace " + ns
-			}
-			return kube.Describe(what, err)
+			return kube.Describe(what(ns), err)
 		}
 	}
 	return nil
