@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -24,8 +23,9 @@ import (
 
 // Due is the phase migrate apply carries out next in a namespace: the
 // first with a step it can do (Step.Auto); 0 when none is left. waiting
-// says why phase 3 cannot start yet, when it is the one due: its pods
-// still run sidecars, which still apply the originals it deletes.
+// says why phase 3 cannot start yet, when it is the one due: the namespace
+// is not ambient, or its pods still run sidecars, which still apply the
+// originals it deletes.
 func (np NamespacePlan) Due() (phase int, waiting string) {
 	has := map[int]bool{}
 	for _, f := range np.Findings {
@@ -42,6 +42,8 @@ func (np NamespacePlan) Due() (phase int, waiting string) {
 		return PhaseAmbient, ""
 	case has[PhaseCleanup] && np.Mode != ModeAmbient:
 		return PhaseCleanup, "the namespace is not in ambient mode"
+	case has[PhaseCleanup] && len(np.SidecarPods) > 0:
+		return PhaseCleanup, fmt.Sprintf("%d pods still run a sidecar (%s); it starts once they are replaced without one", len(np.SidecarPods), abbreviate(np.SidecarPods, 5))
 	case has[PhaseCleanup]:
 		return PhaseCleanup, ""
 	}
@@ -99,14 +101,6 @@ func (p *Planner) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 			if waiting != "" {
 				res.Waiting[np.Name] = fmt.Sprintf("phase 3 waits: %s", waiting)
 				continue
-			}
-			if phase == PhaseCleanup {
-				if pods, err := p.sidecarPods(ctx, np.Name); err != nil {
-					return nil, err
-				} else if len(pods) > 0 {
-					res.Waiting[np.Name] = fmt.Sprintf("phase 3 waits: %d pods still run a sidecar (%s); it starts once they are replaced without one", len(pods), abbreviate(pods, 5))
-					continue
-				}
 			}
 			res.Records = append(res.Records, p.carryOut(ctx, np, phase, req.DryRun)...)
 			res.Phases[np.Name] = append(res.Phases[np.Name], phase)
@@ -237,22 +231,6 @@ func (p *Planner) deleteObject(ctx context.Context, ref kube.Ref, dry kube.DryRu
 			Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
 	})
 	return kube.Describe(what, err)
-}
-
-// sidecarPods are the names of the pods of namespace ns that run a sidecar.
-func (p *Planner) sidecarPods(ctx context.Context, ns string) ([]string, error) {
-	pods, err := kube.ListAll(ctx, metav1.ListOptions{}, podPage(p.Clients, ns))
-	if err != nil {
-		return nil, kube.Describe("list pods in "+ns, err)
-	}
-	var out []string
-	for i := range pods {
-		if HasSidecar(&pods[i]) {
-			out = append(out, pods[i].Name)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // Restarted is the action of a workload whose pods phase 2 restarted.

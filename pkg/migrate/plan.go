@@ -123,6 +123,9 @@ type NamespacePlan struct {
 	// namespace by the same field manager must repeat them, or a
 	// server-side apply would remove them.
 	Enrollment map[string]string `json:"enrollment,omitempty"`
+	// SidecarPods are the pods that run a sidecar, sorted: phase 3 waits
+	// for them.
+	SidecarPods []string `json:"sidecarPods,omitempty"`
 }
 
 // Plan is what is left to do, by namespace.
@@ -245,8 +248,14 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 			p.Enrollment = map[string]string{istio.LabelUseWaypoint: f.WaypointName}
 		}
 	}
-	p.Findings = append(p.Findings, w.ambientFindings(ns, p.Mode)...)
-	if p.Mode != ModeAmbient || w.sidecars(ns.Name) > 0 {
+	for i := range w.pods[ns.Name] {
+		if HasSidecar(&w.pods[ns.Name][i]) {
+			p.SidecarPods = append(p.SidecarPods, w.pods[ns.Name][i].Name)
+		}
+	}
+	sort.Strings(p.SidecarPods)
+	p.Findings = append(p.Findings, ambientFindings(ns, p.Mode, p.SidecarPods)...)
+	if p.Mode != ModeAmbient || len(p.SidecarPods) > 0 {
 		// Phase 3 removes what the pods' sidecars still apply.
 		for i := range p.Findings {
 			for j, s := range p.Findings[i].Steps {
@@ -257,17 +266,6 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 		}
 	}
 	return p
-}
-
-// sidecars is the number of pods of namespace ns that run a sidecar.
-func (w *world) sidecars(ns string) int {
-	n := 0
-	for i := range w.pods[ns] {
-		if HasSidecar(&w.pods[ns][i]) {
-			n++
-		}
-	}
-	return n
 }
 
 // authorizationFinding is the finding of an AuthorizationPolicy that ztunnel
@@ -579,14 +577,7 @@ func (w *world) waypointFinding(ns *corev1.Namespace) (Finding, bool) {
 
 // ambientFindings are the namespace's move to ambient and the pods that
 // still run sidecars.
-func (w *world) ambientFindings(ns *corev1.Namespace, mode Mode) []Finding {
-	var withSidecar []string
-	for i := range w.pods[ns.Name] {
-		if HasSidecar(&w.pods[ns.Name][i]) {
-			withSidecar = append(withSidecar, w.pods[ns.Name][i].Name)
-		}
-	}
-	sort.Strings(withSidecar)
+func ambientFindings(ns *corev1.Namespace, mode Mode, withSidecar []string) []Finding {
 	ref := kube.Ref{Kind: "Namespace", Name: ns.Name}
 	pods := ""
 	if len(withSidecar) > 0 {

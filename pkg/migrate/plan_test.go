@@ -169,3 +169,23 @@ func TestUnitConvertRoute(t *testing.T) {
 		}
 	}
 }
+
+func TestUnitDue(t *testing.T) {
+	step := func(phase int, auto bool) Finding { return Finding{Steps: []Step{{Phase: phase, Auto: auto}}} }
+	for _, c := range []struct {
+		np      NamespacePlan
+		phase   int
+		waiting string
+	}{
+		{NamespacePlan{Mode: ModeSidecar, Findings: []Finding{step(3, true), step(1, true), step(2, true)}}, 1, ""},
+		{NamespacePlan{Mode: ModeSidecar, Findings: []Finding{step(3, true), step(1, false), step(2, true)}}, 2, ""},
+		{NamespacePlan{Mode: ModeSidecar, Findings: []Finding{step(3, true)}}, 3, "the namespace is not in ambient mode"},
+		{NamespacePlan{Mode: ModeAmbient, SidecarPods: []string{"a"}, Findings: []Finding{step(3, true)}}, 3, "1 pods still run a sidecar (a); it starts once they are replaced without one"},
+		{NamespacePlan{Mode: ModeAmbient, Findings: []Finding{step(3, true)}}, 3, ""},
+		{NamespacePlan{Mode: ModeAmbient, Findings: []Finding{step(1, false), step(3, false)}}, 0, ""},
+	} {
+		if phase, waiting := c.np.Due(); phase != c.phase || waiting != c.waiting {
+			t.Errorf("%+v: phase %d %q, want %d %q", c.np, phase, waiting, c.phase, c.waiting)
+		}
+	}
+}
