@@ -530,16 +530,24 @@ func joinServices(keys []string) string {
 	return "services " + strings.Join(keys, ", ")
 }
 
-// service finds the Service a host of a route in namespace ns names:
-// name, name.namespace, name.namespace.svc or the full cluster name.
-func (w *world) service(host, ns string) (corev1.Service, bool) {
+// serviceHost reads a host of a route in namespace ns as a Service's name
+// and namespace: name, name.namespace, name.namespace.svc or the full
+// cluster name; ok is false for any other host.
+func serviceHost(host, ns string) (name, svcNs string, ok bool) {
 	parts := strings.Split(strings.TrimSuffix(host, ".cluster.local"), ".")
-	name, svcNs := parts[0], ns
 	switch {
 	case len(parts) == 1:
+		return parts[0], ns, true
 	case len(parts) == 2, len(parts) == 3 && parts[2] == "svc":
-		svcNs = parts[1]
-	default:
+		return parts[0], parts[1], true
+	}
+	return "", "", false
+}
+
+// service finds the Service a host of a route in namespace ns names.
+func (w *world) service(host, ns string) (corev1.Service, bool) {
+	name, svcNs, ok := serviceHost(host, ns)
+	if !ok {
 		return corev1.Service{}, false
 	}
 	for _, svc := range w.services[svcNs] {

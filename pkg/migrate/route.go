@@ -197,13 +197,10 @@ func extraField(m map[string]any, known []string) string {
 // name, name.ns, name.ns.svc or the cluster name; ok is false for a host of
 // another namespace or none.
 func localService(host, ns string, svcs map[string]corev1.Service) (string, bool) {
-	parts := strings.Split(strings.TrimSuffix(host, ".cluster.local"), ".")
-	switch {
-	case len(parts) == 1:
-	case len(parts) == 2 && parts[1] == ns, len(parts) == 3 && parts[1] == ns && parts[2] == "svc":
-	default:
+	name, svcNs, ok := serviceHost(host, ns)
+	if !ok || svcNs != ns {
 		return "", false
 	}
-	_, ok := svcs[parts[0]]
-	return parts[0], ok
+	_, ok = svcs[name]
+	return name, ok
 }
