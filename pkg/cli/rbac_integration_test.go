@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,8 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
@@ -56,7 +60,7 @@ func rbacGuide(t *testing.T) map[string][]rbacv1.PolicyRule {
 			}
 		}
 	}
-	for _, name := range []string{"waypoint-admin", "waypoint-app-team", "waypoint-class-reader", "waypoint-ci"} {
+	for _, name := range []string{"waypoint-admin", "waypoint-migrator", "waypoint-app-team", "waypoint-class-reader", "waypoint-ci"} {
 		if len(roles[name]) == 0 {
 			t.Fatalf("docs/rbac.md has no rules for %s", name)
 		}
@@ -171,6 +175,68 @@ func TestRBACGuide(t *testing.T) {
 			asUser(t, admin, "kubectl-waypoint-defaults-"+class+" deleted", "defaults", "--class", class, "--unset")
 			forbiddenAs(t, kc, "list the defaults of class "+class+" in namespace "+testenv.IstioNamespace, "defaults", "--class", class)
 		})
+	})
+
+	t.Run("platform admin migrating", func(t *testing.T) {
+		t.Parallel()
+		c := context.Background()
+		ns := env.Namespace(t, map[string]string{"istio-injection": "enabled"})
+		env.Service(t, ns, "reviews", nil)
+		pod := sidecarDeployment(t, ns, "reviews-v1", map[string]string{"app": "reviews"})
+		createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "get-only",
+			map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}})
+		createObject(t, findingGVR(t, "VirtualService"), "VirtualService", ns, "reviews-route",
+			map[string]any{"hosts": []any{"reviews"}, "http": []any{map[string]any{"route": []any{map[string]any{"destination": map[string]any{"host": "reviews"}}}}}})
+		createObject(t, findingGVR(t, "Sidecar"), "Sidecar", ns, "default",
+			map[string]any{"egress": []any{map[string]any{"hosts": []any{"./*"}}}})
+		// waypoint-admin across the cluster, waypoint-migrator in the
+		// namespace migrated, as the page binds them.
+		kc := env.UserWithRole(t, "rbac-migrator", roles["waypoint-admin"], "")
+		env.UserWithRole(t, "rbac-migrator", roles["waypoint-migrator"], ns)
+		exists := func(gvr schema.GroupVersionResource, name string) bool {
+			_, err := env.Dynamic.Resource(gvr).Namespace(ns).Get(c, name, metav1.GetOptions{})
+			return err == nil
+		}
+
+		// Phases 1 and 2; phase 3 waits for the pod that runs a sidecar.
+		_, stderr := asUser(t, kc, "deployment "+ns+"/reviews-v1 restarted", "migrate", "apply", "-n", ns, "--all-phases")
+		if !strings.Contains(stderr, "phase 3 waits") {
+			t.Errorf("phase 3 did not wait for the sidecar pod: %s", stderr)
+		}
+		if _, err := env.Gateway.GatewayV1().Gateways(ns).Get(c, "waypoint", metav1.GetOptions{}); err != nil {
+			t.Errorf("phase 1 applied no waypoint: %v", err)
+		}
+		if l := nsLabels(t, ns); l["istio.io/use-waypoint"] != "waypoint" || l["istio.io/dataplane-mode"] != "ambient" || l["istio-injection"] != "" {
+			t.Errorf("after phase 2 the namespace's labels are %v", l)
+		}
+		if !exists(authorizationPolicies, "get-only-waypoint") {
+			t.Error("phase 1 created no copy of the AuthorizationPolicy")
+		}
+		dep, err := env.Kube.AppsV1().Deployments(ns).Get(c, "reviews-v1", metav1.GetOptions{})
+		if err != nil || dep.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" {
+			t.Errorf("phase 2 did not restart Deployment reviews-v1: %v", err)
+		}
+
+		// The ReplicaSet's controller would replace the pod without a sidecar.
+		zero := int64(0)
+		if err := env.Kube.CoreV1().Pods(ns).Delete(c, pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			t.Fatal(err)
+		}
+		// RBAC judges a server dry run as it judges the write: without
+		// delete on VirtualServices phase 3 is refused, and nothing is written.
+		novs := env.UserWithRole(t, "rbac-migrator-novs", roles["waypoint-admin"], "")
+		env.UserWithRole(t, "rbac-migrator-novs", withoutVerb(t, roles["waypoint-migrator"], "networking.istio.io", "virtualservices", "delete"), ns)
+		forbiddenAs(t, novs, "delete virtualservice "+ns+"/reviews-route", "migrate", "apply", "-n", ns, "--dry-run=server")
+
+		asUser(t, kc, "virtualservice "+ns+"/reviews-route deleted", "migrate", "apply", "-n", ns)
+		for gvr, name := range map[schema.GroupVersionResource]string{authorizationPolicies: "get-only", findingGVR(t, "VirtualService"): "reviews-route", findingGVR(t, "Sidecar"): "default"} {
+			if exists(gvr, name) {
+				t.Errorf("phase 3 left %s %s", gvr.Resource, name)
+			}
+		}
+		if !exists(httpRoutes, "reviews-route-waypoint") {
+			t.Error("phase 3 created no HTTPRoute for the VirtualService")
+		}
 	})
 
 	t.Run("app team", func(t *testing.T) {
@@ -297,4 +363,41 @@ func TestRBACGuide(t *testing.T) {
 		asUser(t, kc, "namespaces: 2 unenrolled", "unenroll", "ns", "--namespace-selector", "team="+team)
 
 	})
+}
+
+// sidecarDeployment creates a Deployment, its ReplicaSet and one pod that
+// runs a sidecar, owned as the controllers leave them (none runs here),
+// and returns the pod's name.
+func sidecarDeployment(t *testing.T, ns, name string, labels map[string]string) string {
+	t.Helper()
+	c := context.Background()
+	replicas := int32(1)
+	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}}}
+	dep, err := env.Kube.AppsV1().Deployments(ns).Create(c, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	rs, err := env.Kube.AppsV1().ReplicaSets(ns).Create(c, &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-abc", Namespace: ns, Labels: labels,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: dep.Name, UID: dep.UID, Controller: &yes}}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := env.Kube.CoreV1().Pods(ns).Create(c, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: rs.Name + "-x", Namespace: ns, Labels: labels,
+			Annotations:     map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"]}`},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &yes}}},
+		Spec: corev1.PodSpec{Containers: append(template.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pod.Name
 }
