@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,6 +38,7 @@ type migrateScope struct {
 	AllNamespaces     bool
 	NamespaceSelector string
 	RootNamespace     string
+	Granularity       string
 
 	namespaces []string
 }
@@ -45,6 +47,12 @@ func (m *migrateScope) addScopeFlags(fs *pflag.FlagSet, verb string) {
 	fs.BoolVarP(&m.AllNamespaces, "all-namespaces", "A", false, verb+" every namespace in sidecar or ambient mode")
 	fs.StringVar(&m.NamespaceSelector, "namespace-selector", "", verb+" every namespace whose labels match this selector")
 	fs.StringVar(&m.RootNamespace, "root-namespace", "istio-system", "The mesh's root namespace, whose policies without a selector apply to every namespace")
+	fs.StringVar(&m.Granularity, "granularity", string(migrate.GranularityNamespace), "What each new waypoint serves: namespace (one per namespace, the namespace enrolled) or service (one per Service that needs it, named <service>-svc-waypoint, the Service enrolled)")
+}
+
+// addGranularityCompletion completes --granularity.
+func addGranularityCompletion(cmd *cobra.Command) {
+	_ = cmd.RegisterFlagCompletionFunc("granularity", cobra.FixedCompletions(migrate.Granularities, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func (m *migrateScope) validateScope() error {
@@ -53,6 +61,9 @@ func (m *migrateScope) validateScope() error {
 	}
 	if err := checkValue("--root-namespace", m.RootNamespace, validation.IsDNS1123Label); err != nil {
 		return err
+	}
+	if !slices.Contains(migrate.Granularities, m.Granularity) {
+		return usageErrorf("invalid --granularity %q: must be one of %s", m.Granularity, strings.Join(migrate.Granularities, ", "))
 	}
 	return validateSelector("--namespace-selector", m.NamespaceSelector)
 }
@@ -74,6 +85,7 @@ func (m *migrateScope) completeScope(ctx context.Context, f *Factory) error {
 func (m *migrateScope) planner(c *kube.Clients) *migrate.Planner {
 	p := migrate.NewPlanner(c)
 	p.RootNamespace = m.RootNamespace
+	p.Granularity = migrate.Granularity(m.Granularity)
 	return p
 }
 
@@ -137,12 +149,19 @@ Without -n, every namespace in sidecar or ambient mode is planned (-A), or
 those of --namespace-selector; the root namespace's mesh-wide policies are
 always read. Each kind is listed once for the cluster, or once per namespace.
 
---output-dir DIR also writes phases 1 and 2 as manifests, DIR/phase-1 and
-DIR/phase-2 with a kustomization.yaml each, for kubectl apply --server-side -k
-or a GitOps tool: the waypoints, enrollment and copies; then the namespaces'
-move to ambient (istio.io/dataplane-mode=ambient, istio-injection=disabled,
-their enrollment labels repeated). Pod restarts and deletions are not
-manifests.
+A namespace that needs a waypoint gets one named "waypoint", the namespace
+enrolled in it, or is enrolled in a waypoint of its own that serves Services.
+With --granularity service each Service that needs one gets its own instead,
+<service>-svc-waypoint, the Service enrolled in it, and a namespace-wide
+policy's copy targets the namespace's Services. A Service or namespace that
+already uses a waypoint serving Services keeps it.
+
+--output-dir DIR also writes the phases as manifests, DIR/phase-1, DIR/phase-2
+and DIR/phase-3 with a kustomization.yaml each, for kubectl apply --server-side
+-k or a GitOps tool: the waypoints, enrollment and copies; the namespaces' move
+to ambient (istio.io/dataplane-mode=ambient, istio-injection=disabled, their
+enrollment labels repeated); the HTTPRoutes that replace VirtualServices. Pod
+restarts and deletions are not manifests.
 
 The exit code is 1 while anything is left to do and 0 when nothing is, so
 that a pipeline can gate on it.`,
@@ -153,7 +172,10 @@ kubectl-waypoint migrate plan -n bookinfo
 # Plan every namespace in the mesh, as JSON
 kubectl-waypoint migrate plan -A -o json
 
-# Write phases 1 and 2 as manifests, then apply phase 1
+# A waypoint per Service rather than per namespace
+kubectl-waypoint migrate plan -n bookinfo --granularity service
+
+# Write the phases as manifests, then apply phase 1
 kubectl-waypoint migrate plan -n bookinfo --output-dir migration
 kubectl apply --server-side -k migration/phase-1`),
 		Args: cobra.NoArgs,
@@ -161,9 +183,10 @@ kubectl apply --server-side -k migration/phase-1`),
 	}
 	fs := cmd.Flags()
 	o.addScopeFlags(fs, "Plan")
+	addGranularityCompletion(cmd)
 	fs.StringVarP(&o.Output, "output", "o", "", "Output format: {wide|json|yaml}; a table when unset")
 	fs.BoolVar(&o.NoHeaders, "no-headers", false, "Print the table without its header")
-	fs.StringVar(&o.OutputDir, "output-dir", "", "Also write the manifests of phases 1 and 2 into DIR/phase-1 and DIR/phase-2, each with a kustomization.yaml, for kubectl apply --server-side -k or a GitOps tool")
+	fs.StringVar(&o.OutputDir, "output-dir", "", "Also write the manifests of the phases into DIR/phase-1, DIR/phase-2 and DIR/phase-3, each with a kustomization.yaml, for kubectl apply --server-side -k or a GitOps tool")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(append([]string{"wide"}, render.ObjectFormats...), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -212,9 +235,9 @@ func (o *MigratePlanOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// writeDirs writes the manifests of phases 1 and 2, one directory each.
+// writeDirs writes the manifests of the phases, one directory each.
 func (o *MigratePlanOptions) writeDirs(plan *migrate.Plan) error {
-	for _, phase := range []int{migrate.PhaseWaypoints, migrate.PhaseAmbient} {
+	for _, phase := range []int{migrate.PhaseWaypoints, migrate.PhaseAmbient, migrate.PhaseCleanup} {
 		ms, err := plan.Manifests(phase)
 		if err != nil {
 			return err

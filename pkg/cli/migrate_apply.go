@@ -39,7 +39,9 @@ func newMigrateApplyCommand(f *Factory) *cobra.Command {
 with a step the tool can do.
 
   1  apply the waypoint and enroll the namespace (as apply --enroll-namespace
-     and enroll namespace do), and create the copies of the policies
+     and enroll namespace do), or with --granularity service each Service's
+     own waypoint and the Service's enrollment (as enroll service does, its L7
+     policy guard included), and create the copies of the policies
   2  label the namespace istio.io/dataplane-mode=ambient, remove its injection
      labels, and restart the Deployments, StatefulSets and DaemonSets whose
      pods run a sidecar (as kubectl rollout restart does)
@@ -66,6 +68,7 @@ kubectl-waypoint migrate apply -A --all-phases`),
 	}
 	fs := cmd.Flags()
 	o.addScopeFlags(fs, "Migrate")
+	addGranularityCompletion(cmd)
 	fs.BoolVar(&o.AllPhases, "all-phases", false, "Go on with the next phase of a namespace once one is done, while it can start")
 	fs.StringVarP(&o.Output, "output", "o", "", "Print the report as: {yaml|json}")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))

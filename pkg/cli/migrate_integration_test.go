@@ -7,13 +7,13 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -332,27 +332,7 @@ func sidecarPod(t *testing.T, ns, name string, labels map[string]string, sidecar
 func TestMigratePlanWalkthrough(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t, map[string]string{"istio-injection": "enabled"})
-	env.Service(t, ns, "reviews", nil)
-	sidecarPod(t, ns, "reviews-v1", map[string]string{"app": "reviews"}, true)
-	sidecarPod(t, ns, "batch", map[string]string{"app": "batch"}, true)
-	byApp := func(app string) map[string]any { return map[string]any{"matchLabels": map[string]any{"app": app}} }
-	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "get-only", map[string]any{"selector": byApp("reviews"), "rules": []any{rule(to(op("methods", "GET")))}})
-	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "l4-only", map[string]any{"selector": byApp("reviews"), "rules": []any{rule(from(src("namespaces", ns)))}})
-	createObject(t, schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"}, "RequestAuthentication", ns, "jwt",
-		map[string]any{"selector": byApp("reviews"), "jwtRules": []any{map[string]any{"issuer": "https://issuer.example"}}})
-	createObject(t, schema.GroupVersionResource{Group: "telemetry.istio.io", Version: "v1", Resource: "telemetries"}, "Telemetry", ns, "batch-logs",
-		map[string]any{"selector": byApp("batch"), "accessLogging": []any{map[string]any{"providers": []any{map[string]any{"name": "envoy"}}}}})
-	vs := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
-	createObject(t, vs, "VirtualService", ns, "reviews-route", map[string]any{"hosts": []any{"reviews"},
-		"http": []any{map[string]any{"route": []any{map[string]any{"destination": map[string]any{"host": "reviews"}}}}}})
-	createObject(t, vs, "VirtualService", ns, "ingress-only", map[string]any{"hosts": []any{"reviews"}, "gateways": []any{"istio-system/ingress"},
-		"http": []any{map[string]any{"route": []any{map[string]any{"destination": map[string]any{"host": "reviews"}}}}}})
-	createObject(t, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}, "DestinationRule", ns, "reviews-dr",
-		map[string]any{"host": "reviews." + ns + ".svc.cluster.local", "trafficPolicy": map[string]any{"loadBalancer": map[string]any{"simple": "ROUND_ROBIN"}}})
-	createObject(t, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, "EnvoyFilter", ns, "lua",
-		map[string]any{"configPatches": []any{}})
-	createObject(t, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"}, "Sidecar", ns, "default",
-		map[string]any{"egress": []any{map[string]any{"hosts": []any{"./*"}}}})
+	bookinfoSidecarEra(t, ns)
 
 	plan := func() (migrate.Plan, string, int) {
 		t.Helper()
@@ -367,6 +347,8 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 	if code != ExitFailed {
 		t.Fatalf("plan: exit %d, want 1; stderr: %s", code, stderr)
 	}
+	table, tableErr, _ := runKube(t, "migrate", "plan", "-n", ns)
+	checkDocRun(t, "migrate.md", "kubectl waypoint migrate plan -n bookinfo", 0, ns, table, tableErr)
 	got := map[string]migrate.Finding{}
 	for _, n := range p.Namespaces {
 		if n.Name != ns {
@@ -388,7 +370,7 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 		"RouteNeedsWaypoint destinationrule/reviews-dr":   "enroll service " + ns + "/reviews",
 		"EnvoyFilterUnsupported envoyfilter/lua":          "kubectl delete envoyfilter lua -n " + ns,
 		"SidecarResourceIgnored sidecar/default":          "kubectl delete sidecar default -n " + ns,
-		"NamespaceToAmbient namespace/" + ns:              "restart the 2 pods that run a sidecar (batch, reviews-v1)",
+		"NamespaceToAmbient namespace/" + ns:              "restart the 2 pods that run a sidecar (batch, reviews-v1-abc-x)",
 	}
 	for key, word := range want {
 		f, ok := got[key]
@@ -424,7 +406,6 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 	}
 
 	// The table groups the steps by phase.
-	table, _, _ := runKube(t, "migrate", "plan", "-n", ns)
 	var phases []string
 	for _, line := range strings.Split(strings.TrimSpace(table), "\n")[1:] {
 		if fields := strings.Fields(line); len(fields) > 1 && fields[0] == ns {
@@ -499,7 +480,7 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	zero := int64(0)
-	for _, pod := range []string{"reviews-v1", "batch"} {
+	for _, pod := range []string{"reviews-v1-abc-x", "batch"} {
 		if err := env.Kube.CoreV1().Pods(ns).Delete(context.Background(), pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 			t.Fatal(err)
 		}
@@ -658,6 +639,8 @@ func TestMigratePlanOutputDir(t *testing.T) {
 		map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}})
 	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "deny-admin",
 		map[string]any{"action": "DENY", "rules": []any{rule(to(op("paths", "/admin")))}})
+	createObject(t, findingGVR(t, "VirtualService"), "VirtualService", ns, "reviews-route",
+		map[string]any{"hosts": []any{"reviews"}, "http": []any{map[string]any{"route": []any{map[string]any{"destination": map[string]any{"host": "reviews"}}}}}})
 	dir := t.TempDir()
 	if _, stderr, code := runKube(t, "migrate", "plan", "-n", ns, "--output-dir", dir); code != ExitFailed {
 		t.Fatalf("plan: exit %d: %s", code, stderr)
@@ -695,6 +678,13 @@ func TestMigratePlanOutputDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if out, err := kubectlKustomize(filepath.Join(dir, "phase-3")); err != nil {
+		t.Fatalf("kubectl apply -k phase-3: %v\n%s", err, out)
+	}
+	waitRouteAccepted(t, ns, "reviews-route-waypoint", "reviews")
+	if err := env.Dynamic.Resource(findingGVR(t, "VirtualService")).Namespace(ns).Delete(context.Background(), "reviews-route", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, stderr, code := runKube(t, "migrate", "plan", "-n", ns, "--output-dir", dir); code != 0 {
 		t.Errorf("plan after the migration: exit %d: %s", code, stderr)
 	}
@@ -702,6 +692,24 @@ func TestMigratePlanOutputDir(t *testing.T) {
 	if err != nil || !strings.Contains(string(kust), "resources: []") {
 		t.Errorf("with nothing left, phase-1's kustomization lists %q (%v)", kust, err)
 	}
+
+	// A waypoint per Service: phase 1 applies it and a Service patch.
+	perService := env.Namespace(t, map[string]string{"istio-injection": "enabled"})
+	env.Service(t, perService, "reviews", nil)
+	sidecarPod(t, perService, "reviews-v1", map[string]string{"app": "reviews"}, true)
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", perService, "get-only",
+		map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}})
+	dir = t.TempDir()
+	if _, stderr, code := runKube(t, "migrate", "plan", "-n", perService, "--granularity", "service", "--output-dir", dir); code != ExitFailed {
+		t.Fatalf("plan --granularity service: exit %d: %s", code, stderr)
+	}
+	if out, err := kubectlKustomize(filepath.Join(dir, "phase-1")); err != nil {
+		t.Fatalf("kubectl apply -k phase-1 of --granularity service: %v\n%s", err, out)
+	}
+	waitBound(t, testenv.ServiceResource, perService, "reviews", perService+"/reviews-svc-waypoint")
+	env.WaitForCondition(t, authorizationPolicies, perService, "get-only-waypoint", "WaypointAccepted", func(c metav1.Condition) bool {
+		return c.Status == metav1.ConditionTrue
+	})
 }
 
 // TestMigrateApply migrates a sidecar-era namespace with migrate apply,
@@ -716,46 +724,7 @@ func TestMigrateApply(t *testing.T) {
 	t.Parallel()
 	c := context.Background()
 	ns := env.Namespace(t, map[string]string{"istio-injection": "enabled"})
-	env.Service(t, ns, "reviews", nil)
-	// A Deployment's pod with a sidecar, as the controllers leave it (none
-	// runs here: the chain of owners is written by hand).
-	replicas := int32(1)
-	labels := map[string]string{"app": "reviews"}
-	dep, err := env.Kube.AppsV1().Deployments(ns).Create(c, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "reviews-v1", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	yes := true
-	rs, err := env.Kube.AppsV1().ReplicaSets(ns).Create(c, &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "reviews-v1-abc", Namespace: ns, Labels: labels,
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: dep.Name, UID: dep.UID, Controller: &yes}}},
-		Spec: appsv1.ReplicaSetSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: dep.Spec.Template},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "reviews-v1-abc-x", Namespace: ns, Labels: labels,
-			Annotations:     map[string]string{"sidecar.istio.io/status": "{}"},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &yes}}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}, {Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"}}},
-	}
-	if _, err := env.Kube.CoreV1().Pods(ns).Create(c, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "get-only",
-		map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}})
-	createObject(t, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"}, "Sidecar", ns, "default",
-		map[string]any{"egress": []any{map[string]any{"hosts": []any{"./*"}}}})
-	createObject(t, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}, "VirtualService", ns, "reviews-route",
-		map[string]any{"hosts": []any{"reviews"}, "http": []any{map[string]any{"route": []any{map[string]any{"destination": map[string]any{"host": "reviews"}}}}}})
-	createObject(t, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, "EnvoyFilter", ns, "lua",
-		map[string]any{"configPatches": []any{}})
+	bookinfoSidecarEra(t, ns)
 	exists := func(gvr schema.GroupVersionResource, name string) bool {
 		_, err := env.Dynamic.Resource(gvr).Namespace(ns).Get(c, name, metav1.GetOptions{})
 		return err == nil
@@ -782,7 +751,8 @@ func TestMigrateApply(t *testing.T) {
 	}
 
 	// Phase 1.
-	apply()
+	stdout, stderr := apply()
+	checkDocRun(t, "migrate.md", "kubectl waypoint migrate apply -n bookinfo", 0, ns, stdout, stderr)
 	if nsLabels()["istio.io/use-waypoint"] != "waypoint" || nsLabels()["istio-injection"] != "enabled" {
 		t.Errorf("after phase 1 the namespace's labels are %v", nsLabels())
 	}
@@ -793,7 +763,8 @@ func TestMigrateApply(t *testing.T) {
 	}
 
 	// Phase 2.
-	apply()
+	stdout, stderr = apply()
+	checkDocRun(t, "migrate.md", "kubectl waypoint migrate apply -n bookinfo", 1, ns, stdout, stderr)
 	if l := nsLabels(); l["istio.io/dataplane-mode"] != "ambient" || l["istio-injection"] != "" || l["istio.io/use-waypoint"] != "waypoint" {
 		t.Errorf("after phase 2 the namespace's labels are %v", l)
 	}
@@ -802,33 +773,249 @@ func TestMigrateApply(t *testing.T) {
 		t.Errorf("phase 2 did not restart Deployment reviews-v1: %v %v", got.Spec.Template.Annotations, err)
 	}
 
-	// Phase 3 waits for the pod that still runs a sidecar.
-	_, stderr := apply()
-	if !strings.Contains(stderr, "phase 3 waits: 1 pods still run a sidecar (reviews-v1-abc-x); it starts once they are replaced without one") || !exists(authorizationPolicies, "get-only") {
-		t.Errorf("phase 3 did not wait for the sidecar pod: %s", stderr)
+	// Phase 3 waits for the pods that still run a sidecar.
+	stdout, stderr = apply()
+	checkDocRun(t, "migrate.md", "kubectl waypoint migrate apply -n bookinfo", 2, ns, stdout, stderr)
+	if !strings.Contains(stderr, "phase 3 waits: 2 pods still run a sidecar (batch, reviews-v1-abc-x); it starts once they are replaced without one") || !exists(authorizationPolicies, "get-only") {
+		t.Errorf("phase 3 did not wait for the sidecar pods: %s", stderr)
 	}
-	// The ReplicaSet's controller would replace the pod.
+	// The ReplicaSet's controller would replace its pod; batch, which has
+	// none, is the user's to create again.
 	zero := int64(0)
-	if err := env.Kube.CoreV1().Pods(ns).Delete(c, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
-		t.Fatal(err)
-	}
-	apply()
-	for gvr, name := range map[schema.GroupVersionResource]string{authorizationPolicies: "get-only", findingGVR(t, "Sidecar"): "default", findingGVR(t, "VirtualService"): "reviews-route"} {
-		if exists(gvr, name) {
-			t.Errorf("phase 3 left %s %s", gvr.Resource, name)
+	for _, pod := range []string{"reviews-v1-abc-x", "batch"} {
+		if err := env.Kube.CoreV1().Pods(ns).Delete(c, pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if !exists(findingGVR(t, "EnvoyFilter"), "lua") {
-		t.Error("phase 3 deleted the EnvoyFilter, which has no exact conversion")
+	sidecarPod(t, ns, "batch", map[string]string{"app": "batch"}, false)
+	stdout, stderr = apply()
+	checkDocRun(t, "migrate.md", "kubectl waypoint migrate apply -n bookinfo", 3, ns, stdout, stderr)
+	for _, kind := range []string{"AuthorizationPolicy/get-only", "RequestAuthentication/jwt", "Sidecar/default", "VirtualService/reviews-route"} {
+		kind, name, _ := strings.Cut(kind, "/")
+		if exists(findingGVR(t, kind), name) {
+			t.Errorf("phase 3 left %s %s", kind, name)
+		}
+	}
+	for _, kind := range []string{"AuthorizationPolicy/l4-only", "Telemetry/batch-logs", "EnvoyFilter/lua", "VirtualService/ingress-only", "DestinationRule/reviews-dr"} {
+		kind, name, _ := strings.Cut(kind, "/")
+		if !exists(findingGVR(t, kind), name) {
+			t.Errorf("phase 3 deleted %s %s, which ztunnel enforces as written, has no exact conversion, or works as it is", kind, name)
+		}
 	}
 	waitRouteAccepted(t, ns, "reviews-route-waypoint", "reviews")
-	// What is left is the user's: the EnvoyFilter.
+	// What is left is the user's: the Telemetry and the EnvoyFilter.
 	p, _, code := runKube(t, "migrate", "plan", "-n", ns, "-o", "json")
 	var plan migrate.Plan
-	if err := json.Unmarshal([]byte(p), &plan); err != nil || code != ExitFailed || plan.Count() != 1 || plan.Namespaces[0].Findings[0].Code != migrate.CodeEnvoyFilterUnsupported {
-		t.Errorf("after migrate apply, the plan (exit %d) is %s", code, p)
+	if err := json.Unmarshal([]byte(p), &plan); err != nil || code != ExitFailed || plan.Count() != 2 {
+		t.Fatalf("after migrate apply, the plan (exit %d) is %s", code, p)
 	}
+	var left []string
+	for _, f := range plan.Namespaces[0].Findings {
+		left = append(left, string(f.Code)+" "+objectName(f.Object))
+	}
+	if want := []string{"SelectorPolicyIgnored telemetry/batch-logs", "EnvoyFilterUnsupported envoyfilter/lua"}; !slices.Equal(left, want) {
+		t.Errorf("after migrate apply, the plan has %v, want %v", left, want)
+	}
+	stdout, stderr, _ = runKube(t, "migrate", "plan", "-n", ns)
+	checkDocRun(t, "migrate.md", "kubectl waypoint migrate plan -n bookinfo", 1, ns, stdout, stderr)
 	if _, stderr := apply(); !strings.Contains(stderr, "Nothing to do") {
 		t.Errorf("a run with only the user's steps left: %s", stderr)
 	}
+}
+
+// TestMigrateApplyPerService migrates a sidecar-era namespace with a
+// waypoint per Service (--granularity service, --all-phases) and judges the
+// result by istiod: each Service that a policy or a route concerns is
+// enrolled in its own waypoint, bound to it (WaypointBound) and sent to
+// ztunnel with it (/debug/ambientz); the copies, the namespace-wide one
+// targeting those Services, are WaypointAccepted; once the originals are
+// gone no policy is left that ztunnel enforces without its HTTP rules; and
+// the plan ends empty.
+func TestMigrateApplyPerService(t *testing.T) {
+	t.Parallel()
+	c := context.Background()
+	ns := env.Namespace(t, map[string]string{"istio-injection": "enabled"})
+	for _, svc := range []string{"reviews", "ratings"} {
+		env.Service(t, ns, svc, nil)
+		sidecarPod(t, ns, svc+"-v1", map[string]string{"app": svc}, true)
+	}
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "get-only",
+		map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}})
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "deny-admin",
+		map[string]any{"action": "DENY", "rules": []any{rule(to(op("paths", "/admin")))}})
+	createObject(t, findingGVR(t, "VirtualService"), "VirtualService", ns, "ratings-route",
+		map[string]any{"hosts": []any{"ratings"}, "http": []any{map[string]any{"route": []any{map[string]any{"destination": map[string]any{"host": "ratings"}}}}}})
+
+	table, tableErr, _ := runKube(t, "migrate", "plan", "-n", ns, "--granularity", "service")
+	checkDocRun(t, "migrate.md", "kubectl waypoint migrate plan -n bookinfo --granularity service", 0, ns, table, tableErr)
+	p, stderr, code := runKube(t, "migrate", "plan", "-n", ns, "--granularity", "service", "-o", "json")
+	var plan migrate.Plan
+	if err := json.Unmarshal([]byte(p), &plan); err != nil || code != ExitFailed || len(plan.Namespaces) != 1 {
+		t.Fatalf("plan: exit %d, %v: %s%s", code, err, p, stderr)
+	}
+	waypoints := map[string]string{}
+	for _, f := range plan.Namespaces[0].Findings {
+		switch {
+		case f.Code == migrate.CodeWaypointNeeded && f.Object.Kind == "Service":
+			waypoints[f.Object.Name] = f.WaypointName
+		case f.Code == migrate.CodeWaypointNeeded || f.Code == migrate.CodeNamespaceEnrollment:
+			t.Errorf("with a waypoint per Service, the plan has %s for %s", f.Code, f.Object)
+		case f.Object.Name == "deny-admin" && f.Copy != nil:
+			refs, _, _ := unstructured.NestedSlice(f.Copy.Object, "spec", "targetRefs")
+			if len(refs) != 2 || refs[0].(map[string]any)["name"] != "ratings" || refs[1].(map[string]any)["name"] != "reviews" {
+				t.Errorf("the namespace-wide policy's copy targets %v, want Services ratings and reviews", refs)
+			}
+		}
+	}
+	if !slices.ContainsFunc(plan.Namespaces[0].Findings, func(f migrate.Finding) bool { return f.Object.Name == "deny-admin" && f.Copy != nil }) {
+		t.Error("the namespace-wide policy has no copy")
+	}
+	if want := map[string]string{"reviews": "reviews-svc-waypoint", "ratings": "ratings-svc-waypoint"}; !maps.Equal(waypoints, want) {
+		t.Fatalf("the plan's waypoints are %v, want %v", waypoints, want)
+	}
+
+	// Phases 1 and 2; phase 3 waits for the pods, which no controller here
+	// replaces.
+	if stdout, stderr, code := runKube(t, "migrate", "apply", "-n", ns, "--granularity", "service", "--all-phases"); code != 0 || !strings.Contains(stderr, "phase 3 waits") {
+		t.Fatalf("migrate apply: exit %d\n%s%s", code, stdout, stderr)
+	}
+	got, err := env.Kube.CoreV1().Namespaces().Get(c, ns, metav1.GetOptions{})
+	if err != nil || got.Labels["istio.io/dataplane-mode"] != "ambient" || got.Labels["istio.io/use-waypoint"] != "" {
+		t.Errorf("after phase 2 the namespace's labels are %v (%v); want ambient, not enrolled", got.Labels, err)
+	}
+	for svc, wp := range waypoints {
+		env.WaitProgrammed(t, ns, wp)
+		waitBound(t, testenv.ServiceResource, ns, svc, ns+"/"+wp)
+		if got, err := ambientWaypoint(c, "Service", ns, svc); err != nil || got != waypointHost(ns, wp) {
+			t.Errorf("istiod sends ztunnel service %s with waypoint %s (%v), want %s", svc, got, err, waypointHost(ns, wp))
+		}
+	}
+	for _, copied := range []string{"get-only-waypoint", "deny-admin-waypoint"} {
+		env.WaitForCondition(t, authorizationPolicies, ns, copied, "WaypointAccepted", func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
+	}
+
+	// The pods come back without sidecars; phase 3.
+	zero := int64(0)
+	for _, svc := range []string{"reviews", "ratings"} {
+		if err := env.Kube.CoreV1().Pods(ns).Delete(c, svc+"-v1", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			t.Fatal(err)
+		}
+		sidecarPod(t, ns, svc+"-v2", map[string]string{"app": svc}, false)
+	}
+	if stdout, stderr, code := runKube(t, "migrate", "apply", "-n", ns, "--granularity", "service"); code != 0 {
+		t.Fatalf("migrate apply, phase 3: exit %d\n%s%s", code, stdout, stderr)
+	}
+	waitRouteAccepted(t, ns, "ratings-route-waypoint", "ratings")
+	left, err := env.Dynamic.Resource(authorizationPolicies).Namespace(ns).List(c, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ap := range left.Items {
+		for _, cond := range kube.Conditions(&ap) {
+			if cond.Type == "ZtunnelAccepted" && cond.Reason == "UnsupportedValue" {
+				t.Errorf("after the migration istiod still drops HTTP rules of %s: %s", ap.GetName(), cond.Message)
+			}
+		}
+	}
+	if len(left.Items) != 2 {
+		t.Errorf("after phase 3, %d AuthorizationPolicies are left, want the 2 copies", len(left.Items))
+	}
+	if _, stderr, code := runKube(t, "migrate", "plan", "-n", ns, "--granularity", "service"); code != 0 {
+		t.Errorf("plan after the migration: exit %d: %s", code, stderr)
+	}
+}
+
+// docRun is a command a ```console block of a doc shows, with the lines it
+// shows it printing.
+type docRun struct {
+	command string
+	output  []string
+}
+
+// docRuns reads the commands of the ```console blocks of docs/name: each
+// line "$ cmd" (a trailing "# comment" dropped) and the lines up to the
+// next.
+func docRuns(t *testing.T, name string) []docRun {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs []docRun
+	for _, block := range regexp.MustCompile("(?s)```console\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
+		for _, line := range strings.Split(strings.TrimSuffix(block[1], "\n"), "\n") {
+			if cmd, ok := strings.CutPrefix(line, "$ "); ok {
+				cmd, _, _ = strings.Cut(cmd, "#")
+				runs = append(runs, docRun{command: strings.TrimSpace(cmd)})
+			} else if len(runs) > 0 {
+				runs[len(runs)-1].output = append(runs[len(runs)-1].output, line)
+			}
+		}
+	}
+	return runs
+}
+
+// checkDocRun fails the test unless the nth (from 0) run of command that
+// docs/name shows prints what the command printed here: the test's
+// namespace ns read as "bookinfo", the lines of both streams in any order
+// between them, runs of spaces (a table's padding) as one.
+func checkDocRun(t *testing.T, name, command string, nth int, ns, stdout, stderr string) {
+	t.Helper()
+	lines := func(ls []string) []string {
+		var out []string
+		for _, l := range ls {
+			if l = strings.Join(strings.Fields(l), " "); l != "" {
+				out = append(out, l)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	printed := strings.ReplaceAll(stdout+stderr, ns, "bookinfo")
+	got := lines(strings.Split(printed, "\n"))
+	seen := 0
+	for _, r := range docRuns(t, name) {
+		if r.command != command {
+			continue
+		}
+		if seen == nth {
+			if want := lines(r.output); !slices.Equal(got, want) {
+				t.Errorf("docs/%s shows %q printing, spaces collapsed and lines sorted,\n%s\nbut it printed\n%s\nwhich is, as printed (stdout, then stderr):\n%s", name, command, strings.Join(want, "\n"), strings.Join(got, "\n"), printed)
+			}
+			return
+		}
+		seen++
+	}
+	t.Errorf("docs/%s does not show %q (%d times)", name, command, nth+1)
+}
+
+// bookinfoSidecarEra builds the namespace of docs/migrate.md's worked
+// migration in ns (in sidecar mode): Service reviews with its Deployment's
+// pod reviews-v1-abc-x, which runs a sidecar (the chain of owners written
+// by hand: no controller runs here), and pod batch with a sidecar and no
+// Service or controller; an ALLOW of GET only and an L4-only policy on
+// reviews, a JWT RequestAuthentication on reviews, an access-log Telemetry
+// on batch, a VirtualService of the mesh and one of an ingress gateway
+// only, a DestinationRule, an EnvoyFilter and a Sidecar resource.
+func bookinfoSidecarEra(t *testing.T, ns string) {
+	t.Helper()
+	env.Service(t, ns, "reviews", nil)
+	sidecarDeployment(t, ns, "reviews-v1", map[string]string{"app": "reviews"})
+	sidecarPod(t, ns, "batch", map[string]string{"app": "batch"}, true)
+	byApp := func(app string) map[string]any { return map[string]any{"matchLabels": map[string]any{"app": app}} }
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "get-only", map[string]any{"selector": byApp("reviews"), "rules": []any{rule(to(op("methods", "GET")))}})
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "l4-only", map[string]any{"selector": byApp("reviews"), "rules": []any{rule(from(src("namespaces", ns)))}})
+	createObject(t, findingGVR(t, "RequestAuthentication"), "RequestAuthentication", ns, "jwt",
+		map[string]any{"selector": byApp("reviews"), "jwtRules": []any{map[string]any{"issuer": "https://issuer.example"}}})
+	createObject(t, findingGVR(t, "Telemetry"), "Telemetry", ns, "batch-logs",
+		map[string]any{"selector": byApp("batch"), "accessLogging": []any{map[string]any{"providers": []any{map[string]any{"name": "envoy"}}}}})
+	vs := findingGVR(t, "VirtualService")
+	createObject(t, vs, "VirtualService", ns, "reviews-route", map[string]any{"hosts": []any{"reviews"},
+		"http": []any{map[string]any{"route": []any{map[string]any{"destination": map[string]any{"host": "reviews"}}}}}})
+	createObject(t, vs, "VirtualService", ns, "ingress-only", map[string]any{"hosts": []any{"reviews"}, "gateways": []any{"istio-system/ingress"},
+		"http": []any{map[string]any{"route": []any{map[string]any{"destination": map[string]any{"host": "reviews"}}}}}})
+	createObject(t, findingGVR(t, "DestinationRule"), "DestinationRule", ns, "reviews-dr",
+		map[string]any{"host": "reviews." + ns + ".svc.cluster.local", "trafficPolicy": map[string]any{"loadBalancer": map[string]any{"simple": "ROUND_ROBIN"}}})
+	createObject(t, findingGVR(t, "EnvoyFilter"), "EnvoyFilter", ns, "lua", map[string]any{"configPatches": []any{}})
+	createObject(t, findingGVR(t, "Sidecar"), "Sidecar", ns, "default", map[string]any{"egress": []any{map[string]any{"hosts": []any{"./*"}}}})
 }

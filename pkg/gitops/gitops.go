@@ -78,6 +78,25 @@ func NamespaceLabels(ns string, labels map[string]string) *Namespace {
 	}
 }
 
+// ServiceLabels is the Service patch that sets labels on a Service and
+// nothing else, with the annotations that keep GitOps tools from deleting
+// the Service when the patch leaves Git.
+func ServiceLabels(ns, name string, labels map[string]string) map[string]any {
+	return map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Service",
+		"metadata": map[string]any{
+			"name":      name,
+			"namespace": ns,
+			"labels":    labels,
+			"annotations": map[string]string{
+				AnnotationArgoSyncOptions: ArgoKeep,
+				AnnotationFluxPrune:       FluxKeep,
+			},
+		},
+	}
+}
+
 // Manifest is what one namespace gets: its waypoint and, when the namespace
 // is enrolled, the Namespace patch.
 type Manifest struct {

@@ -126,11 +126,7 @@ func (p *Planner) carryOut(ctx context.Context, np NamespacePlan, phase int, dry
 	}
 	nsRef := kube.Ref{Kind: "Namespace", Name: np.Name}
 	for _, f := range np.Findings {
-		auto := false
-		for _, s := range f.Steps {
-			auto = auto || (s.Auto && s.Phase == phase)
-		}
-		if !auto {
+		if !auto(f, phase) {
 			continue
 		}
 		switch {
@@ -140,7 +136,8 @@ func (p *Planner) carryOut(ctx context.Context, np NamespacePlan, phase int, dry
 				record(nsRef, "", err)
 				continue
 			}
-			r, err := waypoint.Apply(ctx, p.Clients, waypoint.ApplyRequest{Gateway: gw, EnrollNamespace: true, DryRun: dry})
+			forService := f.Object.Kind == "Service"
+			r, err := waypoint.Apply(ctx, p.Clients, waypoint.ApplyRequest{Gateway: gw, EnrollNamespace: !forService, DryRun: dry})
 			gwRef := kube.Ref{Kind: gw.Kind, Namespace: gw.Namespace, Name: gw.Name}
 			if err != nil {
 				record(gwRef, "", err)
@@ -150,6 +147,11 @@ func (p *Planner) carryOut(ctx context.Context, np NamespacePlan, phase int, dry
 			if r.Enrolled {
 				record(nsRef, bulk.Enrolled, nil)
 			}
+			if forService {
+				out = append(out, p.enrollService(ctx, f.Object, f.WaypointName, dry)...)
+			}
+		case f.Code == CodeServiceEnrollment:
+			out = append(out, p.enrollService(ctx, f.Object, f.WaypointName, dry)...)
 		case f.Code == CodeNamespaceEnrollment:
 			changed, err := waypoint.EnrollNamespace(ctx, p.Clients, waypoint.EnrollNamespaceWrite(np.Name, nil, "", f.WaypointName, false, dry))
 			record(nsRef, map[bool]bulk.Action{true: bulk.Enrolled, false: bulk.Unchanged}[changed], err)
@@ -176,6 +178,23 @@ func (p *Planner) carryOut(ctx context.Context, np NamespacePlan, phase int, dry
 		case phase == PhaseCleanup:
 			record(f.Object, bulk.Deleted, p.deleteObject(ctx, f.Object, dry))
 		}
+	}
+	return out
+}
+
+// enrollService enrolls a Service in a waypoint of its namespace through
+// the operation of enroll service, its L7 policy guard and waypoint checks
+// included: a Service the guard refuses is left as it is, and its record
+// says why.
+func (p *Planner) enrollService(ctx context.Context, svc kube.Ref, name string, dry kube.DryRun) []bulk.Record {
+	res, err := waypoint.Enroll(ctx, p.Clients, waypoint.EnrollRequest{Kind: enroll.KindService,
+		Namespaces: []string{svc.Namespace}, Names: []string{svc.Name}, Waypoint: name, DryRun: dry})
+	var out []bulk.Record
+	if res != nil {
+		out = res.Records()
+	}
+	if err != nil {
+		out = append(out, bulk.Record{Ref: svc, Action: bulk.Failed, Err: err, Error: fmt.Sprintf("enroll service %s/%s in waypoint %s: %v", svc.Namespace, svc.Name, name, err)})
 	}
 	return out
 }
@@ -260,7 +279,13 @@ func (p *Planner) restartSidecarPods(ctx context.Context, ns string, dry kube.Dr
 		}
 		owner, err := p.controllerOf(ctx, pod)
 		if err != nil {
-			out = append(out, bulk.Record{Ref: kube.Ref{Kind: "Pod", Namespace: ns, Name: pod.Name}, Action: bulk.Skipped, Error: err.Error(), Err: err})
+			// A pod with no controller is the user's to replace; a read
+			// that failed is a failure.
+			action := bulk.Failed
+			if errors.Is(err, errNoController) {
+				action = bulk.Skipped
+			}
+			out = append(out, bulk.Record{Ref: kube.Ref{Kind: "Pod", Namespace: ns, Name: pod.Name}, Action: action, Error: err.Error(), Err: err})
 			continue
 		}
 		if restarted[owner] {

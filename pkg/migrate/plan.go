@@ -39,6 +39,7 @@ const (
 	CodeSidecarResourceIgnored    Code = "SidecarResourceIgnored"
 	CodeWaypointNeeded            Code = "WaypointNeeded"
 	CodeNamespaceEnrollment       Code = "NamespaceEnrollment"
+	CodeServiceEnrollment         Code = "ServiceEnrollment"
 	CodeNamespaceToAmbient        Code = "NamespaceToAmbient"
 	CodePodsRunSidecars           Code = "PodsRunSidecars"
 )
@@ -68,6 +69,23 @@ var PhaseNames = map[int]string{
 	PhaseAmbient:   "namespaces to ambient",
 	PhaseCleanup:   "originals removed",
 }
+
+// Granularity is what a planned waypoint serves: a whole namespace, or one
+// Service.
+type Granularity string
+
+// The granularities.
+const (
+	// GranularityNamespace plans one waypoint per namespace, the
+	// namespace enrolled in it.
+	GranularityNamespace Granularity = "namespace"
+	// GranularityService plans one waypoint per Service that needs one,
+	// named <service>-svc-waypoint, the Service enrolled in it.
+	GranularityService Granularity = "service"
+)
+
+// Granularities are the granularities, in the order of --granularity's help.
+var Granularities = []string{string(GranularityNamespace), string(GranularityService)}
 
 // Mode is the data-plane mode of a namespace.
 type Mode string
@@ -109,7 +127,8 @@ type Finding struct {
 	// 3, when it has an exact conversion.
 	Replacement *unstructured.Unstructured `json:"replacement,omitempty"`
 	// Waypoint is the name of the waypoint to apply (WaypointNeeded) or to
-	// enroll the namespace in (NamespaceEnrollment), in its namespace.
+	// enroll in (NamespaceEnrollment, ServiceEnrollment), in the
+	// namespace; Object is the namespace or the Service that uses it.
 	WaypointName string `json:"waypoint,omitempty"`
 }
 
@@ -172,7 +191,9 @@ func HasSidecar(pod *corev1.Pod) bool {
 
 // world is what the planner read, by namespace.
 type world struct {
-	root       string
+	root string
+	// perService plans a waypoint per Service (GranularityService).
+	perService bool
 	namespaces map[string]*corev1.Namespace
 	// objects of every kind read, by kind name then namespace.
 	objects    map[string]map[string][]unstructured.Unstructured
@@ -180,6 +201,13 @@ type world struct {
 	pods       map[string][]corev1.Pod
 	waypoints  map[string][]mesh.Waypoint
 	waypointOf map[string]mesh.Waypoint // by namespace/name
+}
+
+// perServiceIn says the Services of ns get waypoints of their own: with
+// GranularityService, in a namespace whose label names no waypoint (one
+// that does keeps serving them).
+func (w *world) perServiceIn(ns *corev1.Namespace) bool {
+	return w.perService && !enroll.UseOf(ns.Labels, ns.Name).Names()
 }
 
 // planNamespace makes the plan of one namespace.
@@ -211,7 +239,8 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 			p.Findings = append(p.Findings, f)
 		}
 	}
-	for _, f := range w.routeFindings(ns) {
+	routes, unbound := w.routeFindings(ns)
+	for _, f := range routes {
 		needsWaypoint = true
 		p.Findings = append(p.Findings, f)
 	}
@@ -242,7 +271,16 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 			p.Enrollment[l] = v
 		}
 	}
-	if needsWaypoint {
+	switch {
+	case w.perServiceIn(ns):
+		var services []Finding
+		for _, svc := range w.servicesToServe(ns.Name, p.Findings, unbound) {
+			if f, ok := w.serviceWaypointFinding(ns, svc); ok {
+				services = append(services, f)
+			}
+		}
+		p.Findings = append(services, p.Findings...)
+	case needsWaypoint:
 		if f, ok := w.waypointFinding(ns); ok {
 			p.Findings = append([]Finding{f}, p.Findings...)
 			p.Enrollment = map[string]string{istio.LabelUseWaypoint: f.WaypointName}
@@ -304,8 +342,11 @@ func (w *world) authorizationFinding(ns *corev1.Namespace, obj *unstructured.Uns
 		f.Ambient = "istiod does not send dry-run policies to ztunnel"
 	}
 	why := "which ztunnel would enforce without its HTTP rules"
-	if v.Effect == EffectDryRun || v.Effect == EffectUnsupportedAction {
+	switch v.Effect {
+	case EffectDryRun, EffectUnsupportedAction:
 		why = "which ztunnel does not apply"
+	case EffectDenyNoEffect:
+		why = "which ztunnel would not enforce at all"
 	}
 	f.Steps, f.Copy = w.policySteps(ns, obj, sel, why)
 	return f, true
@@ -363,7 +404,7 @@ func (w *world) copyStep(ns *corev1.Namespace, obj *unstructured.Unstructured, s
 		}
 		return Step{Phase: PhaseWaypoints, Do: noConversion + "a mesh-wide policy has no one waypoint to target; copy it with targetRefs to each namespace's waypoint"}, nil
 	}
-	if len(sel) == 0 {
+	if len(sel) == 0 && !w.perServiceIn(ns) {
 		name, ok := w.namespaceWaypoint(ns)
 		if !ok {
 			return Step{Phase: PhaseWaypoints, Do: noConversion + "the namespace uses a waypoint of another namespace, where a policy on it would apply to the traffic of every namespace it serves"}, nil
@@ -371,8 +412,13 @@ func (w *world) copyStep(ns *corev1.Namespace, obj *unstructured.Unstructured, s
 		copied := convert(obj, []target{{group: gatewayGroup, kind: "Gateway", name: name}})
 		return Step{Phase: PhaseWaypoints, Auto: true, Do: fmt.Sprintf("create %s, a copy with targetRefs to the namespace's waypoint %s", copied.GetName(), name)}, copied
 	}
+	// A namespace-wide policy, with a waypoint per Service, targets every
+	// Service of the namespace.
 	services, orphans := w.selectedServices(ns.Name, sel)
 	if len(services) == 0 {
+		if len(orphans) == 0 && len(sel) == 0 {
+			return Step{Phase: PhaseWaypoints, Do: noConversion + "the namespace has no pod in a Service to target"}, nil
+		}
 		if len(orphans) == 0 {
 			return Step{Phase: PhaseWaypoints, Do: noConversion + "its selector picks no pod, so no Service to target"}, nil
 		}
@@ -383,7 +429,11 @@ func (w *world) copyStep(ns *corev1.Namespace, obj *unstructured.Unstructured, s
 		targets[i] = target{kind: "Service", name: svc}
 	}
 	copied := convert(obj, targets)
-	do := fmt.Sprintf("create %s, a copy with targetRefs to the Services of its pods: %s", copied.GetName(), strings.Join(services, ", "))
+	whose := "its pods"
+	if len(sel) == 0 {
+		whose = "the namespace's pods"
+	}
+	do := fmt.Sprintf("create %s, a copy with targetRefs to the Services of %s: %s", copied.GetName(), whose, strings.Join(services, ", "))
 	if len(orphans) > 0 {
 		do += fmt.Sprintf("; the pods %s are in no Service, so the copy does not cover them", strings.Join(orphans, ", "))
 	}
@@ -407,11 +457,13 @@ func (w *world) namespaceWaypoint(ns *corev1.Namespace) (string, bool) {
 }
 
 // selectedServices are the Services whose selectors pick a pod that sel
-// picks, and the picked pods in no Service.
+// picks (every pod when sel is empty), and the picked pods in no Service.
+// The pods of Gateways (waypoints, gateways) are never picked: no policy
+// of the namespace's workloads is about them.
 func (w *world) selectedServices(ns string, sel map[string]string) (services, orphans []string) {
 	selector := labels.SelectorFromSet(sel)
 	for _, pod := range w.pods[ns] {
-		if !selector.Matches(labels.Set(pod.Labels)) {
+		if _, gw := pod.Labels[istio.LabelGatewayName]; gw || !selector.Matches(labels.Set(pod.Labels)) {
 			continue
 		}
 		in := false
@@ -434,9 +486,8 @@ func (w *world) selectedServices(ns string, sel map[string]string) (services, or
 
 // routeFindings are the VirtualServices and DestinationRules of ns whose
 // hosts are Services of the cluster that use no waypoint: in ambient they
-// take effect only through one.
-func (w *world) routeFindings(ns *corev1.Namespace) []Finding {
-	var out []Finding
+// take effect only through one; and the names of those Services in ns.
+func (w *world) routeFindings(ns *corev1.Namespace) (out []Finding, unboundHere []string) {
 	for _, kind := range []string{kindVirtualService, kindDestinationRule} {
 		for _, obj := range w.objects[kind][ns.Name] {
 			spec, _, _ := unstructured.NestedMap(obj.Object, "spec")
@@ -471,12 +522,19 @@ func (w *world) routeFindings(ns *corev1.Namespace) []Finding {
 					continue
 				}
 				unbound = append(unbound, svc.Namespace+"/"+svc.Name)
+				if svc.Namespace == ns.Name && !slices.Contains(unboundHere, svc.Name) {
+					unboundHere = append(unboundHere, svc.Name)
+				}
 			}
 			ref := kube.Ref{Kind: kind, Namespace: ns.Name, Name: obj.GetName()}
 			f := Finding{Code: CodeRouteNeedsWaypoint, Object: ref}
 			if len(unbound) > 0 {
+				which := "the namespace's"
+				if w.perServiceIn(ns) {
+					which = "its own"
+				}
 				f.Ambient = fmt.Sprintf("applies only to traffic through a waypoint, and %s uses none", joinServices(unbound))
-				f.Steps = []Step{{Phase: PhaseWaypoints, Do: fmt.Sprintf("enroll %s in a waypoint (the namespace's, planned above)", joinServices(unbound))}}
+				f.Steps = []Step{{Phase: PhaseWaypoints, Do: fmt.Sprintf("enroll %s in a waypoint (%s, planned above)", joinServices(unbound), which)}}
 			}
 			if kind == kindVirtualService && len(local) > 0 {
 				// A VirtualService that works through its waypoint and has no
@@ -494,7 +552,7 @@ func (w *world) routeFindings(ns *corev1.Namespace) []Finding {
 			}
 		}
 	}
-	return out
+	return out, unboundHere
 }
 
 // replaceStep is the step of phase 3 that replaces a VirtualService with
@@ -581,6 +639,91 @@ func (w *world) waypointFinding(ns *corev1.Namespace) (Finding, bool) {
 		Ambient: "its L7 policies need a waypoint, and it has none that serves its Services",
 		Steps: []Step{{Phase: PhaseWaypoints, Auto: true, Do: "apply a waypoint and enroll the namespace in it",
 			Command: fmt.Sprintf("kubectl waypoint apply -n %s --enroll-namespace --wait", ns.Name)}}}, true
+}
+
+// serviceWaypointSuffix ends the name of a Service's own waypoint, as the
+// Istio documents name reviews' (reviews-svc-waypoint).
+const serviceWaypointSuffix = "-svc-waypoint"
+
+// serviceWaypointName is the name of a Service's own waypoint, cut to the 63
+// characters of the Service and Deployment istiod names after it.
+func serviceWaypointName(svc string) string {
+	if len(svc) > 63-len(serviceWaypointSuffix) {
+		svc = strings.TrimRight(svc[:63-len(serviceWaypointSuffix)], "-")
+	}
+	return svc + serviceWaypointSuffix
+}
+
+// servicesToServe are the Services of ns that need a waypoint of their own:
+// those the copies (planned, or made before) target, and those of the
+// routes that use no waypoint (unbound).
+func (w *world) servicesToServe(ns string, findings []Finding, unbound []string) []string {
+	out := slices.Clone(unbound)
+	add := func(obj *unstructured.Unstructured) {
+		refs, _, _ := unstructured.NestedSlice(obj.Object, "spec", "targetRefs")
+		for _, r := range refs {
+			ref, _ := r.(map[string]any)
+			if name, _ := ref["name"].(string); ref["kind"] == "Service" && name != "" && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	for _, f := range findings {
+		if f.Copy != nil {
+			add(f.Copy)
+		}
+	}
+	for _, kind := range append([]string{kindAuthorizationPolicy}, selectorKinds...) {
+		for i, obj := range w.objects[kind][ns] {
+			if obj.GetAnnotations()[AnnotationConvertedFrom] != "" {
+				add(&w.objects[kind][ns][i])
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// serviceWaypointFinding is the waypoint of its own a Service needs
+// (GranularityService): none when it uses one that serves Services,
+// enrollment in <service>-svc-waypoint when that exists, else a new one.
+// A Service whose label (or its namespace's) names a waypoint that does not
+// serve it, or opts out, is the user's to decide: the step is not automatic.
+func (w *world) serviceWaypointFinding(ns *corev1.Namespace, name string) (Finding, bool) {
+	i := slices.IndexFunc(w.services[ns.Name], func(s corev1.Service) bool { return s.Name == name })
+	if i < 0 {
+		return Finding{}, false
+	}
+	svc := w.services[ns.Name][i]
+	use, _ := enroll.DecidingUse(svc.Labels, ns.Labels, ns.Name)
+	if wp, ok := w.waypointOf[use.Key()]; ok && wp.TrafficType.ServesServices() {
+		return Finding{}, false
+	}
+	ref := kube.Ref{Kind: "Service", Namespace: ns.Name, Name: name}
+	wpName := serviceWaypointName(name)
+	apply := fmt.Sprintf("kubectl waypoint apply -n %s --name %s --wait", ns.Name, wpName)
+	enrollCmd := fmt.Sprintf("kubectl waypoint enroll service %s -n %s --waypoint %s", name, ns.Name, wpName)
+	f := Finding{Code: CodeWaypointNeeded, Object: ref, WaypointName: wpName,
+		Ambient: "its L7 policies and routes need a waypoint, and it uses none that serves it"}
+	existing, exists := w.waypointOf[ns.Name+"/"+wpName]
+	switch {
+	case use.None:
+		f.Steps = []Step{{Phase: PhaseWaypoints, Do: "it opts out of waypoints (istio.io/use-waypoint=none, its own or its namespace's): if it may use one, apply its own and enroll it",
+			Command: apply + " && " + enrollCmd}}
+	case use.Set:
+		f.Steps = []Step{{Phase: PhaseWaypoints, Do: fmt.Sprintf("its istio.io/use-waypoint (or its namespace's) names waypoint %s, which does not exist or does not serve Services: apply that one, or its own and enroll it", use.String()),
+			Command: apply + " && " + enrollCmd}}
+	case exists && !existing.TrafficType.ServesServices():
+		f.Steps = []Step{{Phase: PhaseWaypoints, Do: fmt.Sprintf("waypoint %s exists and does not serve Services: apply one of another name and enroll the Service in it", existing.Key())}}
+	case exists:
+		f.Code = CodeServiceEnrollment
+		f.Ambient = fmt.Sprintf("its L7 policies and routes need a waypoint, and waypoint %s serves Services but the Service is not enrolled in it", existing.Key())
+		f.Steps = []Step{{Phase: PhaseWaypoints, Auto: true, Do: "enroll the Service in waypoint " + existing.Key(), Command: enrollCmd}}
+	default:
+		f.Steps = []Step{{Phase: PhaseWaypoints, Auto: true, Do: fmt.Sprintf("apply waypoint %s and enroll the Service in it", wpName),
+			Command: apply + " && " + enrollCmd}}
+	}
+	return f, true
 }
 
 // ambientFindings are the namespace's move to ambient and the pods that

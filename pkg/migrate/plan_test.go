@@ -9,6 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
 func policy(annotations map[string]string, spec map[string]any) *unstructured.Unstructured {
@@ -187,5 +190,51 @@ func TestUnitDue(t *testing.T) {
 		if phase, waiting := c.np.Due(); phase != c.phase || waiting != c.waiting {
 			t.Errorf("%+v: phase %d %q, want %d %q", c.np, phase, waiting, c.phase, c.waiting)
 		}
+	}
+}
+
+func TestUnitServiceWaypoints(t *testing.T) {
+	if n := serviceWaypointName(strings.Repeat("a", 49) + "-b"); len(n) > 63 || strings.Contains(n, "--") || !strings.HasSuffix(n, serviceWaypointSuffix) {
+		t.Errorf("the waypoint of a long Service is %q", n)
+	}
+	svc := func(name string, labels map[string]string) corev1.Service {
+		return corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: labels}}
+	}
+	wp := func(name string, tt istio.TrafficType) mesh.Waypoint {
+		return mesh.Waypoint{Namespace: "ns", Name: name, TrafficType: tt}
+	}
+	w := &world{perService: true, services: map[string][]corev1.Service{"ns": {
+		svc("new", nil), svc("reuse", nil), svc("bound", map[string]string{istio.LabelUseWaypoint: "shared"}),
+		svc("out", map[string]string{istio.LabelUseWaypoint: istio.NoWaypoint}), svc("gone", map[string]string{istio.LabelUseWaypoint: "missing"}),
+		svc("workload", nil),
+	}}, waypointOf: map[string]mesh.Waypoint{}}
+	for _, x := range []mesh.Waypoint{wp("shared", istio.TrafficService), wp("reuse-svc-waypoint", istio.TrafficAll), wp("workload-svc-waypoint", istio.TrafficWorkload)} {
+		w.waypointOf[x.Key()] = x
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}
+	for name, want := range map[string]string{
+		"new":      "WaypointNeeded auto",
+		"reuse":    "ServiceEnrollment auto",
+		"bound":    "",
+		"out":      "WaypointNeeded",
+		"gone":     "WaypointNeeded",
+		"workload": "WaypointNeeded",
+		"absent":   "",
+	} {
+		f, ok := w.serviceWaypointFinding(ns, name)
+		got := ""
+		if ok {
+			got = string(f.Code)
+			if auto(f, PhaseWaypoints) {
+				got += " auto"
+			}
+		}
+		if got != want {
+			t.Errorf("service %s: %q, want %q (%+v)", name, got, want, f.Steps)
+		}
+	}
+	// A namespace whose label names a waypoint keeps it for every Service.
+	if w.perServiceIn(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns", Labels: map[string]string{istio.LabelUseWaypoint: "shared"}}}) || !w.perServiceIn(ns) {
+		t.Error("perServiceIn does not follow the namespace's label")
 	}
 }
