@@ -29,6 +29,9 @@ type AmbientWorkload struct {
 	Name      string          `json:"name"`
 	Namespace string          `json:"namespace"`
 	Waypoint  *GatewayAddress `json:"waypoint,omitempty"`
+	// AuthorizationPolicies are the policies ztunnel enforces on the
+	// workload, as namespace/name.
+	AuthorizationPolicies []string `json:"authorizationPolicies,omitempty"`
 }
 
 // Kind is the kind of object the workload comes from (Pod, WorkloadEntry,

@@ -130,7 +130,8 @@ that fix it, grouped by namespace and phase:
 
   1  waypoints, enrollment and copies of policies converted to targetRefs
      (harmless while the pods still run sidecars)
-  2  the namespace to ambient, and the pods to restart without a sidecar
+  2  the originals narrowed to the pods that run a sidecar, the namespace to
+     ambient, and the pods to restart without a sidecar
   3  the originals removed that ztunnel would enforce wrongly or that
      nothing applies any more
 

@@ -42,9 +42,11 @@ with a step the tool can do.
      and enroll namespace do), or with --granularity service each Service's
      own waypoint and the Service's enrollment (as enroll service does, its L7
      policy guard included), and create the copies of the policies
-  2  label the namespace istio.io/dataplane-mode=ambient, remove its injection
-     labels, and restart the Deployments, StatefulSets and DaemonSets whose
-     pods run a sidecar (as kubectl rollout restart does)
+  2  narrow each original that ztunnel would enforce wrongly to the pods that
+     run a sidecar (security.istio.io/tlsMode=istio in its selector), label the
+     namespace istio.io/dataplane-mode=ambient, remove its injection labels,
+     and restart the Deployments, StatefulSets and DaemonSets whose pods run a
+     sidecar (as kubectl rollout restart does)
   3  delete the originals whose copies exist and the Sidecar resources, and
      replace each VirtualService that converts exactly with its HTTPRoute
 

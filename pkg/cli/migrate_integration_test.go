@@ -315,6 +315,8 @@ func sidecarPod(t *testing.T, ns, name string, labels map[string]string, sidecar
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
 	}
 	if sidecar {
+		pod.Labels = maps.Clone(labels)
+		pod.Labels["security.istio.io/tlsMode"] = "istio" // as the injector labels the pods it injects
 		pod.Annotations = map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"]}`}
 		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})
 	}
@@ -668,6 +670,9 @@ func TestMigratePlanOutputDir(t *testing.T) {
 			t.Errorf("after phase 2 the namespace's %s is %q, want %q (labels %v)", k, got.Labels[k], v, got.Labels)
 		}
 	}
+	if sel, _, _ := unstructured.NestedStringMap(getObject(t, authorizationPolicies, ns, "get-only").Object, "spec", "selector", "matchLabels"); sel["security.istio.io/tlsMode"] != "istio" || sel["app"] != "reviews" {
+		t.Errorf("after phase 2, get-only selects %v; want it narrowed to the pods with a sidecar", sel)
+	}
 	// The rest of phase 2 and phase 3, which no manifest says.
 	zero := int64(0)
 	if err := env.Kube.CoreV1().Pods(ns).Delete(context.Background(), "reviews-v1", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
@@ -772,6 +777,17 @@ func TestMigrateApply(t *testing.T) {
 	if err != nil || got.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" {
 		t.Errorf("phase 2 did not restart Deployment reviews-v1: %v %v", got.Spec.Template.Annotations, err)
 	}
+	// Before the restart, phase 2 narrowed get-only to the pods that run a
+	// sidecar: istiod must no longer give it to ztunnel for a pod the
+	// rollout brings back without one, and still for the one with a sidecar.
+	if sel, _, _ := unstructured.NestedStringMap(getObject(t, authorizationPolicies, ns, "get-only").Object, "spec", "selector", "matchLabels"); sel["security.istio.io/tlsMode"] != "istio" || sel["app"] != "reviews" {
+		t.Errorf("after phase 2, get-only selects %v", sel)
+	}
+	sidecarPod(t, ns, "reviews-v1-abc-y", map[string]string{"app": "reviews"}, false)
+	// Workloads to istiod (addresses of no other test).
+	env.SetPodIP(t, ns, "reviews-v1-abc-x", "10.253.9.1")
+	env.SetPodIP(t, ns, "reviews-v1-abc-y", "10.253.9.2")
+	waitZtunnelPolicies(t, ns, map[string]bool{"reviews-v1-abc-x": true, "reviews-v1-abc-y": false}, ns+"/get-only")
 
 	// Phase 3 waits for the pods that still run a sidecar.
 	stdout, stderr = apply()
@@ -1018,4 +1034,43 @@ func bookinfoSidecarEra(t *testing.T, ns string) {
 		map[string]any{"host": "reviews." + ns + ".svc.cluster.local", "trafficPolicy": map[string]any{"loadBalancer": map[string]any{"simple": "ROUND_ROBIN"}}})
 	createObject(t, findingGVR(t, "EnvoyFilter"), "EnvoyFilter", ns, "lua", map[string]any{"configPatches": []any{}})
 	createObject(t, findingGVR(t, "Sidecar"), "Sidecar", ns, "default", map[string]any{"egress": []any{map[string]any{"hosts": []any{"./*"}}}})
+}
+
+// getObject reads an object of gvr from the API server.
+func getObject(t *testing.T, gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
+	t.Helper()
+	obj, err := env.Dynamic.Resource(gvr).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("read %s %s/%s: %v", gvr.Resource, ns, name, err)
+	}
+	return obj
+}
+
+// waitZtunnelPolicies waits until istiod's /debug/ambientz gives each pod
+// of ns named in want to ztunnel with policy among its authorization
+// policies (true) or without it (false).
+func waitZtunnelPolicies(t *testing.T, ns string, want map[string]bool, policy string) {
+	t.Helper()
+	var last map[string][]string
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		az, err := env.Ambientz(ctx)
+		if err != nil {
+			return false, nil // read again until the deadline
+		}
+		last = map[string][]string{}
+		for _, w := range az.Workloads {
+			if _, ok := want[w.Name]; ok && w.Namespace == ns && w.Kind() == "Pod" {
+				last[w.Name] = w.AuthorizationPolicies
+			}
+		}
+		for pod, has := range want {
+			if got, ok := last[pod]; !ok || slices.Contains(got, policy) != has {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("istiod never gave ztunnel %s as wanted %v; last read: %v", policy, want, last)
+	}
 }

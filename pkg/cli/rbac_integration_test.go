@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -390,8 +391,11 @@ func sidecarDeployment(t *testing.T, ns, name string, labels map[string]string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The injector labels the pods it injects with security.istio.io/tlsMode.
+	podLabels := maps.Clone(labels)
+	podLabels["security.istio.io/tlsMode"] = "istio"
 	pod, err := env.Kube.CoreV1().Pods(ns).Create(c, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: rs.Name + "-x", Namespace: ns, Labels: labels,
+		ObjectMeta: metav1.ObjectMeta{Name: rs.Name + "-x", Namespace: ns, Labels: podLabels,
 			Annotations:     map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"]}`},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &yes}}},
 		Spec: corev1.PodSpec{Containers: append(template.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.31.1"})},

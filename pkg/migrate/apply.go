@@ -125,11 +125,20 @@ func (p *Planner) carryOut(ctx context.Context, np NamespacePlan, phase int, dry
 		out = append(out, rec)
 	}
 	nsRef := kube.Ref{Kind: "Namespace", Name: np.Name}
+	narrowFailed := false
 	for _, f := range np.Findings {
 		if !auto(f, phase) {
 			continue
 		}
 		switch {
+		case phase == PhaseAmbient && f.Object.Kind == kindAuthorizationPolicy:
+			// The findings of policies come before the namespace's: every
+			// narrowing is done before the restarts.
+			err := p.narrow(ctx, f.Object, dry)
+			narrowFailed = narrowFailed || err != nil
+			record(f.Object, Narrowed, err)
+		case f.Code == CodeNamespaceToAmbient && narrowFailed:
+			record(nsRef, "", errors.New("not moved to ambient: a policy above could not be narrowed to the pods that run a sidecar, and ztunnel would enforce it wrongly on the pods restarted without one; run migrate apply again"))
 		case f.Code == CodeWaypointNeeded:
 			gw, err := render.Gateway(render.Request{Name: f.WaypointName, Namespace: np.Name})
 			if err != nil {
@@ -197,6 +206,30 @@ func (p *Planner) enrollService(ctx context.Context, svc kube.Ref, name string, 
 		out = append(out, bulk.Record{Ref: svc, Action: bulk.Failed, Err: err, Error: fmt.Sprintf("enroll service %s/%s in waypoint %s: %v", svc.Namespace, svc.Name, name, err)})
 	}
 	return out
+}
+
+// Narrowed is the action of a policy whose selector phase 2 narrowed to
+// the pods that run a sidecar.
+const Narrowed bulk.Action = "narrowed"
+
+// narrowPatch adds LabelTLSMode=istio to a policy's selector, creating the
+// selector of a namespace-wide one; a merge patch of that one key, which
+// changes nothing else another writer set.
+var narrowPatch = []byte(fmt.Sprintf(`{"spec":{"selector":{"matchLabels":{%q:"istio"}}}}`, LabelTLSMode))
+
+// narrow narrows the selector of an AuthorizationPolicy to the pods that
+// run a sidecar (narrowStep).
+func (p *Planner) narrow(ctx context.Context, ref kube.Ref, dry kube.DryRun) error {
+	if dry == kube.DryRunClient {
+		return nil
+	}
+	gvr, _ := gvrOf(kindAuthorizationPolicy)
+	err := kube.Retry(ctx, func() error {
+		_, err := p.Clients.Dynamic.Resource(gvr).Namespace(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, narrowPatch,
+			metav1.PatchOptions{FieldManager: p.Clients.Manager(), DryRun: dry.Server()})
+		return err
+	})
+	return kube.Describe(fmt.Sprintf("narrow authorizationpolicy %s/%s", ref.Namespace, ref.Name), err)
 }
 
 // gvrOf is the resource of a kind the planner reads.

@@ -16,7 +16,9 @@ import (
 //     -n NS --name NAME` renders them), the Namespace patch that enrolls the
 //     namespace or the Service patches that enroll each Service
 //     (GranularityService), and the copies of its policies;
-//   - phase 2: the Namespace patch that moves it to ambient:
+//   - phase 2: the AuthorizationPolicy patches that narrow originals to
+//     the pods that run a sidecar (narrowStep), then the Namespace patch
+//     that moves it to ambient:
 //     istio.io/dataplane-mode=ambient and istio-injection=disabled, which
 //     keeps both of Istio's injection webhooks off the namespace (the
 //     revision one wants istio-injection absent) while its own manifest
@@ -53,6 +55,12 @@ func (p *Plan) Manifests(phase int) ([]gitops.Manifest, error) {
 				m.Gateway, m.Enrollment = gw, gitops.Enrollment(ns.Name, f.WaypointName)
 			case phase == PhaseWaypoints && f.Code == CodeNamespaceEnrollment:
 				m.Enrollment = gitops.Enrollment(ns.Name, f.WaypointName)
+			case phase == PhaseAmbient && f.Object.Kind == kindAuthorizationPolicy && auto(f, PhaseAmbient):
+				m.Objects = append(m.Objects, map[string]any{
+					"apiVersion": "security.istio.io/v1", "kind": kindAuthorizationPolicy,
+					"metadata": map[string]any{"name": f.Object.Name, "namespace": ns.Name},
+					"spec":     map[string]any{"selector": map[string]any{"matchLabels": map[string]any{LabelTLSMode: "istio"}}},
+				})
 			case phase == PhaseCleanup && f.Replacement != nil:
 				m.Objects = append(m.Objects, f.Replacement.Object)
 			case phase == PhaseWaypoints && f.Copy != nil:

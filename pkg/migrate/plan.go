@@ -294,6 +294,12 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 	sort.Strings(p.SidecarPods)
 	p.Findings = append(p.Findings, ambientFindings(ns, p.Mode, p.SidecarPods)...)
 	if p.Mode != ModeAmbient || len(p.SidecarPods) > 0 {
+		for i := range p.Findings {
+			if step, ok := w.narrowStep(ns, &p.Findings[i]); ok {
+				p.Findings[i].Steps = append(p.Findings[i].Steps, step)
+				slices.SortStableFunc(p.Findings[i].Steps, func(a, b Step) int { return a.Phase - b.Phase })
+			}
+		}
 		// Phase 3 removes what the pods' sidecars still apply.
 		for i := range p.Findings {
 			for j, s := range p.Findings[i].Steps {
@@ -304,6 +310,37 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 		}
 	}
 	return p
+}
+
+// LabelTLSMode is the label the sidecar injector sets on every pod it
+// injects ("istio", unless the pod has a value of its own); pods in ambient
+// mode do not have it.
+const LabelTLSMode = "security.istio.io/tlsMode"
+
+// narrowStep is the step of phase 2 that keeps ztunnel from enforcing an
+// AuthorizationPolicy wrongly on the pods that come back from their
+// restart without a sidecar, while the others still run one: its selector
+// narrowed to the pods the injector labelled, before any restart. Between
+// phases 2 and 3 the pods without a sidecar are then under the copy on
+// their waypoint only, and those with one under the original as before.
+// Only for a policy ztunnel would enforce wrongly (an ALLOW that loses
+// rules, a DENY that denies more) whose copy exists or is planned, and
+// whose selector does not already say which pods by that label.
+func (w *world) narrowStep(ns *corev1.Namespace, f *Finding) (Step, bool) {
+	if f.Ztunnel == nil || (f.Ztunnel.Effect != EffectAllowHTTPOmitted && f.Ztunnel.Effect != EffectDenyWithoutHTTP) || ns.Name == w.root {
+		return Step{}, false
+	}
+	objs := w.objects[kindAuthorizationPolicy][ns.Name]
+	i := slices.IndexFunc(objs, func(o unstructured.Unstructured) bool { return o.GetName() == f.Object.Name })
+	if i < 0 || (f.Copy == nil && w.copyOf(&objs[i]) == "") {
+		return Step{}, false
+	}
+	if _, ok, _ := unstructured.NestedString(objs[i].Object, "spec", "selector", "matchLabels", LabelTLSMode); ok {
+		return Step{}, false
+	}
+	return Step{Phase: PhaseAmbient, Auto: true,
+		Do:      fmt.Sprintf("before the restarts, narrow its selector to the pods that run a sidecar (%s=istio, which the injector sets), so that ztunnel never enforces it on the pods that come back without one; its copy covers those", LabelTLSMode),
+		Command: fmt.Sprintf(`kubectl patch authorizationpolicy %s -n %s --type merge -p '{"spec":{"selector":{"matchLabels":{%q:"istio"}}}}'`, f.Object.Name, ns.Name, LabelTLSMode)}, true
 }
 
 // authorizationFinding is the finding of an AuthorizationPolicy that ztunnel

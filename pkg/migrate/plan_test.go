@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/mesh"
 )
 
@@ -236,5 +237,47 @@ func TestUnitServiceWaypoints(t *testing.T) {
 	// A namespace whose label names a waypoint keeps it for every Service.
 	if w.perServiceIn(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns", Labels: map[string]string{istio.LabelUseWaypoint: "shared"}}}) || !w.perServiceIn(ns) {
 		t.Error("perServiceIn does not follow the namespace's label")
+	}
+}
+
+func TestUnitNarrowStep(t *testing.T) {
+	ap := func(name string, sel map[string]any, annotations map[string]string) unstructured.Unstructured {
+		u := unstructured.Unstructured{Object: map[string]any{"kind": kindAuthorizationPolicy, "metadata": map[string]any{"name": name, "namespace": "ns"},
+			"spec": map[string]any{"selector": map[string]any{"matchLabels": sel}}}}
+		u.SetAnnotations(annotations)
+		return u
+	}
+	w := &world{root: "istio-system", objects: map[string]map[string][]unstructured.Unstructured{kindAuthorizationPolicy: {"ns": {
+		ap("planned", map[string]any{"app": "a"}, nil),
+		ap("copied", map[string]any{"app": "a"}, nil),
+		ap("copied-waypoint", nil, map[string]string{AnnotationConvertedFrom: "AuthorizationPolicy/copied"}),
+		ap("no-copy", map[string]any{"app": "a"}, nil),
+		ap("narrowed", map[string]any{"app": "a", LabelTLSMode: "istio"}, nil),
+		ap("own-mode", map[string]any{LabelTLSMode: "disabled"}, nil),
+	}}}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}
+	allow := &ZtunnelVerdict{Effect: EffectAllowHTTPOmitted}
+	for _, c := range []struct {
+		name    string
+		verdict *ZtunnelVerdict
+		copy    bool
+		want    bool
+	}{
+		{"planned", allow, true, true},
+		{"planned", &ZtunnelVerdict{Effect: EffectDenyWithoutHTTP}, true, true},
+		{"planned", &ZtunnelVerdict{Effect: EffectDenyNoEffect}, true, false},
+		{"planned", nil, true, false},
+		{"copied", allow, false, true},
+		{"no-copy", allow, false, false},
+		{"narrowed", allow, true, false},
+		{"own-mode", allow, true, false},
+	} {
+		f := &Finding{Object: kube.Ref{Kind: kindAuthorizationPolicy, Namespace: "ns", Name: c.name}, Ztunnel: c.verdict}
+		if c.copy {
+			f.Copy = &unstructured.Unstructured{}
+		}
+		if _, got := w.narrowStep(ns, f); got != c.want {
+			t.Errorf("%s %+v copy=%v: narrow %v, want %v", c.name, c.verdict, c.copy, got, c.want)
+		}
 	}
 }
