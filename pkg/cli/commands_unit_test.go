@@ -122,6 +122,7 @@ func TestUnitUsageErrors(t *testing.T) {
 		{[]string{"status", "--wait", "--timeout", "0s"}, "invalid --timeout 0s"},
 		{[]string{"status", "--timeout", "1m"}, "--timeout only makes sense with --wait"},
 		{[]string{"explain"}, "name what to explain"},
+		{[]string{"migrate", "plan", "--replace", "--output-dir", "x"}, "--replace rewrites the originals in the cluster"},
 		{[]string{"migrate", "plan", "--granularity", "pod"}, `invalid --granularity "pod": must be one of namespace, service`},
 		{[]string{"migrate", "apply", "--granularity", ""}, `invalid --granularity "": an empty value is not allowed`},
 		{[]string{"migrate", "plan", "-A", "--namespace-selector", "a=b"}, "-A/--all-namespaces and --namespace-selector choose namespaces in two ways"},

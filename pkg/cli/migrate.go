@@ -39,6 +39,7 @@ type migrateScope struct {
 	NamespaceSelector string
 	RootNamespace     string
 	Granularity       string
+	Replace           bool
 
 	namespaces []string
 }
@@ -47,6 +48,7 @@ func (m *migrateScope) addScopeFlags(fs *pflag.FlagSet, verb string) {
 	fs.BoolVarP(&m.AllNamespaces, "all-namespaces", "A", false, verb+" every namespace in sidecar or ambient mode")
 	fs.StringVar(&m.NamespaceSelector, "namespace-selector", "", verb+" every namespace whose labels match this selector")
 	fs.StringVar(&m.RootNamespace, "root-namespace", "istio-system", "The mesh's root namespace, whose policies without a selector apply to every namespace")
+	fs.BoolVar(&m.Replace, "replace", false, "Rewrite each original in place, with targetRefs in place of its selector, once no sidecar applies it, rather than keep a copy named <original>-waypoint")
 	fs.StringVar(&m.Granularity, "granularity", string(migrate.GranularityNamespace), "What each new waypoint serves: namespace (one per namespace, the namespace enrolled) or service (one per Service that needs it, named <service>-svc-waypoint, the Service enrolled)")
 }
 
@@ -86,6 +88,7 @@ func (m *migrateScope) planner(c *kube.Clients) *migrate.Planner {
 	p := migrate.NewPlanner(c)
 	p.RootNamespace = m.RootNamespace
 	p.Granularity = migrate.Granularity(m.Granularity)
+	p.Replace = m.Replace
 	return p
 }
 
@@ -150,6 +153,12 @@ Without -n, every namespace in sidecar or ambient mode is planned (-A), or
 those of --namespace-selector; the root namespace's mesh-wide policies are
 always read. Each kind is listed once for the cluster, or once per namespace.
 
+Converted copies are named <original>-waypoint, and phase 3 deletes the
+originals. With --replace each original is rewritten in place instead, its
+targetRefs in place of its selector, once no sidecar applies it: in phase 1
+in an ambient namespace whose pods run no sidecar, else in phase 3, its copy
+deleted after it.
+
 A namespace that needs a waypoint gets one named "waypoint", the namespace
 enrolled in it, or is enrolled in a waypoint of its own that serves Services.
 With --granularity service each Service that needs one gets its own instead,
@@ -196,6 +205,9 @@ kubectl apply --server-side -k migration/phase-1`),
 func (o *MigratePlanOptions) Validate() error {
 	if o.Output != "" && o.Output != "wide" && !render.IsObjectFormat(o.Output) {
 		return usageErrorf("invalid -o %q: use wide, json or yaml", o.Output)
+	}
+	if o.Replace && o.OutputDir != "" {
+		return usageErrorf("--replace rewrites the originals in the cluster, which a server-side apply of another field manager cannot do: in Git, change the originals in your own manifests as the plan's rewrite says (-o json), or leave out --replace")
 	}
 	return o.validateScope()
 }

@@ -1074,3 +1074,63 @@ func waitZtunnelPolicies(t *testing.T, ns string, want map[string]bool, policy s
 		t.Fatalf("istiod never gave ztunnel %s as wanted %v; last read: %v", policy, want, last)
 	}
 }
+
+// TestMigrateApplyReplace rewrites originals in place (--replace) and
+// judges it by the API server and istiod: in an ambient namespace whose
+// pods run no sidecar, phase 1 rewrites the policy (targetRefs in place of
+// its selector, its rules as they were, no copy), the waypoint accepts it
+// and istiod stops giving it to ztunnel for the pod; in a sidecar-era
+// namespace, phase 3 rewrites the original once its pods run no sidecar,
+// and deletes the copy of phase 1.
+func TestMigrateApplyReplace(t *testing.T) {
+	t.Parallel()
+	c := context.Background()
+	getOnly := map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}}
+	rewritten := func(ns string) {
+		t.Helper()
+		env.WaitForCondition(t, authorizationPolicies, ns, "get-only", "WaypointAccepted", func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
+		spec, _, _ := unstructured.NestedMap(getObject(t, authorizationPolicies, ns, "get-only").Object, "spec")
+		want := map[string]any{"rules": getOnly["rules"], "targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "reviews"}}}
+		if !equality.Semantic.DeepEqual(spec, want) {
+			t.Errorf("get-only rewritten as %v, want %v", spec, want)
+		}
+		list, err := env.Dynamic.Resource(authorizationPolicies).Namespace(ns).List(c, metav1.ListOptions{})
+		if err != nil || len(list.Items) != 1 {
+			t.Errorf("%d AuthorizationPolicies in %s (%v), want get-only alone", len(list.Items), ns, err)
+		}
+		if _, stderr, code := runKube(t, "migrate", "plan", "-n", ns, "--replace"); code != 0 {
+			t.Errorf("plan after the migration: exit %d: %s", code, stderr)
+		}
+	}
+
+	// An ambient namespace: the original can change in phase 1.
+	ambient := env.Namespace(t, testenv.AmbientLabels())
+	env.Service(t, ambient, "reviews", nil)
+	sidecarPod(t, ambient, "reviews-v1", map[string]string{"app": "reviews"}, false)
+	env.SetPodIP(t, ambient, "reviews-v1", "10.253.9.3")
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", ambient, "get-only", getOnly)
+	waitZtunnelPolicies(t, ambient, map[string]bool{"reviews-v1": true}, ambient+"/get-only")
+	if stdout, stderr, code := runKube(t, "migrate", "apply", "-n", ambient, "--replace"); code != 0 || !strings.Contains(stdout, "authorizationpolicy "+ambient+"/get-only rewritten") {
+		t.Fatalf("migrate apply --replace: exit %d\n%s%s", code, stdout, stderr)
+	}
+	rewritten(ambient)
+	waitZtunnelPolicies(t, ambient, map[string]bool{"reviews-v1": false}, ambient+"/get-only")
+
+	// A sidecar-era namespace: phase 1 copies, phase 3 rewrites.
+	sidecars := env.Namespace(t, map[string]string{"istio-injection": "enabled"})
+	env.Service(t, sidecars, "reviews", nil)
+	sidecarPod(t, sidecars, "reviews-v1", map[string]string{"app": "reviews"}, true)
+	createObject(t, authorizationPolicies, "AuthorizationPolicy", sidecars, "get-only", getOnly)
+	if stdout, stderr, code := runKube(t, "migrate", "apply", "-n", sidecars, "--replace", "--all-phases"); code != 0 || !strings.Contains(stdout, "get-only-waypoint created") {
+		t.Fatalf("migrate apply --replace --all-phases: exit %d\n%s%s", code, stdout, stderr)
+	}
+	zero := int64(0)
+	if err := env.Kube.CoreV1().Pods(sidecars).Delete(c, "reviews-v1", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	sidecarPod(t, sidecars, "reviews-v2", map[string]string{"app": "reviews"}, false)
+	if stdout, stderr, code := runKube(t, "migrate", "apply", "-n", sidecars, "--replace"); code != 0 || !strings.Contains(stdout, "authorizationpolicy "+sidecars+"/get-only-waypoint deleted") {
+		t.Fatalf("migrate apply --replace, phase 3: exit %d\n%s%s", code, stdout, stderr)
+	}
+	rewritten(sidecars)
+}

@@ -164,6 +164,13 @@ func (p *Planner) carryOut(ctx context.Context, np NamespacePlan, phase int, dry
 		case f.Code == CodeNamespaceEnrollment:
 			changed, err := waypoint.EnrollNamespace(ctx, p.Clients, waypoint.EnrollNamespaceWrite(np.Name, nil, "", f.WaypointName, false, dry))
 			record(nsRef, map[bool]bulk.Action{true: bulk.Enrolled, false: bulk.Unchanged}[changed], err)
+		case f.Rewrite != nil && (phase == PhaseCleanup || f.Copy == nil):
+			err := p.update(ctx, f.Rewrite, dry)
+			record(f.Object, Rewritten, err)
+			if err == nil && f.ExistingCopy != "" {
+				ref := kube.Ref{Kind: f.Object.Kind, Namespace: np.Name, Name: f.ExistingCopy}
+				record(ref, bulk.Deleted, p.deleteObject(ctx, ref, dry))
+			}
 		case phase == PhaseWaypoints && f.Copy != nil:
 			ref := kube.Ref{Kind: f.Copy.GetKind(), Namespace: np.Name, Name: f.Copy.GetName()}
 			record(ref, bulk.Created, p.serverSideApply(ctx, f.Copy, dry))
@@ -257,6 +264,27 @@ func (p *Planner) serverSideApply(ctx context.Context, obj *unstructured.Unstruc
 		return err
 	})
 	return kube.Describe(fmt.Sprintf("apply %s %s/%s", strings.ToLower(obj.GetKind()), obj.GetNamespace(), obj.GetName()), err)
+}
+
+// Rewritten is the action of an original that --replace rewrote in place.
+const Rewritten bulk.Action = "rewritten"
+
+// update writes obj as the plan made it from the object it read: the
+// update fails, and nothing changes, if anyone changed it since.
+func (p *Planner) update(ctx context.Context, obj *unstructured.Unstructured, dry kube.DryRun) error {
+	gvr, ok := gvrOf(obj.GetKind())
+	if !ok {
+		return fmt.Errorf("no resource for kind %s", obj.GetKind())
+	}
+	if dry == kube.DryRunClient {
+		return nil
+	}
+	err := kube.Retry(ctx, func() error {
+		_, err := p.Clients.Dynamic.Resource(gvr).Namespace(obj.GetNamespace()).Update(ctx, obj,
+			metav1.UpdateOptions{FieldManager: p.Clients.Manager(), DryRun: dry.Server()})
+		return err
+	})
+	return kube.Describe(fmt.Sprintf("rewrite %s %s/%s", strings.ToLower(obj.GetKind()), obj.GetNamespace(), obj.GetName()), err)
 }
 
 // deleteObject deletes the object as it is now: the delete is conditional

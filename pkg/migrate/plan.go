@@ -123,6 +123,11 @@ type Finding struct {
 	// Copy is the converted copy phase 1 creates, for a policy that has an
 	// exact conversion.
 	Copy *unstructured.Unstructured `json:"copy,omitempty"`
+	// Rewrite is the original as --replace rewrites it in place, with
+	// targetRefs in place of its selector; ExistingCopy is the copy that
+	// is deleted after it.
+	Rewrite      *unstructured.Unstructured `json:"rewrite,omitempty"`
+	ExistingCopy string                     `json:"existingCopy,omitempty"`
 	// Replacement is the HTTPRoute that replaces a VirtualService in phase
 	// 3, when it has an exact conversion.
 	Replacement *unstructured.Unstructured `json:"replacement,omitempty"`
@@ -194,6 +199,8 @@ type world struct {
 	root string
 	// perService plans a waypoint per Service (GranularityService).
 	perService bool
+	// replace rewrites originals in place where no sidecar applies them.
+	replace    bool
 	namespaces map[string]*corev1.Namespace
 	// objects of every kind read, by kind name then namespace.
 	objects    map[string]map[string][]unstructured.Unstructured
@@ -235,7 +242,7 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 			ref := kube.Ref{Kind: kind, Namespace: ns.Name, Name: obj.GetName()}
 			f := Finding{Code: CodeSelectorPolicyIgnored, Object: ref,
 				Ambient: "has no effect on ambient pods: it selects pods, and only a sidecar applies a selector"}
-			f.Steps, f.Copy = w.policySteps(ns, &obj, sel, "which nothing applies in ambient")
+			w.policySteps(ns, &obj, sel, "which nothing applies in ambient", &f)
 			p.Findings = append(p.Findings, f)
 		}
 	}
@@ -385,37 +392,95 @@ func (w *world) authorizationFinding(ns *corev1.Namespace, obj *unstructured.Uns
 	case EffectDenyNoEffect:
 		why = "which ztunnel would not enforce at all"
 	}
-	f.Steps, f.Copy = w.policySteps(ns, obj, sel, why)
+	w.policySteps(ns, obj, sel, why, &f)
 	return f, true
 }
 
-// policySteps are the steps of a policy that moves to the waypoint: its
+// policySteps sets the steps of a policy that moves to the waypoint: its
 // copy in phase 1 (done when a copy of it exists: a policy of its kind
 // and namespace whose AnnotationConvertedFrom names it), the original's
-// deletion in phase 3; and the copy to create, if any.
-func (w *world) policySteps(ns *corev1.Namespace, obj *unstructured.Unstructured, sel map[string]string, why string) ([]Step, *unstructured.Unstructured) {
+// deletion in phase 3; and the copy to create, if any. With --replace
+// (world.replace) the original is rewritten in place instead, where no
+// sidecar applies it any more: in phase 1 in an ambient namespace whose
+// pods run no sidecar, with no copy; else in phase 3, its copy deleted
+// after it.
+func (w *world) policySteps(ns *corev1.Namespace, obj *unstructured.Unstructured, sel map[string]string, why string, f *Finding) {
 	ref := kube.Ref{Kind: obj.GetKind(), Namespace: ns.Name, Name: obj.GetName()}
 	copied, copy := w.copyStep(ns, obj, sel)
-	if existing := w.copyOf(obj); existing != "" {
-		return []Step{{Phase: PhaseCleanup, Auto: true, Do: fmt.Sprintf("delete the original, %s (its copy %s exists)", why, existing), Command: deleteCommand(ref)}}, nil
+	existing := w.copyObject(obj)
+	if w.replace && (copy != nil || existing != nil) {
+		from := copy
+		if existing != nil {
+			from, f.ExistingCopy = existing, existing.GetName()
+		}
+		targets, _, _ := unstructured.NestedSlice(from.Object, "spec", "targetRefs")
+		f.Rewrite = rewrite(obj, targets)
+		step := Step{Phase: PhaseCleanup, Auto: true, Do: fmt.Sprintf("rewrite the original in place, %s: targetRefs %s in place of its selector", why, targetNames(targets))}
+		switch {
+		case existing != nil:
+			step.Do += ", then delete its copy " + existing.GetName()
+			f.Steps = []Step{step}
+		case ModeOf(ns.Labels) == ModeAmbient && !slices.ContainsFunc(w.pods[ns.Name], func(p corev1.Pod) bool { return HasSidecar(&p) }):
+			// No sidecar applies the original: it can change now.
+			step.Phase = PhaseWaypoints
+			f.Steps = []Step{step}
+		default:
+			f.Steps, f.Copy = []Step{copied, step}, copy
+		}
+		return
 	}
-	return []Step{copied, cleanupStep(copied, ref, why)}, copy
+	if existing != nil {
+		f.Steps = []Step{{Phase: PhaseCleanup, Auto: true, Do: fmt.Sprintf("delete the original, %s (its copy %s exists)", why, existing.GetName()), Command: deleteCommand(ref)}}
+		return
+	}
+	f.Steps, f.Copy = []Step{copied, cleanupStep(copied, ref, why)}, copy
+}
+
+// rewrite is the original as --replace rewrites it: its spec without the
+// selector and with targets, the rest as read (its resourceVersion too, so
+// that the update fails if anyone changed it since).
+func rewrite(obj *unstructured.Unstructured, targets []any) *unstructured.Unstructured {
+	r := obj.DeepCopy()
+	unstructured.RemoveNestedField(r.Object, "spec", "selector")
+	unstructured.RemoveNestedField(r.Object, "metadata", "managedFields")
+	_ = unstructured.SetNestedSlice(r.Object, targets, "spec", "targetRefs")
+	return r
+}
+
+// targetNames says which objects targetRefs name: "Service reviews, ...".
+func targetNames(targets []any) string {
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		ref, _ := t.(map[string]any)
+		names[i] = fmt.Sprintf("%v %v", ref["kind"], ref["name"])
+	}
+	return "to " + strings.Join(names, ", ")
 }
 
 // copyOf is the name of an existing copy of obj (of its own kind, or of
 // kind as given), "" when there is none.
 func (w *world) copyOf(obj *unstructured.Unstructured, kind ...string) string {
+	if c := w.copyObject(obj, kind...); c != nil {
+		return c.GetName()
+	}
+	return ""
+}
+
+// copyObject is an existing copy of obj (of its own kind, or of kind as
+// given), nil when there is none.
+func (w *world) copyObject(obj *unstructured.Unstructured, kind ...string) *unstructured.Unstructured {
 	want := obj.GetKind() + "/" + obj.GetName()
 	k := obj.GetKind()
 	if len(kind) > 0 {
 		k = kind[0]
 	}
-	for _, o := range w.objects[k][obj.GetNamespace()] {
-		if o.GetAnnotations()[AnnotationConvertedFrom] == want {
-			return o.GetName()
+	objs := w.objects[k][obj.GetNamespace()]
+	for i := range objs {
+		if objs[i].GetAnnotations()[AnnotationConvertedFrom] == want {
+			return &objs[i]
 		}
 	}
-	return ""
+	return nil
 }
 
 // cleanupStep is the step of phase 3 that deletes an original; when its
@@ -706,8 +771,10 @@ func (w *world) servicesToServe(ns string, findings []Finding, unbound []string)
 		}
 	}
 	for _, f := range findings {
-		if f.Copy != nil {
-			add(f.Copy)
+		for _, obj := range []*unstructured.Unstructured{f.Copy, f.Rewrite} {
+			if obj != nil {
+				add(obj)
+			}
 		}
 	}
 	for _, kind := range append([]string{kindAuthorizationPolicy}, selectorKinds...) {

@@ -61,6 +61,10 @@ type Planner struct {
 	// Granularity is what each planned waypoint serves; the zero value is
 	// GranularityNamespace.
 	Granularity Granularity
+	// Replace rewrites originals in place, with targetRefs in place of
+	// their selectors, where no sidecar applies them, rather than leaving
+	// copies of other names.
+	Replace bool
 }
 
 // NewPlanner returns a Planner over the clients.
@@ -71,7 +75,7 @@ func NewPlanner(c *kube.Clients) *Planner {
 // Plan plans the namespaces given, or with none every namespace in
 // sidecar or ambient mode (and the root namespace's mesh-wide policies).
 func (p *Planner) Plan(ctx context.Context, namespaces []string) (*Plan, error) {
-	w := &world{root: p.RootNamespace, perService: p.Granularity == GranularityService, namespaces: map[string]*corev1.Namespace{},
+	w := &world{root: p.RootNamespace, perService: p.Granularity == GranularityService, replace: p.Replace, namespaces: map[string]*corev1.Namespace{},
 		objects: map[string]map[string][]unstructured.Unstructured{}, services: map[string][]corev1.Service{},
 		pods: map[string][]corev1.Pod{}, waypoints: map[string][]mesh.Waypoint{}, waypointOf: map[string]mesh.Waypoint{}}
 	all := len(namespaces) == 0
