@@ -693,6 +693,7 @@ func TestMigratePlanOutputDir(t *testing.T) {
 	if _, stderr, code := runKube(t, "migrate", "plan", "-n", ns, "--output-dir", dir); code != 0 {
 		t.Errorf("plan after the migration: exit %d: %s", code, stderr)
 	}
+	checkMigrated(t, ns, map[string]string{"reviews": "waypoint"})
 	kust, err := os.ReadFile(filepath.Join(dir, "phase-1", "kustomization.yaml"))
 	if err != nil || !strings.Contains(string(kust), "resources: []") {
 		t.Errorf("with nothing left, phase-1's kustomization lists %q (%v)", kust, err)
@@ -819,6 +820,7 @@ func TestMigrateApply(t *testing.T) {
 		}
 	}
 	waitRouteAccepted(t, ns, "reviews-route-waypoint", "reviews")
+	checkMigrated(t, ns, map[string]string{"reviews": "waypoint"})
 	// What is left is the user's: the Telemetry and the EnvoyFilter.
 	p, _, code := runKube(t, "migrate", "plan", "-n", ns, "-o", "json")
 	var plan migrate.Plan
@@ -899,12 +901,8 @@ func TestMigrateApplyPerService(t *testing.T) {
 	if err != nil || got.Labels["istio.io/dataplane-mode"] != "ambient" || got.Labels["istio.io/use-waypoint"] != "" {
 		t.Errorf("after phase 2 the namespace's labels are %v (%v); want ambient, not enrolled", got.Labels, err)
 	}
-	for svc, wp := range waypoints {
+	for _, wp := range waypoints {
 		env.WaitProgrammed(t, ns, wp)
-		waitBound(t, testenv.ServiceResource, ns, svc, ns+"/"+wp)
-		if got, err := ambientWaypoint(c, "Service", ns, svc); err != nil || got != waypointHost(ns, wp) {
-			t.Errorf("istiod sends ztunnel service %s with waypoint %s (%v), want %s", svc, got, err, waypointHost(ns, wp))
-		}
 	}
 	for _, copied := range []string{"get-only-waypoint", "deny-admin-waypoint"} {
 		env.WaitForCondition(t, authorizationPolicies, ns, copied, "WaypointAccepted", func(c metav1.Condition) bool { return c.Status == metav1.ConditionTrue })
@@ -922,16 +920,10 @@ func TestMigrateApplyPerService(t *testing.T) {
 		t.Fatalf("migrate apply, phase 3: exit %d\n%s%s", code, stdout, stderr)
 	}
 	waitRouteAccepted(t, ns, "ratings-route-waypoint", "ratings")
+	checkMigrated(t, ns, waypoints)
 	left, err := env.Dynamic.Resource(authorizationPolicies).Namespace(ns).List(c, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, ap := range left.Items {
-		for _, cond := range kube.Conditions(&ap) {
-			if cond.Type == "ZtunnelAccepted" && cond.Reason == "UnsupportedValue" {
-				t.Errorf("after the migration istiod still drops HTTP rules of %s: %s", ap.GetName(), cond.Message)
-			}
-		}
 	}
 	if len(left.Items) != 2 {
 		t.Errorf("after phase 3, %d AuthorizationPolicies are left, want the 2 copies", len(left.Items))
@@ -1133,4 +1125,30 @@ func TestMigrateApplyReplace(t *testing.T) {
 		t.Fatalf("migrate apply --replace, phase 3: exit %d\n%s%s", code, stdout, stderr)
 	}
 	rewritten(sidecars)
+}
+
+// checkMigrated judges a migrated namespace by istiod, as the plan promised
+// it: each Service of waypoints is WaypointBound to its waypoint and sent to
+// ztunnel with it (/debug/ambientz), and no AuthorizationPolicy is left
+// whose ZtunnelAccepted says istiod drops HTTP rules (UnsupportedValue).
+func checkMigrated(t *testing.T, ns string, waypoints map[string]string) {
+	t.Helper()
+	c := context.Background()
+	for svc, wp := range waypoints {
+		waitBound(t, testenv.ServiceResource, ns, svc, ns+"/"+wp)
+		if got, err := ambientWaypoint(c, "Service", ns, svc); err != nil || got != waypointHost(ns, wp) {
+			t.Errorf("istiod sends ztunnel service %s/%s with waypoint %s (%v), want %s", ns, svc, got, err, waypointHost(ns, wp))
+		}
+	}
+	left, err := env.Dynamic.Resource(authorizationPolicies).Namespace(ns).List(c, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ap := range left.Items {
+		for _, cond := range kube.Conditions(&ap) {
+			if cond.Type == "ZtunnelAccepted" && cond.Reason == "UnsupportedValue" {
+				t.Errorf("after the migration istiod still drops HTTP rules of %s/%s: %s", ns, ap.GetName(), cond.Message)
+			}
+		}
+	}
 }

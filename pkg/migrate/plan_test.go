@@ -155,9 +155,9 @@ func TestUnitConvertRoute(t *testing.T) {
 		http map[string]any
 		why  string
 	}{
-		"fault":        {map[string]any{"route": []any{dest("reviews")}, "fault": map[string]any{}}, "spec.http[0].fault"},
+		"fault":        {map[string]any{"route": []any{dest("reviews")}, "fault": map[string]any{}}, "spec.http[0].fault (the Gateway API has no fault injection)"},
 		"subset":       {map[string]any{"route": []any{dest("reviews")}}, ""},
-		"retries":      {map[string]any{"route": []any{dest("reviews")}, "retries": map[string]any{}}, "spec.http[0].retries"},
+		"retries":      {map[string]any{"route": []any{dest("reviews")}, "retries": map[string]any{}}, "spec.http[0].retries (an HTTPRoute's retry is in the Gateway API's experimental channel only, and istiod adds retry conditions of its own to it)"},
 		"header regex": {map[string]any{"route": []any{dest("reviews")}, "match": []any{map[string]any{"headers": map[string]any{"h": map[string]any{"prefix": "a"}}}}}, "spec.http[0].match[0].headers[h] (only exact and regex convert)"},
 		"other ns":     {map[string]any{"route": []any{dest("reviews.other")}}, `spec.http[0].route[0].destination.host "reviews.other" (not a Service of namespace ns)`},
 		"two ports":    {map[string]any{"route": []any{dest("v2")}}, "spec.http[0].route[0].destination.port (unset, and Service v2 has 2 ports)"},

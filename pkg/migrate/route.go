@@ -23,6 +23,13 @@ var (
 	matchFields = []string{"name", "uri", "headers", "method", "queryParams"}
 )
 
+// routeFieldWhy says, for some fields of a route, why no HTTPRoute of the
+// standard channel says the same.
+var routeFieldWhy = map[string]string{
+	"retries": " (an HTTPRoute's retry is in the Gateway API's experimental channel only, and istiod adds retry conditions of its own to it)",
+	"fault":   " (the Gateway API has no fault injection)",
+}
+
 // convertRoute makes the HTTPRoute that does what a VirtualService of the
 // mesh gateway does for the Services of its own namespace that its hosts
 // name (services): the same matches, backends and weights, and timeouts,
@@ -71,7 +78,7 @@ func convertRoute(vs *unstructured.Unstructured, services []string, svcs map[str
 // of an HTTPRoute; why names the first field it cannot express.
 func convertHTTPRoute(r map[string]any, ns string, svcs map[string]corev1.Service) (rule map[string]any, why string) {
 	if f := extraField(r, routeFields); f != "" {
-		return nil, f
+		return nil, f + routeFieldWhy[f]
 	}
 	rule = map[string]any{}
 	var matches []any
