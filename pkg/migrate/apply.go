@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
@@ -251,19 +252,10 @@ func gvrOf(kind string) (schema.GroupVersionResource, bool) {
 
 // serverSideApply writes obj with the tool's field manager.
 func (p *Planner) serverSideApply(ctx context.Context, obj *unstructured.Unstructured, dry kube.DryRun) error {
-	gvr, ok := gvrOf(obj.GetKind())
-	if !ok {
-		return fmt.Errorf("no resource for kind %s", obj.GetKind())
-	}
-	if dry == kube.DryRunClient {
-		return nil
-	}
-	err := kube.Retry(ctx, func() error {
-		_, err := p.Clients.Dynamic.Resource(gvr).Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj,
-			metav1.ApplyOptions{FieldManager: p.Clients.Manager(), DryRun: dry.Server()})
+	return p.write(ctx, obj, dry, "apply", func(c dynamic.ResourceInterface, manager string, dryRun []string) error {
+		_, err := c.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: manager, DryRun: dryRun})
 		return err
 	})
-	return kube.Describe(fmt.Sprintf("apply %s %s/%s", strings.ToLower(obj.GetKind()), obj.GetNamespace(), obj.GetName()), err)
 }
 
 // Rewritten is the action of an original that --replace rewrote in place.
@@ -272,6 +264,16 @@ const Rewritten bulk.Action = "rewritten"
 // update writes obj as the plan made it from the object it read: the
 // update fails, and nothing changes, if anyone changed it since.
 func (p *Planner) update(ctx context.Context, obj *unstructured.Unstructured, dry kube.DryRun) error {
+	return p.write(ctx, obj, dry, "rewrite", func(c dynamic.ResourceInterface, manager string, dryRun []string) error {
+		_, err := c.Update(ctx, obj, metav1.UpdateOptions{FieldManager: manager, DryRun: dryRun})
+		return err
+	})
+}
+
+// write sends one write of obj (send) to the resource of its kind, with the
+// tool's field manager, retried while the server is busy; verb names it in
+// the error. A client dry run sends nothing.
+func (p *Planner) write(ctx context.Context, obj *unstructured.Unstructured, dry kube.DryRun, verb string, send func(c dynamic.ResourceInterface, manager string, dryRun []string) error) error {
 	gvr, ok := gvrOf(obj.GetKind())
 	if !ok {
 		return fmt.Errorf("no resource for kind %s", obj.GetKind())
@@ -279,12 +281,9 @@ func (p *Planner) update(ctx context.Context, obj *unstructured.Unstructured, dr
 	if dry == kube.DryRunClient {
 		return nil
 	}
-	err := kube.Retry(ctx, func() error {
-		_, err := p.Clients.Dynamic.Resource(gvr).Namespace(obj.GetNamespace()).Update(ctx, obj,
-			metav1.UpdateOptions{FieldManager: p.Clients.Manager(), DryRun: dry.Server()})
-		return err
-	})
-	return kube.Describe(fmt.Sprintf("rewrite %s %s/%s", strings.ToLower(obj.GetKind()), obj.GetNamespace(), obj.GetName()), err)
+	client := p.Clients.Dynamic.Resource(gvr).Namespace(obj.GetNamespace())
+	err := kube.Retry(ctx, func() error { return send(client, p.Clients.Manager(), dry.Server()) })
+	return kube.Describe(fmt.Sprintf("%s %s %s/%s", verb, strings.ToLower(obj.GetKind()), obj.GetNamespace(), obj.GetName()), err)
 }
 
 // deleteObject deletes the object as it is now: the delete is conditional
