@@ -15,11 +15,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/fakecluster"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/istio"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/policy"
 )
 
@@ -361,6 +363,18 @@ func TestApplyManyGuardsUsers(t *testing.T) {
 	v, err = GuardUsers(ctx, c.Clients(), []*gatewayv1.Gateway{gw}, []string{"app"}, true)
 	if err != nil || len(v.Lost) != 1 || len(v.Policies.Forced) != 1 {
 		t.Errorf("--force: %v, %q, %+v", err, v.Lost, v.Policies)
+	}
+	// A read of the users that fails after its retries: nothing can be
+	// known, so the apply is refused whole as unchecked, unless --force.
+	c.Fail("list", "services", apierrors.NewInternalError(errors.New("boom")))
+	ctx = kube.WithBackoff(ctx, wait.Backoff{Steps: kube.Backoff.Steps, Duration: time.Millisecond})
+	_, err = GuardUsers(ctx, c.Clients(), []*gatewayv1.Gateway{gw}, []string{"app"}, false)
+	var unchecked *bulk.UncheckedError
+	if !errors.As(err, &unchecked) || unchecked.Forbidden || !strings.Contains(err.Error(), "; nothing was changed; add --force to apply without the check") {
+		t.Errorf("a failed read of the users: %v", err)
+	}
+	if _, err := GuardUsers(ctx, c.Clients(), []*gatewayv1.Gateway{gw}, []string{"app"}, true); err != nil {
+		t.Errorf("--force with a failed read of the users: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
@@ -73,8 +74,13 @@ func (e *InUseError) Error() string {
 func GuardUsers(ctx context.Context, c *kube.Clients, gws []*gatewayv1.Gateway, namespaces []string, force bool) (UsersVerdict, error) {
 	var v UsersVerdict
 	ch, err := cutOff(ctx, c, gws, namespaces, &v)
-	if err != nil {
-		return v, err
+	switch {
+	case err != nil && force:
+		return v, nil
+	case err != nil:
+		// A read that failed after its retries: who would be cut off
+		// cannot be known, so nothing is written.
+		return v, bulk.Unchecked(fmt.Errorf("cannot check who uses the waypoints whose binding changes: %w; nothing was changed; add --force to apply without the check", err), apierrors.IsForbidden(err))
 	}
 	if err := unsearched(v.Gaps); err != nil && !force {
 		return v, err
