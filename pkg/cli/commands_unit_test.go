@@ -123,6 +123,8 @@ func TestUnitUsageErrors(t *testing.T) {
 		{[]string{"status", "--timeout", "1m"}, "--timeout only makes sense with --wait"},
 		{[]string{"explain"}, "name what to explain"},
 		{[]string{"migrate", "plan", "--replace", "--output-dir", "x"}, "--replace rewrites the originals in the cluster"},
+		{[]string{"migrate", "plan", "-o", "custom-columns=A:"}, `unexpected custom-columns spec "A:"`},
+		{[]string{"migrate", "plan", "-o", "table"}, `unknown output format "table": must be one of wide, yaml, json, jsonpath=...`},
 		{[]string{"migrate", "plan", "--granularity", "pod"}, `invalid --granularity "pod": must be one of namespace, service`},
 		{[]string{"migrate", "apply", "--granularity", ""}, `invalid --granularity "": an empty value is not allowed`},
 		{[]string{"migrate", "plan", "-A", "--namespace-selector", "a=b"}, "-A/--all-namespaces and --namespace-selector choose namespaces in two ways"},

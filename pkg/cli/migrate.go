@@ -114,9 +114,8 @@ func runOptions(f *Factory, o interface {
 type MigratePlanOptions struct {
 	IO *IOStreams
 	migrateScope
+	outputFlags
 
-	Output    string
-	NoHeaders bool
 	OutputDir string
 
 	clients *kube.Clients
@@ -173,6 +172,9 @@ to ambient (istio.io/dataplane-mode=ambient, istio-injection=disabled, their
 enrollment labels repeated); the HTTPRoutes that replace VirtualServices. Pod
 restarts and deletions are not manifests.
 
+-o json|yaml prints the plan; -o jsonpath, custom-columns and go-template take
+one item per finding (with its namespace), and --sort-by orders the findings.
+
 The exit code is 1 while anything is left to do and 0 when nothing is, so
 that a pipeline can gate on it.`,
 		Example: examples(f.Name, `
@@ -181,6 +183,9 @@ kubectl-waypoint migrate plan -n bookinfo
 
 # Plan every namespace in the mesh, as JSON
 kubectl-waypoint migrate plan -A -o json
+
+# Each finding's code and object, by code
+kubectl-waypoint migrate plan -A -o custom-columns=NAMESPACE:.namespace,CODE:.code,KIND:.object.kind,NAME:.object.name --sort-by '{.code}'
 
 # A waypoint per Service rather than per namespace
 kubectl-waypoint migrate plan -n bookinfo --granularity service
@@ -194,17 +199,15 @@ kubectl apply --server-side -k migration/phase-1`),
 	fs := cmd.Flags()
 	o.addScopeFlags(fs, "Plan")
 	addGranularityCompletion(cmd)
-	fs.StringVarP(&o.Output, "output", "o", "", "Output format: {wide|json|yaml}; a table when unset")
-	fs.BoolVar(&o.NoHeaders, "no-headers", false, "Print the table without its header")
+	o.addOutputFlags(cmd, append([]string{"wide"}, render.ObjectFormats...)...)
 	fs.StringVar(&o.OutputDir, "output-dir", "", "Also write the manifests of the phases into DIR/phase-1, DIR/phase-2 and DIR/phase-3, each with a kustomization.yaml, for kubectl apply --server-side -k or a GitOps tool")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(append([]string{"wide"}, render.ObjectFormats...), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 // Validate checks the flags.
 func (o *MigratePlanOptions) Validate() error {
-	if o.Output != "" && o.Output != "wide" && !render.IsObjectFormat(o.Output) {
-		return usageErrorf("invalid -o %q: use wide, json or yaml", o.Output)
+	if err := o.validateOutput(); err != nil {
+		return err
 	}
 	if o.Replace && o.OutputDir != "" {
 		return usageErrorf("--replace rewrites the originals in the cluster, which a server-side apply of another field manager cannot do: in Git, change the originals in your own manifests as the plan's rewrite says (-o json), or leave out --replace")
@@ -233,13 +236,7 @@ func (o *MigratePlanOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if render.IsObjectFormat(o.Output) {
-		if err := render.Object(o.IO.Out, o.Output, plan); err != nil {
-			return err
-		}
-	} else if plan.Count() == 0 {
-		fmt.Fprintln(o.IO.ErrOut, "Nothing is left to do: every namespace in scope runs in ambient mode without a policy that needs moving.")
-	} else if err := o.printTable(plan); err != nil {
+	if err := o.print(plan); err != nil {
 		return err
 	}
 	if n := plan.Count(); n > 0 {
@@ -270,31 +267,92 @@ func (o *MigratePlanOptions) writeDirs(plan *migrate.Plan) error {
 	return nil
 }
 
-// printTable prints one row per step, grouped by namespace and phase.
-func (o *MigratePlanOptions) printTable(plan *migrate.Plan) error {
-	wide := o.Output == "wide"
+// print prints the plan: as an object (-o json|yaml), its findings with a
+// generic format (jsonpath, custom-columns, go-template: one item per
+// finding, as in -o json, with its namespace), or the table, whose rows
+// follow --sort-by when it is given.
+func (o *MigratePlanOptions) print(plan *migrate.Plan) error {
+	if o.needsObjects() {
+		var findings []migrate.Finding
+		for _, ns := range plan.Namespaces {
+			findings = append(findings, ns.Findings...)
+		}
+		items, err := render.Items(findings)
+		if err != nil {
+			return err
+		}
+		// Each item says its namespace, which a namespace's own finding
+		// has only as its object's name.
+		for i, f := range findings {
+			if m, ok := items[i].(map[string]any); ok {
+				m["namespace"] = f.Namespace()
+			}
+		}
+		if err := sortByFlag(o.SortBy, findings, items); err != nil {
+			return usageError(err)
+		}
+		if o.generic() {
+			return o.printGeneric(o.IO.Out, items)
+		}
+		if !render.IsObjectFormat(o.Output) && len(findings) > 0 {
+			return o.printRows(findings)
+		}
+	}
+	switch {
+	case render.IsObjectFormat(o.Output):
+		return render.Object(o.IO.Out, o.Output, plan)
+	case plan.Count() == 0:
+		fmt.Fprintln(o.IO.ErrOut, "Nothing is left to do: every namespace in scope runs in ambient mode without a policy that needs moving.")
+		return nil
+	}
+	return o.printTable(plan)
+}
+
+// printRows prints one row per step of the findings, in their order.
+func (o *MigratePlanOptions) printRows(findings []migrate.Finding) error {
+	t := o.newTable()
+	for _, f := range findings {
+		for _, s := range f.Steps {
+			o.appendRow(t, f.Namespace(), f, s)
+		}
+	}
+	return t.Render(o.IO.Out)
+}
+
+// newTable is the plan's table, with the columns of -o wide when asked.
+func (o *MigratePlanOptions) newTable() *render.Table {
 	header := []string{"NAMESPACE", "PHASE", "CODE", "OBJECT", "STEP"}
-	if wide {
+	if o.Output == "wide" {
 		header = append(header, "IN AMBIENT", "ISTIOD")
 	}
 	t := render.NewTable(header...)
 	t.NoHeaders = o.NoHeaders
+	return t
+}
+
+// appendRow adds the row of one step of a finding.
+func (o *MigratePlanOptions) appendRow(t *render.Table, ns string, f migrate.Finding, s migrate.Step) {
+	step := s.Do
+	if s.Command != "" {
+		step += ": " + s.Command
+	}
+	row := []string{ns, strconv.Itoa(s.Phase), string(f.Code), objectName(f.Object), step}
+	if o.Output == "wide" {
+		row = append(row, f.Ambient, ztunnelCondition(f))
+	}
+	t.Append(row...)
+}
+
+// printTable prints one row per step, grouped by namespace and phase.
+func (o *MigratePlanOptions) printTable(plan *migrate.Plan) error {
+	t := o.newTable()
 	for _, ns := range plan.Namespaces {
 		for phase := migrate.PhaseWaypoints; phase <= migrate.PhaseCleanup; phase++ {
 			for _, f := range ns.Findings {
 				for _, s := range f.Steps {
-					if s.Phase != phase {
-						continue
+					if s.Phase == phase {
+						o.appendRow(t, ns.Name, f, s)
 					}
-					step := s.Do
-					if s.Command != "" {
-						step += ": " + s.Command
-					}
-					row := []string{ns.Name, strconv.Itoa(phase), string(f.Code), objectName(f.Object), step}
-					if wide {
-						row = append(row, f.Ambient, ztunnelCondition(f))
-					}
-					t.Append(row...)
 				}
 			}
 		}

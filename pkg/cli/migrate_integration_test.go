@@ -351,6 +351,24 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 	}
 	table, tableErr, _ := runKube(t, "migrate", "plan", "-n", ns)
 	checkDocRun(t, "migrate.md", "kubectl waypoint migrate plan -n bookinfo", 0, ns, table, tableErr)
+	// kubectl's generic formats print one item per finding: each names an
+	// object the API server has, as many as -o json has.
+	lines, _, _ := runKube(t, "migrate", "plan", "-n", ns, "--sort-by", "{.object.name}",
+		"-o", `jsonpath={range .items[*]}{.namespace} {.object.kind} {.object.name}{"\n"}{end}`)
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(lines), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) != 3 || fields[0] != ns {
+			t.Fatalf("-o jsonpath printed %q", line)
+		}
+		names = append(names, fields[2])
+		if fields[1] != "Namespace" {
+			getObject(t, findingGVR(t, fields[1]), ns, fields[2])
+		}
+	}
+	if !slices.IsSorted(names) || len(names) != p.Count() {
+		t.Errorf("-o jsonpath --sort-by {.object.name} printed %v; -o json has %d findings", names, p.Count())
+	}
 	got := map[string]migrate.Finding{}
 	for _, n := range p.Namespaces {
 		if n.Name != ns {

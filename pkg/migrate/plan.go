@@ -137,6 +137,15 @@ type Finding struct {
 	WaypointName string `json:"waypoint,omitempty"`
 }
 
+// Namespace is the namespace a finding belongs to: its object's, or the
+// namespace itself.
+func (f Finding) Namespace() string {
+	if f.Object.Kind == "Namespace" {
+		return f.Object.Name
+	}
+	return f.Object.Namespace
+}
+
 // NamespacePlan is the plan of one namespace.
 type NamespacePlan struct {
 	Name     string    `json:"name"`
