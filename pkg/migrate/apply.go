@@ -184,7 +184,7 @@ func (p *Planner) carryOut(ctx context.Context, np NamespacePlan, phase int, dry
 				_, err := w.Do(ctx, p.Clients)
 				record(nsRef, bulk.Configured, kube.Describe("label namespace "+np.Name, err))
 			}
-			out = append(out, p.restartSidecarPods(ctx, np.Name, dry)...)
+			out = append(out, p.restartSidecarPods(ctx, np.sidecarPods, dry)...)
 		case phase == PhaseCleanup && f.Replacement != nil:
 			ref := kube.Ref{Kind: kindHTTPRoute, Namespace: np.Name, Name: f.Replacement.GetName()}
 			err := p.serverSideApply(ctx, f.Replacement, dry)
@@ -228,16 +228,14 @@ var narrowPatch = []byte(fmt.Sprintf(`{"spec":{"selector":{"matchLabels":{%q:"is
 // narrow narrows the selector of an AuthorizationPolicy to the pods that
 // run a sidecar (narrowStep).
 func (p *Planner) narrow(ctx context.Context, ref kube.Ref, dry kube.DryRun) error {
-	if dry == kube.DryRunClient {
-		return nil
-	}
-	gvr, _ := gvrOf(kindAuthorizationPolicy)
-	err := kube.Retry(ctx, func() error {
-		_, err := p.Clients.Dynamic.Resource(gvr).Namespace(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, narrowPatch,
-			metav1.PatchOptions{FieldManager: p.Clients.Manager(), DryRun: dry.Server()})
+	obj := &unstructured.Unstructured{}
+	obj.SetKind(ref.Kind)
+	obj.SetNamespace(ref.Namespace)
+	obj.SetName(ref.Name)
+	return p.write(ctx, obj, dry, "narrow", func(c dynamic.ResourceInterface, manager string, dryRun []string) error {
+		_, err := c.Patch(ctx, ref.Name, types.MergePatchType, narrowPatch, metav1.PatchOptions{FieldManager: manager, DryRun: dryRun})
 		return err
 	})
-	return kube.Describe(fmt.Sprintf("narrow authorizationpolicy %s/%s", ref.Namespace, ref.Name), err)
 }
 
 // gvrOf is the resource of a kind the planner reads.
@@ -321,22 +319,15 @@ const restartAnnotation = "kubectl.kubernetes.io/restartedAt"
 // errNoController says a pod with a sidecar has no controller to restart it.
 var errNoController = errors.New("no Deployment, StatefulSet or DaemonSet controls it: delete it and create it again yourself, without the sidecar")
 
-// restartSidecarPods restarts the controllers of the pods of namespace ns
-// that run a sidecar, as kubectl rollout restart does: a new annotation on
-// the pod template, so that the controller replaces its pods. Each
-// controller is restarted once, whatever the number of its pods.
-func (p *Planner) restartSidecarPods(ctx context.Context, ns string, dry kube.DryRun) []bulk.Record {
-	pods, err := kube.ListAll(ctx, metav1.ListOptions{}, podPage(p.Clients, ns))
-	if err != nil {
-		return []bulk.Record{{Ref: kube.Ref{Kind: "Namespace", Name: ns}, Action: bulk.Failed, Err: err, Error: kube.Describe("list pods in "+ns, err).Error()}}
-	}
+// restartSidecarPods restarts the controllers of pods that run a sidecar
+// (as the plan read them), as kubectl rollout restart does: a new
+// annotation on the pod template, so that the controller replaces its
+// pods. Each controller is restarted once, whatever the number of its pods.
+func (p *Planner) restartSidecarPods(ctx context.Context, pods []corev1.Pod, dry kube.DryRun) []bulk.Record {
 	var out []bulk.Record
 	restarted := map[kube.Ref]bool{}
 	for i := range pods {
 		pod := &pods[i]
-		if !HasSidecar(pod) {
-			continue
-		}
 		owner, err := p.controllerOf(ctx, pod)
 		if err != nil {
 			// A pod with no controller is the user's to replace; a read
@@ -345,7 +336,7 @@ func (p *Planner) restartSidecarPods(ctx context.Context, ns string, dry kube.Dr
 			if errors.Is(err, errNoController) {
 				action = bulk.Skipped
 			}
-			out = append(out, bulk.Record{Ref: kube.Ref{Kind: "Pod", Namespace: ns, Name: pod.Name}, Action: action, Error: err.Error(), Err: err})
+			out = append(out, bulk.Record{Ref: kube.Ref{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name}, Action: action, Error: err.Error(), Err: err})
 			continue
 		}
 		if restarted[owner] {

@@ -27,16 +27,24 @@ func TestUnitRestartSidecarPods(t *testing.T) {
 		}
 		return p
 	}
-	client := fake.NewClientset(pod("bare", nil), pod("owned", &metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", Controller: &yes}))
+	pods := []corev1.Pod{*pod("bare", nil), *pod("owned", &metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", Controller: &yes})}
+	client := fake.NewClientset()
 	client.PrependReactor("get", "replicasets", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "replicasets"}, "rs", nil)
 	})
 	p := &Planner{Clients: &kube.Clients{Kube: client}}
 	got := map[string]bulk.Action{}
-	for _, r := range p.restartSidecarPods(context.Background(), "ns", kube.DryRunNone) {
+	for _, r := range p.restartSidecarPods(context.Background(), pods, kube.DryRunNone) {
 		got[r.Name] = r.Action
 	}
 	if got["bare"] != bulk.Skipped || got["owned"] != bulk.Failed || len(got) != 2 {
 		t.Errorf("records %v, want bare skipped and owned failed", got)
+	}
+	// Nothing was restarted: the fake's requests are the ReplicaSet's read
+	// alone (no list of pods: the plan's are used).
+	for _, a := range client.Actions() {
+		if a.GetVerb() != "get" || a.GetResource().Resource != "replicasets" {
+			t.Errorf("unexpected request %s %s", a.GetVerb(), a.GetResource().Resource)
+		}
 	}
 }

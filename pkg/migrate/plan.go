@@ -131,8 +131,8 @@ type Finding struct {
 	// Replacement is the HTTPRoute that replaces a VirtualService in phase
 	// 3, when it has an exact conversion.
 	Replacement *unstructured.Unstructured `json:"replacement,omitempty"`
-	// Waypoint is the name of the waypoint to apply (WaypointNeeded) or to
-	// enroll in (NamespaceEnrollment, ServiceEnrollment), in the
+	// WaypointName is the name of the waypoint to apply (WaypointNeeded)
+	// or to enroll in (NamespaceEnrollment, ServiceEnrollment), in the
 	// namespace; Object is the namespace or the Service that uses it.
 	WaypointName string `json:"waypoint,omitempty"`
 }
@@ -159,6 +159,9 @@ type NamespacePlan struct {
 	// SidecarPods are the pods that run a sidecar, sorted: phase 3 waits
 	// for them.
 	SidecarPods []string `json:"sidecarPods,omitempty"`
+	// sidecarPods are those pods as read, for phase 2 to find their
+	// controllers without listing them again.
+	sidecarPods []corev1.Pod
 }
 
 // Plan is what is left to do, by namespace.
@@ -217,6 +220,35 @@ type world struct {
 	pods       map[string][]corev1.Pod
 	waypoints  map[string][]mesh.Waypoint
 	waypointOf map[string]mesh.Waypoint // by namespace/name
+	// sidecars are the pods of each namespace that run a sidecar
+	// (sidecarPods), once found.
+	sidecars map[string][]corev1.Pod
+}
+
+// sidecarPods are the pods of namespace ns that run a sidecar, sorted by
+// name; found once per namespace.
+func (w *world) sidecarPods(ns string) []corev1.Pod {
+	if pods, ok := w.sidecars[ns]; ok {
+		return pods
+	}
+	var pods []corev1.Pod
+	for i := range w.pods[ns] {
+		if HasSidecar(&w.pods[ns][i]) {
+			pods = append(pods, w.pods[ns][i])
+		}
+	}
+	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	if w.sidecars == nil {
+		w.sidecars = map[string][]corev1.Pod{}
+	}
+	w.sidecars[ns] = pods
+	return pods
+}
+
+// sidecarsApply says sidecars may still apply the namespace's originals:
+// it is not ambient, or some of its pods still run one.
+func (w *world) sidecarsApply(ns *corev1.Namespace) bool {
+	return ModeOf(ns.Labels) != ModeAmbient || len(w.sidecarPods(ns.Name)) > 0
 }
 
 // perServiceIn says the Services of ns get waypoints of their own: with
@@ -302,14 +334,12 @@ func (w *world) planNamespace(ns *corev1.Namespace) NamespacePlan {
 			p.Enrollment = map[string]string{istio.LabelUseWaypoint: f.WaypointName}
 		}
 	}
-	for i := range w.pods[ns.Name] {
-		if HasSidecar(&w.pods[ns.Name][i]) {
-			p.SidecarPods = append(p.SidecarPods, w.pods[ns.Name][i].Name)
-		}
+	p.sidecarPods = w.sidecarPods(ns.Name)
+	for _, pod := range p.sidecarPods {
+		p.SidecarPods = append(p.SidecarPods, pod.Name)
 	}
-	sort.Strings(p.SidecarPods)
 	p.Findings = append(p.Findings, ambientFindings(ns, p.Mode, p.SidecarPods)...)
-	if p.Mode != ModeAmbient || len(p.SidecarPods) > 0 {
+	if w.sidecarsApply(ns) {
 		for i := range p.Findings {
 			if step, ok := w.narrowStep(ns, &p.Findings[i]); ok {
 				p.Findings[i].Steps = append(p.Findings[i].Steps, step)
@@ -429,7 +459,7 @@ func (w *world) policySteps(ns *corev1.Namespace, obj *unstructured.Unstructured
 		case existing != nil:
 			step.Do += ", then delete its copy " + existing.GetName()
 			f.Steps = []Step{step}
-		case ModeOf(ns.Labels) == ModeAmbient && !slices.ContainsFunc(w.pods[ns.Name], func(p corev1.Pod) bool { return HasSidecar(&p) }):
+		case !w.sidecarsApply(ns):
 			// No sidecar applies the original: it can change now.
 			step.Phase = PhaseWaypoints
 			f.Steps = []Step{step}
