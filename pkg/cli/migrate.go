@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/gitops"
@@ -44,16 +43,15 @@ type migrateScope struct {
 	namespaces []string
 }
 
-func (m *migrateScope) addScopeFlags(fs *pflag.FlagSet, verb string) {
+// addScopeFlags adds the flags of the scope, with the completion of
+// --granularity.
+func (m *migrateScope) addScopeFlags(cmd *cobra.Command, verb string) {
+	fs := cmd.Flags()
 	fs.BoolVarP(&m.AllNamespaces, "all-namespaces", "A", false, verb+" every namespace in sidecar or ambient mode")
 	fs.StringVar(&m.NamespaceSelector, "namespace-selector", "", verb+" every namespace whose labels match this selector")
 	fs.StringVar(&m.RootNamespace, "root-namespace", "istio-system", "The mesh's root namespace, whose policies without a selector apply to every namespace")
 	fs.BoolVar(&m.Replace, "replace", false, "Rewrite each original in place, with targetRefs in place of its selector, once no sidecar applies it, rather than keep a copy named <original>-waypoint")
 	fs.StringVar(&m.Granularity, "granularity", string(migrate.GranularityNamespace), "What each new waypoint serves: namespace (one per namespace, the namespace enrolled) or service (one per Service that needs it, named <service>-svc-waypoint, the Service enrolled)")
-}
-
-// addGranularityCompletion completes --granularity.
-func addGranularityCompletion(cmd *cobra.Command) {
 	_ = cmd.RegisterFlagCompletionFunc("granularity", cobra.FixedCompletions(migrate.Granularities, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -197,8 +195,7 @@ kubectl apply --server-side -k migration/phase-1`),
 		RunE: runOptions(f, o),
 	}
 	fs := cmd.Flags()
-	o.addScopeFlags(fs, "Plan")
-	addGranularityCompletion(cmd)
+	o.addScopeFlags(cmd, "Plan")
 	o.addOutputFlags(cmd, append([]string{"wide"}, render.ObjectFormats...)...)
 	fs.StringVar(&o.OutputDir, "output-dir", "", "Also write the manifests of the phases into DIR/phase-1, DIR/phase-2 and DIR/phase-3, each with a kustomization.yaml, for kubectl apply --server-side -k or a GitOps tool")
 	return cmd
@@ -269,8 +266,9 @@ func (o *MigratePlanOptions) writeDirs(plan *migrate.Plan) error {
 
 // print prints the plan: as an object (-o json|yaml), its findings with a
 // generic format (jsonpath, custom-columns, go-template: one item per
-// finding, as in -o json, with its namespace), or the table, whose rows
-// follow --sort-by when it is given.
+// finding, as in -o json, with its namespace), or the table. --sort-by
+// orders the findings: the items, the table's rows, or the findings of
+// each namespace of the object.
 func (o *MigratePlanOptions) print(plan *migrate.Plan) error {
 	if o.needsObjects() {
 		var findings []migrate.Finding
@@ -294,8 +292,25 @@ func (o *MigratePlanOptions) print(plan *migrate.Plan) error {
 		if o.generic() {
 			return o.printGeneric(o.IO.Out, items)
 		}
+		if render.IsObjectFormat(o.Output) {
+			// The plan keeps its namespaces; each one's findings take
+			// the order of --sort-by.
+			byNs := map[string][]migrate.Finding{}
+			for _, f := range findings {
+				byNs[f.Namespace()] = append(byNs[f.Namespace()], f)
+			}
+			for i := range plan.Namespaces {
+				plan.Namespaces[i].Findings = byNs[plan.Namespaces[i].Name]
+			}
+		}
 		if !render.IsObjectFormat(o.Output) && len(findings) > 0 {
-			return o.printRows(findings)
+			var rows []planRow
+			for _, f := range findings {
+				for _, s := range f.Steps {
+					rows = append(rows, planRow{f.Namespace(), f, s})
+				}
+			}
+			return o.printTable(rows)
 		}
 	}
 	switch {
@@ -305,57 +320,48 @@ func (o *MigratePlanOptions) print(plan *migrate.Plan) error {
 		fmt.Fprintln(o.IO.ErrOut, "Nothing is left to do: every namespace in scope runs in ambient mode without a policy that needs moving.")
 		return nil
 	}
-	return o.printTable(plan)
-}
-
-// printRows prints one row per step of the findings, in their order.
-func (o *MigratePlanOptions) printRows(findings []migrate.Finding) error {
-	t := o.newTable()
-	for _, f := range findings {
-		for _, s := range f.Steps {
-			o.appendRow(t, f.Namespace(), f, s)
-		}
-	}
-	return t.Render(o.IO.Out)
-}
-
-// newTable is the plan's table, with the columns of -o wide when asked.
-func (o *MigratePlanOptions) newTable() *render.Table {
-	header := []string{"NAMESPACE", "PHASE", "CODE", "OBJECT", "STEP"}
-	if o.Output == "wide" {
-		header = append(header, "IN AMBIENT", "ISTIOD")
-	}
-	t := render.NewTable(header...)
-	t.NoHeaders = o.NoHeaders
-	return t
-}
-
-// appendRow adds the row of one step of a finding.
-func (o *MigratePlanOptions) appendRow(t *render.Table, ns string, f migrate.Finding, s migrate.Step) {
-	step := s.Do
-	if s.Command != "" {
-		step += ": " + s.Command
-	}
-	row := []string{ns, strconv.Itoa(s.Phase), string(f.Code), objectName(f.Object), step}
-	if o.Output == "wide" {
-		row = append(row, f.Ambient, ztunnelCondition(f))
-	}
-	t.Append(row...)
-}
-
-// printTable prints one row per step, grouped by namespace and phase.
-func (o *MigratePlanOptions) printTable(plan *migrate.Plan) error {
-	t := o.newTable()
+	// One row per step, grouped by namespace and phase.
+	var rows []planRow
 	for _, ns := range plan.Namespaces {
 		for phase := migrate.PhaseWaypoints; phase <= migrate.PhaseCleanup; phase++ {
 			for _, f := range ns.Findings {
 				for _, s := range f.Steps {
 					if s.Phase == phase {
-						o.appendRow(t, ns.Name, f, s)
+						rows = append(rows, planRow{ns.Name, f, s})
 					}
 				}
 			}
 		}
+	}
+	return o.printTable(rows)
+}
+
+// planRow is one row of the plan's table: one step of a finding.
+type planRow struct {
+	namespace string
+	finding   migrate.Finding
+	step      migrate.Step
+}
+
+// printTable prints the rows, with the columns of -o wide when asked.
+func (o *MigratePlanOptions) printTable(rows []planRow) error {
+	wide := o.Output == "wide"
+	header := []string{"NAMESPACE", "PHASE", "CODE", "OBJECT", "STEP"}
+	if wide {
+		header = append(header, "IN AMBIENT", "ISTIOD")
+	}
+	t := render.NewTable(header...)
+	t.NoHeaders = o.NoHeaders
+	for _, r := range rows {
+		step := r.step.Do
+		if r.step.Command != "" {
+			step += ": " + r.step.Command
+		}
+		row := []string{r.namespace, strconv.Itoa(r.step.Phase), string(r.finding.Code), objectName(r.finding.Object), step}
+		if wide {
+			row = append(row, r.finding.Ambient, ztunnelCondition(r.finding))
+		}
+		t.Append(row...)
 	}
 	return t.Render(o.IO.Out)
 }

@@ -69,8 +69,7 @@ kubectl-waypoint migrate apply -A --all-phases`),
 		RunE: runOptions(f, o),
 	}
 	fs := cmd.Flags()
-	o.addScopeFlags(fs, "Migrate")
-	addGranularityCompletion(cmd)
+	o.addScopeFlags(cmd, "Migrate")
 	fs.BoolVar(&o.AllPhases, "all-phases", false, "Go on with the next phase of a namespace once one is done, while it can start")
 	fs.StringVarP(&o.Output, "output", "o", "", "Print the report as: {yaml|json}")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(render.ObjectFormats, cobra.ShellCompDirectiveNoFileComp))
@@ -117,7 +116,7 @@ func (o *MigrateApplyOptions) Run(ctx context.Context) error {
 				o.IO.Errorf("%s", r.Error)
 				continue
 			}
-			line := fmt.Sprintf("%s %s%s", strings.ToLower(r.Kind)+" "+refName(r.Ref), r.Action, o.dryRun.Suffix())
+			line := fmt.Sprintf("%s %s%s", r.Ref, r.Action, o.dryRun.Suffix())
 			if r.Error != "" {
 				line += ": " + r.Error
 			}
@@ -135,12 +134,4 @@ func (o *MigrateApplyOptions) Run(ctx context.Context) error {
 		return perr
 	}
 	return err
-}
-
-// refName is namespace/name, or the name of a cluster-scoped object.
-func refName(r kube.Ref) string {
-	if r.Namespace == "" {
-		return r.Name
-	}
-	return r.Namespace + "/" + r.Name
 }

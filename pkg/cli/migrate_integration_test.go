@@ -369,6 +369,16 @@ func TestMigratePlanWalkthrough(t *testing.T) {
 	if !slices.IsSorted(names) || len(names) != p.Count() {
 		t.Errorf("-o jsonpath --sort-by {.object.name} printed %v; -o json has %d findings", names, p.Count())
 	}
+	sortedJSON, _, _ := runKube(t, "migrate", "plan", "-n", ns, "--sort-by", "{.object.name}", "-o", "json")
+	var sorted migrate.Plan
+	if err := json.Unmarshal([]byte(sortedJSON), &sorted); err != nil || sorted.Count() != p.Count() {
+		t.Fatalf("-o json --sort-by: %v, %d findings", err, sorted.Count())
+	}
+	for _, n := range sorted.Namespaces {
+		if !slices.IsSortedFunc(n.Findings, func(a, b migrate.Finding) int { return strings.Compare(a.Object.Name, b.Object.Name) }) {
+			t.Errorf("-o json --sort-by {.object.name}: the findings of %s are not in that order", n.Name)
+		}
+	}
 	got := map[string]migrate.Finding{}
 	for _, n := range p.Namespaces {
 		if n.Name != ns {
