@@ -5,24 +5,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/internal/testenv"
+	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/kube"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/migrate"
 )
@@ -1153,6 +1159,123 @@ func TestMigrateApplyReplace(t *testing.T) {
 		t.Fatalf("migrate apply --replace, phase 3: exit %d\n%s%s", code, stdout, stderr)
 	}
 	rewritten(sidecars)
+}
+
+// TestMigrateAmidOtherWriters rewrites an original (--replace) and
+// deletes one (phase 3) while another writer changes it between the
+// tool's read and its write, as istiod does when it writes the policy's
+// status: a change to the status or the metadata is kept and the write
+// goes on; a change to the spec (a team's new rule) is kept and the write
+// refused, with its reason.
+func TestMigrateAmidOtherWriters(t *testing.T) {
+	t.Parallel()
+	c := context.Background()
+	getOnly := map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "reviews"}}, "rules": []any{rule(to(op("methods", "GET")))}}
+	policies := func(ns string) dynamic.ResourceInterface {
+		return env.Dynamic.Resource(authorizationPolicies).Namespace(ns)
+	}
+	statusAndLabel := func(ap *unstructured.Unstructured) error {
+		_ = unstructured.SetNestedSlice(ap.Object, []any{map[string]any{"type": "Other", "status": "True", "reason": "Meddled", "message": "another writer", "lastTransitionTime": "2026-12-03T00:00:00Z"}}, "status", "conditions")
+		updated, err := policies(ap.GetNamespace()).UpdateStatus(c, ap, metav1.UpdateOptions{})
+		if err != nil {
+			return err
+		}
+		updated.SetLabels(map[string]string{"team": "reviews"})
+		_, err = policies(ap.GetNamespace()).Update(c, updated, metav1.UpdateOptions{})
+		return err
+	}
+	newRule := func(ap *unstructured.Unstructured) error {
+		_ = unstructured.SetNestedSlice(ap.Object, []any{rule(to(op("methods", "GET"))), rule(to(op("methods", "HEAD")))}, "spec", "rules")
+		_, err := policies(ap.GetNamespace()).Update(c, ap, metav1.UpdateOptions{})
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		// replace rewrites the original (a PUT); else phase 3 deletes it.
+		replace bool
+		// meddle changes the policy as the other writer does.
+		meddle func(ap *unstructured.Unstructured) error
+		// written says whether the write must still take.
+		written bool
+	}{
+		{"rewrite after status and a label", true, statusAndLabel, true},
+		{"rewrite after a new rule", true, newRule, false},
+		{"delete after status and a label", false, statusAndLabel, true},
+		{"delete after a new rule", false, newRule, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ns := env.Namespace(t, testenv.AmbientLabels())
+			env.Service(t, ns, "reviews", nil)
+			sidecarPod(t, ns, "reviews-v1", map[string]string{"app": "reviews"}, false)
+			createObject(t, authorizationPolicies, "AuthorizationPolicy", ns, "get-only", getOnly)
+			method, action := http.MethodPut, migrate.Rewritten
+			if !tc.replace {
+				// Phase 1 makes the copy; phase 3 is due next.
+				if stdout, stderr, code := runKube(t, "migrate", "apply", "-n", ns); code != 0 || !strings.Contains(stdout, "get-only-waypoint created") {
+					t.Fatalf("migrate apply, phase 1: exit %d\n%s%s", code, stdout, stderr)
+				}
+				method, action = http.MethodDelete, bulk.Deleted
+			}
+			// The other writer changes the policy once, just before the
+			// tool's write of it reaches the server.
+			var once sync.Once
+			var meddled error
+			cfg := rest.CopyConfig(env.Config)
+			cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+				return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					if r.Method == method && strings.HasSuffix(r.URL.Path, "/authorizationpolicies/get-only") {
+						once.Do(func() { meddled = tc.meddle(getObject(t, authorizationPolicies, ns, "get-only")) })
+					}
+					return rt.RoundTrip(r)
+				})
+			})
+			clients, err := kube.NewClients(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := migrate.NewPlanner(clients)
+			p.Replace = tc.replace
+			res, err := p.Apply(c, migrate.ApplyRequest{Namespaces: []string{ns}})
+			if err != nil || meddled != nil {
+				t.Fatalf("apply: %v; the other writer: %v", err, meddled)
+			}
+			var rec *bulk.Record
+			for i, r := range res.Records {
+				if r.Kind == "AuthorizationPolicy" && r.Name == "get-only" {
+					rec = &res.Records[i]
+				}
+			}
+			if rec == nil {
+				t.Fatalf("no record of get-only in %+v", res.Records)
+			}
+			after, err := policies(ns).Get(c, "get-only", metav1.GetOptions{})
+			switch {
+			case tc.written && !tc.replace:
+				if !apierrors.IsNotFound(err) || rec.Action != action {
+					t.Errorf("record %s %q; get-only read back: %v, want it deleted", rec.Action, rec.Error, err)
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			}
+			spec, _, _ := unstructured.NestedMap(after.Object, "spec")
+			if tc.written {
+				want := map[string]any{"rules": getOnly["rules"], "targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "reviews"}}}
+				if !equality.Semantic.DeepEqual(spec, want) || after.GetLabels()["team"] != "reviews" || rec.Action != action {
+					t.Errorf("record %s %q; get-only is now %v with labels %v, want %v with the other writer's label", rec.Action, rec.Error, spec, after.GetLabels(), want)
+				}
+				if conds, _, _ := unstructured.NestedSlice(after.Object, "status", "conditions"); len(conds) == 0 {
+					t.Errorf("the status was lost: %v", after.Object["status"])
+				}
+				return
+			}
+			rules, _, _ := unstructured.NestedSlice(after.Object, "spec", "rules")
+			if _, selected := spec["selector"]; !selected || len(rules) != 2 || rec.Action != bulk.Failed || !strings.Contains(rec.Error, "spec changed since") {
+				t.Errorf("record %s %q; get-only is now %v, want the other writer's two rules and selector, and a failure that says it changed", rec.Action, rec.Error, spec)
+			}
+		})
+	}
 }
 
 // checkMigrated judges a migrated namespace by istiod, as the plan promised

@@ -8,11 +8,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/bulk"
 	"github.com/kubectl-waypoint/kubectl-waypoint/pkg/enroll"
@@ -166,7 +169,7 @@ func (p *Planner) carryOut(ctx context.Context, np NamespacePlan, phase int, dry
 			changed, err := waypoint.EnrollNamespace(ctx, p.Clients, waypoint.EnrollNamespaceWrite(np.Name, nil, "", f.WaypointName, false, dry))
 			record(nsRef, map[bool]bulk.Action{true: bulk.Enrolled, false: bulk.Unchanged}[changed], err)
 		case f.Rewrite != nil && (phase == PhaseCleanup || f.Copy == nil):
-			err := p.update(ctx, f.Rewrite, dry)
+			err := p.rewriteInPlace(ctx, f, dry)
 			record(f.Object, Rewritten, err)
 			if err == nil && f.ExistingCopy != "" {
 				ref := kube.Ref{Kind: f.Object.Kind, Namespace: np.Name, Name: f.ExistingCopy}
@@ -259,12 +262,36 @@ func (p *Planner) serverSideApply(ctx context.Context, obj *unstructured.Unstruc
 // Rewritten is the action of an original that --replace rewrote in place.
 const Rewritten bulk.Action = "rewritten"
 
-// update writes obj as the plan made it from the object it read: the
-// update fails, and nothing changes, if anyone changed it since.
-func (p *Planner) update(ctx context.Context, obj *unstructured.Unstructured, dry kube.DryRun) error {
+// errSpecChanged says another writer changed the spec of an original (or
+// replaced it) between its read and its rewrite or deletion.
+var errSpecChanged = errors.New("its spec changed since it was read, so it was left as it is: run migrate plan again to see what it needs now")
+
+// rewriteInPlace writes the original as f.Rewrite has it, as an update
+// conditional on the version the plan read. istiod writes each policy's
+// status, and others its labels, so a conflict is common and says nothing
+// of the spec: the object is read again and, if its spec is still the one
+// the plan read, rewritten again from what it is now (the other writer's
+// metadata kept); if its spec changed, it is left as it is
+// (errSpecChanged).
+func (p *Planner) rewriteInPlace(ctx context.Context, f Finding, dry kube.DryRun) error {
+	obj := f.Rewrite
+	targets, _, _ := unstructured.NestedSlice(obj.Object, "spec", "targetRefs")
 	return p.write(ctx, obj, dry, "rewrite", func(c dynamic.ResourceInterface, manager string, dryRun []string) error {
-		_, err := c.Update(ctx, obj, metav1.UpdateOptions{FieldManager: manager, DryRun: dryRun})
-		return err
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			_, err := c.Update(ctx, obj, metav1.UpdateOptions{FieldManager: manager, DryRun: dryRun})
+			if !apierrors.IsConflict(err) {
+				return err
+			}
+			now, getErr := c.Get(ctx, obj.GetName(), metav1.GetOptions{})
+			if getErr != nil {
+				return getErr
+			}
+			if !equality.Semantic.DeepEqual(now.Object["spec"], f.original.Object["spec"]) {
+				return errSpecChanged
+			}
+			obj = rewrite(now, targets)
+			return err
+		})
 	})
 }
 
@@ -286,7 +313,10 @@ func (p *Planner) write(ctx context.Context, obj *unstructured.Unstructured, dry
 
 // deleteObject deletes the object as it is now: the delete is conditional
 // on the UID and version just read, so that a change made in between by
-// another writer is never lost with it.
+// another writer is never lost with it. A conflict caused by a change of
+// the status or the metadata alone (istiod writes each policy's status)
+// reads the object again and deletes it as it is then; a changed spec is
+// left as it is, and so is a new object of the same name (errSpecChanged).
 func (p *Planner) deleteObject(ctx context.Context, ref kube.Ref, dry kube.DryRun) error {
 	gvr, ok := gvrOf(ref.Kind)
 	if !ok {
@@ -294,18 +324,29 @@ func (p *Planner) deleteObject(ctx context.Context, ref kube.Ref, dry kube.DryRu
 	}
 	what := fmt.Sprintf("delete %s %s/%s", strings.ToLower(ref.Kind), ref.Namespace, ref.Name)
 	client := p.Clients.Dynamic.Resource(gvr).Namespace(ref.Namespace)
-	var obj *unstructured.Unstructured
-	err := kube.Retry(ctx, func() (err error) {
-		obj, err = client.Get(ctx, ref.Name, metav1.GetOptions{})
-		return err
-	})
-	if err != nil || dry == kube.DryRunClient {
-		return kube.Describe(what, err)
-	}
-	uid, rv := obj.GetUID(), obj.GetResourceVersion()
-	err = kube.Retry(ctx, func() error {
-		return client.Delete(ctx, ref.Name, metav1.DeleteOptions{DryRun: dry.Server(),
-			Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+	var read *unstructured.Unstructured
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var obj *unstructured.Unstructured
+		err := kube.Retry(ctx, func() (err error) {
+			obj, err = client.Get(ctx, ref.Name, metav1.GetOptions{})
+			return err
+		})
+		switch {
+		case err != nil:
+			return err
+		case read == nil:
+			read = obj
+		case obj.GetUID() != read.GetUID() || !equality.Semantic.DeepEqual(obj.Object["spec"], read.Object["spec"]):
+			return errSpecChanged
+		}
+		if dry == kube.DryRunClient {
+			return nil
+		}
+		uid, rv := obj.GetUID(), obj.GetResourceVersion()
+		return kube.Retry(ctx, func() error {
+			return client.Delete(ctx, ref.Name, metav1.DeleteOptions{DryRun: dry.Server(),
+				Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+		})
 	})
 	return kube.Describe(what, err)
 }

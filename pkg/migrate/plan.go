@@ -128,6 +128,8 @@ type Finding struct {
 	// is deleted after it.
 	Rewrite      *unstructured.Unstructured `json:"rewrite,omitempty"`
 	ExistingCopy string                     `json:"existingCopy,omitempty"`
+	// original is the object as the plan read it, for a rewrite.
+	original *unstructured.Unstructured
 	// Replacement is the HTTPRoute that replaces a VirtualService in phase
 	// 3, when it has an exact conversion.
 	Replacement *unstructured.Unstructured `json:"replacement,omitempty"`
@@ -453,7 +455,7 @@ func (w *world) policySteps(ns *corev1.Namespace, obj *unstructured.Unstructured
 			from, f.ExistingCopy = existing, existing.GetName()
 		}
 		targets, _, _ := unstructured.NestedSlice(from.Object, "spec", "targetRefs")
-		f.Rewrite = rewrite(obj, targets)
+		f.Rewrite, f.original = rewrite(obj, targets), obj
 		step := Step{Phase: PhaseCleanup, Auto: true, Do: fmt.Sprintf("rewrite the original in place, %s: targetRefs %s in place of its selector", why, targetNames(targets))}
 		switch {
 		case existing != nil:
@@ -477,7 +479,7 @@ func (w *world) policySteps(ns *corev1.Namespace, obj *unstructured.Unstructured
 
 // rewrite is the original as --replace rewrites it: its spec without the
 // selector and with targets, the rest as read (its resourceVersion too, so
-// that the update fails if anyone changed it since).
+// that the update fails if anyone changed it since; see rewriteInPlace).
 func rewrite(obj *unstructured.Unstructured, targets []any) *unstructured.Unstructured {
 	r := obj.DeepCopy()
 	unstructured.RemoveNestedField(r.Object, "spec", "selector")
