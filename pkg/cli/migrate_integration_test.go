@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -1166,7 +1167,8 @@ func TestMigrateApplyReplace(t *testing.T) {
 // tool's read and its write, as istiod does when it writes the policy's
 // status: a change to the status or the metadata is kept and the write
 // goes on; a change to the spec (a team's new rule) is kept and the write
-// refused, with its reason.
+// refused, with its reason. A write whose answer is lost (a 503 in place
+// of the server's answer) is retried and recorded as done, as it is.
 func TestMigrateAmidOtherWriters(t *testing.T) {
 	t.Parallel()
 	c := context.Background()
@@ -1200,8 +1202,10 @@ func TestMigrateAmidOtherWriters(t *testing.T) {
 	}{
 		{"rewrite after status and a label", true, statusAndLabel, true},
 		{"rewrite after a new rule", true, newRule, false},
+		{"rewrite whose answer is lost", true, nil, true},
 		{"delete after status and a label", false, statusAndLabel, true},
 		{"delete after a new rule", false, newRule, false},
+		{"delete whose answer is lost", false, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1219,15 +1223,29 @@ func TestMigrateAmidOtherWriters(t *testing.T) {
 			}
 			// The other writer changes the policy once, just before the
 			// tool's write of it reaches the server.
+			// Without one, the server's answer to the first write is lost.
 			var once sync.Once
 			var meddled error
 			cfg := rest.CopyConfig(env.Config)
 			cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 				return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					first := false
 					if r.Method == method && strings.HasSuffix(r.URL.Path, "/authorizationpolicies/get-only") {
-						once.Do(func() { meddled = tc.meddle(getObject(t, authorizationPolicies, ns, "get-only")) })
+						once.Do(func() {
+							first = true
+							if tc.meddle != nil {
+								meddled = tc.meddle(getObject(t, authorizationPolicies, ns, "get-only"))
+							}
+						})
 					}
-					return rt.RoundTrip(r)
+					resp, err := rt.RoundTrip(r)
+					if !first || tc.meddle != nil || err != nil {
+						return resp, err
+					}
+					_ = resp.Body.Close()
+					lost := `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"ServiceUnavailable","message":"the answer was lost","code":503}`
+					return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
+						Body: io.NopCloser(strings.NewReader(lost)), Request: r}, nil
 				})
 			})
 			clients, err := kube.NewClients(cfg)
@@ -1262,8 +1280,14 @@ func TestMigrateAmidOtherWriters(t *testing.T) {
 			spec, _, _ := unstructured.NestedMap(after.Object, "spec")
 			if tc.written {
 				want := map[string]any{"rules": getOnly["rules"], "targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "reviews"}}}
-				if !equality.Semantic.DeepEqual(spec, want) || after.GetLabels()["team"] != "reviews" || rec.Action != action {
-					t.Errorf("record %s %q; get-only is now %v with labels %v, want %v with the other writer's label", rec.Action, rec.Error, spec, after.GetLabels(), want)
+				if !equality.Semantic.DeepEqual(spec, want) || rec.Action != action {
+					t.Errorf("record %s %q; get-only is now %v, want %v", rec.Action, rec.Error, spec, want)
+				}
+				if tc.meddle == nil {
+					return
+				}
+				if after.GetLabels()["team"] != "reviews" {
+					t.Errorf("the other writer's label was lost: %v", after.GetLabels())
 				}
 				if conds, _, _ := unstructured.NestedSlice(after.Object, "status", "conditions"); len(conds) == 0 {
 					t.Errorf("the status was lost: %v", after.Object["status"])

@@ -272,7 +272,8 @@ var errSpecChanged = errors.New("its spec changed since it was read, so it was l
 // of the spec: the object is read again and, if its spec is still the one
 // the plan read, rewritten again from what it is now (the other writer's
 // metadata kept); if its spec changed, it is left as it is
-// (errSpecChanged).
+// (errSpecChanged); if it is the rewrite already, an update whose answer
+// was lost took.
 func (p *Planner) rewriteInPlace(ctx context.Context, f Finding, dry kube.DryRun) error {
 	obj := f.Rewrite
 	targets, _, _ := unstructured.NestedSlice(obj.Object, "spec", "targetRefs")
@@ -286,7 +287,10 @@ func (p *Planner) rewriteInPlace(ctx context.Context, f Finding, dry kube.DryRun
 			if getErr != nil {
 				return getErr
 			}
-			if !equality.Semantic.DeepEqual(now.Object["spec"], f.original.Object["spec"]) {
+			switch {
+			case equality.Semantic.DeepEqual(now.Object["spec"], obj.Object["spec"]):
+				return nil // rewritten already: an answer lost, and the update retried
+			case !equality.Semantic.DeepEqual(now.Object["spec"], f.original.Object["spec"]):
 				return errSpecChanged
 			}
 			obj = rewrite(now, targets)
@@ -317,6 +321,7 @@ func (p *Planner) write(ctx context.Context, obj *unstructured.Unstructured, dry
 // the status or the metadata alone (istiod writes each policy's status)
 // reads the object again and deletes it as it is then; a changed spec is
 // left as it is, and so is a new object of the same name (errSpecChanged).
+// A delete whose answer was lost and that then finds nothing took.
 func (p *Planner) deleteObject(ctx context.Context, ref kube.Ref, dry kube.DryRun) error {
 	gvr, ok := gvrOf(ref.Kind)
 	if !ok {
@@ -343,10 +348,14 @@ func (p *Planner) deleteObject(ctx context.Context, ref kube.Ref, dry kube.DryRu
 			return nil
 		}
 		uid, rv := obj.GetUID(), obj.GetResourceVersion()
-		return kube.Retry(ctx, func() error {
+		lost, err := kube.RetryTracked(ctx, func() error {
 			return client.Delete(ctx, ref.Name, metav1.DeleteOptions{DryRun: dry.Server(),
 				Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
 		})
+		if lost && apierrors.IsNotFound(err) {
+			return nil // the delete whose answer was lost took
+		}
+		return err
 	})
 	return kube.Describe(what, err)
 }
