@@ -266,12 +266,19 @@ const Rewritten bulk.Action = "rewritten"
 // replaced it) between its read and its rewrite or deletion.
 var errSpecChanged = errors.New("its spec changed since it was read, so it was left as it is: run migrate plan again to see what it needs now")
 
+// sameObject reports whether now is the object read, with the same spec:
+// only its status or metadata may have changed since.
+func sameObject(now, read *unstructured.Unstructured) bool {
+	return now.GetUID() == read.GetUID() && equality.Semantic.DeepEqual(now.Object["spec"], read.Object["spec"])
+}
+
 // rewriteInPlace writes the original as f.Rewrite has it, as an update
 // conditional on the version the plan read. istiod writes each policy's
 // status, and others its labels, so a conflict is common and says nothing
 // of the spec: the object is read again and, if its spec is still the one
-// the plan read, rewritten again from what it is now (the other writer's
-// metadata kept); if its spec changed, it is left as it is
+// the plan read (sameObject), rewritten again from what it is now (the
+// other writer's metadata kept); if its spec changed, or it was replaced,
+// it is left as it is
 // (errSpecChanged); if it is the rewrite already, an update whose answer
 // was lost took.
 func (p *Planner) rewriteInPlace(ctx context.Context, f Finding, dry kube.DryRun) error {
@@ -290,7 +297,7 @@ func (p *Planner) rewriteInPlace(ctx context.Context, f Finding, dry kube.DryRun
 			switch {
 			case equality.Semantic.DeepEqual(now.Object["spec"], obj.Object["spec"]):
 				return nil // rewritten already: an answer lost, and the update retried
-			case !equality.Semantic.DeepEqual(now.Object["spec"], f.original.Object["spec"]):
+			case !sameObject(now, f.original):
 				return errSpecChanged
 			}
 			obj = rewrite(now, targets)
@@ -341,7 +348,7 @@ func (p *Planner) deleteObject(ctx context.Context, ref kube.Ref, dry kube.DryRu
 			return err
 		case read == nil:
 			read = obj
-		case obj.GetUID() != read.GetUID() || !equality.Semantic.DeepEqual(obj.Object["spec"], read.Object["spec"]):
+		case !sameObject(obj, read):
 			return errSpecChanged
 		}
 		if dry == kube.DryRunClient {
