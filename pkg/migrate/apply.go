@@ -278,9 +278,8 @@ func sameObject(now, read *unstructured.Unstructured) bool {
 // of the spec: the object is read again and, if its spec is still the one
 // the plan read (sameObject), rewritten again from what it is now (the
 // other writer's metadata kept); if its spec changed, or it was replaced,
-// it is left as it is
-// (errSpecChanged); if it is the rewrite already, an update whose answer
-// was lost took.
+// it is left as it is (errSpecChanged); if it is the rewrite already, an
+// update whose answer was lost took.
 func (p *Planner) rewriteInPlace(ctx context.Context, f Finding, dry kube.DryRun) error {
 	obj := f.Rewrite
 	targets, _, _ := unstructured.NestedSlice(obj.Object, "spec", "targetRefs")
